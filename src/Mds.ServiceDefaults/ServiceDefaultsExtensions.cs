@@ -1,8 +1,10 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -11,8 +13,9 @@ using Prometheus;
 namespace Mds.ServiceDefaults;
 
 /// <summary>
-/// The one place that wires what every MDS process shares: OpenTelemetry tracing (OTLP when
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), Prometheus <c>/metrics</c>, health checks and problem details.
+/// The one place that wires what every MDS process shares: OpenTelemetry tracing of ASP.NET Core, HttpClient, gRPC
+/// clients and Npgsql (exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), Prometheus <c>/metrics</c>,
+/// health checks and problem details.
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -30,8 +33,12 @@ public static class ServiceDefaultsExtensions
             .ConfigureResource(r => r.AddService(serviceName))
             .WithTracing(t => t
                 .AddSource(ActivitySourceName)
+                // Server spans for REST and gRPC alike (a gRPC call is an HTTP/2 request); the incoming traceparent is
+                // their parent, so a worker's span joins the trace of the portal or client that called the backend.
                 .AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/metrics"))
-                .AddHttpClientInstrumentation());
+                .AddHttpClientInstrumentation()
+                .AddGrpcClientInstrumentation()
+                .AddNpgsql());
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             otel.UseOtlpExporter();
@@ -40,9 +47,21 @@ public static class ServiceDefaultsExtensions
         // System.Diagnostics.Metrics instruments of meters named "Mds*" are exported through prometheus-net's /metrics.
         // The adapter listens from start-up (not from the first scrape), so no early measurement is lost.
         Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressMeters = true });
-        MeterAdapter.StartListening(new MeterAdapterOptions { InstrumentFilterPredicate = i => i.Meter.Name.StartsWith("Mds", StringComparison.Ordinal) });
+        MeterAdapter.StartListening(new MeterAdapterOptions
+        {
+            InstrumentFilterPredicate = i => i.Meter.Name.StartsWith("Mds", StringComparison.Ordinal),
+            ResolveHistogramBuckets = HistogramBuckets,
+        });
         return builder;
     }
+
+    /// <summary>A histogram's buckets: those its instrument advises (e.g. batch sizes in rows), else prometheus-net's default.</summary>
+    private static double[] HistogramBuckets(Instrument instrument) => instrument switch
+    {
+        Histogram<double> { Advice.HistogramBucketBoundaries: { } bounds } => [.. bounds],
+        Histogram<long> { Advice.HistogramBucketBoundaries: { } bounds } => [.. bounds.Select(b => (double)b)],
+        _ => MeterAdapterOptions.DefaultHistogramBuckets,
+    };
 
     /// <summary>Maps <c>/metrics</c> (Prometheus text) and <c>/healthz</c>.</summary>
     public static WebApplication MapMdsDefaults(this WebApplication app)

@@ -83,15 +83,17 @@ internal static class InferenceApi
     internal static async Task<Results<InferResult, BadRequest<V2Error>, NotFound<V2Error>, JsonHttpResult<V2Error>>> InferAsync(
         ModelRoute route, HttpContext context, [AsParameters] InferenceServices services)
     {
+        var time = DateTimeOffset.UtcNow;
+        long started = Stopwatch.GetTimestamp();
+
         // An unknown model is 404 whatever the body holds; no need to read it.
         if (!services.Registry.TryFind(route.Name, route.Version, out var model))
         {
+            services.Metrics.RecordRequest(null, null, WorkerMetrics.NotFound, started);
             context.Response.Headers[MdsHeaders.NotLoaded] = "1";
             return NotLoaded(route);
         }
 
-        var time = DateTimeOffset.UtcNow;
-        long started = Stopwatch.GetTimestamp();
         long limit = (long)services.Options.Value.MaxRequestBodyMb * 1024 * 1024;
         InferenceRequest? request;
         try
@@ -115,7 +117,7 @@ internal static class InferenceApi
 
         try
         {
-            var response = services.Runner.Infer(route.Name, route.Version, request);
+            var response = services.Runner.Infer(route.Name, route.Version, request, Stopwatch.GetTimestamp());
             return Audit(new InferResult(response), StatusCodes.Status200OK, null, request, response);
         }
         catch (InferenceProtocolException e)
@@ -130,6 +132,12 @@ internal static class InferenceApi
 
         TResult Audit<TResult>(TResult result, int status, string? error, InferenceRequest? request, InferenceResponse? response)
         {
+            if (request is null)
+            {
+                // Not decoded, so the runner never saw it: counted here (the runner counts everything that reached it).
+                services.Metrics.RecordRequest(model.Name, model.VersionText, WorkerMetrics.Invalid, started);
+            }
+
             if (services.Audit.Enabled)
             {
                 var headers = context.Request.Headers;
@@ -204,8 +212,10 @@ internal static class InferenceApi
 }
 
 /// <summary>What the V2 handlers need.</summary>
-internal sealed class InferenceServices(SessionRegistry registry, InferenceRunner runner, ClusterMembership membership, IOptions<WorkerOptions> options, AuditLog audit)
+internal sealed class InferenceServices(SessionRegistry registry, InferenceRunner runner, ClusterMembership membership, IOptions<WorkerOptions> options, AuditLog audit, WorkerMetrics metrics)
 {
+    public WorkerMetrics Metrics { get; } = metrics;
+
     public AuditLog Audit { get; } = audit;
 
     public SessionRegistry Registry { get; } = registry;

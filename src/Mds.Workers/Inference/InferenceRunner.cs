@@ -16,10 +16,18 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
     /// <summary>Requests running on this worker now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
+    /// <summary>Runs a request decoded just now; see <see cref="Infer(string, string?, InferenceRequest, long)"/>.</summary>
+    public InferenceResponse Infer(string modelName, string? version, InferenceRequest request) =>
+        Infer(modelName, version, request, Stopwatch.GetTimestamp());
+
     /// <summary>Runs <paramref name="request"/> on model <paramref name="modelName"/> at <paramref name="version"/> (null: highest loaded).</summary>
+    /// <param name="modelName">The model.</param>
+    /// <param name="version">Its version, or null for the highest loaded.</param>
+    /// <param name="request">The decoded request.</param>
+    /// <param name="decodedTimestamp">When the request's body was decoded (<see cref="Stopwatch.GetTimestamp"/>), for the queue time.</param>
     /// <exception cref="ModelNotLoadedException">No such model (version) is loaded here.</exception>
     /// <exception cref="InferenceProtocolException">The request does not fit the model.</exception>
-    public InferenceResponse Infer(string modelName, string? version, InferenceRequest request)
+    public InferenceResponse Infer(string modelName, string? version, InferenceRequest request, long decodedTimestamp)
     {
         ArgumentNullException.ThrowIfNull(modelName);
         ArgumentNullException.ThrowIfNull(request);
@@ -35,8 +43,11 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
         string status = WorkerMetrics.Error;
         try
         {
+            // No gate or batcher sits between decode and run today, so this is only the hand-over; it is where a wait would show.
+            metrics.RecordQueued(model, decodedTimestamp);
             var response = TensorBinding.Run(model, request);
             status = WorkerMetrics.Ok;
+            metrics.RecordBatch(model, Rows(request));
             return response;
         }
         catch (InferenceProtocolException)
@@ -50,6 +61,13 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
             Interlocked.Decrement(ref _inFlight);
             metrics.RecordRequest(model.Name, model.VersionText, status, started);
         }
+    }
+
+    /// <summary>The batch size: the first dimension of the first input (1 for a scalar).</summary>
+    private static long Rows(InferenceRequest request)
+    {
+        var inputs = request.Inputs;
+        return inputs.Count > 0 && inputs[0].Shape is { Length: > 0 } shape ? shape[0] : 1;
     }
 }
 
