@@ -21,6 +21,7 @@ public static class GatewayApi
     {
         services.AddHttpForwarder();
         services.AddSingleton<RoutingTable>();
+        services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();
         services.AddSingleton(_ => new HttpMessageInvoker(new SocketsHttpHandler
         {
@@ -75,24 +76,27 @@ public static class GatewayApi
         return error ?? TypedResults.Ok();
     }
 
-    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic)
+    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics)
     {
         long started = Stopwatch.GetTimestamp();
         bool answered = false;
+        RouteLookup? found = null;
         try
         {
-            await ForwardAsync(http, name, version, routing, forwarder, client);
+            (found, var error) = await LookupAsync(routing, name, version, http.RequestAborted);
+            await ForwardAsync(http, name, found, error, routing, forwarder, client);
             answered = true;
         }
         finally
         {
-            traffic.Record(name, version, answered ? http.Response.StatusCode : StatusCodes.Status500InternalServerError, Stopwatch.GetElapsedTime(started));
+            int status = answered ? http.Response.StatusCode : StatusCodes.Status500InternalServerError;
+            traffic.Record(name, version, status, Stopwatch.GetElapsedTime(started));
+            metrics.Record(found, status, Stopwatch.GetElapsedTime(started));
         }
     }
 
-    private static async Task ForwardAsync(HttpContext http, string name, string? version, RoutingTable routing, IHttpForwarder forwarder, HttpMessageInvoker client)
+    private static async Task ForwardAsync(HttpContext http, string name, RouteLookup? found, IResult? error, RoutingTable routing, IHttpForwarder forwarder, HttpMessageInvoker client)
     {
-        var (found, error) = await LookupAsync(routing, name, version, http.RequestAborted);
         if (error is not null)
         {
             await error.ExecuteAsync(http);
