@@ -420,6 +420,99 @@ namespace Mds.Migrations.Migrations
                     b.ToTable("reference_datasets", (string)null);
                 });
 
+            modelBuilder.Entity("Mds.Backend.Drift.DriftReportRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<double>("Alpha")
+                        .HasColumnType("double precision");
+
+                    b.Property<bool>("Drifted")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("FeaturesJson")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
+
+                    b.Property<long>("ModelVersionId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("MultivariateJson")
+                        .HasColumnType("jsonb");
+
+                    b.Property<int>("Records")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("ReferenceRows")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Rows")
+                        .HasColumnType("integer");
+
+                    b.Property<double>("Threshold")
+                        .HasColumnType("double precision");
+
+                    b.Property<DateTimeOffset>("Time")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Trigger")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<DateTimeOffset>("WindowFrom")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("WindowTo")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "Time");
+
+                    b.ToTable("drift_reports", (string)null);
+                });
+
+            modelBuilder.Entity("Mds.Backend.Explanations.RecordExplanation", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Json")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
+
+                    b.Property<long>("ModelVersionId")
+                        .HasColumnType("bigint");
+
+                    b.Property<Guid>("RecordId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Row")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("ModelVersionId");
+
+                    b.HasIndex("RecordId", "Row")
+                        .IsUnique();
+
+                    b.ToTable("explanations", (string)null);
+                });
+
             modelBuilder.Entity("Mds.Backend.Feedback.PredictionFeedback", b =>
                 {
                     b.Property<long>("Id")
@@ -788,6 +881,28 @@ namespace Mds.Migrations.Migrations
                 });
 
             modelBuilder.Entity("Mds.Backend.Datasets.ReferenceDataset", b =>
+                {
+                    b.HasOne("Mds.Backend.Registry.ModelVersion", "ModelVersion")
+                        .WithMany()
+                        .HasForeignKey("ModelVersionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("ModelVersion");
+                });
+
+            modelBuilder.Entity("Mds.Backend.Drift.DriftReportRecord", b =>
+                {
+                    b.HasOne("Mds.Backend.Registry.ModelVersion", "ModelVersion")
+                        .WithMany()
+                        .HasForeignKey("ModelVersionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("ModelVersion");
+                });
+
+            modelBuilder.Entity("Mds.Backend.Explanations.RecordExplanation", b =>
                 {
                     b.HasOne("Mds.Backend.Registry.ModelVersion", "ModelVersion")
                         .WithMany()

@@ -90,11 +90,14 @@ public sealed class DriftDetector
         {
             var reference = _features[f];
             double statistic, pValue, psi;
+            DriftHistogram histogram;
             if (reference.Test == DriftTest.KolmogorovSmirnov)
             {
                 var ks = KolmogorovSmirnov.TwoSampleSorted(reference.Sorted!, KolmogorovSmirnov.SortedCopy(columns[f], nameof(current)));
                 (statistic, pValue) = (ks.Statistic, ks.PValue);
-                psi = reference.Bins!.Compare(columns[f]);
+                double[] proportions = reference.Bins!.ProportionsOf(columns[f]);
+                psi = PopulationStabilityIndex.FromProportions(reference.Bins.ReferenceProportions, proportions);
+                histogram = new DriftHistogram(reference.Bins.BinLabels(), reference.Bins.ReferenceProportions, proportions);
             }
             else
             {
@@ -102,12 +105,14 @@ public sealed class DriftDetector
                 double[] categories = CategoryCounts.Union(reference.Counts!, currentCounts);
                 var chi = ChiSquaredTest.Contingency(CategoryCounts.Table(reference.Counts!, currentCounts, categories));
                 (statistic, pValue) = (chi.Statistic, chi.PValue);
-                psi = PopulationStabilityIndex.FromProportions(
-                    CategoryCounts.Proportions(reference.Counts!, categories),
-                    CategoryCounts.Proportions(currentCounts, categories));
+                double[] referenceProportions = CategoryCounts.Proportions(reference.Counts!, categories);
+                double[] currentProportions = CategoryCounts.Proportions(currentCounts, categories);
+                psi = PopulationStabilityIndex.FromProportions(referenceProportions, currentProportions);
+                histogram = new DriftHistogram(
+                    [.. categories.Select(c => c.ToString("G", System.Globalization.CultureInfo.InvariantCulture))], referenceProportions, currentProportions);
             }
 
-            features[f] = new FeatureDrift(_names[f], reference.Test, statistic, pValue, psi, Bonferroni.IsSignificant(pValue, Threshold));
+            features[f] = new FeatureDrift(_names[f], reference.Test, statistic, pValue, psi, Bonferroni.IsSignificant(pValue, Threshold), histogram);
         }
 
         return new DriftReport(features, Alpha, Threshold, features.Any(f => f.Drifted), _referenceRows, current.Length);

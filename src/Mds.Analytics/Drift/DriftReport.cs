@@ -20,7 +20,14 @@ public enum DriftTest
 /// seen in either sample for a categorical one. Informative only; it does not decide <paramref name="Drifted"/>.
 /// </param>
 /// <param name="Drifted">Whether <paramref name="PValue"/> is below the report's Bonferroni-corrected threshold.</param>
-public sealed record FeatureDrift(string Name, DriftTest Test, double Statistic, double PValue, double Psi, bool Drifted);
+/// <param name="Histogram">The reference's and the window's distributions over the bins the PSI used.</param>
+public sealed record FeatureDrift(string Name, DriftTest Test, double Statistic, double PValue, double Psi, bool Drifted, DriftHistogram? Histogram = null);
+
+/// <summary>Two distributions of one feature over the same bins, as proportions.</summary>
+/// <param name="Bins">Bin labels: value ranges for a numeric feature, category values for a categorical one.</param>
+/// <param name="Reference">The reference's proportion in each bin.</param>
+/// <param name="Current">The window's proportion in each bin.</param>
+public sealed record DriftHistogram(IReadOnlyList<string> Bins, IReadOnlyList<double> Reference, IReadOnlyList<double> Current);
 
 /// <summary>The per-feature drift of a window of current rows against the reference, as Alibi Detect's TabularDrift reports it.</summary>
 /// <param name="Features">One entry per feature, in the reference's column order.</param>

@@ -71,10 +71,30 @@ public sealed class PopulationStabilityIndex
 
     /// <summary>The PSI of <paramref name="current"/> against the reference these bins were made from.</summary>
     /// <exception cref="ArgumentException">The sample is empty or holds NaN.</exception>
-    public double Compare(ReadOnlySpan<double> current)
+    public double Compare(ReadOnlySpan<double> current) => FromProportions(_referenceProportions, ProportionsOf(current));
+
+    /// <summary>The proportion of <paramref name="sample"/> in each of these bins (the bins of <see cref="Edges"/>).</summary>
+    /// <exception cref="ArgumentException">The sample is empty or holds NaN.</exception>
+    public double[] ProportionsOf(ReadOnlySpan<double> sample) => Proportions(KolmogorovSmirnov.SortedCopy(sample, nameof(sample)), _edges);
+
+    /// <summary>Labels of the bins: <c>&lt; e0</c>, <c>[e0, e1)</c>, …, <c>≥ e_last</c>, the edges with four significant digits.</summary>
+    public string[] BinLabels()
     {
-        double[] sorted = KolmogorovSmirnov.SortedCopy(current, nameof(current));
-        return FromProportions(_referenceProportions, Proportions(sorted, _edges));
+        static string F(double v) => v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture);
+        if (_edges.Length == 0)
+        {
+            return ["all"];
+        }
+
+        var labels = new string[_edges.Length + 1];
+        labels[0] = "< " + F(_edges[0]);
+        for (int i = 1; i < _edges.Length; i++)
+        {
+            labels[i] = $"[{F(_edges[i - 1])}, {F(_edges[i])})";
+        }
+
+        labels[^1] = "≥ " + F(_edges[^1]);
+        return labels;
     }
 
     /// <summary>The PSI of two distributions given as proportions over the same bins (for example categories).</summary>

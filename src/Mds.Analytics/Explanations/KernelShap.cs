@@ -45,7 +45,7 @@ public sealed class KernelShap
     /// <summary>The default largest number of rows passed to the prediction function in one call.</summary>
     public const int DefaultMaxBatchRows = 16_384;
 
-    private readonly Func<double[][], double[]> _predict;
+    private readonly Func<double[][], CancellationToken, ValueTask<double[]>> _predict;
     private readonly double[][] _background;
     private readonly int _maxBatchRows;
 
@@ -59,10 +59,52 @@ public sealed class KernelShap
     /// <exception cref="ArgumentException">The background is empty or its rows differ in width.</exception>
     /// <exception cref="InvalidOperationException">The prediction function returned the wrong number of values.</exception>
     public KernelShap(Func<double[][], double[]> predict, double[][] background, int maxBatchRows = DefaultMaxBatchRows)
+        : this(Wrap(predict), Validated(background), maxBatchRows, baseValue: null)
+    {
+    }
+
+    private KernelShap(Func<double[][], CancellationToken, ValueTask<double[]>> predict, double[][] background, int maxBatchRows, double? baseValue)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchRows);
+        _predict = predict;
+        _background = background;
+        _maxBatchRows = maxBatchRows;
+        Features = background[0].Length;
+
+        // A synchronous prediction function completes its ValueTask at once, so this does not block.
+        BaseValue = baseValue ?? PredictAsync(_background, CancellationToken.None).AsTask().GetAwaiter().GetResult().Average();
+    }
+
+    /// <summary>
+    /// Prepares an explainer whose prediction function is asynchronous (for example a model called over the network)
+    /// and computes the base value (one call of <paramref name="predict"/> on the background).
+    /// </summary>
+    /// <param name="predict">As for the constructor, asynchronous.</param>
+    /// <param name="background">Rows standing for "feature unknown".</param>
+    /// <param name="maxBatchRows">The largest number of rows passed to <paramref name="predict"/> in one call.</param>
+    /// <param name="ct">Cancels the base value's prediction.</param>
+    /// <exception cref="ArgumentException">The background is empty or its rows differ in width.</exception>
+    /// <exception cref="InvalidOperationException">The prediction function returned the wrong number of values.</exception>
+    public static async Task<KernelShap> CreateAsync(
+        Func<double[][], CancellationToken, Task<double[]>> predict, double[][] background, int maxBatchRows = DefaultMaxBatchRows, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(predict);
-        ArgumentNullException.ThrowIfNull(background);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxBatchRows);
+        var rows = Validated(background);
+        Func<double[][], CancellationToken, ValueTask<double[]>> wrapped = (r, c) => new ValueTask<double[]>(predict(r, c));
+        var predictions = await Check(wrapped, rows, ct).ConfigureAwait(false);
+        return new KernelShap(wrapped, rows, maxBatchRows, predictions.Average());
+    }
+
+    private static Func<double[][], CancellationToken, ValueTask<double[]>> Wrap(Func<double[][], double[]> predict)
+    {
+        ArgumentNullException.ThrowIfNull(predict);
+        return (rows, _) => ValueTask.FromResult(predict(rows));
+    }
+
+    private static double[][] Validated(double[][] background)
+    {
+        ArgumentNullException.ThrowIfNull(background);
         if (background.Length == 0)
         {
             throw new ArgumentException("The background sample is empty.", nameof(background));
@@ -82,11 +124,7 @@ public sealed class KernelShap
             }
         }
 
-        _predict = predict;
-        _background = [.. background.Select(row => row.ToArray())];
-        _maxBatchRows = maxBatchRows;
-        Features = width;
-        BaseValue = Predict(_background).Average();
+        return [.. background.Select(row => row.ToArray())];
     }
 
     /// <summary>How many features a row has.</summary>
@@ -104,7 +142,17 @@ public sealed class KernelShap
     /// <param name="random">The source of the sampled coalitions; pass a seeded <see cref="Random"/> for repeatable results. By default <see cref="Random.Shared"/>. Unused when every coalition is enumerated.</param>
     /// <exception cref="ArgumentException">The instance's width differs from the background's.</exception>
     /// <exception cref="InvalidOperationException">The prediction function returned the wrong number of values.</exception>
-    public ShapExplanation Explain(double[] instance, int? samples = null, Random? random = null)
+    public ShapExplanation Explain(double[] instance, int? samples = null, Random? random = null) =>
+        ExplainAsync(instance, samples, random, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Explains the model's output for one instance, awaiting the prediction function.</summary>
+    /// <param name="instance">The row to explain.</param>
+    /// <param name="samples">The coalition budget (see <see cref="Explain"/>).</param>
+    /// <param name="random">The source of the sampled coalitions (see <see cref="Explain"/>).</param>
+    /// <param name="ct">Cancels between prediction calls.</param>
+    /// <exception cref="ArgumentException">The instance's width differs from the background's.</exception>
+    /// <exception cref="InvalidOperationException">The prediction function returned the wrong number of values.</exception>
+    public async ValueTask<ShapExplanation> ExplainAsync(double[] instance, int? samples = null, Random? random = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(instance);
         if (instance.Length != Features)
@@ -117,7 +165,7 @@ public sealed class KernelShap
             ArgumentOutOfRangeException.ThrowIfNegativeOrZero(budget, nameof(samples));
         }
 
-        double prediction = Predict([instance.ToArray()])[0];
+        double prediction = (await PredictAsync([instance.ToArray()], ct).ConfigureAwait(false))[0];
         int[] varying = [.. Enumerable.Range(0, Features).Where(f => _background.Any(row => !row[f].Equals(instance[f])))];
         var attributions = new double[Features];
         int m = varying.Length;
@@ -133,7 +181,7 @@ public sealed class KernelShap
         }
 
         var plan = CoalitionPlan.Build(m, samples ?? DefaultSamples(m), random ?? Random.Shared);
-        double[] values = Values(instance, varying, plan.Masks);
+        double[] values = await ValuesAsync(instance, varying, plan.Masks, ct).ConfigureAwait(false);
         double[] solved = Solve(plan, values, prediction - BaseValue);
         for (int k = 0; k < m; k++)
         {
@@ -144,7 +192,7 @@ public sealed class KernelShap
     }
 
     // v(S) for every coalition: the mean prediction over background rows with the instance's values on S.
-    private double[] Values(double[] instance, int[] varying, List<bool[]> masks)
+    private async ValueTask<double[]> ValuesAsync(double[] instance, int[] varying, List<bool[]> masks, CancellationToken ct)
     {
         int backgroundRows = _background.Length;
         int coalitionsPerCall = Math.Max(1, _maxBatchRows / backgroundRows);
@@ -171,7 +219,7 @@ public sealed class KernelShap
                 }
             }
 
-            double[] predictions = Predict(rows);
+            double[] predictions = await PredictAsync(rows, ct).ConfigureAwait(false);
             for (int c = 0; c < count; c++)
             {
                 double sum = 0;
@@ -250,9 +298,12 @@ public sealed class KernelShap
         return svd.VT.TransposeThisAndMultiply(projected);
     }
 
-    private double[] Predict(double[][] rows)
+    private ValueTask<double[]> PredictAsync(double[][] rows, CancellationToken ct) => Check(_predict, rows, ct);
+
+    private static async ValueTask<double[]> Check(Func<double[][], CancellationToken, ValueTask<double[]>> predict, double[][] rows, CancellationToken ct)
     {
-        double[] predictions = _predict(rows) ?? throw new InvalidOperationException("The prediction function returned null.");
+        ct.ThrowIfCancellationRequested();
+        double[] predictions = await predict(rows, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("The prediction function returned null.");
         if (predictions.Length != rows.Length)
         {
             throw new InvalidOperationException($"The prediction function returned {predictions.Length} values for {rows.Length} rows.");

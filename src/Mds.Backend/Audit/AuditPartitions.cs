@@ -55,6 +55,13 @@ public sealed partial class AuditPartitions(IServiceScopeFactory scopes, IOption
             }
 
             int dropped = await DropExpiredAsync(connection, today.AddDays(-options.Value.RetentionDays), ct);
+
+            // Explanations kept for records past retention go with them.
+            await using (var forget = new NpgsqlCommand("""DELETE FROM explanations WHERE "CreatedAt" < @before""", connection))
+            {
+                forget.Parameters.AddWithValue("before", new DateTimeOffset(today.AddDays(-options.Value.RetentionDays).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero));
+                await forget.ExecuteNonQueryAsync(ct);
+            }
             if (created > 0 || dropped > 0)
             {
                 LogMaintained(created, dropped);

@@ -48,4 +48,21 @@ public static class TabularTensor
             throw new InferenceProtocolException($"a value does not fit the input's datatype {datatype.ToWireName()}");
         }
     }
+
+    /// <summary>A numeric tensor's data as doubles; null for BYTES and BOOL data.</summary>
+    public static double[]? ToDoubles(Array data) => data switch
+    {
+        float[] a => [.. a.Select(v => (double)v)],
+        double[] a => a,
+        Half[] a => [.. a.Select(v => (double)v)],
+        sbyte[] a => [.. a.Select(v => (double)v)],
+        short[] a => [.. a.Select(v => (double)v)],
+        int[] a => [.. a.Select(v => (double)v)],
+        long[] a => [.. a.Select(v => (double)v)],
+        byte[] a => [.. a.Select(v => (double)v)],
+        ushort[] a => [.. a.Select(v => (double)v)],
+        uint[] a => [.. a.Select(v => (double)v)],
+        ulong[] a => [.. a.Select(v => (double)v)],
+        _ => null,
+    };
 }

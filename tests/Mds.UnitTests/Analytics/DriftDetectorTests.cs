@@ -104,4 +104,30 @@ public sealed class DriftDetectorTests
     private static double[] Alternating(int n) => [.. Enumerable.Range(0, n).Select(i => (double)(i % 2))];
 
     private static double[] MostlyZero(int n, int zeros) => [.. Enumerable.Range(0, n).Select(i => i < zeros ? 0.0 : 1.0)];
+
+    [Fact]
+    public void Histograms_are_the_bins_the_psi_used_counted_by_hand()
+    {
+        // Feature 0: reference 1..10 (deciles 1.9, 2.8, …, 9.1 → ten bins of one value each), window five 10s and five 1s.
+        // Feature 1 (categorical): reference 0,0,0,0,0,1,1,1,1,1; window 1 ×8, 2 ×2.
+        double[][] reference = [.. Enumerable.Range(1, 10).Select(i => new double[] { i, i <= 5 ? 0 : 1 })];
+        double[][] current = [.. Enumerable.Range(0, 10).Select(i => new double[] { i < 5 ? 10 : 1, i < 8 ? 1 : 2 })];
+
+        var report = new DriftDetector(reference, ["x", "colour"], categoricalFeatures: [1]).Detect(current);
+
+        var numeric = report.Features[0].Histogram!;
+        Assert.Equal(10, numeric.Bins.Count);
+        Assert.Equal("< 1.9", numeric.Bins[0]);
+        Assert.Equal("[1.9, 2.8)", numeric.Bins[1]);
+        Assert.Equal("≥ 9.1", numeric.Bins[^1]);
+        Assert.All(numeric.Reference, p => Assert.Equal(0.1, p, 12));
+        Assert.Equal([0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.5], numeric.Current);
+        Assert.Equal(PopulationStabilityIndex.FromProportions(numeric.Reference, numeric.Current), report.Features[0].Psi, 12);
+
+        var categorical = report.Features[1].Histogram!;
+        Assert.Equal(["0", "1", "2"], categorical.Bins);
+        Assert.Equal([0.5, 0.5, 0.0], categorical.Reference);
+        Assert.Equal([0.0, 0.8, 0.2], categorical.Current);
+        Assert.Equal(PopulationStabilityIndex.FromProportions(categorical.Reference, categorical.Current), report.Features[1].Psi, 12);
+    }
 }

@@ -165,6 +165,38 @@ public sealed class KernelShapTests
     }
 
     [Fact]
+    public async Task An_asynchronous_prediction_function_gives_the_same_explanation_in_the_same_calls()
+    {
+        static double Model(double[] r) => Math.Tanh(r[0]) * r[1] + r[2];
+        double[][] background = MaximumMeanDiscrepancyTests.Gaussian(new Random(8), 5, 3, mean: 0);
+        var calls = new List<int>();
+        var expected = new KernelShap(rows => Batch(rows, Model), background, maxBatchRows: 10).Explain([0.5, -1, 2]);
+
+        var explainer = await KernelShap.CreateAsync(async (rows, ct) =>
+        {
+            await Task.Yield(); // really asynchronous, as a model called over the network is
+            calls.Add(rows.Length);
+            return Batch(rows, Model);
+        }, background, maxBatchRows: 10);
+        var explanation = await explainer.ExplainAsync([0.5, -1, 2]);
+
+        Assert.Equal(expected.Attributions.ToArray(), explanation.Attributions.ToArray());
+        Assert.Equal(expected.BaseValue, explanation.BaseValue);
+        Assert.Equal([5, 1, 10, 10, 10], calls); // background, f(x), then 6 coalitions × 5 rows, two a call
+    }
+
+    [Fact]
+    public async Task An_asynchronous_explanation_stops_when_cancelled()
+    {
+        double[][] background = [[1.0, 2.0], [3.0, 4.0]];
+        using var cancel = new CancellationTokenSource();
+        var explainer = await KernelShap.CreateAsync((rows, ct) => Task.FromResult(Batch(rows, r => r[0] + r[1])), background);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await explainer.ExplainAsync([5.0, 6.0], ct: cancel.Token));
+    }
+
+    [Fact]
     public void A_prediction_function_returning_the_wrong_count_is_reported()
     {
         Assert.Throws<InvalidOperationException>(() => new KernelShap(rows => [1.0], [[1.0], [2.0]]));

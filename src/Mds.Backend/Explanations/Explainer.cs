@@ -1,0 +1,171 @@
+using System.ComponentModel.DataAnnotations;
+using Mds.Analytics.Explanations;
+using Mds.Backend.Data;
+using Mds.Backend.Datasets;
+using Mds.Backend.Gateway;
+using Mds.Backend.Registry;
+using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
+using Microsoft.Extensions.Options;
+
+namespace Mds.Backend.Explanations;
+
+/// <summary><c>Mds:Explanations</c>: the cost of an explanation.</summary>
+public sealed class ExplanationOptions
+{
+    /// <summary>Reference rows standing for "feature unknown" (spread evenly through the dataset).</summary>
+    [Range(1, 1000)]
+    public int BackgroundRows { get; set; } = 50;
+
+    /// <summary>The most rows sent to the model in one inference request.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxBatchRows { get; set; } = 4096;
+
+    /// <summary>The coalition budget; by default KernelSHAP's 2M + 2048 for M features.</summary>
+    [Range(1, 1_000_000)]
+    public int? Samples { get; set; }
+
+    /// <summary>How long one explanation may take before it is abandoned.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>An explanation could not be made; the message says why, for the caller.</summary>
+public sealed class ExplanationException(string message, int status) : Exception(message)
+{
+    public int Status { get; } = status;
+}
+
+/// <summary>
+/// KernelSHAP explanations of a tabular model's predictions: the model is called on a ready replica (through
+/// <see cref="ReplicaCaller"/>) on feature coalitions of the instance and a background sample of the version's
+/// reference dataset, many coalitions per request. Explains the predicted class's score for a classifier (an output
+/// with several values a row), the output itself for a regressor. Coalitions are drawn from a fixed seed, so the same
+/// row gets the same explanation.
+/// </summary>
+public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, ReplicaCaller replicas, IOptions<ExplanationOptions> options, TimeProvider clock)
+{
+    /// <summary>The inference records of the explainer's own calls name their caller with this prefix (drift and outliers skip them).</summary>
+    public const string CallerPrefix = "[explainer]";
+
+    /// <summary>Whether a record's caller is the explainer.</summary>
+    public static bool IsExplainerCall(string? caller) => caller is not null && caller.StartsWith(CallerPrefix, StringComparison.Ordinal);
+
+    /// <summary>Explains the model's output for <paramref name="instance"/>.</summary>
+    /// <exception cref="ExplanationException">No usable dataset (400), a bad row (400), the model refused it (400), no replica (503), too slow (504).</exception>
+    public async Task<ExplanationDto> ExplainAsync(ModelVersion version, double[] instance, Guid? recordId, int row, string? user, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        ArgumentNullException.ThrowIfNull(instance);
+        var (sample, error) = await samples.GetAsync(db, version, ct);
+        if (sample is null)
+        {
+            throw new ExplanationException(Sentence(error!), StatusCodes.Status400BadRequest);
+        }
+
+        if (instance.Length != sample.Features.Count || instance.Any(v => !double.IsFinite(v)))
+        {
+            throw new ExplanationException($"The row must hold {sample.Features.Count} finite numbers, one per feature.", StatusCodes.Status400BadRequest);
+        }
+
+        var o = options.Value;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(o.Timeout);
+        string model = version.Model.Name;
+        string caller = CallerPrefix + " " + (user ?? "anonymous");
+        var input = sample.Input;
+        var datatype = TensorDatatypes.Parse(input.Datatype);
+        try
+        {
+            var target = await TargetAsync(version, datatype, instance, caller, timeout.Token);
+            async Task<double[]> Predict(double[][] rows, CancellationToken token)
+            {
+                var values = await PredictAsync(model, version.Version, input.Name, datatype, rows, target.Output, caller, token);
+                int width = values.Length / rows.Length;
+                return [.. Enumerable.Range(0, rows.Length).Select(r => values[r * width + target.Index])];
+            }
+
+            var background = sample.Spread(o.BackgroundRows);
+            var explainer = await KernelShap.CreateAsync(Predict, background, o.MaxBatchRows, timeout.Token);
+            var shap = await explainer.ExplainAsync(instance, o.Samples, new Random(7), timeout.Token);
+            var detector = sample.Outliers;
+            double score = detector.Score(instance);
+            return new ExplanationDto(
+                model, version.Version, recordId, row, target.Output, target.Classifier ? target.Index : null,
+                target.Classifier && version.Classes is { } classes && target.Index < classes.Count ? classes[target.Index] : null,
+                shap.BaseValue, shap.Prediction,
+                [.. sample.Features.Select((f, i) => new AttributionDto(f, instance[i], shap.Attributions[i]))],
+                shap.Coalitions, shap.Exact, background.Length, clock.GetUtcNow(), score, score > detector.Threshold);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new ExplanationException($"The explanation took longer than {o.Timeout.TotalSeconds:0} s and was abandoned.", StatusCodes.Status504GatewayTimeout);
+        }
+        catch (ReplicaUnavailableException e)
+        {
+            throw new ExplanationException($"The model cannot be called: {e.Message}.", StatusCodes.Status503ServiceUnavailable);
+        }
+        catch (Exception e) when (e is InferenceRejectedException or InferenceProtocolException)
+        {
+            throw new ExplanationException($"The model refused the row: {e.Message}", StatusCodes.Status400BadRequest);
+        }
+    }
+
+    // Which output and which value of a row are explained: the first numeric output with several values a row
+    // (class scores) at the instance's highest score, else the first numeric one-value-a-row output (floating point first).
+    private async Task<(string Output, int Index, bool Classifier)> TargetAsync(
+        ModelVersion version, TensorDatatype datatype, double[] instance, string caller, CancellationToken ct)
+    {
+        var numeric = RegistryMapping.Schema(version.OutputsJson)
+            .Where(t => TensorDatatypes.Parse(t.Datatype) is not (TensorDatatype.Bytes or TensorDatatype.Bool or TensorDatatype.Invalid))
+            .OrderBy(t => TensorDatatypes.Parse(t.Datatype) is TensorDatatype.Fp32 or TensorDatatype.Fp64 or TensorDatatype.Fp16 ? 0 : 1)
+            .ToList();
+        if (numeric.Count == 0)
+        {
+            throw new ExplanationException("The model has no numeric output to explain.", StatusCodes.Status400BadRequest);
+        }
+
+        var request = new InferenceRequest
+        {
+            Inputs = [TabularTensor.Create(TabularCsv.InputOf(version)!.Name, datatype, instance, 1)],
+            Outputs = [.. numeric.Select(t => new RequestedOutput(t.Name))],
+        };
+        var response = await replicas.InferAsync(version.Model.Name, version.Version, request, caller, ct);
+        var answered = numeric.Select(t => (t.Name, Values: response.Outputs.FirstOrDefault(o => o.Name == t.Name) is { } o ? TabularTensor.ToDoubles(o.Data) : null))
+            .Where(x => x.Values is { Length: > 0 }).ToList();
+        if (answered.FirstOrDefault(x => x.Values!.Length > 1) is { Name: not null } scores)
+        {
+            int best = 0;
+            for (int i = 1; i < scores.Values!.Length; i++)
+            {
+                best = scores.Values[i] > scores.Values[best] ? i : best;
+            }
+
+            return (scores.Name, best, true);
+        }
+
+        return answered.Count > 0 ? (answered[0].Name, 0, false)
+            : throw new ExplanationException("The model answered no numeric output to explain.", StatusCodes.Status400BadRequest);
+    }
+
+    private async Task<double[]> PredictAsync(
+        string model, int version, string input, TensorDatatype datatype, double[][] rows, string output, string caller, CancellationToken ct)
+    {
+        var flat = new double[rows.Length * rows[0].Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            rows[r].CopyTo(flat, r * rows[0].Length);
+        }
+
+        var request = new InferenceRequest { Inputs = [TabularTensor.Create(input, datatype, flat, rows.Length)], Outputs = [new RequestedOutput(output)] };
+        var response = await replicas.InferAsync(model, version, request, caller, ct);
+        var values = response.Outputs.FirstOrDefault(o => o.Name == output) is { } tensor ? TabularTensor.ToDoubles(tensor.Data) : null;
+        if (values is null || values.Length == 0 || values.Length % rows.Length != 0)
+        {
+            throw new ExplanationException($"The model's output '{output}' did not hold the same number of values for each of {rows.Length} rows.", StatusCodes.Status400BadRequest);
+        }
+
+        return values;
+    }
+
+    private static string Sentence(string text) => char.ToUpperInvariant(text[0]) + text[1..] + ".";
+}

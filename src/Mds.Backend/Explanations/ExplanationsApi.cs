@@ -1,0 +1,143 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Mds.Backend.Audit;
+using Mds.Backend.Auth;
+using Mds.Backend.Data;
+using Mds.Backend.Datasets;
+using Mds.Backend.Outliers;
+using Mds.Contracts.Api;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace Mds.Backend.Explanations;
+
+/// <summary>
+/// Explanations: <c>POST /api/models/{name}/versions/{v}/explain</c> for a row sent, and
+/// <c>GET|POST /api/records/{id}/explanation</c> for a stored record's row (computed once, then kept).
+/// </summary>
+public static class ExplanationsApi
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static IHostApplicationBuilder AddExplanations(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ExplanationOptions>().Bind(builder.Configuration.GetSection("Mds:Explanations")).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddScoped<Explainer>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapExplanationsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/models/{name}/versions/{version:int}/explain", ExplainRow).WithTags("Explanations").RequireAuthorization(Policies.AnyUser)
+            .WithName("ExplainRow").WithSummary("KernelSHAP attributions of the model's prediction for one row sent");
+        var record = app.MapGroup("/api/records/{id:guid}/explanation").WithTags("Explanations").RequireAuthorization(Policies.AnyUser);
+        record.MapGet("/", GetKept).WithName("GetRecordExplanation").WithSummary("The kept explanation of a record's row (?row=0); 404 until computed");
+        record.MapPost("/", ExplainRecord).WithName("ExplainRecord").WithSummary("Explain a record's row (?row=0), or return the kept explanation");
+        return app;
+    }
+
+    private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> ExplainRow(
+        string name, int version, [FromBody] FeatureRowsDto? body, ClaimsPrincipal caller, MdsDbContext db, ReferenceSamples samples, Explainer explainer, CancellationToken ct)
+    {
+        var (sample, problem) = await OutliersApi.SampleAsync(db, samples, name, version, ct);
+        if (sample is null)
+        {
+            return problem!;
+        }
+
+        if (OutliersApi.CheckRows(body, sample.Features.Count, maxRows: 1) is { } error)
+        {
+            return Problem(error, StatusCodes.Status400BadRequest);
+        }
+
+        var v = await db.ModelVersions.AsNoTracking().Include(x => x.Model).SingleAsync(x => x.Id == sample.VersionId, ct);
+        try
+        {
+            return TypedResults.Ok(await explainer.ExplainAsync(v, [.. body!.Rows[0]], recordId: null, row: 0, AuthApi.CallerName(caller), ct));
+        }
+        catch (ExplanationException e)
+        {
+            return Problem(e.Message, e.Status);
+        }
+    }
+
+    private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> GetKept(Guid id, MdsDbContext db, CancellationToken ct, int row = 0)
+    {
+        var kept = await db.Set<RecordExplanation>().AsNoTracking().SingleOrDefaultAsync(e => e.RecordId == id && e.Row == row, ct);
+        return kept is null
+            ? Problem($"Row {row} of record {id} has not been explained yet; POST to this address to explain it.", StatusCodes.Status404NotFound)
+            : TypedResults.Ok(JsonSerializer.Deserialize<ExplanationDto>(kept.Json, Json)!);
+    }
+
+    private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> ExplainRecord(
+        Guid id, ClaimsPrincipal caller, MdsDbContext db, Explainer explainer, ReferenceSamples samples, CancellationToken ct, int row = 0)
+    {
+        var kept = await db.Set<RecordExplanation>().AsNoTracking().SingleOrDefaultAsync(e => e.RecordId == id && e.Row == row, ct);
+        if (kept is not null)
+        {
+            return TypedResults.Ok(JsonSerializer.Deserialize<ExplanationDto>(kept.Json, Json)!);
+        }
+
+        var record = await db.Set<InferenceRecord>().AsNoTracking().Where(r => r.Id == id).OrderBy(r => r.Time).FirstOrDefaultAsync(ct);
+        if (record is null)
+        {
+            return Problem($"Inference record {id} does not exist (or is past retention).", StatusCodes.Status404NotFound);
+        }
+
+        if (record.Status >= 400 || record.Version is not int number)
+        {
+            return Problem("Only successful inferences can be explained; this one failed.", StatusCodes.Status400BadRequest);
+        }
+
+        var version = await db.ModelVersions.AsNoTracking().Include(v => v.Model).SingleOrDefaultAsync(v => v.Model.Name == record.ModelName && v.Version == number, ct);
+        if (version is null)
+        {
+            return Problem($"Model '{record.ModelName}' version {number} has been deleted; its records can no longer be explained.", StatusCodes.Status400BadRequest);
+        }
+
+        var (sample, error) = await samples.GetAsync(db, version, ct);
+        if (sample is null)
+        {
+            return Problem(char.ToUpperInvariant(error![0]) + error[1..] + ".", StatusCodes.Status400BadRequest);
+        }
+
+        var rows = RecordRows.Of(record.Request, sample.Input.Name, sample.Features.Count);
+        if (rows.Count == 0)
+        {
+            return Problem("The record's input rows were not kept (the request was over the audit log's size limit, or is not a table of numbers).", StatusCodes.Status400BadRequest);
+        }
+
+        if (row < 0 || row >= rows.Count)
+        {
+            return Problem($"The record holds {rows.Count} row{(rows.Count == 1 ? "" : "s")}; 'row' must be 0–{rows.Count - 1}.", StatusCodes.Status400BadRequest);
+        }
+
+        ExplanationDto explanation;
+        try
+        {
+            explanation = await explainer.ExplainAsync(version, rows[row], id, row, AuthApi.CallerName(caller), ct);
+        }
+        catch (ExplanationException e)
+        {
+            return Problem(e.Message, e.Status);
+        }
+
+        db.Add(new RecordExplanation { RecordId = id, Row = row, ModelVersionId = version.Id, CreatedAt = explanation.CreatedAt, Json = JsonSerializer.Serialize(explanation, Json) });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // explained twice at once: keep the first
+            kept = await db.Set<RecordExplanation>().AsNoTracking().SingleAsync(x => x.RecordId == id && x.Row == row, ct);
+            return TypedResults.Ok(JsonSerializer.Deserialize<ExplanationDto>(kept.Json, Json)!);
+        }
+
+        return TypedResults.Ok(explanation);
+    }
+
+    private static ProblemHttpResult Problem(string detail, int status) => TypedResults.Problem(detail, statusCode: status);
+}
