@@ -11,7 +11,7 @@ public static class BackendClients
     /// <summary>How long an upload (up to 512 MiB from the browser) may take; a small batch is scored within it too.</summary>
     public static readonly TimeSpan UploadTimeout = TimeSpan.FromMinutes(30);
 
-    /// <summary>How long a page waits for a model to answer.</summary>
+    /// <summary>How long a page waits for a model to answer, or for an explanation or drift report to be computed.</summary>
     public static readonly TimeSpan InferenceTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Adds one typed client per backend area.</summary>
@@ -25,10 +25,14 @@ public static class BackendClients
         services.AddHttpClient<UsersClient>(Configure);
         services.AddHttpClient<KeysClient>(Configure);
         services.AddHttpClient<BatchesClient>(Configure);
+        services.AddHttpClient<RecordsClient>(Configure);
+        services.AddHttpClient<OutliersClient>(Configure);
         services.AddHttpClient<ModelUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<DatasetsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<BatchUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<InferenceClient>((s, http) => Configure(s, http, InferenceTimeout));
+        services.AddHttpClient<DriftClient>((s, http) => Configure(s, http, InferenceTimeout));
+        services.AddHttpClient<ExplanationsClient>((s, http) => Configure(s, http, InferenceTimeout));
         return services;
     }
 

@@ -14,9 +14,13 @@ public partial class ModelDetail
     private readonly HashSet<int> _expanded = [];
     private HttpRequestException? _error;
     private bool _notFound;
+    private IReadOnlyList<DriftStatusDto> _drift = [];
 
     [Inject]
     private ModelsClient ModelsApi { get; set; } = default!;
+
+    [Inject]
+    private DriftClient DriftApi { get; set; } = default!;
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -95,6 +99,7 @@ public partial class ModelDetail
             _notFound = Model is null;
             _error = null;
             ExpandHeadlineOnce();
+            _drift = Model is null ? [] : await DriftStatus.ReadAsync(DriftApi, _refresh.Stopping);
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
         {

@@ -14,9 +14,13 @@ public partial class ModelList
     private readonly RefreshTimer _refresh = new();
     private string _search = "";
     private HttpRequestException? _error;
+    private IReadOnlyList<DriftStatusDto> _drift = [];
 
     [Inject]
     private ModelsClient ModelsApi { get; set; } = default!;
+
+    [Inject]
+    private DriftClient DriftApi { get; set; } = default!;
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -59,6 +63,7 @@ public partial class ModelList
         {
             Models = await ModelsApi.ListAsync(_refresh.Stopping);
             _error = null;
+            _drift = await DriftStatus.ReadAsync(DriftApi, _refresh.Stopping);
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
         {

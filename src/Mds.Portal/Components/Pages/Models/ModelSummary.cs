@@ -25,4 +25,22 @@ public static class ModelSummary
         ArgumentNullException.ThrowIfNull(model);
         return model.Versions.OrderByDescending(v => v.Version);
     }
+
+    /// <summary>The headline version's newest drift verdict, or null when it has no report.</summary>
+    public static DriftStatusDto? Drift(ModelDto model, IReadOnlyList<DriftStatusDto> statuses)
+    {
+        ArgumentNullException.ThrowIfNull(statuses);
+        return Headline(model) is { } headline ? Drift(model.Name, headline.Version, statuses) : null;
+    }
+
+    /// <summary>One version's newest drift verdict, or null when it has no report.</summary>
+    public static DriftStatusDto? Drift(string model, int version, IReadOnlyList<DriftStatusDto> statuses)
+    {
+        ArgumentNullException.ThrowIfNull(statuses);
+        return statuses.Where(s => s.Version == version && string.Equals(s.Model, model, StringComparison.Ordinal)).MaxBy(s => s.Time);
+    }
+
+    /// <summary>The page of a version's drift reports.</summary>
+    public static string DriftHref(string model, int version)
+        => $"models/{Uri.EscapeDataString(model)}/versions/{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}/drift";
 }
