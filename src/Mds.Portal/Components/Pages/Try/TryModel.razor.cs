@@ -41,6 +41,12 @@ public partial class TryModel
     private bool _savingFeedback;
     private string? _feedbackError;
     private FeedbackDto? _feedbackSaved;
+    private IReadOnlyList<double>? _sentRow;
+    private int? _answeredVersion;
+    private OutlierScoresDto? _outlierScores;
+    private ExplanationDto? _explanation;
+    private bool _explaining;
+    private string? _explainError;
     private HttpRequestException? _error;
     private bool _notFound;
 
@@ -55,6 +61,12 @@ public partial class TryModel
 
     [Inject]
     private FeedbackClient FeedbackApi { get; set; } = default!;
+
+    [Inject]
+    private OutliersClient OutliersApi { get; set; } = default!;
+
+    [Inject]
+    private ExplanationsClient ExplanationsApi { get; set; } = default!;
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -199,6 +211,12 @@ public partial class TryModel
         _comment = null;
         _feedbackError = null;
         _feedbackSaved = null;
+        _sentRow = null;
+        _answeredVersion = null;
+        _outlierScores = null;
+        _explanation = null;
+        _explaining = false;
+        _explainError = null;
     }
 
     private async Task SendAsync()
@@ -254,10 +272,63 @@ public partial class TryModel
                         HoverTemplate = "%{x}: %{y:.3f}<extra></extra>",
                     }];
             }
+
+            if (_outcome.Response is { } answer && _form.IsTabular)
+            {
+                _sentRow = [.. _form.Fields.Select(f => f.Value ?? 0)];
+                _answeredVersion = int.TryParse(answer.ModelVersion, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : _version ?? SchemaVersion?.Version;
+                await ScoreOutlierAsync();
+            }
         }
         finally
         {
             _sending = false;
+        }
+    }
+
+    // How unusual the row is next to the reference dataset; only a version with one can say, and saying nothing is fine.
+    private async Task ScoreOutlierAsync()
+    {
+        if (_dataset is null || _sentRow is null || _answeredVersion is not { } version)
+        {
+            return;
+        }
+
+        try
+        {
+            _outlierScores = await OutliersApi.ScoreAsync(Name, version, new FeatureRowsDto([_sentRow]));
+        }
+        catch (HttpRequestException)
+        {
+            _outlierScores = null;
+        }
+    }
+
+    private async Task ExplainAsync()
+    {
+        if (_sentRow is null || _answeredVersion is not { } version)
+        {
+            return;
+        }
+
+        _explaining = true;
+        _explainError = null;
+        StateHasChanged();
+        try
+        {
+            _explanation = await ExplanationsApi.ExplainRowAsync(Name, version, _sentRow);
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            Navigation.NavigateToLogin();
+        }
+        catch (HttpRequestException ex)
+        {
+            _explainError = "It cannot be explained: " + ex.Message;
+        }
+        finally
+        {
+            _explaining = false;
         }
     }
 
