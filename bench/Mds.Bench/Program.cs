@@ -12,6 +12,7 @@ return args.FirstOrDefault() switch
 {
     "planner" => PlannerScaling.Run(),
     "ready" => await UploadToReady.RunAsync(args[1..], cancel.Token),
+    "audit" => await AuditOverhead.RunAsync(args[1..], cancel.Token),
     _ => Usage(),
 };
 
@@ -20,6 +21,8 @@ static int Usage()
     Console.Error.WriteLine("""
         usage: dotnet run -c Release --project bench/Mds.Bench -- planner
                dotnet run -c Release --project bench/Mds.Bench -- ready --api URL --token TOKEN [--count N]
+               dotnet run -c Release --project bench/Mds.Bench -- audit --database "Host=…;Port=…;Username=…" [--seconds 10] [--rounds 3] [--concurrency 8,64]
+                 (needs the Release build of the solution: it starts the backend and two workers)
         """);
     return 2;
 }

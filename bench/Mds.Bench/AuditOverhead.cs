@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using Mds.Contracts.Api;
+using Npgsql;
+
+namespace Mds.Bench;
+
+/// <summary>
+/// The audit log's cost in throughput: two real workers, one with the audit log on (every inference recorded, written
+/// to PostgreSQL by binary COPY) and one with <c>Mds__Audit__Enabled=false</c>, each holding a replica of the iris
+/// sample, driven in turn straight on their V2 port (no gateway in between) by a closed-loop load generator at fixed
+/// concurrency for a fixed time. Rounds alternate which goes first, and each phase starts with the audit buffer empty,
+/// so a backlog of one phase never lands on the next. The goal: audit on ≥ 0.9 × audit off.
+/// </summary>
+internal static class AuditOverhead
+{
+    private const string Model = "bench-audit";
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(3);
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    {
+        if (AuditBenchOptions.Parse(args) is not { } options)
+        {
+            return 2;
+        }
+
+        Console.WriteLine(Machine.Describe());
+        Console.WriteLine("starting a database, the backend and two workers (audit on, audit off) …");
+        await using var cluster = await LocalCluster.StartAsync(options.ServerConnectionString, ct);
+        var on = await cluster.StartWorkerAsync("audit-on", new Dictionary<string, string>(), ct);
+        var off = await cluster.StartWorkerAsync("audit-off", new Dictionary<string, string> { ["Mds__Audit__Enabled"] = "false" }, ct);
+        using (var admin = await cluster.AdminClientAsync(ct))
+        {
+            await DeployOnBothAsync(admin, ct);
+        }
+
+        string path = $"/v2/models/{Model}/versions/1/infer";
+        byte[] body = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"Features","shape":[1,4],"datatype":"FP32","data":[6.5,2.9,4.9,1.2]}]}""");
+        foreach (var worker in new[] { on, off })
+        {
+            Check(await InferenceLoad.RunAsync(worker.Url, path, body, 8, WarmUp, ct), worker);
+        }
+
+        var rows = new List<(int Concurrency, int Round, LoadResult On, LoadResult Off)>();
+        foreach (int concurrency in options.Concurrency)
+        {
+            for (int round = 1; round <= options.Rounds; round++)
+            {
+                LoadResult? onResult = null, offResult = null;
+                foreach (var worker in round % 2 == 1 ? new[] { on, off } : [off, on])
+                {
+                    await WaitForEmptyAuditBufferAsync(on, ct);
+                    var result = Check(await InferenceLoad.RunAsync(worker.Url, path, body, concurrency, options.PhaseDuration, ct), worker);
+                    if (worker == on)
+                    {
+                        onResult = result;
+                    }
+                    else
+                    {
+                        offResult = result;
+                    }
+                }
+
+                rows.Add((concurrency, round, onResult!, offResult!));
+                Console.WriteLine(
+                    $"concurrency {concurrency,3}  round {round}  on {onResult!.RequestsPerSecond,8:F0} req/s  off {offResult!.RequestsPerSecond,8:F0} req/s  " +
+                    $"on/off {onResult.RequestsPerSecond / offResult.RequestsPerSecond:F3}");
+            }
+        }
+
+        await WaitForEmptyAuditBufferAsync(on, ct);
+        await Task.Delay(TimeSpan.FromSeconds(1), ct); // the last batch's commit
+        var audit = await AuditFiguresAsync(on, cluster.ConnectionString, ct);
+        PrintSummary(options, rows, audit);
+        return 0;
+    }
+
+    /// <summary>Uploads the iris sample with two replicas (one on each worker: replicas go to distinct workers) and waits until both are Ready.</summary>
+    private static async Task DeployOnBothAsync(HttpClient admin, CancellationToken ct)
+    {
+        string onnx = Path.Combine(ServiceHost.RepoRoot, "samples", "iris", "model.onnx");
+        using (var form = new MultipartFormDataContent())
+        {
+            form.Add(new StringContent(Model), "name");
+            form.Add(new StringContent("2"), "replicas");
+            var file = new ByteArrayContent(await File.ReadAllBytesAsync(onnx, ct));
+            file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            form.Add(file, "file", "model.onnx");
+            using var uploaded = await admin.PostAsync(new Uri("/api/models", UriKind.Relative), form, ct);
+            if (!uploaded.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"upload: {(int)uploaded.StatusCode} {await uploaded.Content.ReadAsStringAsync(ct)}");
+            }
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var version = (await admin.GetFromJsonAsync<ModelVersionDto>(new Uri($"/api/models/{Model}/versions/1", UriKind.Relative), ct))!;
+            if (version.ReplicaStates.Count(r => r.State == ReplicaStates.Ready) == 2)
+            {
+                return;
+            }
+
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(90))
+            {
+                throw new TimeoutException($"{Model}: two Ready replicas not reached ({version.State}: {string.Join(", ", version.ReplicaStates.Select(r => $"{r.WorkerName} {r.State} {r.Error}"))})");
+            }
+
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static LoadResult Check(LoadResult result, ServiceHost worker)
+    {
+        if (result.Failed > 0)
+        {
+            throw new InvalidOperationException($"{worker.Name}: {result.Failed} requests failed (first: {result.FirstError}):\n{worker.OutputTail}");
+        }
+
+        return result;
+    }
+
+    /// <summary>Waits until the audit worker has taken every queued record (<c>mds_audit_buffer_records</c> = 0).</summary>
+    private static async Task WaitForEmptyAuditBufferAsync(ServiceHost worker, CancellationToken ct)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (await MetricAsync(worker, "mds_audit_buffer_records", ct) > 0)
+        {
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"the audit buffer of {worker.Name} did not empty within 60 s");
+            }
+
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static async Task<(double Answered, double Written, double Dropped, long Rows)> AuditFiguresAsync(ServiceHost worker, string connectionString, CancellationToken ct)
+    {
+        double answered = await MetricAsync(worker, "mds_inference_requests_total", ct, $"model=\"{Model}\"", "status=\"ok\"");
+        double written = await MetricAsync(worker, "mds_audit_records_written_total", ct);
+        double dropped = await MetricAsync(worker, "mds_audit_records_dropped_total", ct);
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(ct);
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM inference_records WHERE \"Worker\" = @w", connection);
+        count.Parameters.AddWithValue("w", worker.Name);
+        long rows = (long)(await count.ExecuteScalarAsync(ct))!;
+        return (answered, written, dropped, rows);
+    }
+
+    /// <summary>The sum of the samples of <paramref name="name"/> on the worker's <c>/metrics</c> whose labels contain every one of <paramref name="labels"/>.</summary>
+    private static async Task<double> MetricAsync(ServiceHost worker, string name, CancellationToken ct, params string[] labels)
+    {
+        using var http = new HttpClient { BaseAddress = worker.Url, Timeout = TimeSpan.FromSeconds(10) };
+        string text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
+        double sum = 0;
+        foreach (string line in text.Split('\n'))
+        {
+            if (line.StartsWith(name, StringComparison.Ordinal) && line.Length > name.Length && line[name.Length] is ' ' or '{'
+                && labels.All(l => line.Contains(l, StringComparison.Ordinal)))
+            {
+                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return sum;
+    }
+
+    private static void PrintSummary(AuditBenchOptions options, List<(int Concurrency, int Round, LoadResult On, LoadResult Off)> rows, (double Answered, double Written, double Dropped, long Rows) audit)
+    {
+        Console.WriteLine();
+        Console.WriteLine(Machine.Describe());
+        Console.WriteLine($"{options.Rounds} rounds of {options.PhaseDuration.TotalSeconds:F0} s per worker and concurrency; iris, 1 row per request, straight to the worker");
+        MarkdownTable.Header("concurrency", "round", "audit on req/s", "audit off req/s", "on / off");
+        foreach (var row in rows)
+        {
+            MarkdownTable.Row($"{row.Concurrency}", $"{row.Round}", $"{row.On.RequestsPerSecond:N0}", $"{row.Off.RequestsPerSecond:N0}", $"{row.On.RequestsPerSecond / row.Off.RequestsPerSecond:F2}");
+        }
+
+        Console.WriteLine();
+        MarkdownTable.Header("concurrency", "audit on req/s (all rounds)", "audit off req/s (all rounds)", "on / off", "lowest round ratio");
+        foreach (var group in rows.GroupBy(r => r.Concurrency))
+        {
+            double onRate = group.Sum(r => r.On.Succeeded) / group.Sum(r => r.On.Elapsed.TotalSeconds);
+            double offRate = group.Sum(r => r.Off.Succeeded) / group.Sum(r => r.Off.Elapsed.TotalSeconds);
+            double lowest = group.Min(r => r.On.RequestsPerSecond / r.Off.RequestsPerSecond);
+            MarkdownTable.Row($"{group.Key}", $"{onRate:N0}", $"{offRate:N0}", $"{onRate / offRate:F2}", $"{lowest:F2}");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(
+            $"audit-on worker: {audit.Answered:F0} inferences answered (warm-up included), {audit.Written:F0} records written " +
+            $"({audit.Rows} rows in inference_records), {audit.Dropped:F0} dropped");
+    }
+}

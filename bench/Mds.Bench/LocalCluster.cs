@@ -1,0 +1,131 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Mds.Contracts.Api;
+using Npgsql;
+
+namespace Mds.Bench;
+
+/// <summary>
+/// A throw-away MDS on loopback for benchmarks that need real processes: a new database on the given PostgreSQL server
+/// (migrated by the real migrator), the backend, and workers with per-worker settings, all from the Release build.
+/// Disposing stops them and drops the database.
+/// </summary>
+internal sealed class LocalCluster : IAsyncDisposable
+{
+    private const string AdminEmail = "admin@bench.local";
+    private const string AdminPassword = "bench-admin-password-1";
+    private const string WorkerKey = "bench-worker-key-0123456789abcdef";
+
+    private readonly List<ServiceHost> _workers = [];
+    private readonly string _dataDirectory;
+
+    private LocalCluster(string connectionString, string dataDirectory)
+    {
+        ConnectionString = connectionString;
+        _dataDirectory = dataDirectory;
+    }
+
+    public string ConnectionString { get; }
+
+    public ServiceHost Backend { get; private set; } = null!;
+
+    /// <summary>Creates the database, migrates it and starts the backend.</summary>
+    public static async Task<LocalCluster> StartAsync(string serverConnectionString, CancellationToken ct)
+    {
+        string database = $"mds_bench_{Guid.NewGuid():N}";
+        string connectionString = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = database }.ConnectionString;
+        var cluster = new LocalCluster(connectionString, Directory.CreateTempSubdirectory("mds-bench-").FullName);
+        try
+        {
+            // The migrator creates the database when it does not exist, as ./mds relies on.
+            await ServiceHost.RunToEndAsync(ServiceHost.Dll("migrations", "Mds.Migrations"), new Dictionary<string, string> { ["ConnectionStrings__Mds"] = connectionString }, ct);
+            cluster.Backend = ServiceHost.Start("backend", ServiceHost.Dll("src", "Mds.Backend"), ServiceHost.FreeLoopbackUrl(), new Dictionary<string, string>
+            {
+                ["ConnectionStrings__Mds"] = connectionString,
+                ["Mds__DataDirectory"] = Path.Combine(cluster._dataDirectory, "backend"),
+                ["Mds__Cluster__WorkerKey"] = WorkerKey,
+                ["Mds__Auth__SigningKey"] = "bench-signing-key-0123456789abcdef0123456789",
+                ["Mds__Admin__Email"] = AdminEmail,
+                ["Mds__Admin__Password"] = AdminPassword,
+                ["Mds__Scheduler__ReconcileInterval"] = "00:00:01",
+            });
+            await cluster.Backend.WaitUntilHealthyAsync("/healthz", TimeSpan.FromSeconds(90), ct);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a worker named <paramref name="name"/> with <paramref name="settings"/> added, and waits until it is live.</summary>
+    public async Task<ServiceHost> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> settings, CancellationToken ct)
+    {
+        var url = ServiceHost.FreeLoopbackUrl();
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Mds"] = ConnectionString,
+            ["Mds__Worker__Name"] = name,
+            ["Mds__Worker__BackendUrl"] = Backend.Url.ToString().TrimEnd('/'),
+            ["Mds__Worker__PublicUrl"] = url.ToString().TrimEnd('/'),
+            ["Mds__Worker__Capabilities"] = "onnx,cpu",
+            ["Mds__Worker__MemoryCapacityMb"] = "2048",
+            ["Mds__Worker__CacheDirectory"] = Path.Combine(_dataDirectory, name),
+            ["Mds__Cluster__WorkerKey"] = WorkerKey,
+        };
+        foreach (var (key, value) in settings)
+        {
+            environment[key] = value;
+        }
+
+        var worker = ServiceHost.Start(name, ServiceHost.Dll("src", "Mds.Workers"), url, environment);
+        _workers.Add(worker);
+        await worker.WaitUntilHealthyAsync("/v2/health/ready", TimeSpan.FromSeconds(90), ct); // ready = registered
+        return worker;
+    }
+
+    /// <summary>An HTTP client of the backend signed in as the admin.</summary>
+    public async Task<HttpClient> AdminClientAsync(CancellationToken ct)
+    {
+        var http = new HttpClient { BaseAddress = Backend.Url, Timeout = TimeSpan.FromSeconds(60) };
+        using var response = await http.PostAsJsonAsync("/api/auth/token", new TokenRequest(AdminEmail, AdminPassword), ct);
+        response.EnsureSuccessStatusCode();
+        var token = (await response.Content.ReadFromJsonAsync<TokenResponse>(ct))!;
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.AccessToken);
+        return http;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        if (Backend is not null)
+        {
+            await Backend.DisposeAsync();
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        var server = new NpgsqlConnectionStringBuilder(ConnectionString);
+        string database = server.Database!;
+        server.Database = "postgres";
+        await using (var connection = new NpgsqlConnection(server.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a cache file still held; the temp directory is the OS's to clean
+        }
+    }
+}
