@@ -85,7 +85,7 @@ public static class OutliersApi
 
         if (rows.Count > maxRows)
         {
-            return $"At most {maxRows} rows at a time; {rows.Count} were sent.";
+            return maxRows == 1 ? $"Send exactly one row; {rows.Count} were sent." : $"At most {maxRows} rows at a time; {rows.Count} were sent.";
         }
 
         for (int r = 0; r < rows.Count; r++)

@@ -20,6 +20,9 @@ public sealed class MdsCluster : IAsyncLifetime
     /// <summary>Batches of more rows than this become Hangfire jobs in tests.</summary>
     public const int BatchSyncMaxRows = 100;
 
+    /// <summary>The drift window (input rows) the test backend compares.</summary>
+    public const int DriftWindowRows = 300;
+
     private readonly List<ServiceProcess> _workers = [];
     private readonly Dictionary<string, string> _tokens = [];
     private string _dataDirectory = "";
@@ -55,6 +58,10 @@ public sealed class MdsCluster : IAsyncLifetime
             ["Mds__Scheduler__ReconcileInterval"] = "00:00:01",
             ["Mds__Batch__SyncMaxRows"] = BatchSyncMaxRows.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Mds__Batch__RowsPerRequest"] = "32",
+            ["Mds__Drift__WindowRows"] = DriftWindowRows.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Mds__Drift__Schedule"] = "*/5 * * * * *",
+            ["Mds__Drift__SyncInterval"] = "00:00:02",
+            ["Mds__Outliers__Interval"] = "00:00:00.500",
             ["Mds__Registry__MaxUploadBytes"] = MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in BackendSettings)
