@@ -122,13 +122,79 @@ public sealed class AuditTests(MdsCluster cluster)
         }
     }
 
+    [Fact]
+    public async Task Records_of_a_load_survive_a_PostgreSQL_restart_in_its_middle_count_sent_equals_count_stored()
+    {
+        // The worker writes its records to a PostgreSQL server of this test's own, which is restarted mid-load.
+        await using var postgres = await PrivatePostgres.StartAsync();
+        await using (var create = new NpgsqlConnection(postgres.ConnectionString))
+        {
+            await create.OpenAsync();
+            await using var command = new NpgsqlCommand("CREATE DATABASE mds_audit", create);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        string audit = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Database = "mds_audit", Timeout = 3, CommandTimeout = 5 }.ConnectionString;
+        string counting = new NpgsqlConnectionStringBuilder(audit) { Pooling = false }.ConnectionString; // no connection from before the restart
+        await Mds.Migrations.Migrator.MigrateAsync(audit);
+        var worker = await cluster.StartWorkerAsync("audit-restart", "onnx,cpu,auditrestart", settings: new Dictionary<string, string>
+        {
+            ["Mds__Audit__ConnectionString"] = audit,
+            ["Mds__Audit__FlushInterval"] = "00:00:00.100",
+        });
+        try
+        {
+            await cluster.DeployAsync("audit-restart", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,auditrestart" });
+            using var direct = new HttpClient { BaseAddress = worker.Url };
+            string run = Guid.NewGuid().ToString("N")[..8];
+            int sent = 0;
+            using var stop = new CancellationTokenSource();
+            var load = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audit-restart/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { (float)sent }) };
+                    request.Headers.Add(MdsHeaders.RequestId, $"restart-{run}-{sent}");
+                    var response = await direct.SendAsync(request);
+                    Assert.Equal(HttpStatusCode.OK, response.StatusCode); // inference goes on while the database restarts
+                    Interlocked.Increment(ref sent);
+                    await Task.Delay(5);
+                }
+            });
+
+            await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref sent) >= 100), TimeSpan.FromSeconds(60), "100 requests before the restart");
+            await postgres.RestartAsync(down: TimeSpan.FromSeconds(2));
+            int afterRestart = Volatile.Read(ref sent);
+            await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref sent) >= afterRestart + 100), TimeSpan.FromSeconds(60), "100 requests after it");
+            await stop.CancelAsync();
+            await load;
+            Assert.True(afterRestart > 150, $"requests went on while the server was down ({afterRestart} sent by then)");
+
+            long stored = 0;
+            await Eventually.TrueAsync(async () =>
+            {
+                stored = await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"restart-{run}-%");
+                return stored >= sent;
+            }, TimeSpan.FromSeconds(60), $"{sent} records stored (have {stored}); worker:\n{worker.OutputTail}");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Equal(sent, await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"restart-{run}-%"));
+            Assert.Equal(sent, await ScalarAsync(counting, "SELECT count(DISTINCT \"RequestId\") FROM inference_records WHERE \"RequestId\" LIKE @p", $"restart-{run}-%"));
+        }
+        finally
+        {
+            await cluster.StopWorkerAsync(worker);
+        }
+    }
+
     private async Task<long> CountAsync(string pattern) => await ScalarAsync("SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", pattern);
 
     private async Task<long> CountDistinctAsync(string pattern) => await ScalarAsync("SELECT count(DISTINCT \"RequestId\") FROM inference_records WHERE \"RequestId\" LIKE @p", pattern);
 
-    private async Task<long> ScalarAsync(string sql, string pattern)
+    private Task<long> ScalarAsync(string sql, string pattern) => ScalarAsync(cluster.ConnectionString, sql, pattern);
+
+    private static async Task<long> ScalarAsync(string connectionString, string sql, string pattern)
     {
-        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.AddWithValue("p", pattern);
