@@ -1,24 +1,24 @@
-using System.Buffers;
 using System.Diagnostics.Metrics;
-using System.Text;
-using System.Text.Json;
-using Mds.Contracts.Inference;
 using Mds.Workers.Cluster;
 using Mds.Workers.Inference;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Mds.Workers.Audit;
 
 /// <summary>
-/// Writes queued inference records to <c>inference_records</c> in batches: binary COPY into a session temp table, then
-/// one <c>INSERT … ON CONFLICT DO NOTHING</c>, in one transaction — so a batch whose commit was lost on the wire can be
-/// written again without duplicates. When the database is away the batch is kept and retried (1 s, doubling to 15 s)
-/// while new records wait in the buffer; nothing is dropped unless the buffer overflows (<see cref="AuditLog"/>).
+/// Writes queued inference records to <c>inference_records</c> in batches, one transaction each. A batch's first attempt
+/// is one binary COPY straight into the table: it commits once or not at all. A retry may follow a commit whose answer
+/// was lost on the wire, so retries (and the last writes at shutdown) COPY into a session temp table and then
+/// <c>INSERT … ON CONFLICT DO NOTHING</c>: written again without duplicates. When the database is away the batch is kept
+/// and retried (1 s, doubling to 15 s) while new records wait in the buffer; nothing is dropped unless the buffer
+/// overflows (<see cref="AuditLog"/>).
 /// </summary>
 internal sealed partial class AuditWriter : BackgroundService
 {
+    // Encoded rows are handed to the COPY in chunks of about this size.
+    private const int CopyChunkBytes = 1024 * 1024;
+
     private const string Columns = "\"Id\", \"Time\", \"RequestId\", \"ModelName\", \"Version\", \"Worker\", \"Status\", \"LatencyMs\", \"Caller\", \"TraceId\", \"Error\", \"Request\", \"Response\"";
 
     private readonly AuditLog _log;
@@ -28,6 +28,12 @@ internal sealed partial class AuditWriter : BackgroundService
     private readonly Counter<long> _written;
     private readonly Histogram<double> _batchSeconds;
     private readonly ILogger<AuditWriter> _logger;
+
+    // The batch being filled or written; a stop that interrupts it leaves it here for StopAsync.
+    private readonly List<InferenceRecord> _batch;
+
+    // Encodes each batch (reused: there is one writer loop).
+    private readonly AuditCopyEncoder _encoder;
 
     public AuditWriter(AuditLog log, IOptions<AuditOptions> options, IOptions<ClusterOptions> cluster, WorkerIdentity identity, IMeterFactory meters, ILogger<AuditWriter> logger)
     {
@@ -43,6 +49,8 @@ internal sealed partial class AuditWriter : BackgroundService
         var meter = meters.Create(WorkerMetrics.MeterName);
         _written = meter.CreateCounter<long>("audit_records_written_total", description: "Inference records written to the audit table.");
         _batchSeconds = meter.CreateHistogram<double>("audit_write_duration_seconds", description: "Time to write one batch of inference records.");
+        _batch = new List<InferenceRecord>(_options.BatchSize);
+        _encoder = new AuditCopyEncoder(_options.MaxPayloadBytes);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -52,7 +60,7 @@ internal sealed partial class AuditWriter : BackgroundService
             return;
         }
 
-        var batch = new List<InferenceRecord>(_options.BatchSize);
+        var batch = _batch;
         var reader = _log.Reader;
         try
         {
@@ -77,58 +85,73 @@ internal sealed partial class AuditWriter : BackgroundService
             return;
         }
 
-        // Whatever is still queued gets one last chance while the host allows.
+        // A batch the stop interrupted (perhaps half written: hence the idempotent path) and whatever is still queued
+        // get one last chance while the host allows.
         _log.Complete();
-        var rest = new List<InferenceRecord>(_options.BatchSize);
-        while (!cancellationToken.IsCancellationRequested && _log.Reader.TryRead(out var record))
+        var rest = _batch;
+        while (!cancellationToken.IsCancellationRequested)
         {
-            rest.Add(record);
-            if (rest.Count == _options.BatchSize || !_log.Reader.TryPeek(out _))
+            int taken = 0;
+            while (rest.Count < _options.BatchSize && _log.Reader.TryRead(out var record))
             {
-                _log.Taken(rest.Count);
-                try
-                {
-                    await WriteAsync(rest, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception e) when (IsTransient(e) || e is OperationCanceledException)
-                {
-                    LogLostAtShutdown(rest.Count + _log.Depth, e.Message);
-                    return;
-                }
-
-                rest.Clear();
+                rest.Add(record);
+                taken++;
             }
+
+            _log.Taken(taken);
+            if (rest.Count == 0)
+            {
+                break;
+            }
+
+            try
+            {
+                await WriteAsync(rest, idempotent: true, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsTransient(e) || e is OperationCanceledException)
+            {
+                LogLostAtShutdown(rest.Count + _log.Depth, e.Message);
+                return;
+            }
+
+            rest.Clear();
         }
 
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Called when a record is waiting: takes records until the batch is full or the flush interval is up. It looks at
+    /// the buffer a few times per interval instead of waiting for the next record: at thousands of requests a second,
+    /// waking this loop for each record (and the request thread handing it over) cost more CPU than writing the records.
+    /// </summary>
     private async Task FillAsync(System.Threading.Channels.ChannelReader<InferenceRecord> reader, List<InferenceRecord> batch, CancellationToken ct)
     {
-        using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        window.CancelAfter(_options.FlushInterval);
+        var pollInterval = TimeSpan.FromTicks(Math.Max(_options.FlushInterval.Ticks / 8, TimeSpan.TicksPerMillisecond));
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        int taken = 0;
         try
         {
-            while (batch.Count < _options.BatchSize)
+            while (true)
             {
                 while (batch.Count < _options.BatchSize && reader.TryRead(out var record))
                 {
                     batch.Add(record);
+                    taken++;
                 }
 
-                if (batch.Count >= _options.BatchSize || !await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
+                var left = _options.FlushInterval - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                if (batch.Count >= _options.BatchSize || left <= TimeSpan.Zero || reader.Completion.IsCompleted)
                 {
                     break;
                 }
+
+                await Task.Delay(left < pollInterval ? left : pollInterval, ct).ConfigureAwait(false);
             }
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // the flush interval is up: write what there is
         }
         finally
         {
-            _log.Taken(batch.Count);
+            _log.Taken(taken);
         }
     }
 
@@ -139,7 +162,7 @@ internal sealed partial class AuditWriter : BackgroundService
         {
             try
             {
-                await WriteAsync(batch, ct).ConfigureAwait(false);
+                await WriteAsync(batch, idempotent: failures > 0, ct).ConfigureAwait(false);
                 if (failures > 0)
                 {
                     LogRecovered(batch.Count, failures);
@@ -160,7 +183,11 @@ internal sealed partial class AuditWriter : BackgroundService
         }
     }
 
-    private async Task WriteAsync(List<InferenceRecord> batch, CancellationToken ct)
+    /// <summary>
+    /// Writes <paramref name="batch"/> in one transaction: straight into the table, or, when <paramref name="idempotent"/>,
+    /// through a staging table so that rows already written (by an attempt whose commit answer was lost) are skipped.
+    /// </summary>
+    private async Task WriteAsync(List<InferenceRecord> batch, bool idempotent, CancellationToken ct)
     {
         if (batch.Count == 0)
         {
@@ -170,37 +197,36 @@ internal sealed partial class AuditWriter : BackgroundService
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         await using var connection = await _dataSource!.OpenConnectionAsync(ct).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
-        await using (var create = new NpgsqlCommand("CREATE TEMP TABLE IF NOT EXISTS audit_stage (LIKE inference_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection, tx))
+        if (idempotent)
         {
+            await using var create = new NpgsqlCommand("CREATE TEMP TABLE IF NOT EXISTS audit_stage (LIKE inference_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection, tx);
             await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
-        string worker = _identity.Name;
-        await using (var copy = await connection.BeginBinaryImportAsync($"COPY audit_stage ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false))
+        string table = idempotent ? "audit_stage" : "inference_records";
+        await using (var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false))
         {
-            foreach (var r in batch)
+            var encoder = _encoder;
+            encoder.Clear();
+            encoder.WriteHeader();
+            foreach (var record in batch)
             {
-                await copy.StartRowAsync(ct).ConfigureAwait(false);
-                await copy.WriteAsync(r.Id, NpgsqlDbType.Uuid, ct).ConfigureAwait(false);
-                await copy.WriteAsync(r.Time.UtcDateTime, NpgsqlDbType.TimestampTz, ct).ConfigureAwait(false);
-                await copy.WriteAsync(Clip(r.RequestId, 128), NpgsqlDbType.Varchar, ct).ConfigureAwait(false);
-                await copy.WriteAsync(Clip(r.ModelName, 128), NpgsqlDbType.Varchar, ct).ConfigureAwait(false);
-                await WriteNullableAsync(copy, r.Version, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
-                await copy.WriteAsync(Clip(worker, 128), NpgsqlDbType.Varchar, ct).ConfigureAwait(false);
-                await copy.WriteAsync(r.Status, NpgsqlDbType.Integer, ct).ConfigureAwait(false);
-                await copy.WriteAsync(r.LatencyMs, NpgsqlDbType.Double, ct).ConfigureAwait(false);
-                await WriteNullableAsync(copy, r.Caller is null ? null : Clip(r.Caller, 256), NpgsqlDbType.Varchar, ct).ConfigureAwait(false);
-                await WriteNullableAsync(copy, r.TraceId, NpgsqlDbType.Varchar, ct).ConfigureAwait(false);
-                await WriteNullableAsync(copy, r.Error is null ? null : Clip(r.Error, 2000), NpgsqlDbType.Varchar, ct).ConfigureAwait(false);
-                await WriteNullableAsync(copy, r.Request is null ? null : Payload(r.Request), NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
-                await WriteNullableAsync(copy, r.Response is null ? null : Payload(r.Response), NpgsqlDbType.Jsonb, ct).ConfigureAwait(false);
+                encoder.WriteRow(record, _identity.Name);
+                if (encoder.WrittenCount >= CopyChunkBytes)
+                {
+                    await copy.WriteAsync(encoder.Written, ct).ConfigureAwait(false);
+                    encoder.Clear();
+                }
             }
 
-            await copy.CompleteAsync(ct).ConfigureAwait(false);
+            encoder.WriteTrailer();
+            await copy.WriteAsync(encoder.Written, ct).ConfigureAwait(false);
+            encoder.Clear();
         }
 
-        await using (var insert = new NpgsqlCommand($"INSERT INTO inference_records ({Columns}) SELECT {Columns} FROM audit_stage ON CONFLICT DO NOTHING", connection, tx))
+        if (idempotent)
         {
+            await using var insert = new NpgsqlCommand($"INSERT INTO inference_records ({Columns}) SELECT {Columns} FROM audit_stage ON CONFLICT DO NOTHING", connection, tx);
             await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
@@ -208,42 +234,6 @@ internal sealed partial class AuditWriter : BackgroundService
         _written.Add(batch.Count);
         _batchSeconds.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
-
-    private static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter copy, T? value, NpgsqlDbType type, CancellationToken ct)
-    {
-        if (value is null)
-        {
-            await copy.WriteNullAsync(ct).ConfigureAwait(false);
-        }
-        else
-        {
-            await copy.WriteAsync(value, type, ct).ConfigureAwait(false);
-        }
-    }
-
-    private string Payload(InferenceRequest request)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        V2JsonCodec.WriteRequest(buffer, request);
-        return buffer.WrittenCount <= _options.MaxPayloadBytes ? Encoding.UTF8.GetString(buffer.WrittenSpan) : Summary(request.Inputs, buffer.WrittenCount);
-    }
-
-    private string Payload(InferenceResponse response)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        V2JsonCodec.WriteResponse(buffer, response);
-        return buffer.WrittenCount <= _options.MaxPayloadBytes ? Encoding.UTF8.GetString(buffer.WrittenSpan) : Summary(response.Outputs, buffer.WrittenCount);
-    }
-
-    /// <summary>For a body over the size limit: its tensors' names, datatypes and shapes, and its size.</summary>
-    private static string Summary(IEnumerable<InferenceTensor> tensors, int bytes) => JsonSerializer.Serialize(new
-    {
-        truncated = true,
-        bytes,
-        tensors = tensors.Select(t => new { name = t.Name, datatype = t.Datatype.ToWireName(), shape = t.Shape }),
-    });
-
-    private static string Clip(string text, int max) => text.Length <= max ? text : text[..max];
 
     private static bool IsTransient(Exception e) =>
         e is NpgsqlException or System.Net.Sockets.SocketException or IOException or TimeoutException or InvalidOperationException;

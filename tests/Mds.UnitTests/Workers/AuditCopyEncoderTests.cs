@@ -1,0 +1,109 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using Mds.Contracts.Inference;
+using Mds.Workers.Audit;
+
+namespace Mds.UnitTests.Workers;
+
+/// <summary>The audit writer's binary COPY encoding, read back field by field as PostgreSQL would.</summary>
+public sealed class AuditCopyEncoderTests
+{
+    private static readonly InferenceRequest Small = new() { Inputs = [new InferenceTensor("x", TensorDatatype.Fp32, [1, 2], new[] { 1.5f, 2f })] };
+
+    [Fact]
+    public void A_record_becomes_one_tuple_of_thirteen_fields_in_column_order()
+    {
+        var id = Guid.CreateVersion7();
+        var time = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.FromHours(1)).AddTicks(12_345_670);
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        encoder.WriteHeader();
+        encoder.WriteRow(new InferenceRecord(id, time, new string('r', 200), "iris", 3, 200, 1.25, "caller", "0af7651916cd43dd8448eb211c80319c", null, Small, null), "worker-0");
+        encoder.WriteTrailer();
+
+        var fields = ReadSingleTuple(encoder.Written.ToArray());
+        Assert.Equal(13, fields.Count);
+        Assert.Equal(id, new Guid(fields[0]!, bigEndian: true));
+        long micros = BinaryPrimitives.ReadInt64BigEndian(fields[1]);
+        Assert.Equal(time.UtcDateTime, new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(micros * 10));
+        Assert.Equal(new string('r', 128), Text(fields[2])); // clipped to the column's length
+        Assert.Equal("iris", Text(fields[3]));
+        Assert.Equal(3, BinaryPrimitives.ReadInt32BigEndian(fields[4]));
+        Assert.Equal("worker-0", Text(fields[5]));
+        Assert.Equal(200, BinaryPrimitives.ReadInt32BigEndian(fields[6]));
+        Assert.Equal(1.25, BinaryPrimitives.ReadDoubleBigEndian(fields[7]));
+        Assert.Equal("caller", Text(fields[8]));
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", Text(fields[9]));
+        Assert.Null(fields[10]); // no error
+        var request = Json(fields[11]);
+        Assert.Equal([1.5, 2.0], request.GetProperty("inputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Null(fields[12]); // no response
+    }
+
+    [Fact]
+    public void A_body_over_the_limit_is_stored_as_its_tensors_names_types_and_shapes()
+    {
+        var big = new InferenceRequest { Inputs = [new InferenceTensor("x", TensorDatatype.Fp32, [100, 10], new float[1000])] };
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 500);
+        encoder.WriteHeader();
+        encoder.WriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r1", "m", 1, 200, 1, null, null, null, big, null), "w");
+        encoder.WriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r2", "m", null, 400, 1, null, null, "bad", Small, null), "w");
+        encoder.WriteTrailer();
+
+        var tuples = ReadTuples(encoder.Written.ToArray());
+        Assert.Equal(2, tuples.Count);
+        var summary = Json(tuples[0][11]);
+        Assert.True(summary.GetProperty("truncated").GetBoolean());
+        Assert.True(summary.GetProperty("bytes").GetInt32() > 500);
+        var tensor = summary.GetProperty("tensors")[0];
+        Assert.Equal(("x", "FP32", "[100,10]"), (tensor.GetProperty("name").GetString(), tensor.GetProperty("datatype").GetString(), tensor.GetProperty("shape").GetRawText()));
+        // the row after an oversized body is intact
+        Assert.Equal("r2", Text(tuples[1][2]));
+        Assert.Null(tuples[1][4]);
+        Assert.Equal("bad", Text(tuples[1][10]));
+        Assert.Equal("x", Json(tuples[1][11]).GetProperty("inputs")[0].GetProperty("name").GetString());
+    }
+
+    private static List<byte[]?> ReadSingleTuple(byte[] copy) => Assert.Single(ReadTuples(copy));
+
+    /// <summary>Reads PostgreSQL's binary COPY format: the 19-byte header, tuples (field count, then length-prefixed fields, -1 for NULL), the -1 trailer.</summary>
+    private static List<List<byte[]?>> ReadTuples(byte[] copy)
+    {
+        Assert.Equal(Encoding.Latin1.GetBytes("PGCOPY\n\xff\r\n\0"), copy[..11]);
+        Assert.Equal(0, BinaryPrimitives.ReadInt32BigEndian(copy.AsSpan(11))); // flags
+        Assert.Equal(0, BinaryPrimitives.ReadInt32BigEndian(copy.AsSpan(15))); // header extension
+        int at = 19;
+        var tuples = new List<List<byte[]?>>();
+        while (true)
+        {
+            short count = BinaryPrimitives.ReadInt16BigEndian(copy.AsSpan(at));
+            at += 2;
+            if (count == -1)
+            {
+                Assert.Equal(copy.Length, at); // nothing after the trailer
+                return tuples;
+            }
+
+            var fields = new List<byte[]?>();
+            for (int i = 0; i < count; i++)
+            {
+                int length = BinaryPrimitives.ReadInt32BigEndian(copy.AsSpan(at));
+                at += 4;
+                fields.Add(length < 0 ? null : copy[at..(at + length)]);
+                at += Math.Max(length, 0);
+            }
+
+            tuples.Add(fields);
+        }
+    }
+
+    private static string Text(byte[]? field) => Encoding.UTF8.GetString(field!);
+
+    /// <summary>A jsonb field: its version byte (1), then the JSON text.</summary>
+    private static JsonElement Json(byte[]? field)
+    {
+        Assert.Equal(1, field![0]);
+        using var document = JsonDocument.Parse(field.AsMemory(1));
+        return document.RootElement.Clone();
+    }
+}
