@@ -18,7 +18,9 @@ namespace Mds.Bench;
 internal static class AuditOverhead
 {
     private const string Model = "bench-audit";
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(3);
+    // Long enough for tiered JIT to finish with both the request path and the audit writer's loop (which runs a few
+    // times a second only): with 3 s, the first phase after it was measurably slower than later ones.
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(10);
 
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
@@ -44,16 +46,27 @@ internal static class AuditOverhead
             Check(await InferenceLoad.RunAsync(worker.Url, path, body, 8, WarmUp, ct), worker);
         }
 
-        var rows = new List<(int Concurrency, int Round, LoadResult On, LoadResult Off)>();
+        var rows = new List<(int Concurrency, int Round, Phase On, Phase Off)>();
         foreach (int concurrency in options.Concurrency)
         {
             for (int round = 1; round <= options.Rounds; round++)
             {
-                LoadResult? onResult = null, offResult = null;
+                Phase? onResult = null, offResult = null;
                 foreach (var worker in round % 2 == 1 ? new[] { on, off } : [off, on])
                 {
                     await WaitForEmptyAuditBufferAsync(on, ct);
-                    var result = Check(await InferenceLoad.RunAsync(worker.Url, path, body, concurrency, options.PhaseDuration, ct), worker);
+                    var databaseBefore = await DatabaseCpuAsync(cluster.ConnectionString, ct);
+                    var workerBefore = ProcessCpu.Of(worker.ProcessId);
+                    var load = Check(await InferenceLoad.RunAsync(worker.Url, path, body, concurrency, options.PhaseDuration, ct), worker);
+                    var workerCpu = ProcessCpu.Of(worker.ProcessId) - workerBefore;
+                    if (worker == on)
+                    {
+                        await WaitForEmptyAuditBufferAsync(on, ct); // the phase's records are written: their cost belongs to it
+                        workerCpu = ProcessCpu.Of(worker.ProcessId) - workerBefore;
+                    }
+
+                    var databaseCpu = DatabaseCpuSince(databaseBefore, await DatabaseCpuAsync(cluster.ConnectionString, ct));
+                    var result = new Phase(load, workerCpu, databaseCpu);
                     if (worker == on)
                     {
                         onResult = result;
@@ -66,8 +79,9 @@ internal static class AuditOverhead
 
                 rows.Add((concurrency, round, onResult!, offResult!));
                 Console.WriteLine(
-                    $"concurrency {concurrency,3}  round {round}  on {onResult!.RequestsPerSecond,8:F0} req/s  off {offResult!.RequestsPerSecond,8:F0} req/s  " +
-                    $"on/off {onResult.RequestsPerSecond / offResult.RequestsPerSecond:F3}");
+                    $"concurrency {concurrency,3}  round {round}  on {onResult!.Load.RequestsPerSecond,8:F0} req/s  off {offResult!.Load.RequestsPerSecond,8:F0} req/s  " +
+                    $"on/off {onResult.Load.RequestsPerSecond / offResult.Load.RequestsPerSecond:F3}  " +
+                    $"CPU µs/request on: worker {onResult.WorkerMicroseconds:F0} + PostgreSQL {onResult.DatabaseMicroseconds:F0}, off: worker {offResult.WorkerMicroseconds:F0} + PostgreSQL {offResult.DatabaseMicroseconds:F0}");
             }
         }
 
@@ -113,6 +127,27 @@ internal static class AuditOverhead
             await Task.Delay(100, ct);
         }
     }
+
+    /// <summary>CPU time so far of each PostgreSQL backend serving the bench's database (its own query's backend included).</summary>
+    private static async Task<Dictionary<int, TimeSpan>> DatabaseCpuAsync(string connectionString, CancellationToken ct)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = current_database()", connection);
+        var cpu = new Dictionary<int, TimeSpan>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            int pid = reader.GetInt32(0);
+            cpu[pid] = ProcessCpu.Of(pid);
+        }
+
+        return cpu;
+    }
+
+    /// <summary>CPU used between two samples by the backends in the second (a backend new since the first counts whole).</summary>
+    private static TimeSpan DatabaseCpuSince(Dictionary<int, TimeSpan> before, Dictionary<int, TimeSpan> after) =>
+        after.Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value - before.GetValueOrDefault(p.Key));
 
     private static LoadResult Check(LoadResult result, ServiceHost worker)
     {
@@ -170,25 +205,30 @@ internal static class AuditOverhead
         return sum;
     }
 
-    private static void PrintSummary(AuditBenchOptions options, List<(int Concurrency, int Round, LoadResult On, LoadResult Off)> rows, (double Answered, double Written, double Dropped, long Rows) audit)
+    private static void PrintSummary(AuditBenchOptions options, List<(int Concurrency, int Round, Phase On, Phase Off)> rows, (double Answered, double Written, double Dropped, long Rows) audit)
     {
         Console.WriteLine();
         Console.WriteLine(Machine.Describe());
         Console.WriteLine($"{options.Rounds} rounds of {options.PhaseDuration.TotalSeconds:F0} s per worker and concurrency; iris, 1 row per request, straight to the worker");
-        MarkdownTable.Header("concurrency", "round", "audit on req/s", "audit off req/s", "on / off");
+        MarkdownTable.Header("concurrency", "round", "audit on req/s", "audit off req/s", "on / off", "CPU µs/req on (worker + PostgreSQL)", "CPU µs/req off (worker + PostgreSQL)");
         foreach (var row in rows)
         {
-            MarkdownTable.Row($"{row.Concurrency}", $"{row.Round}", $"{row.On.RequestsPerSecond:N0}", $"{row.Off.RequestsPerSecond:N0}", $"{row.On.RequestsPerSecond / row.Off.RequestsPerSecond:F2}");
+            MarkdownTable.Row(
+                $"{row.Concurrency}", $"{row.Round}", $"{row.On.Load.RequestsPerSecond:N0}", $"{row.Off.Load.RequestsPerSecond:N0}",
+                $"{row.On.Load.RequestsPerSecond / row.Off.Load.RequestsPerSecond:F2}",
+                $"{row.On.WorkerMicroseconds:F0} + {row.On.DatabaseMicroseconds:F0}", $"{row.Off.WorkerMicroseconds:F0} + {row.Off.DatabaseMicroseconds:F0}");
         }
 
         Console.WriteLine();
-        MarkdownTable.Header("concurrency", "audit on req/s (all rounds)", "audit off req/s (all rounds)", "on / off", "lowest round ratio");
+        MarkdownTable.Header("concurrency", "audit on req/s (all rounds)", "audit off req/s (all rounds)", "on / off", "lowest round ratio", "CPU per request on / off");
         foreach (var group in rows.GroupBy(r => r.Concurrency))
         {
-            double onRate = group.Sum(r => r.On.Succeeded) / group.Sum(r => r.On.Elapsed.TotalSeconds);
-            double offRate = group.Sum(r => r.Off.Succeeded) / group.Sum(r => r.Off.Elapsed.TotalSeconds);
-            double lowest = group.Min(r => r.On.RequestsPerSecond / r.Off.RequestsPerSecond);
-            MarkdownTable.Row($"{group.Key}", $"{onRate:N0}", $"{offRate:N0}", $"{onRate / offRate:F2}", $"{lowest:F2}");
+            double onRate = group.Sum(r => r.On.Load.Succeeded) / group.Sum(r => r.On.Load.Elapsed.TotalSeconds);
+            double offRate = group.Sum(r => r.Off.Load.Succeeded) / group.Sum(r => r.Off.Load.Elapsed.TotalSeconds);
+            double lowest = group.Min(r => r.On.Load.RequestsPerSecond / r.Off.Load.RequestsPerSecond);
+            double onCpu = group.Sum(r => (r.On.WorkerCpu + r.On.DatabaseCpu).TotalSeconds) / group.Sum(r => r.On.Load.Succeeded);
+            double offCpu = group.Sum(r => (r.Off.WorkerCpu + r.Off.DatabaseCpu).TotalSeconds) / group.Sum(r => r.Off.Load.Succeeded);
+            MarkdownTable.Row($"{group.Key}", $"{onRate:N0}", $"{offRate:N0}", $"{onRate / offRate:F2}", $"{lowest:F2}", $"{onCpu / offCpu:F2}");
         }
 
         Console.WriteLine();
@@ -196,4 +236,12 @@ internal static class AuditOverhead
             $"audit-on worker: {audit.Answered:F0} inferences answered (warm-up included), {audit.Written:F0} records written " +
             $"({audit.Rows} rows in inference_records), {audit.Dropped:F0} dropped");
     }
+}
+
+/// <summary>One load phase on one worker, with the CPU the worker and PostgreSQL (the bench's database) spent on it.</summary>
+internal sealed record Phase(LoadResult Load, TimeSpan WorkerCpu, TimeSpan DatabaseCpu)
+{
+    public double WorkerMicroseconds => WorkerCpu.TotalMicroseconds / Load.Succeeded;
+
+    public double DatabaseMicroseconds => DatabaseCpu.TotalMicroseconds / Load.Succeeded;
 }

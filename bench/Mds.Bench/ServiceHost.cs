@@ -25,6 +25,9 @@ internal sealed class ServiceHost : IAsyncDisposable
 
     public Uri Url { get; }
 
+    /// <summary>The process id, for CPU accounting.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>The last lines the process wrote.</summary>
     public string OutputTail => string.Join('\n', _output.TakeLast(40));
 
