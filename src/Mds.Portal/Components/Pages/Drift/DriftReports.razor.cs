@@ -5,6 +5,7 @@ using Mds.Portal.Api;
 using Mds.Portal.Components.Shared;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
+using Plotly.Blazor;
 
 namespace Mds.Portal.Components.Pages.Drift;
 
@@ -19,6 +20,7 @@ public partial class DriftReports
     private DriftSeries _psi = new([], []);
     private long? _selectedId;
     private DriftReportDto? _report;
+    private Dictionary<string, IList<ITrace>> _histograms = [];
     private bool _running;
     private string? _runError;
     private HttpRequestException? _error;
@@ -121,6 +123,9 @@ public partial class DriftReports
         try
         {
             _report = await DriftApi.FindAsync(Name, Version, reportId);
+            _histograms = _report is null
+                ? []
+                : _report.Features.Where(f => f.Histogram is not null).ToDictionary(f => f.Feature, f => DriftCharts.Histogram(f.Histogram!), StringComparer.Ordinal);
         }
         catch (HttpRequestException ex)
         {
