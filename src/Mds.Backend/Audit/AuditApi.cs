@@ -93,7 +93,7 @@ public static class AuditApi
             .Select(r => new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
                 r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier))
             .ToListAsync();
-        return TypedResults.Ok(new InferenceRecordPageDto(rows.Take(n).ToList(), skip, rows.Count > n));
+        return TypedResults.Ok(new InferenceRecordPageDto([.. rows.Take(n).Select(Scored)], skip, rows.Count > n));
     }
 
     private static async Task<Results<Ok<InferenceRecordDto>, ProblemHttpResult>> Get(Guid id, MdsDbContext db)
@@ -108,8 +108,12 @@ public static class AuditApi
             .OrderBy(x => x.CreatedAt).ToListAsync();
         var summary = new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
             r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier);
-        return TypedResults.Ok(new InferenceRecordDto(summary, Parse(r.Request), Parse(r.Response), [.. feedback.Select(x => FeedbackApi.ToDto(x, r.ModelName))]));
+        return TypedResults.Ok(new InferenceRecordDto(Scored(summary), Parse(r.Request), Parse(r.Response), [.. feedback.Select(x => FeedbackApi.ToDto(x, r.ModelName))]));
     }
+
+    // The outlier scorer marks records without readable rows with NaN (so it does not read them again): no score.
+    private static InferenceRecordSummaryDto Scored(InferenceRecordSummaryDto r) =>
+        r.OutlierScore is double score && double.IsNaN(score) ? r with { OutlierScore = null, IsOutlier = null } : r;
 
     private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 

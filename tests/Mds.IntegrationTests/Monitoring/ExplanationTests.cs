@@ -89,6 +89,14 @@ public sealed class ExplanationTests(MdsCluster cluster)
             var all = (await analyst.GetFromJsonAsync<InferenceRecordPageDto>($"/api/records?model={model}&take=200"))!.Records;
             return all.Any(r => r.Caller == "[explainer] " + MdsCluster.EmailOf(Roles.Analyst));
         }, TimeSpan.FromSeconds(30), "the explainer's calls recorded under its name");
+        await Eventually.TrueAsync(async () =>
+        {
+            var all = (await analyst.GetFromJsonAsync<InferenceRecordPageDto>($"/api/records?model={model}&take=200"))!.Records;
+            return all.Single(r => r.RequestId == requestId).OutlierScore is not null;
+        }, TimeSpan.FromSeconds(30), "the analyst's record scored");
+        await Task.Delay(TimeSpan.FromSeconds(1)); // a scoring round more: the explainer's records are passed over in it
+        var listed = (await analyst.GetFromJsonAsync<InferenceRecordPageDto>($"/api/records?model={model}&take=200"))!.Records;
+        Assert.All(listed.Where(r => r.Caller!.StartsWith("[explainer]", StringComparison.Ordinal)), r => Assert.Null(r.OutlierScore));
         var drift = await analyst.PostAsync($"/api/models/{model}/versions/1/drift", null);
         Assert.Equal(HttpStatusCode.BadRequest, drift.StatusCode); // one record of two rows; the explainer's thousands of rows do not count
         Assert.Contains("has 2 readable input rows", await drift.Content.ReadAsStringAsync(), StringComparison.Ordinal);
