@@ -63,7 +63,8 @@ public class MonitoringPagesTests
     {
         var backend = new FakeBackend()
             .OnJson(HttpMethod.Get, "/api/models", () => new[] { Iris })
-            .OnJson(HttpMethod.Get, "/api/records?model=iris&outliers=true&skip=0&take=50", () => new InferenceRecordPageDto([OkRecord], 0, true))
+            .OnJson(HttpMethod.Get, "/api/records?model=iris&outliers=true&skip=0&take=50", () => new InferenceRecordPageDto(
+                [OkRecord, .. Enumerable.Range(2, 49).Select(i => OkRecord with { Id = Guid.NewGuid(), RequestId = $"req-{i:0000}" })], 0, true))
             .OnJson(HttpMethod.Get, "/api/records?model=iris&outliers=true&skip=50&take=50", () => new InferenceRecordPageDto([OkRecord with { RequestId = "req-older" }], 50, false));
         await using var ctx = Context(backend);
         ctx.Services.GetRequiredService<NavigationManager>().NavigateTo("records?model=iris&outliers=true");
@@ -72,7 +73,8 @@ public class MonitoringPagesTests
 
         page.WaitForAssertion(() => Assert.Contains("req-0001", page.Find("[data-testid=records-table]").TextContent, StringComparison.Ordinal));
         Assert.Equal("Outliers", page.Find("h1").TextContent);
-        Assert.Contains("outlier · score 4.7", page.Find("[data-testid=outlier-chip]").TextContent, StringComparison.Ordinal);
+        Assert.Equal(RecordList.PageSize, page.FindAll("[data-testid=records-table] tbody tr").Count);
+        Assert.Contains("outlier · score 4.7", page.FindAll("[data-testid=outlier-chip]")[0].TextContent, StringComparison.Ordinal);
         Assert.Equal($"records/{RecordId}", page.Find("[data-testid=record-link]").GetAttribute("href"));
         Assert.True(page.Find("[data-testid=records-newer]").HasAttribute("disabled"));
 
