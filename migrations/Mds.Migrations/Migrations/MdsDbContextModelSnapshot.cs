@@ -25,11 +25,11 @@ namespace Mds.Migrations.Migrations
 
             modelBuilder.Entity("Mds.Backend.Audit.InferenceRecord", b =>
                 {
-                    b.Property<Guid>("Id")
-                        .HasColumnType("uuid");
-
                     b.Property<DateTimeOffset>("Time")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid");
 
                     b.Property<string>("Caller")
                         .HasColumnType("text");
@@ -73,7 +73,7 @@ namespace Mds.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
-                    b.HasKey("Id", "Time");
+                    b.HasKey("Time", "Id");
 
                     b.ToTable("inference_records", null, t =>
                         {

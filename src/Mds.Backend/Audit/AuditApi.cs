@@ -98,7 +98,7 @@ public static class AuditApi
 
     private static async Task<Results<Ok<InferenceRecordDto>, ProblemHttpResult>> Get(Guid id, MdsDbContext db)
     {
-        var r = await db.Set<InferenceRecord>().AsNoTracking().Where(x => x.Id == id).OrderBy(x => x.Time).FirstOrDefaultAsync();
+        var r = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).FirstOrDefaultAsync();
         if (r is null)
         {
             return TypedResults.Problem($"Inference record {id} does not exist (or is past retention).", statusCode: StatusCodes.Status404NotFound);

@@ -80,7 +80,7 @@ public static class ExplanationsApi
             return TypedResults.Ok(JsonSerializer.Deserialize<ExplanationDto>(kept.Json, Json)!);
         }
 
-        var record = await db.Set<InferenceRecord>().AsNoTracking().Where(r => r.Id == id).OrderBy(r => r.Time).FirstOrDefaultAsync(ct);
+        var record = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).FirstOrDefaultAsync(ct);
         if (record is null)
         {
             return Problem($"Inference record {id} does not exist (or is past retention).", StatusCodes.Status404NotFound);
