@@ -55,7 +55,7 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Traffic
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(replica.Url), path)) { Content = content };
             message.Headers.Add(MdsHeaders.Caller, caller);
-            message.Headers.Add(MdsHeaders.RequestId, request.Id ?? Guid.NewGuid().ToString("N"));
+            message.Headers.Add(MdsHeaders.RequestId, request.Id ?? Guid.CreateVersion7().ToString("N"));
             replica.Outstanding.Increment();
             HttpResponseMessage response;
             try
