@@ -50,6 +50,7 @@ app.MapExplanationsApi();
 app.MapFeedbackApi();
 app.MapWorkersApi();
 app.MapGatewayApi();
+app.MapRepositoryApi();
 app.MapStatsApi();
 
 app.Run();
