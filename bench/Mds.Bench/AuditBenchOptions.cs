@@ -8,7 +8,7 @@ namespace Mds.Bench;
 /// </summary>
 internal sealed record AuditBenchOptions(string ServerConnectionString, TimeSpan PhaseDuration, int Rounds, int[] Concurrency)
 {
-    public static AuditBenchOptions? Parse(string[] args)
+    public static AuditBenchOptions? Parse(string[] args, string defaultConcurrency = "8,64")
     {
         string? database = Value(args, "--database") ?? Environment.GetEnvironmentVariable("MDS_BENCH_DATABASE_URL");
         if (string.IsNullOrWhiteSpace(database))
@@ -19,7 +19,7 @@ internal sealed record AuditBenchOptions(string ServerConnectionString, TimeSpan
 
         int seconds = int.Parse(Value(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
         int rounds = int.Parse(Value(args, "--rounds") ?? "3", CultureInfo.InvariantCulture);
-        int[] concurrency = (Value(args, "--concurrency") ?? "8,64")
+        int[] concurrency = (Value(args, "--concurrency") ?? defaultConcurrency)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(c => Math.Max(1, int.Parse(c, CultureInfo.InvariantCulture)))
             .ToArray();

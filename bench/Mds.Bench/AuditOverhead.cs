@@ -36,7 +36,7 @@ internal static class AuditOverhead
         var off = await cluster.StartWorkerAsync("audit-off", new Dictionary<string, string> { ["Mds__Audit__Enabled"] = "false" }, ct);
         using (var admin = await cluster.AdminClientAsync(ct))
         {
-            await DeployOnBothAsync(admin, ct);
+            await LocalCluster.DeployAsync(admin, Model, Path.Combine(ServiceHost.RepoRoot, "samples", "iris", "model.onnx"), replicas: 2, ct); // one on each worker: replicas go to distinct workers
         }
 
         string path = $"/v2/models/{Model}/versions/1/infer";
@@ -90,42 +90,6 @@ internal static class AuditOverhead
         var audit = await AuditFiguresAsync(on, cluster.ConnectionString, ct);
         PrintSummary(options, rows, audit);
         return 0;
-    }
-
-    /// <summary>Uploads the iris sample with two replicas (one on each worker: replicas go to distinct workers) and waits until both are Ready.</summary>
-    private static async Task DeployOnBothAsync(HttpClient admin, CancellationToken ct)
-    {
-        string onnx = Path.Combine(ServiceHost.RepoRoot, "samples", "iris", "model.onnx");
-        using (var form = new MultipartFormDataContent())
-        {
-            form.Add(new StringContent(Model), "name");
-            form.Add(new StringContent("2"), "replicas");
-            var file = new ByteArrayContent(await File.ReadAllBytesAsync(onnx, ct));
-            file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            form.Add(file, "file", "model.onnx");
-            using var uploaded = await admin.PostAsync(new Uri("/api/models", UriKind.Relative), form, ct);
-            if (!uploaded.IsSuccessStatusCode)
-            {
-                throw new InvalidOperationException($"upload: {(int)uploaded.StatusCode} {await uploaded.Content.ReadAsStringAsync(ct)}");
-            }
-        }
-
-        long started = Stopwatch.GetTimestamp();
-        while (true)
-        {
-            var version = (await admin.GetFromJsonAsync<ModelVersionDto>(new Uri($"/api/models/{Model}/versions/1", UriKind.Relative), ct))!;
-            if (version.ReplicaStates.Count(r => r.State == ReplicaStates.Ready) == 2)
-            {
-                return;
-            }
-
-            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(90))
-            {
-                throw new TimeoutException($"{Model}: two Ready replicas not reached ({version.State}: {string.Join(", ", version.ReplicaStates.Select(r => $"{r.WorkerName} {r.State} {r.Error}"))})");
-            }
-
-            await Task.Delay(100, ct);
-        }
     }
 
     /// <summary>CPU time so far of each PostgreSQL backend serving the bench's database (its own query's backend included).</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Mds.Contracts.Api;
@@ -94,6 +95,42 @@ internal sealed class LocalCluster : IAsyncDisposable
         var token = (await response.Content.ReadFromJsonAsync<TokenResponse>(ct))!;
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.AccessToken);
         return http;
+    }
+
+    /// <summary>Uploads <paramref name="onnx"/> as <paramref name="model"/> with <paramref name="replicas"/> replicas and waits until all are Ready.</summary>
+    public static async Task DeployAsync(HttpClient admin, string model, string onnx, int replicas, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(admin);
+        using (var form = new MultipartFormDataContent())
+        {
+            form.Add(new StringContent(model), "name");
+            form.Add(new StringContent(replicas.ToString(System.Globalization.CultureInfo.InvariantCulture)), "replicas");
+            var file = new ByteArrayContent(await File.ReadAllBytesAsync(onnx, ct));
+            file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            form.Add(file, "file", "model.onnx");
+            using var uploaded = await admin.PostAsync(new Uri("/api/models", UriKind.Relative), form, ct);
+            if (!uploaded.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"upload: {(int)uploaded.StatusCode} {await uploaded.Content.ReadAsStringAsync(ct)}");
+            }
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var version = (await admin.GetFromJsonAsync<ModelVersionDto>(new Uri($"/api/models/{model}/versions/1", UriKind.Relative), ct))!;
+            if (version.ReplicaStates.Count(r => r.State == ReplicaStates.Ready) == replicas)
+            {
+                return;
+            }
+
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(90))
+            {
+                throw new TimeoutException($"{model}: {replicas} Ready replicas not reached ({version.State}: {string.Join(", ", version.ReplicaStates.Select(r => $"{r.WorkerName} {r.State} {r.Error}"))})");
+            }
+
+            await Task.Delay(100, ct);
+        }
     }
 
     public async ValueTask DisposeAsync()

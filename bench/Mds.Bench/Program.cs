@@ -13,6 +13,7 @@ return args.FirstOrDefault() switch
     "planner" => PlannerScaling.Run(),
     "ready" => await UploadToReady.RunAsync(args[1..], cancel.Token),
     "audit" => await AuditOverhead.RunAsync(args[1..], cancel.Token),
+    "serving" => await ServingBench.RunAsync(args[1..], cancel.Token),
     _ => Usage(),
 };
 
@@ -22,7 +23,8 @@ static int Usage()
         usage: dotnet run -c Release --project bench/Mds.Bench -- planner
                dotnet run -c Release --project bench/Mds.Bench -- ready --api URL --token TOKEN [--count N]
                dotnet run -c Release --project bench/Mds.Bench -- audit --database "Host=…;Port=…;Username=…" [--seconds 10] [--rounds 3] [--concurrency 8,64]
-                 (needs the Release build of the solution: it starts the backend and two workers)
+               dotnet run -c Release --project bench/Mds.Bench -- serving --database "Host=…;Port=…;Username=…" [--seconds 10] [--rounds 3] [--concurrency 1,8,64]
+                 (audit and serving need the Release build of the solution: they start the backend, workers and the baseline)
         """);
     return 2;
 }

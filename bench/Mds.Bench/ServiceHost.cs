@@ -34,7 +34,7 @@ internal sealed class ServiceHost : IAsyncDisposable
     /// <summary>The repository root (the folder with Mds.sln above this program).</summary>
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>The Release build of a project under <c>src/</c> or <c>migrations/</c>; fails clearly when it is not built.</summary>
+    /// <summary>The Release build of a project under <c>src/</c>, <c>migrations/</c> or <c>bench/</c>; fails clearly when it is not built.</summary>
     public static string Dll(string folder, string project)
     {
         string dll = Path.Combine(RepoRoot, folder, project, "bin", "Release", "net10.0", project + ".dll");
@@ -45,11 +45,11 @@ internal sealed class ServiceHost : IAsyncDisposable
     public static Uri FreeLoopbackUrl() => new($"http://127.0.0.1:{FreePort().ToString(CultureInfo.InvariantCulture)}");
 
     /// <summary>Starts <paramref name="dll"/> listening on <paramref name="url"/> with <paramref name="environment"/> added.</summary>
-    public static ServiceHost Start(string name, string dll, Uri url, IReadOnlyDictionary<string, string> environment)
+    public static ServiceHost Start(string name, string dll, Uri url, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? arguments = null)
     {
         ArgumentNullException.ThrowIfNull(url);
         ArgumentNullException.ThrowIfNull(environment);
-        var info = new ProcessStartInfo("dotnet", [dll])
+        var info = new ProcessStartInfo("dotnet", [dll, .. arguments ?? []])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

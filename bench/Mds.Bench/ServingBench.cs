@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace Mds.Bench;
+
+/// <summary>
+/// <c>serving</c>: how fast MDS serves one small model over V2 REST, against the thinnest server that does the same work
+/// (<c>bench/Mds.Bench.Baseline</c>: one ORT session of the same model, one endpoint, JSON in and out), measured in the
+/// same run: the baseline, the worker called directly (audit log off: its cost has a benchmark of its own), and the
+/// backend's gateway in front of that worker; closed-loop clients at each concurrency, req/s and p50/p99 latency,
+/// each phase <c>--rounds</c> times in rotating order, best round reported.
+/// </summary>
+internal static class ServingBench
+{
+    private const string Model = "bench-serving";
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(5);
+
+    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    {
+        if (AuditBenchOptions.Parse(args, defaultConcurrency: "1,8,64") is not { } options)
+        {
+            return 2;
+        }
+
+        Console.WriteLine(Machine.Describe());
+        Console.WriteLine("starting a database, the backend, a worker (audit off) and the thin baseline …");
+        string onnx = Path.Combine(ServiceHost.RepoRoot, "samples", "iris", "model.onnx");
+        await using var cluster = await LocalCluster.StartAsync(options.ServerConnectionString, ct);
+        var worker = await cluster.StartWorkerAsync("serving", new Dictionary<string, string> { ["Mds__Audit__Enabled"] = "false" }, ct);
+        AuthenticationHeaderValue token;
+        using (var admin = await cluster.AdminClientAsync(ct))
+        {
+            await LocalCluster.DeployAsync(admin, Model, onnx, replicas: 1, ct);
+            token = admin.DefaultRequestHeaders.Authorization!;
+        }
+
+        var baselineUrl = ServiceHost.FreeLoopbackUrl();
+        await using var baseline = ServiceHost.Start("baseline", ServiceHost.Dll("bench", "Mds.Bench.Baseline"), baselineUrl,
+            new Dictionary<string, string>(), [onnx, baselineUrl.ToString().TrimEnd('/')]);
+        await baseline.WaitUntilHealthyAsync("/health", TimeSpan.FromSeconds(60), ct);
+
+        byte[] body = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"Features","shape":[1,4],"datatype":"FP32","data":[6.5,2.9,4.9,1.2]}]}""");
+        var targets = new (string Name, Uri Server, string Path, AuthenticationHeaderValue? Auth)[]
+        {
+            ("baseline", baseline.Url, "/infer", null),
+            ("worker", worker.Url, $"/v2/models/{Model}/versions/1/infer", null),
+            ("gateway", cluster.Backend.Url, $"/v2/models/{Model}/versions/1/infer", token),
+        };
+        foreach (var t in targets)
+        {
+            Check(await InferenceLoad.RunAsync(t.Server, t.Path, body, 8, WarmUp, ct, t.Auth), t.Name);
+        }
+
+        var best = new Dictionary<(string, int), LoadResult>();
+        foreach (int concurrency in options.Concurrency)
+        {
+            for (int round = 0; round < options.Rounds; round++)
+            {
+                for (int k = 0; k < targets.Length; k++)
+                {
+                    var t = targets[(k + round) % targets.Length];
+                    var result = Check(await InferenceLoad.RunAsync(t.Server, t.Path, body, concurrency, options.PhaseDuration, ct, t.Auth), t.Name);
+                    Console.WriteLine($"concurrency {concurrency,3}  round {round + 1}  {t.Name,-8} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Ms,6:F2} ms  p99 {result.P99Ms,6:F2} ms");
+                    if (!best.TryGetValue((t.Name, concurrency), out var previous) || result.RequestsPerSecond > previous.RequestsPerSecond)
+                    {
+                        best[(t.Name, concurrency)] = result;
+                    }
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(Machine.Describe());
+        Console.WriteLine($"iris (1 row, FP32[1,4]) over V2 REST JSON; {options.Rounds} rounds of {options.PhaseDuration.TotalSeconds:0} s per target and concurrency, best round");
+        MarkdownTable.Header(
+            "clients", "baseline req/s", "worker req/s", "gateway req/s", "worker ÷ baseline (goal ≥ 1.0)", "gateway ÷ worker (goal ≥ 0.85)",
+            "baseline p50 / p99 ms", "worker p50 / p99 ms", "gateway p50 / p99 ms");
+        foreach (int c in options.Concurrency)
+        {
+            var (b, w, g) = (best[("baseline", c)], best[("worker", c)], best[("gateway", c)]);
+            MarkdownTable.Row(
+                c.ToString(CultureInfo.InvariantCulture),
+                F(b.RequestsPerSecond), F(w.RequestsPerSecond), F(g.RequestsPerSecond),
+                R(w.RequestsPerSecond / b.RequestsPerSecond), R(g.RequestsPerSecond / w.RequestsPerSecond),
+                $"{b.P50Ms:F2} / {b.P99Ms:F2}", $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}");
+        }
+
+        return 0;
+    }
+
+    private static LoadResult Check(LoadResult result, string target) =>
+        result.Failed == 0 ? result : throw new InvalidOperationException($"{target}: {result.Failed} requests failed (first: {result.FirstError})");
+
+    private static string F(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string R(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
+}
