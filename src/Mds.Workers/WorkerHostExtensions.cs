@@ -1,5 +1,6 @@
 using Mds.Workers.Audit;
 using Mds.Workers.Cluster;
+using Mds.Workers.Grpc;
 using Mds.Workers.Inference;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,7 @@ internal static class WorkerHostExtensions
         builder.Services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
         builder.AddInference();
+        builder.AddGrpcInference();
         builder.AddAudit();
         builder.AddCluster();
         return builder;

@@ -18,6 +18,12 @@ internal sealed class WorkerOptions
     /// <summary>The REST URL registered with the backend; default: the first address Kestrel listens on.</summary>
     public string? PublicUrl { get; set; }
 
+    /// <summary>
+    /// Port of the Open Inference Protocol's gRPC endpoint (cleartext HTTP/2, on the REST URL's host); 0, the default,
+    /// serves no gRPC. <c>./mds</c> sets it to the REST port + 1.
+    /// </summary>
+    public int GrpcPort { get; set; }
+
     /// <summary>The gRPC URL registered with the backend, if any.</summary>
     public string? GrpcUrl { get; set; }
 
@@ -85,6 +91,11 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         Positive(options.MemoryCapacityMb, "MemoryCapacityMb", failures);
         Positive(options.HeartbeatIntervalMs, "HeartbeatIntervalMs", failures);
         Positive(options.MaxRequestBodyMb, "MaxRequestBodyMb", failures);
+        if (options.GrpcPort is < 0 or > 65535)
+        {
+            failures.Add($"{WorkerOptions.Section}:GrpcPort must be 0 (no gRPC) or a port number (got {options.GrpcPort.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
         if (options.IntraOpThreads < 0)
         {
             failures.Add($"{WorkerOptions.Section}:IntraOpThreads must be 0 (automatic) or positive.");

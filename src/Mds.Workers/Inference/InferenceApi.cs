@@ -20,7 +20,8 @@ namespace Mds.Workers.Inference;
 /// </summary>
 internal static class InferenceApi
 {
-    private static readonly string ServerVersion = ReadServerVersion();
+    /// <summary>The worker's version, as server metadata reports it (REST and gRPC).</summary>
+    internal static readonly string ServerVersion = ReadServerVersion();
 
     /// <summary>Maps <c>/v2/…</c>.</summary>
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
@@ -67,13 +68,12 @@ internal static class InferenceApi
             return NotLoaded(route);
         }
 
-        return TypedResults.Ok(new ModelMetadata(
-            model.Name,
-            services.Registry.VersionsOf(model.Name),
-            V2.OnnxPlatform,
-            model.Schema.Inputs,
-            model.Schema.Outputs));
+        return TypedResults.Ok(Describe(model, services.Registry));
     }
+
+    /// <summary>A loaded model's V2 metadata (REST and gRPC).</summary>
+    internal static ModelMetadata Describe(LoadedModel model, SessionRegistry registry) =>
+        new(model.Name, registry.VersionsOf(model.Name), V2.OnnxPlatform, model.Schema.Inputs, model.Schema.Outputs);
 
     internal static Results<Ok, NotFound<V2Error>> GetModelReady(ModelRoute route, [AsParameters] InferenceServices services) =>
         services.Registry.TryFind(route.Name, route.Version, out _) ? TypedResults.Ok() : NotLoaded(route);

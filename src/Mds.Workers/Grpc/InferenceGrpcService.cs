@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grpc.Core;
+using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
+using Mds.Contracts.Inference.Grpc;
+using Mds.Workers.Audit;
+using Mds.Workers.Cluster;
+using Mds.Workers.Inference;
+
+namespace Mds.Workers.Grpc;
+
+/// <summary>
+/// The Open Inference Protocol's gRPC service (<c>inference.GRPCInferenceService</c>) on a worker: the same model
+/// lookup, runner, checks and error messages as the REST endpoints in <see cref="InferenceApi"/>, bound to gRPC.
+/// A model that is not loaded is NOT_FOUND; a request that does not fit is INVALID_ARGUMENT with REST's message.
+/// </summary>
+internal sealed class InferenceGrpcService(
+    SessionRegistry registry, InferenceRunner runner, ClusterMembership membership, AuditLog audit, WorkerMetrics metrics)
+    : GRPCInferenceService.GRPCInferenceServiceBase
+{
+    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerLiveResponse { Live = true });
+
+    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerReadyResponse { Ready = membership.HasRegistered });
+
+    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerMetadataResponse { Name = "mds-worker", Version = InferenceApi.ServerVersion });
+
+    public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Task.FromResult(new ModelReadyResponse { Ready = registry.TryFind(request.Name, Version(request.Version), out _) });
+    }
+
+    public override Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        string? version = Version(request.Version);
+        if (!registry.TryFind(request.Name, version, out var model))
+        {
+            throw NotLoaded(new ModelNotLoadedException(request.Name, version));
+        }
+
+        var metadata = InferenceApi.Describe(model, registry);
+        var response = new ModelMetadataResponse { Name = metadata.Name, Platform = metadata.Platform };
+        response.Versions.AddRange(metadata.Versions);
+        AddTensors(response.Inputs, metadata.Inputs);
+        AddTensors(response.Outputs, metadata.Outputs);
+        return Task.FromResult(response);
+    }
+
+    // Hot path: no per-request logging above Debug. Every request that reaches a loaded model is recorded for the
+    // audit log, as on REST (status as REST would give it: 200 or 400).
+    public override Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        var time = DateTimeOffset.UtcNow;
+        long started = Stopwatch.GetTimestamp();
+        string? version = Version(request.ModelVersion);
+        if (!registry.TryFind(request.ModelName, version, out var model))
+        {
+            metrics.RecordRequest(null, null, WorkerMetrics.NotFound, started);
+            throw NotLoaded(new ModelNotLoadedException(request.ModelName, version));
+        }
+
+        InferenceRequest decoded;
+        try
+        {
+            decoded = GrpcTensorCodec.Decode(request);
+        }
+        catch (InferenceProtocolException e)
+        {
+            // Not decoded, so the runner never saw it: counted here (the runner counts everything that reached it).
+            metrics.RecordRequest(model.Name, model.VersionText, WorkerMetrics.Invalid, started);
+            Audit(StatusCodes.Status400BadRequest, e.Message, null, null);
+            throw Invalid(e);
+        }
+
+        try
+        {
+            var response = runner.Infer(request.ModelName, version, decoded, Stopwatch.GetTimestamp());
+            Audit(StatusCodes.Status200OK, null, decoded, response);
+            return Task.FromResult(GrpcTensorCodec.Encode(response, raw: request.RawInputContents.Count > 0));
+        }
+        catch (InferenceProtocolException e)
+        {
+            Audit(StatusCodes.Status400BadRequest, e.Message, decoded, null);
+            throw Invalid(e);
+        }
+        catch (ModelNotLoadedException e)
+        {
+            throw NotLoaded(e); // unloaded since the lookup above
+        }
+
+        void Audit(int status, string? error, InferenceRequest? decodedRequest, InferenceResponse? response)
+        {
+            if (!audit.Enabled)
+            {
+                return;
+            }
+
+            var headers = context.RequestHeaders;
+            string requestId = headers.GetValue(MdsHeaders.RequestId.ToLowerInvariant()) is { Length: > 0 } given
+                ? given
+                : request.Id.Length > 0 ? request.Id : context.GetHttpContext().TraceIdentifier;
+            string? caller = headers.GetValue(MdsHeaders.Caller.ToLowerInvariant()) ?? context.GetHttpContext().Connection.RemoteIpAddress?.ToString();
+            audit.Add(new InferenceRecord(
+                Guid.CreateVersion7(time), time, requestId, model.Name,
+                int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
+                status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
+                Activity.Current?.TraceId.ToHexString(), error, decodedRequest, response));
+        }
+    }
+
+    private static string? Version(string version) => version.Length > 0 ? version : null;
+
+    private static void AddTensors(
+        Google.Protobuf.Collections.RepeatedField<ModelMetadataResponse.Types.TensorMetadata> target, IReadOnlyList<Mds.Contracts.Inference.TensorMetadata> tensors)
+    {
+        foreach (var tensor in tensors)
+        {
+            var item = new ModelMetadataResponse.Types.TensorMetadata { Name = tensor.Name, Datatype = tensor.Datatype };
+            item.Shape.AddRange(tensor.Shape);
+            target.Add(item);
+        }
+    }
+
+    private static RpcException NotLoaded(ModelNotLoadedException e) => new(new Status(StatusCode.NotFound, e.Message));
+
+    private static RpcException Invalid(InferenceProtocolException e) => new(new Status(StatusCode.InvalidArgument, e.Message));
+}
