@@ -35,6 +35,8 @@ internal static class InferenceApi
         v2.MapGet("", GetServerMetadata).WithName("ServerMetadata")
             .WithSummary("Server name, version and protocol extensions.");
 
+        v2.MapGet("/models/stats", GetAllStatistics).WithName("AllModelStatistics")
+            .WithSummary("Counts and times of every model version loaded on this worker: the statistics extension.");
         MapModelRoutes(v2.MapGroup("/models/{name}"), "");
         MapModelRoutes(v2.MapGroup("/models/{name}/versions/{version}"), "Version");
         return app;
@@ -46,6 +48,8 @@ internal static class InferenceApi
             .WithSummary("Inputs, outputs, platform and loaded versions of a model on this worker.");
         model.MapGet("/ready", GetModelReady).WithName("ModelReady" + suffix)
             .WithSummary("200 when the model is loaded here, 404 when not.");
+        model.MapGet("/stats", GetModelStatistics).WithName("ModelStatistics" + suffix)
+            .WithSummary("Counts and times of the model (version) on this worker: the statistics extension.");
         model.MapPost("/infer", InferAsync).WithName("ModelInfer" + suffix)
             .WithSummary("Runs an inference request (V2 JSON).")
             .Accepts<object>("application/json");
@@ -59,7 +63,7 @@ internal static class InferenceApi
             : TypedResults.BadRequest(new V2Error("worker has not registered with the backend yet"));
 
     internal static Ok<ServerMetadata> GetServerMetadata() =>
-        TypedResults.Ok(new ServerMetadata("mds-worker", ServerVersion, []));
+        TypedResults.Ok(new ServerMetadata("mds-worker", ServerVersion, ["statistics"]));
 
     internal static Results<Ok<ModelMetadata>, NotFound<V2Error>> GetModelMetadata(ModelRoute route, [AsParameters] InferenceServices services)
     {
@@ -74,6 +78,21 @@ internal static class InferenceApi
     /// <summary>A loaded model's V2 metadata (REST and gRPC).</summary>
     internal static ModelMetadata Describe(LoadedModel model, SessionRegistry registry) =>
         new(model.Name, registry.VersionsOf(model.Name), V2.OnnxPlatform, model.Schema.Inputs, model.Schema.Outputs);
+
+    internal static Ok<ModelStatisticsResponse> GetAllStatistics([AsParameters] InferenceServices services) =>
+        TypedResults.Ok(new ModelStatisticsResponse([.. services.Registry.Loaded
+            .OrderBy(m => m.Name, StringComparer.Ordinal).ThenBy(m => m.Version)
+            .Select(m => m.Counters.Snapshot(m.Name, m.VersionText))]));
+
+    internal static Results<Ok<ModelStatisticsResponse>, NotFound<V2Error>> GetModelStatistics(ModelRoute route, [AsParameters] InferenceServices services)
+    {
+        var versions = services.Registry.Loaded
+            .Where(m => m.Name == route.Name && (route.Version is null || m.VersionText == route.Version))
+            .OrderBy(m => m.Version).ToList();
+        return versions.Count == 0
+            ? NotLoaded(route)
+            : TypedResults.Ok(new ModelStatisticsResponse([.. versions.Select(m => m.Counters.Snapshot(m.Name, m.VersionText))]));
+    }
 
     internal static Results<Ok, NotFound<V2Error>> GetModelReady(ModelRoute route, [AsParameters] InferenceServices services) =>
         services.Registry.TryFind(route.Name, route.Version, out _) ? TypedResults.Ok() : NotLoaded(route);

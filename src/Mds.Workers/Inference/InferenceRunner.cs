@@ -45,14 +45,19 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
         {
             // No gate or batcher sits between decode and run today, so this is only the hand-over; it is where a wait would show.
             metrics.RecordQueued(model, decodedTimestamp);
+            long running = Stopwatch.GetTimestamp();
             var response = TensorBinding.Run(model, request);
+            long finished = Stopwatch.GetTimestamp();
             status = WorkerMetrics.Ok;
-            metrics.RecordBatch(model, Rows(request));
+            long rows = Rows(request);
+            metrics.RecordBatch(model, rows);
+            model.Counters.Success(rows, Math.Max(0, running - decodedTimestamp), finished - running, finished - started);
             return response;
         }
         catch (InferenceProtocolException)
         {
             status = WorkerMetrics.Invalid;
+            model.Counters.Failure(Stopwatch.GetTimestamp() - started);
             throw;
         }
         finally

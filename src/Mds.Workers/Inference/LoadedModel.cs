@@ -32,6 +32,9 @@ internal sealed class LoadedModel
 
     public long ReplicaId { get; }
 
+    /// <summary>Running totals for the statistics extension, from this load on.</summary>
+    public ModelCounters Counters { get; } = new();
+
     public string Name { get; }
 
     public int Version { get; }
