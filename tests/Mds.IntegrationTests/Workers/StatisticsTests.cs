@@ -14,7 +14,7 @@ public sealed class StatisticsTests(MdsCluster cluster)
     [Fact]
     public async Task A_worker_s_statistics_count_the_requests_rows_and_failures_it_served()
     {
-        const string model = "stats-linear";
+        const string model = "worker-statistics"; // not "stats-linear": MonitoringTests has that name, with another graph
         await cluster.EnsureReadyAsync(model, TestGraphs.Linear([2f, 1f], 0f));
         var worker = await WorkerServingAsync(model);
         using var direct = new HttpClient { BaseAddress = worker };
