@@ -664,6 +664,12 @@ namespace Mds.Migrations.Migrations
                     b.Property<DateTimeOffset?>("LoadLowSince")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<int?>("MaxBatchLatencyMicroseconds")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("MaxBatchSize")
+                        .HasColumnType("integer");
+
                     b.Property<int?>("MaxReplicas")
                         .HasColumnType("integer");
 

@@ -189,7 +189,8 @@ public static partial class WorkersApi
     {
         var a = await db.Replicas.AsNoTracking().Where(r => r.Id == id)
             .Select(r => new ReplicaAssignment(r.Id, r.ModelVersionId, r.ModelVersion.Model.Name, r.ModelVersion.Version,
-                r.ModelVersion.ArtifactSha256, r.ModelVersion.Artifact.SizeBytes, r.State != ReplicaStates.Unloading))
+                r.ModelVersion.ArtifactSha256, r.ModelVersion.Artifact.SizeBytes, r.State != ReplicaStates.Unloading,
+                r.ModelVersion.MaxBatchSize == null ? null : new BatchingSettings(r.ModelVersion.MaxBatchSize.Value, r.ModelVersion.MaxBatchLatencyMicroseconds ?? 0)))
             .SingleOrDefaultAsync();
         return a is null ? TypedResults.NotFound(new V2Error($"replica {id} does not exist")) : TypedResults.Ok(a);
     }

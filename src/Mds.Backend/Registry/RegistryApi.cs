@@ -6,6 +6,7 @@ using Mds.Backend.Data;
 using Mds.Backend.Gateway;
 using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
+using Mds.Contracts.Cluster;
 using Mds.Onnx;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -51,6 +52,8 @@ public static partial class RegistryApi
             .WithName("DeleteModelVersion").WithSummary("Delete a version and unload its replicas");
         models.MapPut("/{name}/versions/{version:int}/replicas", Scale).RequireAuthorization(Policies.Researcher)
             .WithName("ScaleModelVersion").WithSummary("Set a version's desired replicas and optional autoscaling bounds");
+        models.MapPut("/{name}/versions/{version:int}/batching", SetBatching).RequireAuthorization(Policies.Researcher)
+            .WithName("SetModelVersionBatching").WithSummary("Turn a version's adaptive batching on (max batch size, max latency) or off");
         models.MapPut("/{name}/tags", SetTags).RequireAuthorization(Policies.Researcher)
             .WithName("SetModelTags").WithSummary("Replace a model's tags");
         models.MapPost("/{name}/versions/{version:int}/live", SetLive).RequireAuthorization(Policies.Researcher)
@@ -345,6 +348,63 @@ public static partial class RegistryApi
         s.Log.LogInformation("Model {Model} version {Version} scaled to {Replicas} replicas (autoscale {Min}..{Max})", name, version, v.Replicas, v.MinReplicas, v.MaxReplicas);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
+    }
+
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> SetBatching(string name, int version, BatchingDto? request, [FromServices] RegistryServices s)
+    {
+        if (request is null)
+        {
+            return Bad("The body must be {\"enabled\": true, \"maxBatchSize\": N, \"maxLatencyMicroseconds\": N} or {\"enabled\": false}.");
+        }
+
+        var settings = request.Enabled ? new BatchingSettings(request.MaxBatchSize, request.MaxLatencyMicroseconds) : null;
+        if (settings?.Validate() is { } invalid)
+        {
+            return Bad(invalid + ".");
+        }
+
+        var v = await s.Db.ModelVersions.Include(x => x.Model).Include(x => x.ReplicaList)
+            .SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+        if (v is null)
+        {
+            return NotFoundModel(name, version);
+        }
+
+        if (settings is not null && WhyNotBatchable(v) is { } why)
+        {
+            return Bad($"Model '{name}' version {version} cannot batch requests: {why}.");
+        }
+
+        (v.MaxBatchSize, v.MaxBatchLatencyMicroseconds) = (settings?.MaxBatchSize, settings?.MaxLatencyMicroseconds);
+        await s.Db.SaveChangesAsync();
+
+        // A load order for a loaded replica makes its worker fetch the assignment again, settings included.
+        foreach (var replica in v.ReplicaList.Where(r => r.State is ReplicaStates.Ready or ReplicaStates.Loading))
+        {
+            s.Orders.Load(replica.WorkerId, replica.Id);
+        }
+
+        s.Log.LogInformation("Model {Model} version {Version} batching: {Batching}", name, version,
+            settings is null ? "off" : $"up to {settings.MaxBatchSize} rows, {settings.MaxLatencyMicroseconds} µs");
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
+        return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
+    }
+
+    /// <summary>Why the version's schema rules out batching along the first dimension, or null.</summary>
+    internal static string? WhyNotBatchable(ModelVersion v)
+    {
+        foreach (var (kind, json) in new[] { ("input", v.InputsJson), ("output", v.OutputsJson) })
+        {
+            foreach (var tensor in RegistryMapping.Schema(json))
+            {
+                if (tensor.Shape.Length == 0 || tensor.Shape[0] >= 0)
+                {
+                    return $"{kind} '{tensor.Name}' has no free first (batch) dimension";
+                }
+            }
+        }
+
+        return null;
     }
 
     private static IQueryable<Model> ModelsWithEverything(MdsDbContext db) =>

@@ -45,6 +45,10 @@ public sealed class ModelVersion
     public DateTimeOffset? LastScaledAt { get; set; }
     /// <summary>Why the version has fewer replicas placed than desired, as the planner said.</summary>
     public string? PendingReason { get; set; }
+    /// <summary>Adaptive batching: most rows per ONNX Runtime call; null means batching is off.</summary>
+    public int? MaxBatchSize { get; set; }
+    /// <summary>Adaptive batching: the longest a request waits for others, in microseconds (with <see cref="MaxBatchSize"/>).</summary>
+    public int? MaxBatchLatencyMicroseconds { get; set; }
     /// <summary>Input/output schema read from the ONNX graph, as V2 tensor metadata JSON.</summary>
     public required string InputsJson { get; set; }
     public required string OutputsJson { get; set; }

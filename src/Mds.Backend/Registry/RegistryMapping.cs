@@ -25,7 +25,8 @@ internal static class RegistryMapping
             v.MemoryMb ?? v.MeasuredMemoryMb, v.Replicas, state, reason, liveVersion == v.Version, v.CreatedAt, v.CreatedBy,
             Schema(v.InputsJson), Schema(v.OutputsJson),
             [.. v.ReplicaList.OrderBy(r => r.Id).Select(r => new ReplicaDto(r.Id, r.WorkerId, r.Worker?.Name ?? "", r.State, r.Error, r.UpdatedAt))],
-            v.MinReplicas, v.MaxReplicas, v.FeatureNames, v.Classes);
+            v.MinReplicas, v.MaxReplicas, v.FeatureNames, v.Classes,
+            v.MaxBatchSize is int size ? new BatchingDto(true, size, v.MaxBatchLatencyMicroseconds ?? 0) : null);
     }
 
     /// <summary>Ready if any replica is; Loading while any is on its way; Failed if all failed; else Pending.</summary>

@@ -38,7 +38,19 @@ public sealed record ModelVersionDto(
     int? MinReplicas = null,
     int? MaxReplicas = null,
     IReadOnlyList<string>? FeatureNames = null,
-    IReadOnlyList<string>? Classes = null);
+    IReadOnlyList<string>? Classes = null,
+    BatchingDto? Batching = null);
+
+/// <summary>
+/// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>
+/// turns it off): workers gather concurrent requests into one ONNX Runtime call of up to <paramref name="MaxBatchSize"/>
+/// rows, waiting at most <paramref name="MaxLatencyMicroseconds"/> for them. Only models whose inputs and outputs all
+/// have a free first dimension can batch.
+/// </summary>
+/// <param name="Enabled">False turns batching off (the other fields are then ignored).</param>
+/// <param name="MaxBatchSize">Most rows per call, 2..4096.</param>
+/// <param name="MaxLatencyMicroseconds">Longest wait for a batch to fill, 0..1,000,000 µs.</param>
+public sealed record BatchingDto(bool Enabled, int MaxBatchSize, int MaxLatencyMicroseconds);
 
 /// <summary><c>PUT /api/models/{name}/versions/{v}/replicas</c>: desired replicas, and optional autoscaling bounds.</summary>
 /// <param name="Replicas">Desired replicas now (1..N).</param>

@@ -25,7 +25,7 @@ public sealed record InferStatistics(
 /// <param name="Version">The version, as text.</param>
 /// <param name="LastInference">When it last answered, in milliseconds since the Unix epoch (0: never).</param>
 /// <param name="InferenceCount">Rows inferred (the first dimension of the first input, summed), successful requests only.</param>
-/// <param name="ExecutionCount">Model executions (one per successful request; several requests would share one with batching).</param>
+/// <param name="ExecutionCount">ONNX Runtime runs: one per request, or one per batch of requests with adaptive batching.</param>
 /// <param name="InferenceStats">Where the time went.</param>
 public sealed record ModelStatistics(
     [property: JsonPropertyName("name")] string Name,

@@ -53,6 +53,10 @@ public sealed class ModelsClient(HttpClient http, BackendToken token) : BackendC
     public async Task ScaleAsync(string name, int version, ScaleRequest scale, CancellationToken cancellationToken = default)
         => await SendAsync(HttpMethod.Put, VersionPath(name, version) + "/replicas", await JsonBodyAsync(scale, cancellationToken), cancellationToken);
 
+    /// <summary>Turns a version's adaptive batching on with these settings, or off.</summary>
+    public async Task SetBatchingAsync(string name, int version, BatchingDto batching, CancellationToken cancellationToken = default)
+        => await SendAsync(HttpMethod.Put, VersionPath(name, version) + "/batching", await JsonBodyAsync(batching, cancellationToken), cancellationToken);
+
     /// <summary>Deletes a version: its replicas are unloaded and it no longer answers.</summary>
     public Task DeleteVersionAsync(string name, int version, CancellationToken cancellationToken = default)
         => SendAsync(HttpMethod.Delete, VersionPath(name, version), null, cancellationToken);

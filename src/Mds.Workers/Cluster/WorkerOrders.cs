@@ -14,6 +14,7 @@ internal sealed partial class WorkerOrders(
     ArtifactCache artifacts,
     ModelLoader loader,
     SessionRegistry registry,
+    WorkerMetrics metrics,
     ClusterMembership membership,
     IHostApplicationLifetime lifetime,
     ILogger<WorkerOrders> logger) : IWorkerOrders, IDisposable
@@ -87,14 +88,20 @@ internal sealed partial class WorkerOrders(
 
     private async Task LoadCoreAsync(long replicaId, CancellationToken cancellationToken)
     {
+        var assignment = await backend.GetAssignmentAsync(replicaId, cancellationToken).ConfigureAwait(false);
         if (registry.TryGetReplica(replicaId, out var loaded))
         {
+            // A load order for a loaded replica is how the backend passes on changed settings (batching).
             LogAlreadyLoaded(replicaId, loaded.Name, loaded.Version);
+            if (assignment is { Wanted: true })
+            {
+                ApplyBatching(loaded, assignment.Batching);
+            }
+
             await ReportAsync(replicaId, new ReplicaStateReport(ReplicaStates.Ready, null, loaded.MemoryBytes), cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        var assignment = await backend.GetAssignmentAsync(replicaId, cancellationToken).ConfigureAwait(false);
         if (assignment is null || !assignment.Wanted)
         {
             LogNotWanted(replicaId);
@@ -118,6 +125,7 @@ internal sealed partial class WorkerOrders(
             return;
         }
 
+        ApplyBatching(model, assignment.Batching);
         if (!registry.TryAdd(model))
         {
             // Cannot happen while orders for one replica are serialized; keep the session already serving.
@@ -126,6 +134,18 @@ internal sealed partial class WorkerOrders(
 
         LogLoaded(replicaId, model.Name, model.Version, model.MemoryBytes);
         await ReportAsync(replicaId, new ReplicaStateReport(ReplicaStates.Ready, null, model.MemoryBytes), cancellationToken).ConfigureAwait(false);
+    }
+
+    private void ApplyBatching(LoadedModel model, BatchingSettings? settings)
+    {
+        if (model.ConfigureBatching(settings, metrics) is { } why)
+        {
+            LogBatchingUnsupported(model.Name, model.Version, why);
+        }
+        else if (settings is not null)
+        {
+            LogBatching(model.Name, model.Version, settings.MaxBatchSize, settings.MaxLatencyMicroseconds);
+        }
     }
 
     private async Task ReportAsync(long replicaId, ReplicaStateReport report, CancellationToken cancellationToken)
@@ -169,6 +189,12 @@ internal sealed partial class WorkerOrders(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Replica {ReplicaId} (model '{Model}' version {Version}) is already loaded; reporting Ready again")]
     private partial void LogAlreadyLoaded(long replicaId, string model, int version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model '{Model}' version {Version} batches requests: up to {MaxBatchSize} rows, waiting at most {MaxLatencyMicroseconds} µs")]
+    private partial void LogBatching(string model, int version, int maxBatchSize, int maxLatencyMicroseconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Model '{Model}' version {Version} cannot batch requests ({Why}); each runs on its own")]
+    private partial void LogBatchingUnsupported(string model, int version, string why);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Loading replica {ReplicaId} (model '{Model}' version {Version}) failed: {Error}")]
     private partial void LogLoadFailed(long replicaId, string model, int version, string error, Exception exception);

@@ -53,7 +53,7 @@ internal sealed class InferenceGrpcService(
 
     // Hot path: no per-request logging above Debug. Every request that reaches a loaded model is recorded for the
     // audit log, as on REST (status as REST would give it: 200 or 400).
-    public override Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
@@ -81,9 +81,9 @@ internal sealed class InferenceGrpcService(
 
         try
         {
-            var response = runner.Infer(request.ModelName, version, decoded, Stopwatch.GetTimestamp());
+            var response = await runner.InferAsync(request.ModelName, version, decoded, Stopwatch.GetTimestamp()).ConfigureAwait(false);
             Audit(StatusCodes.Status200OK, null, decoded, response);
-            return Task.FromResult(GrpcTensorCodec.Encode(response, raw: request.RawInputContents.Count > 0));
+            return GrpcTensorCodec.Encode(response, raw: request.RawInputContents.Count > 0);
         }
         catch (InferenceProtocolException e)
         {

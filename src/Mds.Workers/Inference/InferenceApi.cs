@@ -136,7 +136,7 @@ internal static class InferenceApi
 
         try
         {
-            var response = services.Runner.Infer(route.Name, route.Version, request, Stopwatch.GetTimestamp());
+            var response = await services.Runner.InferAsync(route.Name, route.Version, request, Stopwatch.GetTimestamp()).ConfigureAwait(false);
             return Audit(new InferResult(response), StatusCodes.Status200OK, null, request, response);
         }
         catch (InferenceProtocolException e)

@@ -7,7 +7,8 @@ namespace Mds.Workers.Inference;
 
 /// <summary>
 /// Serves one decoded V2 request: finds the loaded model (by name, and version or the highest loaded), holds it for
-/// the duration of the run, checks and runs the request, and counts it. Shared by the REST (and future gRPC) endpoints.
+/// the duration of the run, checks and runs the request (alone, or in a batch with others when the model batches), and
+/// counts it. Shared by the REST and gRPC endpoints.
 /// </summary>
 internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics metrics)
 {
@@ -16,18 +17,15 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
     /// <summary>Requests running on this worker now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Runs a request decoded just now; see <see cref="Infer(string, string?, InferenceRequest, long)"/>.</summary>
-    public InferenceResponse Infer(string modelName, string? version, InferenceRequest request) =>
-        Infer(modelName, version, request, Stopwatch.GetTimestamp());
-
     /// <summary>Runs <paramref name="request"/> on model <paramref name="modelName"/> at <paramref name="version"/> (null: highest loaded).</summary>
     /// <param name="modelName">The model.</param>
     /// <param name="version">Its version, or null for the highest loaded.</param>
     /// <param name="request">The decoded request.</param>
     /// <param name="decodedTimestamp">When the request's body was decoded (<see cref="Stopwatch.GetTimestamp"/>), for the queue time.</param>
+    /// <returns>Completed at once unless the model batches requests, in which case it completes when the batch has run.</returns>
     /// <exception cref="ModelNotLoadedException">No such model (version) is loaded here.</exception>
     /// <exception cref="InferenceProtocolException">The request does not fit the model.</exception>
-    public InferenceResponse Infer(string modelName, string? version, InferenceRequest request, long decodedTimestamp)
+    public ValueTask<InferenceResponse> InferAsync(string modelName, string? version, InferenceRequest request, long decodedTimestamp)
     {
         ArgumentNullException.ThrowIfNull(modelName);
         ArgumentNullException.ThrowIfNull(request);
@@ -40,10 +38,15 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
 
         Interlocked.Increment(ref _inFlight);
         var model = lease.Model;
+        var batcher = model.Batcher;
+        if (batcher is not null)
+        {
+            return InferBatchedAsync(lease, batcher, request, started, decodedTimestamp);
+        }
+
         string status = WorkerMetrics.Error;
         try
         {
-            // No gate or batcher sits between decode and run today, so this is only the hand-over; it is where a wait would show.
             metrics.RecordQueued(model, decodedTimestamp);
             long running = Stopwatch.GetTimestamp();
             var response = TensorBinding.Run(model, request);
@@ -51,8 +54,9 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
             status = WorkerMetrics.Ok;
             long rows = Rows(request);
             metrics.RecordBatch(model, rows);
+            model.Counters.Executed();
             model.Counters.Success(rows, Math.Max(0, running - decodedTimestamp), finished - running, finished - started);
-            return response;
+            return ValueTask.FromResult(response);
         }
         catch (InferenceProtocolException)
         {
@@ -62,10 +66,79 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
         }
         finally
         {
-            lease.Dispose();
-            Interlocked.Decrement(ref _inFlight);
-            metrics.RecordRequest(model.Name, model.VersionText, status, started);
+            End(lease, status, started);
         }
+    }
+
+    /// <summary>
+    /// Checks the request here (so a bad one fails alone, before it joins others), then queues it in the model's
+    /// batcher and waits for its share of a batch. Requests the batcher cannot take (too many rows, inputs that
+    /// disagree on the row count, a batcher just replaced) run on their own.
+    /// </summary>
+    private async ValueTask<InferenceResponse> InferBatchedAsync(ModelLease lease, DynamicBatcher batcher, InferenceRequest request, long started, long decodedTimestamp)
+    {
+        var model = lease.Model;
+        string status = WorkerMetrics.Error;
+        try
+        {
+            var bound = TensorBinding.BindInputs(model.Name, model.Signature, request.Inputs);
+            string[] outputNames = TensorBinding.SelectOutputs(model.Name, model.Signature, request.Outputs);
+            long rows = BatchRows(bound);
+            BatchedOutputs result;
+            var pending = rows > 0 && rows <= batcher.Settings.MaxBatchSize
+                ? new PendingInference(bound, outputNames, rows, decodedTimestamp)
+                : null;
+            if (pending is not null && batcher.TryEnqueue(pending))
+            {
+                result = await pending.Task.ConfigureAwait(false);
+            }
+            else
+            {
+                metrics.RecordQueued(model, decodedTimestamp);
+                long running = Stopwatch.GetTimestamp();
+                var outputs = TensorBinding.RunBound(model, bound, outputNames);
+                result = new BatchedOutputs(outputs, running, Stopwatch.GetTimestamp());
+                model.Counters.Executed();
+                metrics.RecordBatch(model, Math.Max(rows, 1));
+            }
+
+            status = WorkerMetrics.Ok;
+            model.Counters.Success(Math.Max(rows, 1), Math.Max(0, result.Started - decodedTimestamp), result.Finished - result.Started, Stopwatch.GetTimestamp() - started);
+            return new InferenceResponse { ModelName = model.Name, ModelVersion = model.VersionText, Id = request.Id, Outputs = result.Outputs };
+        }
+        catch (InferenceProtocolException)
+        {
+            status = WorkerMetrics.Invalid;
+            model.Counters.Failure(Stopwatch.GetTimestamp() - started);
+            throw;
+        }
+        finally
+        {
+            End(lease, status, started);
+        }
+    }
+
+    private void End(ModelLease lease, string status, long started)
+    {
+        var model = lease.Model;
+        lease.Dispose();
+        Interlocked.Decrement(ref _inFlight);
+        metrics.RecordRequest(model.Name, model.VersionText, status, started);
+    }
+
+    /// <summary>The rows every input agrees on (its first dimension), or -1 when they disagree.</summary>
+    private static long BatchRows(InferenceTensor[] bound)
+    {
+        long rows = bound[0].Shape[0];
+        for (int i = 1; i < bound.Length; i++)
+        {
+            if (bound[i].Shape[0] != rows)
+            {
+                return -1;
+            }
+        }
+
+        return rows;
     }
 
     /// <summary>The batch size: the first dimension of the first input (1 for a scalar).</summary>

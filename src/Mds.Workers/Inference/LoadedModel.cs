@@ -1,4 +1,5 @@
 using System.Globalization;
+using Mds.Contracts.Cluster;
 using Mds.Contracts.Inference;
 using Mds.Onnx;
 using Microsoft.ML.OnnxRuntime;
@@ -56,6 +57,36 @@ internal sealed class LoadedModel
     /// <summary>Requests running on this session now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
+    /// <summary>The adaptive batcher requests go through, or null when each runs on its own.</summary>
+    public DynamicBatcher? Batcher => Volatile.Read(ref _batcher);
+
+    private DynamicBatcher? _batcher;
+
+    /// <summary>
+    /// Turns adaptive batching on with <paramref name="settings"/>, changes its settings, or turns it off (null).
+    /// Requests already queued in a previous batcher are still served by it. Returns why batching cannot be used for
+    /// this model (and stays off), or null.
+    /// </summary>
+    public string? ConfigureBatching(BatchingSettings? settings, WorkerMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(metrics);
+        if (settings is not null && Signature.WhyNotBatchable is { } why)
+        {
+            Interlocked.Exchange(ref _batcher, null)?.Complete();
+            return why;
+        }
+
+        var current = Volatile.Read(ref _batcher);
+        if (current?.Settings == settings)
+        {
+            return null;
+        }
+
+        var replacement = settings is null ? null : new DynamicBatcher(this, settings, metrics);
+        Interlocked.Exchange(ref _batcher, replacement)?.Complete();
+        return null;
+    }
+
     /// <summary>Completes when the session has been disposed (after unload and the last request).</summary>
     public Task Disposed => _disposed.Task;
 
@@ -90,6 +121,8 @@ internal sealed class LoadedModel
     {
         if (Interlocked.Decrement(ref _references) == 0)
         {
+            // Queued requests hold references, so nothing is waiting in the batcher now.
+            Interlocked.Exchange(ref _batcher, null)?.Complete();
             Session.Dispose();
             _disposed.TrySetResult();
         }
@@ -114,7 +147,7 @@ internal readonly struct ModelLease : IDisposable
 internal sealed record ModelInput(string Name, TensorDatatype Datatype, long[] Shape, string? Unsupported);
 
 /// <summary>One model output; <paramref name="Unsupported"/> says why V2 cannot carry it, or is null.</summary>
-internal sealed record ModelOutput(string Name, TensorDatatype Datatype, string? Unsupported);
+internal sealed record ModelOutput(string Name, TensorDatatype Datatype, long[] Shape, string? Unsupported);
 
 /// <summary>A session's inputs and outputs in model order, precomputed once so requests are checked without allocation.</summary>
 internal sealed class ModelSignature
@@ -126,7 +159,14 @@ internal sealed class ModelSignature
         InputNames = Array.ConvertAll(inputs, i => i.Name);
         DefaultOutputNames = outputs.Where(o => o.Unsupported is null).Select(o => o.Name).ToArray();
         InputList = string.Join(", ", InputNames);
+        WhyNotBatchable = FindWhyNotBatchable(inputs, outputs);
     }
+
+    /// <summary>
+    /// Why requests to this model cannot be batched along the first dimension (an input or output whose first
+    /// dimension is fixed, or a scalar), or null when they can.
+    /// </summary>
+    public string? WhyNotBatchable { get; }
 
     public ModelInput[] Inputs { get; }
 
@@ -181,10 +221,36 @@ internal sealed class ModelSignature
         foreach (var (name, node) in session.OutputMetadata)
         {
             var (datatype, unsupported) = Describe(node);
-            outputs.Add(new ModelOutput(name, datatype, unsupported));
+            outputs.Add(new ModelOutput(name, datatype, Array.ConvertAll(node.Dimensions, d => d < 0 ? -1L : d), unsupported));
         }
 
         return new ModelSignature([.. inputs], [.. outputs]);
+    }
+
+    private static string? FindWhyNotBatchable(ModelInput[] inputs, ModelOutput[] outputs)
+    {
+        if (inputs.Length == 0)
+        {
+            return "the model has no inputs";
+        }
+
+        foreach (var input in inputs)
+        {
+            if (input.Unsupported is null && (input.Shape.Length == 0 || input.Shape[0] >= 0))
+            {
+                return $"input '{input.Name}' has no free first (batch) dimension";
+            }
+        }
+
+        foreach (var output in outputs)
+        {
+            if (output.Unsupported is null && (output.Shape.Length == 0 || output.Shape[0] >= 0))
+            {
+                return $"output '{output.Name}' has no free first (batch) dimension";
+            }
+        }
+
+        return null;
     }
 
     private static (TensorDatatype Datatype, string? Unsupported) Describe(NodeMetadata node)

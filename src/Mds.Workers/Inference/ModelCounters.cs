@@ -9,7 +9,7 @@ namespace Mds.Workers.Inference;
 /// </summary>
 internal sealed class ModelCounters
 {
-    private long _successCount, _successTicks, _failCount, _failTicks, _queueTicks, _computeTicks, _rows, _lastInferenceMs;
+    private long _executions, _successCount, _successTicks, _failCount, _failTicks, _queueTicks, _computeTicks, _rows, _lastInferenceMs;
 
     /// <summary>Counts a successful request: its rows, its wait before the run, the run, and its whole time (Stopwatch ticks).</summary>
     public void Success(long rows, long queueTicks, long computeTicks, long totalTicks)
@@ -21,6 +21,9 @@ internal sealed class ModelCounters
         Interlocked.Add(ref _rows, rows);
         Volatile.Write(ref _lastInferenceMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
     }
+
+    /// <summary>Counts one ONNX Runtime run: one request, or a whole batch of them.</summary>
+    public void Executed() => Interlocked.Increment(ref _executions);
 
     /// <summary>Counts a request that reached the model and failed, with its whole time (Stopwatch ticks).</summary>
     public void Failure(long totalTicks)
@@ -35,7 +38,7 @@ internal sealed class ModelCounters
         long successes = Volatile.Read(ref _successCount);
         var compute = new StatisticDuration(successes, Ns(Volatile.Read(ref _computeTicks)));
         return new ModelStatistics(
-            name, version, Volatile.Read(ref _lastInferenceMs), Volatile.Read(ref _rows), successes,
+            name, version, Volatile.Read(ref _lastInferenceMs), Volatile.Read(ref _rows), Volatile.Read(ref _executions),
             new InferStatistics(
                 new StatisticDuration(successes, Ns(Volatile.Read(ref _successTicks))),
                 new StatisticDuration(Volatile.Read(ref _failCount), Ns(Volatile.Read(ref _failTicks))),

@@ -28,7 +28,26 @@ internal static class TensorBinding
         var signature = model.Signature;
         var bound = BindInputs(model.Name, signature, request.Inputs);
         string[] outputNames = SelectOutputs(model.Name, signature, request.Outputs);
+        return new InferenceResponse
+        {
+            ModelName = model.Name,
+            ModelVersion = model.VersionText,
+            Id = request.Id,
+            Outputs = RunBound(model, bound, outputNames),
+        };
+    }
 
+    /// <summary>
+    /// Runs inputs already checked by <see cref="BindInputs"/> (in model order) and fetches
+    /// <paramref name="outputNames"/> (checked by <see cref="SelectOutputs"/>).
+    /// </summary>
+    /// <exception cref="InferenceProtocolException">ONNX Runtime rejected the inputs.</exception>
+    public static InferenceTensor[] RunBound(LoadedModel model, InferenceTensor[] bound, string[] outputNames)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(bound);
+        ArgumentNullException.ThrowIfNull(outputNames);
+        var signature = model.Signature;
         var values = new OrtValue[bound.Length];
         try
         {
@@ -64,13 +83,7 @@ internal static class TensorBinding
                     index++;
                 }
 
-                return new InferenceResponse
-                {
-                    ModelName = model.Name,
-                    ModelVersion = model.VersionText,
-                    Id = request.Id,
-                    Outputs = outputs,
-                };
+                return outputs;
             }
         }
         finally

@@ -118,7 +118,7 @@ public sealed class SessionRegistryTests : IDisposable
         Assert.All(loaded, m => Assert.True(m.MemoryBytes > 0));
     }
 
-    private InferenceResponse Infer(string name, string? version) => _models.Runner.Infer(name, version, Request());
+    private InferenceResponse Infer(string name, string? version) => _models.Run(name, version, Request());
 
     private static InferenceRequest Request() => new()
     {

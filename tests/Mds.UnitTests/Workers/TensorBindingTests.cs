@@ -60,7 +60,7 @@ public sealed class TensorBindingTests : IDisposable
     {
         await _models.LoadAsync(TestGraphs.Identity(TensorDatatype.Int32, 2), "echo", version: 7);
 
-        var response = _models.Runner.Infer("echo", null, new InferenceRequest
+        var response = _models.Run("echo", null, new InferenceRequest
         {
             Id = "req-42",
             Inputs = [new InferenceTensor("input", TensorDatatype.Int32, [2], new[] { 1, 2 })],
@@ -119,7 +119,7 @@ public sealed class TensorBindingTests : IDisposable
     {
         await _models.LoadAsync(TestGraphs.TwoInputsTwoOutputs(), "two");
 
-        var response = _models.Runner.Infer("two", null, new InferenceRequest
+        var response = _models.Run("two", null, new InferenceRequest
         {
             Inputs = TwoInputs(),
             Outputs = [new RequestedOutput("product")],
@@ -135,7 +135,7 @@ public sealed class TensorBindingTests : IDisposable
     {
         await _models.LoadAsync(TestGraphs.TwoInputsTwoOutputs(), "two");
 
-        var response = _models.Runner.Infer("two", null, new InferenceRequest { Inputs = TwoInputs() });
+        var response = _models.Run("two", null, new InferenceRequest { Inputs = TwoInputs() });
 
         Assert.Equal(["product", "sum"], response.Outputs.Select(o => o.Name).Order(StringComparer.Ordinal));
         Assert.Equal(new[] { 5f, 7f, 9f }, response.Outputs.Single(o => o.Name == "sum").Data);
@@ -204,7 +204,7 @@ public sealed class TensorBindingTests : IDisposable
     {
         await _models.LoadAsync(TestGraphs.TwoInputsTwoOutputs(), "two");
 
-        var error = Assert.Throws<InferenceProtocolException>(() => _models.Runner.Infer("two", null, new InferenceRequest
+        var error = Assert.Throws<InferenceProtocolException>(() => _models.Run("two", null, new InferenceRequest
         {
             Inputs = TwoInputs(),
             Outputs = [new RequestedOutput("difference")],

@@ -51,7 +51,11 @@ internal sealed class WorkerModels : IDisposable
     }
 
     public InferenceResponse Infer(string name, params InferenceTensor[] inputs) =>
-        Runner.Infer(name, null, new InferenceRequest { Inputs = inputs });
+        Run(name, null, new InferenceRequest { Inputs = inputs });
+
+    /// <summary>Runs a request through the runner and waits for it (at once unless the model batches).</summary>
+    public InferenceResponse Run(string name, string? version, InferenceRequest request) =>
+        Runner.InferAsync(name, version, request, System.Diagnostics.Stopwatch.GetTimestamp()).AsTask().GetAwaiter().GetResult();
 
     public void Dispose()
     {

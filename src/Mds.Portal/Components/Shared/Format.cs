@@ -52,6 +52,12 @@ public static class Format
             ? string.Create(CultureInfo.InvariantCulture, $"{duration.TotalSeconds:0.0} s")
             : string.Create(CultureInfo.InvariantCulture, $"{duration.TotalMilliseconds:0.#} ms");
 
+    /// <summary>A short wait given in microseconds: <c>500 µs</c>, <c>2.5 ms</c>, <c>0 µs</c>.</summary>
+    public static string Microseconds(int microseconds)
+        => microseconds >= 1000
+            ? string.Create(CultureInfo.InvariantCulture, $"{microseconds / 1000.0:0.###} ms")
+            : string.Create(CultureInfo.InvariantCulture, $"{microseconds} µs");
+
     /// <summary>How long ago in seconds when recent: <c>3 s ago</c>; otherwise as <see cref="Ago"/>.</summary>
     public static string SecondsAgo(DateTimeOffset at, DateTimeOffset now)
     {

@@ -159,6 +159,24 @@ public partial class ModelDetail
         }
     }
 
+    private async Task BatchingAsync(ModelVersionDto version)
+    {
+        var parameters = new DialogParameters<BatchingDialog>
+        {
+            { d => d.ModelName, Name },
+            { d => d.Version, version },
+        };
+        var dialog = await Dialogs.ShowAsync<BatchingDialog>(null, parameters, new DialogOptions { MaxWidth = MaxWidth.Small, CloseOnEscapeKey = true });
+        var result = await dialog.Result;
+        if (result is { Canceled: false, Data: BatchingDto batching })
+        {
+            Snackbar.Add(batching.Enabled
+                ? $"v{version.Version}: batching up to {batching.MaxBatchSize} rows, waiting at most {Format.Microseconds(batching.MaxLatencyMicroseconds)}."
+                : $"v{version.Version}: batching off.", Severity.Success);
+            await LoadAsync();
+        }
+    }
+
     private async Task EditTagsAsync()
     {
         var parameters = new DialogParameters<TagsDialog>
