@@ -38,3 +38,23 @@ public sealed record ModelStatistics(
 /// <summary>The answer of <c>GET /v2/models/stats</c> and <c>GET /v2/models/{name}[/versions/{v}]/stats</c>.</summary>
 /// <param name="ModelStats">One entry per loaded model version.</param>
 public sealed record ModelStatisticsResponse([property: JsonPropertyName("model_stats")] IReadOnlyList<ModelStatistics> ModelStats);
+
+/// <summary>
+/// A loaded model version's configuration as a worker runs it (<c>GET /v2/models/{name}[/versions/{v}]/config</c>),
+/// named as in Triton's model configuration so Triton tooling reads it.
+/// </summary>
+/// <param name="Name">The model.</param>
+/// <param name="Platform">Always <c>onnxruntime_onnx</c>.</param>
+/// <param name="MaxBatchSize">Most rows one run gathers; 0 when requests are not batched.</param>
+/// <param name="DynamicBatching">Present when requests are batched.</param>
+/// <param name="NotBatchable">Why this model cannot batch requests (no free first dimension), or null when it can.</param>
+public sealed record ModelConfig(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("platform")] string Platform,
+    [property: JsonPropertyName("max_batch_size")] int MaxBatchSize,
+    [property: JsonPropertyName("dynamic_batching")] DynamicBatchingConfig? DynamicBatching,
+    [property: JsonPropertyName("not_batchable")] string? NotBatchable);
+
+/// <summary>Triton's <c>dynamic_batching</c> section: how long a request may wait for others.</summary>
+/// <param name="MaxQueueDelayMicroseconds">The longest wait, in microseconds.</param>
+public sealed record DynamicBatchingConfig([property: JsonPropertyName("max_queue_delay_microseconds")] int MaxQueueDelayMicroseconds);

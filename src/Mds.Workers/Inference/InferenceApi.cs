@@ -50,6 +50,8 @@ internal static class InferenceApi
             .WithSummary("200 when the model is loaded here, 404 when not.");
         model.MapGet("/stats", GetModelStatistics).WithName("ModelStatistics" + suffix)
             .WithSummary("Counts and times of the model (version) on this worker: the statistics extension.");
+        model.MapGet("/config", GetModelConfig).WithName("ModelConfig" + suffix)
+            .WithSummary("The model (version)'s configuration here, in Triton's form: max_batch_size and dynamic_batching when it batches requests.");
         model.MapPost("/infer", InferAsync).WithName("ModelInfer" + suffix)
             .WithSummary("Runs an inference request (V2 JSON).")
             .Accepts<object>("application/json");
@@ -92,6 +94,20 @@ internal static class InferenceApi
         return versions.Count == 0
             ? NotLoaded(route)
             : TypedResults.Ok(new ModelStatisticsResponse([.. versions.Select(m => m.Counters.Snapshot(m.Name, m.VersionText))]));
+    }
+
+    internal static Results<Ok<ModelConfig>, NotFound<V2Error>> GetModelConfig(ModelRoute route, [AsParameters] InferenceServices services)
+    {
+        if (!services.Registry.TryFind(route.Name, route.Version, out var model))
+        {
+            return NotLoaded(route);
+        }
+
+        var batching = model.Batcher?.Settings;
+        return TypedResults.Ok(new ModelConfig(
+            model.Name, V2.OnnxPlatform, batching?.MaxBatchSize ?? 0,
+            batching is null ? null : new DynamicBatchingConfig(batching.MaxLatencyMicroseconds),
+            model.Signature.WhyNotBatchable));
     }
 
     internal static Results<Ok, NotFound<V2Error>> GetModelReady(ModelRoute route, [AsParameters] InferenceServices services) =>

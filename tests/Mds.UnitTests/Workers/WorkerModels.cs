@@ -21,8 +21,11 @@ internal sealed class WorkerModels : IDisposable
     {
         Loader = new ModelLoader(Options.Create(new WorkerOptions()));
         MeterFactory = _services.GetRequiredService<IMeterFactory>();
-        Runner = new InferenceRunner(Registry, new WorkerMetrics(MeterFactory, Registry));
+        Metrics = new WorkerMetrics(MeterFactory, Registry);
+        Runner = new InferenceRunner(Registry, Metrics);
     }
+
+    public WorkerMetrics Metrics { get; }
 
     /// <summary>The factory of this instance's meters (their <see cref="Meter.Scope"/>).</summary>
     public IMeterFactory MeterFactory { get; }
