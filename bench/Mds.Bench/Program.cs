@@ -14,6 +14,7 @@ return args.FirstOrDefault() switch
     "ready" => await UploadToReady.RunAsync(args[1..], cancel.Token),
     "audit" => await AuditOverhead.RunAsync(args[1..], cancel.Token),
     "serving" => await ServingBench.RunAsync(args[1..], cancel.Token),
+    "batching" => await BatchingBench.RunAsync(args[1..], cancel.Token),
     _ => Usage(),
 };
 
@@ -24,7 +25,8 @@ static int Usage()
                dotnet run -c Release --project bench/Mds.Bench -- ready --api URL --token TOKEN [--count N]
                dotnet run -c Release --project bench/Mds.Bench -- audit --database "Host=…;Port=…;Username=…" [--seconds 10] [--rounds 3] [--concurrency 8,64]
                dotnet run -c Release --project bench/Mds.Bench -- serving --database "Host=…;Port=…;Username=…" [--seconds 10] [--rounds 3] [--concurrency 1,8,64]
-                 (audit and serving need the Release build of the solution: they start the backend, workers and the baseline)
+               dotnet run -c Release --project bench/Mds.Bench -- batching --database "Host=…;Port=…;Username=…" [--seconds 10] [--rounds 3] [--concurrency 1,8,64] [--latency-us 500] [--models iris,mlp,mlp-wide]
+                 (audit, serving and batching need the Release build of the solution: they start the backend, workers and the baseline)
         """);
     return 2;
 }

@@ -45,6 +45,54 @@ public static class TestGraphs
         return Serialize(graph);
     }
 
+    /// <summary>
+    /// A multi-layer perceptron with seeded random weights: <c>x</c> FP32 [-1, widths[0]] → (MatMul, Add, Relu) per
+    /// hidden layer → MatMul, Add → <c>y</c> FP32 [-1, widths[^1]]. Wide layers make each run cost real compute and
+    /// memory traffic, the kind of model adaptive batching is for.
+    /// </summary>
+    /// <param name="seed">Seeds the weights (scaled by 1/√fan-in) so the same arguments give the same bytes.</param>
+    /// <param name="widths">Layer widths, input first, output last; at least two.</param>
+    public static byte[] Mlp(int seed, params int[] widths)
+    {
+        ArgumentNullException.ThrowIfNull(widths);
+        ArgumentOutOfRangeException.ThrowIfLessThan(widths.Length, 2);
+        var random = new Random(seed);
+        var graph = new GraphProto { Name = "mlp" };
+        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, widths[0]]));
+        graph.Output.Add(Value("y", TensorProto.Types.DataType.Float, [-1, widths[^1]]));
+        string current = "x";
+        for (int layer = 0; layer < widths.Length - 1; layer++)
+        {
+            int fanIn = widths[layer], fanOut = widths[layer + 1];
+            float scale = 1f / MathF.Sqrt(fanIn);
+            var weights = new float[fanIn * fanOut];
+            for (int i = 0; i < weights.Length; i++)
+            {
+                weights[i] = (float)(random.NextDouble() * 2 - 1) * scale;
+            }
+
+            var bias = new float[fanOut];
+            for (int i = 0; i < bias.Length; i++)
+            {
+                bias[i] = (float)(random.NextDouble() * 0.2 - 0.1);
+            }
+
+            string n = layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            graph.Initializer.Add(FloatTensor("w" + n, weights, [fanIn, fanOut]));
+            graph.Initializer.Add(FloatTensor("b" + n, bias, [fanOut]));
+            graph.Node.Add(Node("MatMul", [current, "w" + n], ["h" + n]));
+            bool last = layer == widths.Length - 2;
+            graph.Node.Add(Node("Add", ["h" + n, "b" + n], [last ? "y" : "a" + n]));
+            if (!last)
+            {
+                graph.Node.Add(Node("Relu", ["a" + n], ["r" + n]));
+                current = "r" + n;
+            }
+        }
+
+        return Serialize(graph);
+    }
+
     /// <summary>Inputs <c>a</c> and <c>b</c>, FP32 [-1, 3]; outputs <c>sum</c> (a + b) and <c>product</c> (a * b).</summary>
     public static byte[] TwoInputsTwoOutputs()
     {
