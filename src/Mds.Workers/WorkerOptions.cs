@@ -45,6 +45,27 @@ internal sealed class WorkerOptions
     /// <summary>ONNX Runtime intra-op threads per session; 0 picks min(4, cores / 2), at least 1.</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>
+    /// ONNX Runtime inter-op threads per session: 1 (the default) runs a graph's nodes one after another; more runs
+    /// independent branches of the graph in parallel (ORT's parallel execution mode).
+    /// </summary>
+    public int InterOpThreads { get; set; } = 1;
+
+    /// <summary>
+    /// Where sessions run: <c>auto</c> (the default: CUDA when the worker declares the <c>gpu</c> capability, else the
+    /// CPU), <c>cpu</c>, or <c>cuda</c>. CUDA needs the worker built with <c>-p:MdsGpu=true</c> (ONNX Runtime's CUDA
+    /// package) on a machine with CUDA 12 and cuDNN 9; the worker refuses to start when it is asked for and absent.
+    /// </summary>
+    public string ExecutionProvider { get; set; } = "auto";
+
+    /// <summary>The CUDA device sessions run on.</summary>
+    public int GpuDeviceId { get; set; }
+
+    /// <summary>Whether sessions run on CUDA: asked for outright, or <c>auto</c> on a worker that declares <c>gpu</c>.</summary>
+    public bool UsesCuda() =>
+        string.Equals(ExecutionProvider, "cuda", StringComparison.OrdinalIgnoreCase)
+        || (string.Equals(ExecutionProvider, "auto", StringComparison.OrdinalIgnoreCase) && CapabilityList().Contains("gpu"));
+
     /// <summary>The capabilities as a list: trimmed, lower case, no empties.</summary>
     public IReadOnlyList<string> CapabilityList() =>
         Capabilities.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
@@ -101,6 +122,25 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             failures.Add($"{WorkerOptions.Section}:IntraOpThreads must be 0 (automatic) or positive.");
         }
 
+        Positive(options.InterOpThreads, "InterOpThreads", failures);
+        if (options.ExecutionProvider.ToLowerInvariant() is not ("auto" or "cpu" or "cuda"))
+        {
+            failures.Add($"{WorkerOptions.Section}:ExecutionProvider must be auto, cpu or cuda (got '{options.ExecutionProvider}').");
+        }
+        else if (options.UsesCuda() && !OrtProviders.HasCuda)
+        {
+            string why = string.Equals(options.ExecutionProvider, "cuda", StringComparison.OrdinalIgnoreCase)
+                ? "is cuda"
+                : "is auto and Mds:Worker:Capabilities declares gpu";
+            failures.Add($"{WorkerOptions.Section}:ExecutionProvider {why}, but this build of ONNX Runtime has no CUDA execution provider " +
+                $"(it has: {string.Join(", ", OrtProviders.Available)}). Build the worker with -p:MdsGpu=true, or drop gpu from the capabilities.");
+        }
+
+        if (options.GpuDeviceId < 0)
+        {
+            failures.Add($"{WorkerOptions.Section}:GpuDeviceId must be 0 or more.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
@@ -114,4 +154,16 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 
     private static bool IsHttpUrl(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+}
+
+/// <summary>The execution providers compiled into the ONNX Runtime this worker runs on.</summary>
+internal static class OrtProviders
+{
+    private static readonly Lazy<string[]> Providers = new(() => Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders());
+
+    /// <summary>E.g. <c>CPUExecutionProvider</c>, and <c>CUDAExecutionProvider</c> in the GPU build.</summary>
+    public static IReadOnlyList<string> Available => Providers.Value;
+
+    /// <summary>Whether the CUDA execution provider is there.</summary>
+    public static bool HasCuda => Providers.Value.Contains("CUDAExecutionProvider", StringComparer.Ordinal);
 }

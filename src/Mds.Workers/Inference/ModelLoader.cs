@@ -13,14 +13,19 @@ internal sealed class ModelLoader : IDisposable
 {
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
     private readonly int _intraOpThreads;
+    private readonly int _interOpThreads;
+    private readonly int? _cudaDevice;
 
-    public ModelLoader(IOptions<WorkerOptions> options)
+    public ModelLoader(IOptions<WorkerOptions> options, ILogger<ModelLoader>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _intraOpThreads = options.Value.EffectiveIntraOpThreads();
+        _interOpThreads = Math.Max(1, options.Value.InterOpThreads);
+        _cudaDevice = options.Value.UsesCuda() ? options.Value.GpuDeviceId : null;
 
         // Start ONNX Runtime's environment now, so that its one-time cost is not counted against the first model.
-        _ = OrtEnv.Instance();
+        var environment = OrtEnv.Instance();
+        logger?.LogInformation("ONNX Runtime {Version}: sessions run on {Where}", environment.GetVersionString(), Describe());
     }
 
     /// <summary>Loads the ONNX file at <paramref name="path"/> as replica <paramref name="replicaId"/> of name/version.</summary>
@@ -54,6 +59,10 @@ internal sealed class ModelLoader : IDisposable
         }
     }
 
+    /// <summary>Where sessions run, for the log: <c>CUDA device 0</c> or <c>CPU</c>, with the thread counts.</summary>
+    public string Describe() =>
+        (_cudaDevice is int device ? $"CUDA device {device}" : "CPU") + $", {_intraOpThreads} intra-op and {_interOpThreads} inter-op threads per session";
+
     public void Dispose() => _oneAtATime.Dispose();
 
     private SessionOptions CreateSessionOptions()
@@ -61,16 +70,31 @@ internal sealed class ModelLoader : IDisposable
         var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            ExecutionMode = _interOpThreads > 1 ? ExecutionMode.ORT_PARALLEL : ExecutionMode.ORT_SEQUENTIAL,
             // Concurrency comes from concurrent requests on one shared session; a small pool per session keeps many
             // loaded models from oversubscribing the cores.
             IntraOpNumThreads = _intraOpThreads,
-            InterOpNumThreads = 1,
+            InterOpNumThreads = _interOpThreads,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
 
-        // Idle pool threads must not spin: a worker hosts many sessions.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        try
+        {
+            // Idle pool threads must not spin: a worker hosts many sessions.
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            options.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
+            if (_cudaDevice is int device)
+            {
+                // Nodes CUDA cannot run fall back to the CPU provider, which ORT always appends last.
+                options.AppendExecutionProvider_CUDA(device);
+            }
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
+        }
+
         return options;
     }
 

@@ -21,6 +21,7 @@ public sealed class WorkerOptionsTests
     [InlineData("Name", "two words")]
     [InlineData("MemoryCapacityMb", "0")]
     [InlineData("HeartbeatIntervalMs", "-1")]
+    [InlineData("InterOpThreads", "0")]
     public void A_bad_setting_fails_naming_its_key(string key, string value)
     {
         var options = new WorkerOptions();
@@ -32,12 +33,71 @@ public sealed class WorkerOptionsTests
             case "Name": options.Name = value; break;
             case "MemoryCapacityMb": options.MemoryCapacityMb = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
             case "HeartbeatIntervalMs": options.HeartbeatIntervalMs = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
+            case "InterOpThreads": options.InterOpThreads = int.Parse(value, System.Globalization.CultureInfo.InvariantCulture); break;
         }
 
         var result = new WorkerOptionsValidator().Validate(null, options);
 
         Assert.True(result.Failed);
         Assert.Contains("Mds:Worker:" + key, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("cuda", "onnx,cpu", "ExecutionProvider is cuda")]
+    [InlineData("auto", "onnx,gpu", "ExecutionProvider is auto and Mds:Worker:Capabilities declares gpu")]
+    public void Asking_for_CUDA_on_the_CPU_build_of_ONNX_Runtime_stops_the_worker_with_the_reason(string provider, string capabilities, string expected)
+    {
+        Assert.False(OrtProviders.HasCuda); // this test runs on the CPU build
+
+        var result = new WorkerOptionsValidator().Validate(null, new WorkerOptions { ExecutionProvider = provider, Capabilities = capabilities });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Mds:Worker:" + expected, result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("has no CUDA execution provider (it has: CPUExecutionProvider", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("-p:MdsGpu=true", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("auto", "onnx,cpu", false)]
+    [InlineData("AUTO", "onnx,gpu", true)]
+    [InlineData("cpu", "onnx,gpu", false)]
+    [InlineData("cuda", "onnx", true)]
+    public void CUDA_is_used_when_asked_for_or_when_auto_and_the_worker_declares_gpu(string provider, string capabilities, bool cuda)
+    {
+        Assert.Equal(cuda, new WorkerOptions { ExecutionProvider = provider, Capabilities = capabilities }.UsesCuda());
+    }
+
+    [Theory]
+    [InlineData("tpu", "Mds:Worker:ExecutionProvider must be auto, cpu or cuda (got 'tpu')")]
+    public void An_unknown_execution_provider_is_refused(string provider, string expected)
+    {
+        var result = new WorkerOptionsValidator().Validate(null, new WorkerOptions { ExecutionProvider = provider });
+
+        Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sessions_get_the_configured_inter_op_threads_and_still_answer()
+    {
+        using var loader = new Mds.Workers.Inference.ModelLoader(Microsoft.Extensions.Options.Options.Create(
+            new WorkerOptions { IntraOpThreads = 2, InterOpThreads = 2, ExecutionProvider = "cpu" }));
+        string path = Path.Combine(Directory.CreateTempSubdirectory("mds-ort-options-").FullName, "two.onnx");
+        await File.WriteAllBytesAsync(path, Mds.ModelGen.TestGraphs.TwoInputsTwoOutputs());
+
+        var model = await loader.LoadAsync(1, "two", 1, path, CancellationToken.None);
+
+        Assert.Equal("CPU, 2 intra-op and 2 inter-op threads per session", loader.Describe());
+        var response = Mds.Workers.Inference.TensorBinding.Run(model, new Mds.Contracts.Inference.InferenceRequest
+        {
+            Inputs =
+            [
+                new Mds.Contracts.Inference.InferenceTensor("a", Mds.Contracts.Inference.TensorDatatype.Fp32, [1, 3], new[] { 1f, 2f, 3f }),
+                new Mds.Contracts.Inference.InferenceTensor("b", Mds.Contracts.Inference.TensorDatatype.Fp32, [1, 3], new[] { 4f, 5f, 6f }),
+            ],
+        });
+        Assert.Equal(new[] { 5f, 7f, 9f }, response.Outputs.Single(o => o.Name == "sum").Data);
+        Assert.Equal(new[] { 4f, 10f, 18f }, response.Outputs.Single(o => o.Name == "product").Data);
+        model.Release();
     }
 
     [Fact]
