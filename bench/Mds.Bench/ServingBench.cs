@@ -14,7 +14,7 @@ namespace Mds.Bench;
 internal static class ServingBench
 {
     private const string Model = "bench-serving";
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(10);
 
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
@@ -41,18 +41,21 @@ internal static class ServingBench
         await baseline.WaitUntilHealthyAsync("/health", TimeSpan.FromSeconds(60), ct);
 
         byte[] body = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"Features","shape":[1,4],"datatype":"FP32","data":[6.5,2.9,4.9,1.2]}]}""");
-        var targets = new (string Name, Uri Server, string Path, AuthenticationHeaderValue? Auth)[]
+        // The server processes each target's requests pass through: their CPU per request says where the time goes.
+        var targets = new (string Name, Uri Server, string Path, AuthenticationHeaderValue? Auth, int[] Servers)[]
         {
-            ("baseline", baseline.Url, "/infer", null),
-            ("worker", worker.Url, $"/v2/models/{Model}/versions/1/infer", null),
-            ("gateway", cluster.Backend.Url, $"/v2/models/{Model}/versions/1/infer", token),
+            ("baseline", baseline.Url, "/infer", null, [baseline.ProcessId]),
+            ("worker", worker.Url, $"/v2/models/{Model}/versions/1/infer", null, [worker.ProcessId]),
+            ("gateway", cluster.Backend.Url, $"/v2/models/{Model}/versions/1/infer", token, [cluster.Backend.ProcessId, worker.ProcessId]),
         };
+        int client = Environment.ProcessId;
         foreach (var t in targets)
         {
             Check(await InferenceLoad.RunAsync(t.Server, t.Path, body, 8, WarmUp, ct, t.Auth), t.Name);
         }
 
         var best = new Dictionary<(string, int), LoadResult>();
+        var cpu = new Dictionary<(string, int), (double Server, double Backend, double Client)>(); // µs per request, of the best round
         foreach (int concurrency in options.Concurrency)
         {
             for (int round = 0; round < options.Rounds; round++)
@@ -60,11 +63,18 @@ internal static class ServingBench
                 for (int k = 0; k < targets.Length; k++)
                 {
                     var t = targets[(k + round) % targets.Length];
+                    var (serverBefore, backendBefore, clientBefore) = (ProcessCpu.Of(t.Servers), ProcessCpu.Of(cluster.Backend.ProcessId), ProcessCpu.Of(client));
                     var result = Check(await InferenceLoad.RunAsync(t.Server, t.Path, body, concurrency, options.PhaseDuration, ct, t.Auth), t.Name);
-                    Console.WriteLine($"concurrency {concurrency,3}  round {round + 1}  {t.Name,-8} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Ms,6:F2} ms  p99 {result.P99Ms,6:F2} ms");
+                    double requests = Math.Max(1, result.RequestsPerSecond * options.PhaseDuration.TotalSeconds);
+                    var perRequest = (
+                        (ProcessCpu.Of(t.Servers) - serverBefore).TotalMicroseconds / requests,
+                        (ProcessCpu.Of(cluster.Backend.ProcessId) - backendBefore).TotalMicroseconds / requests,
+                        (ProcessCpu.Of(client) - clientBefore).TotalMicroseconds / requests);
+                    Console.WriteLine($"concurrency {concurrency,3}  round {round + 1}  {t.Name,-8} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Ms,6:F2} ms  p99 {result.P99Ms,6:F2} ms  CPU µs/request: servers {perRequest.Item1,5:F0}, client {perRequest.Item3,5:F0}");
                     if (!best.TryGetValue((t.Name, concurrency), out var previous) || result.RequestsPerSecond > previous.RequestsPerSecond)
                     {
                         best[(t.Name, concurrency)] = result;
+                        cpu[(t.Name, concurrency)] = perRequest;
                     }
                 }
             }
@@ -86,6 +96,18 @@ internal static class ServingBench
                 $"{b.P50Ms:F2} / {b.P99Ms:F2}", $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}");
         }
 
+        // Where the CPU goes: on one host the client and every server share the cores, so req/s follows the CPU per request.
+        Console.WriteLine();
+        Console.WriteLine("CPU per request (user + system, µs, best round): the servers on the path, the backend alone, the load generator");
+        MarkdownTable.Header("clients", "baseline", "worker", "gateway path (backend + worker)", "of which backend", "client → baseline / worker / gateway");
+        foreach (int c in options.Concurrency)
+        {
+            var (b, w, g) = (cpu[("baseline", c)], cpu[("worker", c)], cpu[("gateway", c)]);
+            MarkdownTable.Row(
+                c.ToString(CultureInfo.InvariantCulture), U(b.Server), U(w.Server), U(g.Server), U(g.Backend),
+                $"{U(b.Client)} / {U(w.Client)} / {U(g.Client)}");
+        }
+
         return 0;
     }
 
@@ -93,6 +115,8 @@ internal static class ServingBench
         result.Failed == 0 ? result : throw new InvalidOperationException($"{target}: {result.Failed} requests failed (first: {result.FirstError})");
 
     private static string F(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string U(double v) => v.ToString("F0", CultureInfo.InvariantCulture);
 
     private static string R(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
 }

@@ -21,7 +21,8 @@ internal sealed class ApiKeyAuthenticationHandler(
     UrlEncoder encoder,
     IOptions<ClusterOptions> cluster,
     MdsDbContext db,
-    UserManager<MdsUser> users)
+    UserManager<MdsUser> users,
+    CredentialCache cache)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -46,6 +47,11 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("Unknown bearer token.");
         }
 
+        if (cache.TryGet(token, out var known))
+        {
+            return AuthenticateResult.Success(new AuthenticationTicket(known, SchemeName));
+        }
+
         var key = await db.ApiKeys.Include(k => k.User).SingleOrDefaultAsync(k => k.Prefix == prefix && k.RevokedAt == null, Context.RequestAborted);
         if (key is null || !FixedTimeEquals(Hash(token), key.KeyHash))
         {
@@ -67,7 +73,9 @@ internal sealed class ApiKeyAuthenticationHandler(
             new("api_key", key.Prefix),
         };
         claims.AddRange(roles.Select(r => new Claim(ClaimTypes.Role, r)));
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        cache.Add(token, principal, now + CredentialCache.ApiKeyLifetime);
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     internal static string? BearerToken(HttpRequest request)

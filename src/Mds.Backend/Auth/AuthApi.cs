@@ -83,12 +83,13 @@ public static class AuthApi
         return TypedResults.Ok(keys);
     }
 
-    private static async Task<Results<NoContent, NotFound>> RevokeKey(long id, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock)
+    private static async Task<Results<NoContent, NotFound>> RevokeKey(long id, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock, CredentialCache cache)
     {
         string? userId = UserId(caller);
         var now = clock.GetUtcNow();
         int n = await db.ApiKeys.Where(k => k.Id == id && k.UserId == userId && k.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now));
+        cache.Clear(); // the key stops working now, not when its cached principal expires
         return n == 0 ? TypedResults.NotFound() : TypedResults.NoContent();
     }
 
@@ -128,7 +129,7 @@ public static class AuthApi
         return TypedResults.Created($"/api/users/{user.Id}", new UserDto(user.Id, user.Email!, [.. roles.Distinct()]));
     }
 
-    private static async Task<Results<Ok<UserDto>, ProblemHttpResult>> UpdateRoles(string id, UpdateUserRolesRequest? request, UserManager<MdsUser> users)
+    private static async Task<Results<Ok<UserDto>, ProblemHttpResult>> UpdateRoles(string id, UpdateUserRolesRequest? request, UserManager<MdsUser> users, CredentialCache cache)
     {
         var roles = request?.Roles?.Distinct(StringComparer.Ordinal).ToList() ?? [];
         if (roles.Count == 0 || roles.Any(r => !Roles.Human.Contains(r)))
@@ -154,12 +155,14 @@ public static class AuthApi
             result = await users.AddToRolesAsync(user, roles.Except(current));
         }
 
+        cache.Clear(); // API keys carry the user's roles
+
         return result.Succeeded
             ? TypedResults.Ok(new UserDto(user.Id, user.Email ?? "", [.. await users.GetRolesAsync(user)]))
             : TypedResults.Problem(string.Join(" ", result.Errors.Select(e => e.Description)), statusCode: StatusCodes.Status400BadRequest);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteUser(string id, ClaimsPrincipal caller, UserManager<MdsUser> users)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteUser(string id, ClaimsPrincipal caller, UserManager<MdsUser> users, CredentialCache cache)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -178,6 +181,7 @@ public static class AuthApi
         }
 
         var result = await users.DeleteAsync(user); // API keys go with the user (cascade)
+        cache.Clear();
         return result.Succeeded
             ? TypedResults.NoContent()
             : TypedResults.Problem(string.Join(" ", result.Errors.Select(e => e.Description)), statusCode: StatusCodes.Status400BadRequest);

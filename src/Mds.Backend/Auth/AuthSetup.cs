@@ -53,12 +53,40 @@ public static class AuthSetup
                     RoleClaimType = "role",
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
+                o.Events = new JwtBearerEvents
+                {
+                    // A token validated a moment ago is not verified again (CredentialCache); a new one is, then remembered.
+                    OnMessageReceived = ctx =>
+                    {
+                        if (ApiKeyAuthenticationHandler.BearerToken(ctx.Request) is { } token
+                            && ctx.HttpContext.RequestServices.GetRequiredService<CredentialCache>().TryGet(token, out var principal))
+                        {
+                            ctx.Principal = principal;
+                            ctx.Success();
+                        }
+
+                        return Task.CompletedTask;
+                    },
+                    OnTokenValidated = ctx =>
+                    {
+                        if (ApiKeyAuthenticationHandler.BearerToken(ctx.Request) is { } token && ctx.Principal is { } principal)
+                        {
+                            var clock = ctx.HttpContext.RequestServices.GetRequiredService<TimeProvider>();
+                            var expires = new DateTimeOffset(DateTime.SpecifyKind(ctx.SecurityToken.ValidTo, DateTimeKind.Utc));
+                            var cap = clock.GetUtcNow() + CredentialCache.JwtLifetime;
+                            ctx.HttpContext.RequestServices.GetRequiredService<CredentialCache>().Add(token, principal, expires < cap ? expires : cap);
+                        }
+
+                        return Task.CompletedTask;
+                    },
+                };
             })
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 
         bool anonymousInference = builder.Configuration.GetValue<bool>("Mds:Inference:AllowAnonymous");
         services.AddAuthorization(o => Policies.Add(o, anonymousInference));
         services.AddSingleton<TokenIssuer>();
+        services.AddSingleton<CredentialCache>();
         services.AddHostedService<AdminSeeder>();
         return builder;
     }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Mds.Contracts.Api;
 using Mds.IntegrationTests.Infrastructure;
@@ -23,6 +24,31 @@ public sealed class UserAdminTests(MdsCluster cluster)
         using var anonymous = new HttpClient { BaseAddress = cluster.BackendUrl };
         var token = await anonymous.PostAsJsonAsync("/api/auth/token", new TokenRequest("roles-change@test.local", MdsCluster.Password));
         Assert.Contains(Roles.Researcher, (await token.Content.ReadFromJsonAsync<TokenResponse>())!.Roles);
+    }
+
+    [Fact]
+    public async Task An_api_key_follows_its_owners_role_changes_and_deletion_at_once()
+    {
+        // The backend remembers a validated API key for a while (CredentialCache); a role change or a deletion must not wait for that.
+        using var admin = await cluster.ClientAsync(Roles.Admin);
+        var user = await CreateAsync(admin, "key-owner@test.local", Roles.Analyst);
+        using var owner = new HttpClient { BaseAddress = cluster.BackendUrl };
+        var token = (await (await owner.PostAsJsonAsync("/api/auth/token", new TokenRequest("key-owner@test.local", MdsCluster.Password))).Content.ReadFromJsonAsync<TokenResponse>())!;
+        owner.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.AccessToken);
+        var created = await owner.PostAsJsonAsync("/api/keys", new CreateApiKeyRequest("cache-test"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var key = (await created.Content.ReadFromJsonAsync<CreatedApiKey>())!;
+
+        using var program = new HttpClient { BaseAddress = cluster.BackendUrl };
+        program.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Key);
+        Assert.Equal(HttpStatusCode.OK, (await program.GetAsync("/api/models")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await program.GetAsync("/api/users")).StatusCode); // an analyst's key, now remembered
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"/api/users/{user.Id}/roles", new UpdateUserRolesRequest([Roles.Admin]))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await program.GetAsync("/api/users")).StatusCode); // an admin's key from the next request on
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/users/{user.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await program.GetAsync("/api/models")).StatusCode);
     }
 
     [Theory]

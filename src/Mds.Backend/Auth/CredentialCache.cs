@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Mds.Backend.Auth;
+
+/// <summary>
+/// The principals of bearer credentials validated a moment ago, so that the inference path does not verify a JWT's
+/// signature, or look an API key and its user's roles up in the database, on every request of a busy client. An entry
+/// lives until its JWT expires or, for an API key, <see cref="ApiKeyLifetime"/>; revoking a key, changing a user's
+/// roles or deleting a user clears the cache, so those take effect at once on this backend. Keyed by the credential's
+/// SHA-256, never the credential itself. The cached principal is shared by the requests that present the same
+/// credential: nothing in MDS changes a principal after authentication.
+/// </summary>
+public sealed class CredentialCache(TimeProvider clock)
+{
+    /// <summary>Entries kept at most; when full, the cache starts again from empty (credentials are re-validated).</summary>
+    public const int MaxEntries = 10_000;
+
+    /// <summary>How long an API key's principal is reused before the database is asked again.</summary>
+    public static readonly TimeSpan ApiKeyLifetime = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a JWT's principal is reused at most (and never past the token's expiry).</summary>
+    public static readonly TimeSpan JwtLifetime = TimeSpan.FromMinutes(5);
+
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>Entries held now.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>The principal <paramref name="credential"/> was validated as, if that is recent enough.</summary>
+    public bool TryGet(string credential, out ClaimsPrincipal principal)
+    {
+        string key = KeyOf(credential);
+        if (_entries.TryGetValue(key, out var entry))
+        {
+            if (entry.Until > clock.GetUtcNow())
+            {
+                principal = entry.Principal;
+                return true;
+            }
+
+            _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+        }
+
+        principal = null!;
+        return false;
+    }
+
+    /// <summary>Remembers that <paramref name="credential"/> is <paramref name="principal"/> until <paramref name="until"/>.</summary>
+    public void Add(string credential, ClaimsPrincipal principal, DateTimeOffset until)
+    {
+        ArgumentNullException.ThrowIfNull(principal);
+        if (until <= clock.GetUtcNow())
+        {
+            return;
+        }
+
+        if (_entries.Count >= MaxEntries)
+        {
+            _entries.Clear();
+        }
+
+        _entries[KeyOf(credential)] = new Entry(principal, until);
+    }
+
+    /// <summary>Forgets every entry: a key was revoked, or a user's roles changed or the user was deleted.</summary>
+    public void Clear() => _entries.Clear();
+
+    private static string KeyOf(string credential)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        return Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(credential)));
+    }
+
+    private sealed record Entry(ClaimsPrincipal Principal, DateTimeOffset Until);
+}
