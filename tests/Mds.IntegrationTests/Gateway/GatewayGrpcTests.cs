@@ -144,6 +144,21 @@ public sealed class GatewayGrpcTests(GatewayGrpcFixture fixture) : IDisposable
         Assert.Equal(StatusCode.NotFound, metadata.StatusCode);
     }
 
+    [Fact]
+    public async Task A_model_without_a_ready_replica_is_unavailable_but_still_described()
+    {
+        const string model = "gw-grpc-pending";
+        var uploaded = await Cluster.UploadAsync(model, TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,gpu" });
+        Assert.Equal(HttpStatusCode.Created, uploaded.StatusCode);
+        var auth = await AuthAsync();
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Gateway.ModelInferAsync(LinearRequest(model, [1, 1], [1]), auth).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains("no ready replica", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.False((await Gateway.ModelReadyAsync(new ModelReadyRequest { Name = model }, auth)).Ready);
+        Assert.Equal("x", Assert.Single((await Gateway.ModelMetadataAsync(new ModelMetadataRequest { Name = model }, auth)).Inputs).Name);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("Bearer not-a-key")]
