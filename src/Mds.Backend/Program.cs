@@ -28,6 +28,8 @@ builder.AddDrift();
 builder.AddExplanations();
 builder.AddMonitoring();
 builder.Services.AddGateway();
+builder.AddGrpcGateway();
+builder.Services.AddGatewayStatistics();
 builder.Services.AddSingleton(TimeProvider.System);
 
 var app = builder.Build();
@@ -50,6 +52,8 @@ app.MapExplanationsApi();
 app.MapFeedbackApi();
 app.MapWorkersApi();
 app.MapGatewayApi();
+app.MapGatewayStatistics();
+app.MapGrpcGateway();
 app.MapRepositoryApi();
 app.MapStatsApi();
 

@@ -18,6 +18,9 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
     private readonly Dictionary<long, OutstandingCounter> _counters = [];
     private volatile Snapshot _snapshot = new([], DateTimeOffset.MinValue);
 
+    /// <summary>Every model in the table as it stands (no refresh).</summary>
+    public IReadOnlyCollection<ModelRoute> Models => _snapshot.Models.Values;
+
     /// <summary>Rebuilds the table from the database.</summary>
     public async Task RefreshAsync(CancellationToken ct)
     {
@@ -40,7 +43,7 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
                     var ready = v.ReplicaList
                         .Where(r => r.State == ReplicaStates.Ready && r.Worker.State != WorkerStates.Offline)
                         .OrderBy(r => r.Id)
-                        .Select(r => new ReplicaEndpoint(r.Id, r.WorkerId, r.Worker.Name, r.Worker.RestUrl, CounterFor(r.WorkerId)))
+                        .Select(r => new ReplicaEndpoint(r.Id, r.WorkerId, r.Worker.Name, r.Worker.RestUrl, CounterFor(r.WorkerId)) { GrpcUrl = r.Worker.GrpcUrl })
                         .ToArray();
                     var (state, reason) = RegistryMapping.StateOf(v);
                     versions[v.Version] = new VersionRoute(v.Version, ready, state, reason,
@@ -186,7 +189,11 @@ public sealed record ModelRoute(string Name, int? LiveVersion, SortedDictionary<
 
 public sealed record VersionRoute(int Version, ReplicaEndpoint[] Ready, string State, string? Reason, IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<TensorMetadata> Outputs);
 
-public sealed record ReplicaEndpoint(long ReplicaId, long WorkerId, string WorkerName, string Url, OutstandingCounter Outstanding);
+public sealed record ReplicaEndpoint(long ReplicaId, long WorkerId, string WorkerName, string Url, OutstandingCounter Outstanding)
+{
+    /// <summary>The worker's gRPC URL, when it serves gRPC.</summary>
+    public string? GrpcUrl { get; init; }
+}
 
 public enum RouteStatus { Found, UnknownModel, Unavailable }
 
@@ -198,10 +205,11 @@ public sealed record RouteLookup(RouteStatus Status, ModelRoute? Model, VersionR
     /// <summary>
     /// Power of two choices: of two random Ready replicas, the one with fewer outstanding requests. Replicas on
     /// suspended workers, and <paramref name="except"/>, are passed over while others exist. Null when none is left.
+    /// With <paramref name="grpc"/>, only replicas on workers that serve gRPC count.
     /// </summary>
-    public ReplicaEndpoint? PickReplica(ReplicaEndpoint? except = null)
+    public ReplicaEndpoint? PickReplica(ReplicaEndpoint? except = null, bool grpc = false)
     {
-        var ready = Version!.Ready;
+        var ready = grpc ? Array.FindAll(Version!.Ready, r => r.GrpcUrl is not null) : Version!.Ready;
         var healthy = ready.Where(r => r != except && !r.Outstanding.IsSuspended).ToArray();
         var pool = healthy.Length > 0 ? healthy : ready.Where(r => r != except).ToArray();
         if (pool.Length <= 1)

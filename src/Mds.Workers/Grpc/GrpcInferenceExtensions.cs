@@ -1,6 +1,5 @@
-using System.Net;
 using Grpc.AspNetCore.Server;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Mds.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Mds.Workers.Grpc;
@@ -26,39 +25,7 @@ internal static class GrpcInferenceExtensions
             .Configure<IOptions<WorkerOptions>>((grpc, worker) =>
                 grpc.MaxReceiveMessageSize = worker.Value.MaxRequestBodyMb * 1024 * 1024);
 
-        // An endpoint set in code makes Kestrel ignore the URLs (ASPNETCORE_URLS, --urls, ASPNETCORE_HTTP_PORTS), so the
-        // REST addresses they name are listened on here too, first, so that the first address stays the REST one.
-        // Endpoints from the Kestrel:Endpoints section are bound by Kestrel itself besides these.
-        string[] urls = (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        string[] ports = (configuration["http_ports"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        builder.Services.Configure<KestrelServerOptions>(kestrel =>
-        {
-            string? grpcHost = null;
-            if (urls.Length > 0)
-            {
-                foreach (string url in urls)
-                {
-                    var address = BindingAddress.Parse(url);
-                    Listen(kestrel, address.Host, address.Port, listen =>
-                    {
-                        if (string.Equals(address.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase))
-                        {
-                            listen.UseHttps();
-                        }
-                    });
-                    grpcHost ??= address.Host;
-                }
-            }
-            else
-            {
-                foreach (string port in ports)
-                {
-                    kestrel.ListenAnyIP(int.Parse(port, System.Globalization.CultureInfo.InvariantCulture));
-                }
-            }
-
-            Listen(kestrel, grpcHost ?? "*", grpcPort, listen => listen.Protocols = HttpProtocols.Http2);
-        });
+        builder.ListenForGrpc(grpcPort);
         return builder;
     }
 
@@ -76,21 +43,4 @@ internal static class GrpcInferenceExtensions
 
     private static int GrpcPort(IConfiguration configuration) =>
         configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>()?.GrpcPort ?? 0;
-
-    private static void Listen(KestrelServerOptions kestrel, string host, int port, Action<ListenOptions> configure)
-    {
-        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            kestrel.ListenLocalhost(port, configure);
-        }
-        else if (IPAddress.TryParse(host.Trim('[', ']'), out var ip))
-        {
-            kestrel.Listen(ip, port, configure);
-        }
-        else
-        {
-            // "*", "+" or a host name: every interface, as Kestrel does for such URLs.
-            kestrel.ListenAnyIP(port, configure);
-        }
-    }
 }

@@ -1,0 +1,25 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Mds.Backend.Gateway;
+
+/// <summary><c>Mds:Gateway</c>.</summary>
+public sealed class GatewayOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Mds:Gateway";
+
+    /// <summary>
+    /// Port of the gateway's Open Inference Protocol gRPC endpoint (cleartext HTTP/2, on the REST URL's host); 0, the
+    /// default, serves no gRPC. <c>./mds</c> sets it to the REST port + 1 (5081).
+    /// </summary>
+    [Range(0, 65535)]
+    public int GrpcPort { get; set; }
+
+    /// <summary>Largest gRPC message the gateway accepts or passes on, in MiB (as the workers' default).</summary>
+    [Range(1, 2047)]
+    public int MaxGrpcMessageMb { get; set; } = 64;
+
+    /// <summary>How long <c>/v2/models/…/stats</c> waits for each worker before leaving it out.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan StatisticsTimeout { get; set; } = TimeSpan.FromSeconds(2);
+}

@@ -1,0 +1,320 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using Grpc.AspNetCore.Server;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mds.Backend.Auth;
+using Mds.Backend.Monitoring;
+using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
+using Mds.Contracts.Inference.Grpc;
+using Mds.ServiceDefaults;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
+
+namespace Mds.Backend.Gateway;
+
+/// <summary>
+/// The Open Inference Protocol over gRPC on the backend (<c>inference.GRPCInferenceService</c>), when
+/// <c>Mds:Gateway:GrpcPort</c> is set: a cleartext HTTP/2 endpoint of its own beside the REST one.
+/// </summary>
+public static class GrpcGateway
+{
+    public static IHostApplicationBuilder AddGrpcGateway(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var options = Options(builder.Configuration);
+        if (options.GrpcPort <= 0)
+        {
+            return builder;
+        }
+
+        builder.Services.AddGrpc();
+        builder.Services.AddOptions<GrpcServiceOptions>()
+            .Configure<IOptions<GatewayOptions>>((grpc, gateway) => grpc.MaxReceiveMessageSize = gateway.Value.MaxGrpcMessageMb * 1024 * 1024);
+        builder.Services.AddSingleton<WorkerChannels>();
+        builder.ListenForGrpc(options.GrpcPort);
+        return builder;
+    }
+
+    /// <summary>Maps <c>inference.GRPCInferenceService</c> when the gRPC port is set.</summary>
+    public static IEndpointRouteBuilder MapGrpcGateway(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (Options(app.ServiceProvider.GetRequiredService<IConfiguration>()).GrpcPort > 0)
+        {
+            app.MapGrpcService<GatewayGrpcService>();
+        }
+
+        return app;
+    }
+
+    private static GatewayOptions Options(IConfiguration configuration) =>
+        configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>() ?? new GatewayOptions();
+}
+
+/// <summary>
+/// The gateway's gRPC service: health and server metadata answered here; model metadata and readiness from the
+/// routing table; infer sent on to a Ready replica's gRPC endpoint, picked and retried as REST does (power of two
+/// choices; once more on another replica when the first is unavailable or no longer has the model loaded).
+/// Callers authenticate as for REST (<c>authorization: Bearer …</c> metadata); the credentials stay here.
+/// </summary>
+[Authorize(Policy = Policies.Inference)]
+internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics)
+    : GRPCInferenceService.GRPCInferenceServiceBase
+{
+    private static readonly string ServerVersion = typeof(GatewayGrpcService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    private static readonly string RequestIdKey = MdsHeaders.RequestId.ToLowerInvariant();
+    private static readonly string CallerKey = MdsHeaders.Caller.ToLowerInvariant();
+
+    [AllowAnonymous]
+    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerLiveResponse { Live = true });
+
+    [AllowAnonymous]
+    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerReadyResponse { Ready = true });
+
+    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerMetadataResponse { Name = "mds", Version = ServerVersion, Extensions = { RepositoryApi.Extension, GatewayStatistics.Extension } });
+
+    /// <summary>Ready when a Ready replica that serves gRPC can answer; false for unknown models, as on the workers.</summary>
+    public override async Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        var found = await ResolveAsync(request.Name, request.Version, context.CancellationToken);
+        return new ModelReadyResponse { Ready = found?.Status == RouteStatus.Found && found.PickReplica(grpc: true) is not null };
+    }
+
+    public override async Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        var found = await ResolveAsync(request.Name, request.Version, context.CancellationToken);
+        if (found?.Version is null)
+        {
+            throw Refusal(found, request.Name, request.Version);
+        }
+
+        var response = new ModelMetadataResponse { Name = found.Model!.Name, Platform = V2.OnnxPlatform };
+        response.Versions.AddRange(found.Model.Versions.Keys.Select(k => k.ToString(CultureInfo.InvariantCulture)));
+        AddTensors(response.Inputs, found.Version.Inputs);
+        AddTensors(response.Outputs, found.Version.Outputs);
+        return response;
+    }
+
+    public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(context);
+        long started = Stopwatch.GetTimestamp();
+        string name = request.ModelName;
+        string? version = request.ModelVersion.Length > 0 ? request.ModelVersion : null;
+        StatusCode status = StatusCode.Internal;
+        RouteLookup? found = null;
+        try
+        {
+            found = await ResolveAsync(name, request.ModelVersion, context.CancellationToken);
+            if (found?.Status != RouteStatus.Found)
+            {
+                throw Refusal(found, name, request.ModelVersion);
+            }
+
+            var response = await ForwardAsync(request, found, context);
+            status = StatusCode.OK;
+            return response;
+        }
+        catch (RpcException e)
+        {
+            status = e.StatusCode;
+            throw;
+        }
+        finally
+        {
+            // The dashboards count in HTTP terms, REST and gRPC alike.
+            int http = HttpStatusOf(status);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            traffic.Record(name, version, http, elapsed);
+            metrics.Record(found, http, elapsed);
+        }
+    }
+
+    private async Task<ModelInferResponse> ForwardAsync(ModelInferRequest request, RouteLookup found, ServerCallContext context)
+    {
+        // Every inference gets a request id (the caller's x-request-id, else the request's id, else a new one), echoed
+        // in the response headers and passed on with the caller's name for the worker's inference record.
+        string requestId = context.RequestHeaders.GetValue(RequestIdKey) is { Length: > 0 and <= 128 } given ? given
+            : request.Id is { Length: > 0 and <= 128 } ? request.Id
+            : Guid.CreateVersion7().ToString("N");
+        await context.WriteResponseHeadersAsync(new Metadata { { RequestIdKey, requestId } });
+        var headers = new Metadata
+        {
+            { RequestIdKey, requestId },
+            { CallerKey, AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous" },
+        };
+
+        string name = request.ModelName;
+        var route = found;
+        int routedVersion = route.Version!.Version;
+        string modelName = route.Model!.Name;
+        request.ModelName = modelName;
+        request.ModelVersion = routedVersion.ToString(CultureInfo.InvariantCulture);
+        ReplicaEndpoint? first = null;
+        string why = $"model '{name}' version {routedVersion} has no ready replica that serves gRPC";
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            var replica = route.PickReplica(except: first, grpc: true);
+            if (replica is null)
+            {
+                break;
+            }
+
+            replica.Outstanding.Increment();
+            try
+            {
+                return await channels.For(replica.GrpcUrl!).ModelInferAsync(request, headers, context.Deadline, context.CancellationToken);
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.NotFound && !context.CancellationToken.IsCancellationRequested)
+            {
+                // NotFound from a worker for the version the table routed to: the table was a moment behind an unload.
+                bool notLoaded = e.StatusCode == StatusCode.NotFound;
+                if (!notLoaded && e.Status.DebugException is HttpRequestException)
+                {
+                    replica.Outstanding.Suspend(TimeSpan.FromSeconds(5));
+                }
+
+                first = replica;
+                why = $"model '{name}': replica on worker '{replica.WorkerName}' "
+                    + (notLoaded ? "no longer has it loaded (it is being moved; try again)" : $"is unavailable ({e.Status.Detail})");
+                if (notLoaded && attempt == 0)
+                {
+                    var again = await routing.CatchUpAsync(modelName, routedVersion, route, context.CancellationToken);
+                    if (again.Status == RouteStatus.Found)
+                    {
+                        route = again;
+                    }
+                }
+            }
+            catch (RpcException e)
+            {
+                // The worker's own answer (InvalidArgument for a request that does not fit, …) passes through as it is.
+                throw new RpcException(new Status(e.StatusCode, e.Status.Detail));
+            }
+            finally
+            {
+                replica.Outstanding.Decrement();
+            }
+        }
+
+        throw new RpcException(new Status(StatusCode.Unavailable, why));
+    }
+
+    /// <summary>The routing table's answer, or null for a version that is not a number (no such version).</summary>
+    private async ValueTask<RouteLookup?> ResolveAsync(string name, string version, CancellationToken ct)
+    {
+        int? v = null;
+        if (version.Length > 0)
+        {
+            if (!int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed))
+            {
+                return null;
+            }
+
+            v = parsed;
+        }
+
+        return await routing.ResolveAsync(name, v, ct);
+    }
+
+    /// <summary>NotFound for an unknown model or version, Unavailable when nothing can answer.</summary>
+    private static RpcException Refusal(RouteLookup? found, string name, string version) => found switch
+    {
+        null => new RpcException(new Status(StatusCode.NotFound, $"model '{name}' has no version '{version}'")),
+        { Status: RouteStatus.UnknownModel } => new RpcException(new Status(StatusCode.NotFound, found.Error!)),
+        _ => new RpcException(new Status(StatusCode.Unavailable, found.Error ?? $"model '{name}' has no ready replica")),
+    };
+
+    /// <summary>The HTTP status REST would have answered, for the traffic statistics and metrics.</summary>
+    internal static int HttpStatusOf(StatusCode status) => status switch
+    {
+        StatusCode.OK => StatusCodes.Status200OK,
+        StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.OutOfRange => StatusCodes.Status400BadRequest,
+        StatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
+        StatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
+        StatusCode.NotFound => StatusCodes.Status404NotFound,
+        StatusCode.Cancelled => StatusCodes.Status499ClientClosedRequest,
+        StatusCode.ResourceExhausted => StatusCodes.Status429TooManyRequests,
+        StatusCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        StatusCode.DeadlineExceeded => StatusCodes.Status504GatewayTimeout,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    private static void AddTensors(
+        Google.Protobuf.Collections.RepeatedField<ModelMetadataResponse.Types.TensorMetadata> target, IReadOnlyList<TensorMetadata> tensors)
+    {
+        foreach (var tensor in tensors)
+        {
+            var item = new ModelMetadataResponse.Types.TensorMetadata { Name = tensor.Name, Datatype = tensor.Datatype };
+            item.Shape.AddRange(tensor.Shape);
+            target.Add(item);
+        }
+    }
+}
+
+/// <summary>
+/// One gRPC channel per worker URL, kept for the process's life and sharing one HTTP/2 connection pool: a channel is
+/// costly to create and multiplexes any number of calls.
+/// </summary>
+internal sealed class WorkerChannels(IOptions<GatewayOptions> options) : IDisposable
+{
+    private readonly Dictionary<string, (GrpcChannel Channel, GRPCInferenceService.GRPCInferenceServiceClient Client)> _channels = new(StringComparer.Ordinal);
+    private readonly SocketsHttpHandler _handler = new()
+    {
+        UseProxy = false,
+        EnableMultipleHttp2Connections = true,
+        ConnectTimeout = TimeSpan.FromSeconds(3),
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
+        KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+        KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+    };
+
+    /// <summary>The client for the worker at <paramref name="url"/>.</summary>
+    public GRPCInferenceService.GRPCInferenceServiceClient For(string url)
+    {
+        lock (_channels)
+        {
+            if (!_channels.TryGetValue(url, out var entry))
+            {
+                int max = options.Value.MaxGrpcMessageMb * 1024 * 1024;
+                var channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions
+                {
+                    HttpHandler = _handler,
+                    DisposeHttpClient = false,
+                    MaxReceiveMessageSize = max,
+                    MaxSendMessageSize = max,
+                });
+                _channels[url] = entry = (channel, new GRPCInferenceService.GRPCInferenceServiceClient(channel));
+            }
+
+            return entry.Client;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_channels)
+        {
+            foreach (var (channel, _) in _channels.Values)
+            {
+                channel.Dispose();
+            }
+
+            _channels.Clear();
+        }
+
+        _handler.Dispose();
+    }
+}
