@@ -42,7 +42,7 @@ public static class GatewayApi
         var v2 = app.MapGroup("/v2").WithTags("Inference");
         v2.MapGet("/health/live", () => TypedResults.Ok()).AllowAnonymous().WithName("V2Live").WithSummary("The backend process is up");
         v2.MapGet("/health/ready", () => TypedResults.Ok()).AllowAnonymous().WithName("V2Ready").WithSummary("The backend can serve requests");
-        v2.MapGet("/", () => TypedResults.Ok(new ServerMetadata("mds", ServerVersion, [RepositoryApi.Extension, GatewayStatistics.Extension]))).RequireAuthorization(Policies.Inference)
+        v2.MapGet("/", () => TypedResults.Ok(new ServerMetadata("mds", ServerVersion, [RepositoryApi.Extension, GatewayStatistics.Extension, BinaryTensorData.Extension]))).RequireAuthorization(Policies.Inference)
             .WithName("V2ServerMetadata").WithSummary("Server metadata");
 
         var model = v2.MapGroup("/models/{name}").RequireAuthorization(Policies.Inference);

@@ -78,7 +78,7 @@ internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels ch
         Task.FromResult(new ServerReadyResponse { Ready = true });
 
     public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
-        Task.FromResult(new ServerMetadataResponse { Name = "mds", Version = ServerVersion, Extensions = { RepositoryApi.Extension, GatewayStatistics.Extension } });
+        Task.FromResult(new ServerMetadataResponse { Name = "mds", Version = ServerVersion, Extensions = { RepositoryApi.Extension, GatewayStatistics.Extension, BinaryTensorData.Extension } });
 
     /// <summary>Ready when a Ready replica that serves gRPC can answer; false for unknown models, as on the workers.</summary>
     public override async Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)

@@ -15,8 +15,11 @@ internal static class V2BodyReader
 
     private const int MaxRankBeforeResize = 8;
 
-    /// <summary>Reads a request body; <paramref name="bodyLength"/> is its length in bytes.</summary>
-    public static InferenceRequest ReadRequest(ref Utf8JsonReader reader, long bodyLength)
+    /// <summary>
+    /// Reads a request body; <paramref name="bodyLength"/> is the JSON's length in bytes; inputs with
+    /// <c>binary_data_size</c> take their data from <paramref name="binary"/>, which they must use up exactly.
+    /// </summary>
+    public static InferenceRequest ReadRequest(ref Utf8JsonReader reader, long bodyLength, ref BinarySection binary)
     {
         var scope = DecodeScope.Body("request");
         ReadBodyStart(ref reader, "request");
@@ -30,7 +33,7 @@ internal static class V2BodyReader
             if (reader.ValueTextEquals("inputs"u8))
             {
                 scope.MarkOnce(ref seen, 1, "inputs");
-                inputs = ReadTensors(ref reader, ref scope, "inputs", "input", bodyLength);
+                inputs = ReadTensors(ref reader, ref scope, "inputs", "input", bodyLength, ref binary);
             }
             else if (reader.ValueTextEquals("id"u8))
             {
@@ -54,6 +57,7 @@ internal static class V2BodyReader
         }
 
         ReadBodyEnd(ref reader, "request");
+        RejectUnusedBinary(ref binary, "inputs");
         if (inputs is null)
         {
             throw scope.Missing("inputs");
@@ -67,8 +71,8 @@ internal static class V2BodyReader
         return new InferenceRequest { Id = id, Parameters = parameters, Inputs = inputs, Outputs = outputs };
     }
 
-    /// <summary>Reads a response body; <paramref name="bodyLength"/> is its length in bytes.</summary>
-    public static InferenceResponse ReadResponse(ref Utf8JsonReader reader, long bodyLength)
+    /// <summary>Reads a response body; as <see cref="ReadRequest"/>, for outputs.</summary>
+    public static InferenceResponse ReadResponse(ref Utf8JsonReader reader, long bodyLength, ref BinarySection binary)
     {
         var scope = DecodeScope.Body("response");
         ReadBodyStart(ref reader, "response");
@@ -83,7 +87,7 @@ internal static class V2BodyReader
             if (reader.ValueTextEquals("outputs"u8))
             {
                 scope.MarkOnce(ref seen, 1, "outputs");
-                outputs = ReadTensors(ref reader, ref scope, "outputs", "output", bodyLength);
+                outputs = ReadTensors(ref reader, ref scope, "outputs", "output", bodyLength, ref binary);
             }
             else if (reader.ValueTextEquals("model_name"u8))
             {
@@ -112,6 +116,7 @@ internal static class V2BodyReader
         }
 
         ReadBodyEnd(ref reader, "response");
+        RejectUnusedBinary(ref binary, "outputs");
         if (modelName is null)
         {
             throw scope.Missing("model_name");
@@ -143,6 +148,15 @@ internal static class V2BodyReader
         }
     }
 
+    private static void RejectUnusedBinary(ref BinarySection binary, string tensors)
+    {
+        if (binary.IsPresent && binary.Remaining != 0)
+        {
+            throw new InferenceProtocolException(
+                $"the {tensors}' '{BinaryTensorReader.SizeParameter}' add up to {binary.Used} bytes but {binary.Length} bytes of binary data follow the JSON header");
+        }
+    }
+
     /// <summary>Moves to the next property name of the current object; false on its closing brace.</summary>
     private static bool NextProperty(ref Utf8JsonReader reader)
     {
@@ -151,7 +165,7 @@ internal static class V2BodyReader
     }
 
     private static List<InferenceTensor> ReadTensors(
-        ref Utf8JsonReader reader, ref DecodeScope owner, string property, string kind, long bodyLength)
+        ref Utf8JsonReader reader, ref DecodeScope owner, string property, string kind, long bodyLength, ref BinarySection binary)
     {
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartArray)
@@ -162,14 +176,14 @@ internal static class V2BodyReader
         var tensors = new List<InferenceTensor>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            tensors.Add(ReadTensor(ref reader, kind, tensors.Count, bodyLength));
+            tensors.Add(ReadTensor(ref reader, kind, tensors.Count, bodyLength, ref binary));
         }
 
         RejectDuplicateNames(tensors, static t => t.Name, kind);
         return tensors;
     }
 
-    private static InferenceTensor ReadTensor(ref Utf8JsonReader reader, string kind, int index, long bodyLength)
+    private static InferenceTensor ReadTensor(ref Utf8JsonReader reader, string kind, int index, long bodyLength, ref BinarySection binary)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
@@ -238,9 +252,17 @@ internal static class V2BodyReader
             throw scope.Missing("datatype");
         }
 
+        // Binary tensor data extension: binary_data_size instead of data; the bytes come in tensor order.
+        long binarySize = BinaryTensorReader.TakeSize(ref parameters, ref scope);
         if ((seen & 8) == 0)
         {
-            throw scope.Missing("data");
+            data = binarySize >= 0
+                ? BinaryTensorReader.Read(ref binary, ref scope, datatype, shape, count, binarySize)
+                : throw scope.Missing("data");
+        }
+        else if (binarySize >= 0)
+        {
+            throw scope.Error($"'data' and '{BinaryTensorReader.SizeParameter}' cannot both be given (binary data replaces 'data')");
         }
 
         data ??= TensorDataReader.Read(ref deferredData, ref scope, datatype, shape, count, bodyLength);

@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -29,11 +32,14 @@ internal static class V2BodyWriter
     private static readonly JsonEncodedText ShapeProperty = JsonEncodedText.Encode("shape");
     private static readonly JsonEncodedText DatatypeProperty = JsonEncodedText.Encode("datatype");
     private static readonly JsonEncodedText DataProperty = JsonEncodedText.Encode("data");
+    private static readonly JsonEncodedText BinaryDataSizeProperty = JsonEncodedText.Encode(BinaryTensorReader.SizeParameter);
+    private static readonly Dictionary<string, object?> EmptyParameters = [];
     private static readonly JsonEncodedText NaNText = JsonEncodedText.Encode("NaN");
     private static readonly JsonEncodedText PositiveInfinityText = JsonEncodedText.Encode("Infinity");
     private static readonly JsonEncodedText NegativeInfinityText = JsonEncodedText.Encode("-Infinity");
 
-    public static void WriteResponse(IBufferWriter<byte> destination, InferenceResponse response)
+    /// <summary>Writes a response; outputs flagged in <paramref name="binary"/> get <c>binary_data_size</c> instead of <c>data</c>.</summary>
+    public static long WriteResponse(IBufferWriter<byte> destination, InferenceResponse response, ReadOnlySpan<bool> binary = default)
     {
         using var writer = new Utf8JsonWriter(destination, Options);
         writer.WriteStartObject();
@@ -54,17 +60,19 @@ internal static class V2BodyWriter
         }
 
         writer.WriteStartArray(OutputsProperty);
-        foreach (InferenceTensor output in response.Outputs)
+        for (int i = 0; i < response.Outputs.Count; i++)
         {
-            WriteTensor(writer, output);
+            WriteTensor(writer, response.Outputs[i], i < binary.Length && binary[i]);
         }
 
         writer.WriteEndArray();
         writer.WriteEndObject();
         writer.Flush();
+        return writer.BytesCommitted;
     }
 
-    public static void WriteRequest(IBufferWriter<byte> destination, InferenceRequest request)
+    /// <summary>Writes a request; inputs flagged in <paramref name="binary"/> get <c>binary_data_size</c> instead of <c>data</c>.</summary>
+    public static long WriteRequest(IBufferWriter<byte> destination, InferenceRequest request, ReadOnlySpan<bool> binary = default)
     {
         using var writer = new Utf8JsonWriter(destination, Options);
         writer.WriteStartObject();
@@ -79,9 +87,9 @@ internal static class V2BodyWriter
         }
 
         writer.WriteStartArray(InputsProperty);
-        foreach (InferenceTensor input in request.Inputs)
+        for (int i = 0; i < request.Inputs.Count; i++)
         {
-            WriteTensor(writer, input);
+            WriteTensor(writer, request.Inputs[i], i < binary.Length && binary[i]);
         }
 
         writer.WriteEndArray();
@@ -105,9 +113,56 @@ internal static class V2BodyWriter
 
         writer.WriteEndObject();
         writer.Flush();
+        return writer.BytesCommitted;
     }
 
-    private static void WriteTensor(Utf8JsonWriter writer, InferenceTensor tensor)
+    /// <summary>
+    /// Writes a tensor's elements as the binary tensor data extension has them: raw little-endian, row-major (one copy
+    /// of the array's memory); BYTES as a 4-byte little-endian length and the UTF-8 bytes of each element.
+    /// </summary>
+    public static void WriteBinaryData(IBufferWriter<byte> destination, InferenceTensor tensor)
+    {
+        int elementSize = BinaryTensorReader.ElementSize(tensor.Datatype);
+        if (elementSize > 0)
+        {
+            if (!BitConverter.IsLittleEndian)
+            {
+                throw new PlatformNotSupportedException("The binary tensor data extension needs a little-endian platform.");
+            }
+
+            destination.Write((ReadOnlySpan<byte>)BinaryTensorReader.AsBytes(tensor.Data, (long)tensor.Data.Length * elementSize));
+            return;
+        }
+
+        foreach (string value in (string[])tensor.Data)
+        {
+            int length = Encoding.UTF8.GetByteCount(value);
+            Span<byte> span = destination.GetSpan(4 + length);
+            BinaryPrimitives.WriteInt32LittleEndian(span, length);
+            Encoding.UTF8.GetBytes(value, span[4..]);
+            destination.Advance(4 + length);
+        }
+    }
+
+    /// <summary>The size of <see cref="WriteBinaryData"/>'s output for a tensor.</summary>
+    public static long BinaryDataSize(InferenceTensor tensor)
+    {
+        int elementSize = BinaryTensorReader.ElementSize(tensor.Datatype);
+        if (elementSize > 0)
+        {
+            return (long)tensor.Data.Length * elementSize;
+        }
+
+        long size = 0;
+        foreach (string value in (string[])tensor.Data)
+        {
+            size += 4 + Encoding.UTF8.GetByteCount(value);
+        }
+
+        return size;
+    }
+
+    private static void WriteTensor(Utf8JsonWriter writer, InferenceTensor tensor, bool binary)
     {
         writer.WriteStartObject();
         writer.WriteString(NameProperty, tensor.Name);
@@ -119,6 +174,13 @@ internal static class V2BodyWriter
 
         writer.WriteEndArray();
         writer.WriteString(DatatypeProperty, tensor.Datatype.ToWireName());
+        if (binary)
+        {
+            WriteParameters(writer, tensor.Parameters, BinaryDataSize(tensor));
+            writer.WriteEndObject();
+            return;
+        }
+
         if (tensor.Parameters is not null)
         {
             WriteParameters(writer, tensor.Parameters);
@@ -266,11 +328,17 @@ internal static class V2BodyWriter
     private static JsonEncodedText NonFinite(double value) =>
         double.IsNaN(value) ? NaNText : value > 0 ? PositiveInfinityText : NegativeInfinityText;
 
-    private static void WriteParameters(Utf8JsonWriter writer, IReadOnlyDictionary<string, object?> parameters)
+    // binaryDataSize >= 0 adds binary_data_size (replacing any such entry in parameters).
+    private static void WriteParameters(Utf8JsonWriter writer, IReadOnlyDictionary<string, object?>? parameters, long binaryDataSize = -1)
     {
         writer.WriteStartObject(ParametersProperty);
-        foreach (KeyValuePair<string, object?> parameter in parameters)
+        foreach (KeyValuePair<string, object?> parameter in parameters ?? EmptyParameters)
         {
+            if (binaryDataSize >= 0 && parameter.Key == BinaryTensorReader.SizeParameter)
+            {
+                continue;
+            }
+
             writer.WritePropertyName(parameter.Key);
             switch (parameter.Value)
             {
@@ -327,6 +395,11 @@ internal static class V2BodyWriter
                         $"Parameter '{parameter.Key}' holds a {parameter.Value.GetType().Name}; V2 parameter values are strings, booleans, numbers or null.",
                         nameof(parameters));
             }
+        }
+
+        if (binaryDataSize >= 0)
+        {
+            writer.WriteNumber(BinaryDataSizeProperty, binaryDataSize);
         }
 
         writer.WriteEndObject();

@@ -22,7 +22,8 @@ public static class V2JsonCodec
     public static InferenceRequest DecodeRequest(ReadOnlySpan<byte> utf8Json)
     {
         var reader = new Utf8JsonReader(utf8Json, V2BodyReader.Options);
-        return ReadRequest(ref reader, utf8Json.Length);
+        BinarySection none = default;
+        return ReadRequest(ref reader, utf8Json.Length, ref none);
     }
 
     /// <summary>Decodes a request from a buffer sequence (as read from a request body pipe).</summary>
@@ -35,7 +36,8 @@ public static class V2JsonCodec
         }
 
         var reader = new Utf8JsonReader(utf8Json, V2BodyReader.Options);
-        return ReadRequest(ref reader, utf8Json.Length);
+        BinarySection none = default;
+        return ReadRequest(ref reader, utf8Json.Length, ref none);
     }
 
     /// <summary>Writes a response as V2 JSON: model_name, model_version, id, parameters, outputs with flat data.</summary>
@@ -61,25 +63,33 @@ public static class V2JsonCodec
     public static InferenceResponse DecodeResponse(ReadOnlySpan<byte> utf8Json)
     {
         var reader = new Utf8JsonReader(utf8Json, V2BodyReader.Options);
-        try
-        {
-            return V2BodyReader.ReadResponse(ref reader, utf8Json.Length);
-        }
-        catch (Exception e) when (IsDecodingFailure(e))
-        {
-            throw Wrap("response", e);
-        }
+        BinarySection none = default;
+        return ReadResponse(ref reader, utf8Json.Length, ref none);
     }
 
-    private static InferenceRequest ReadRequest(ref Utf8JsonReader reader, long bodyLength)
+    /// <summary>Reads a request's JSON (the header, when binary data follows), wrapping decoding failures.</summary>
+    internal static InferenceRequest ReadRequest(ref Utf8JsonReader reader, long bodyLength, ref BinarySection binary)
     {
         try
         {
-            return V2BodyReader.ReadRequest(ref reader, bodyLength);
+            return V2BodyReader.ReadRequest(ref reader, bodyLength, ref binary);
         }
         catch (Exception e) when (IsDecodingFailure(e))
         {
             throw Wrap("request", e);
+        }
+    }
+
+    /// <summary>Reads a response's JSON (the header, when binary data follows), wrapping decoding failures.</summary>
+    internal static InferenceResponse ReadResponse(ref Utf8JsonReader reader, long bodyLength, ref BinarySection binary)
+    {
+        try
+        {
+            return V2BodyReader.ReadResponse(ref reader, bodyLength, ref binary);
+        }
+        catch (Exception e) when (IsDecodingFailure(e))
+        {
+            throw Wrap("response", e);
         }
     }
 

@@ -26,7 +26,7 @@ internal sealed class InferenceGrpcService(
         Task.FromResult(new ServerReadyResponse { Ready = membership.HasRegistered });
 
     public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
-        Task.FromResult(new ServerMetadataResponse { Name = "mds-worker", Version = InferenceApi.ServerVersion });
+        Task.FromResult(new ServerMetadataResponse { Name = "mds-worker", Version = InferenceApi.ServerVersion, Extensions = { InferenceApi.Extensions } });
 
     public override Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)
     {

@@ -23,6 +23,9 @@ internal static class InferenceApi
     /// <summary>The worker's version, as server metadata reports it (REST and gRPC).</summary>
     internal static readonly string ServerVersion = ReadServerVersion();
 
+    /// <summary>The protocol extensions a worker serves, as server metadata lists them (REST and gRPC).</summary>
+    internal static readonly string[] Extensions = ["statistics", BinaryTensorData.Extension];
+
     /// <summary>Maps <c>/v2/…</c>.</summary>
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
     {
@@ -53,8 +56,8 @@ internal static class InferenceApi
         model.MapGet("/config", GetModelConfig).WithName("ModelConfig" + suffix)
             .WithSummary("The model (version)'s configuration here, in Triton's form: max_batch_size and dynamic_batching when it batches requests.");
         model.MapPost("/infer", InferAsync).WithName("ModelInfer" + suffix)
-            .WithSummary("Runs an inference request (V2 JSON).")
-            .Accepts<object>("application/json");
+            .WithSummary("Runs an inference request (V2 JSON, or JSON and binary tensor data with Inference-Header-Content-Length).")
+            .Accepts<object>("application/json", BinaryTensorData.ContentType);
     }
 
     internal static Ok ServerLive() => TypedResults.Ok();
@@ -65,7 +68,7 @@ internal static class InferenceApi
             : TypedResults.BadRequest(new V2Error("worker has not registered with the backend yet"));
 
     internal static Ok<ServerMetadata> GetServerMetadata() =>
-        TypedResults.Ok(new ServerMetadata("mds-worker", ServerVersion, ["statistics"]));
+        TypedResults.Ok(new ServerMetadata("mds-worker", ServerVersion, Extensions));
 
     internal static Results<Ok<ModelMetadata>, NotFound<V2Error>> GetModelMetadata(ModelRoute route, [AsParameters] InferenceServices services)
     {
@@ -153,7 +156,7 @@ internal static class InferenceApi
         try
         {
             var response = await services.Runner.InferAsync(route.Name, route.Version, request, Stopwatch.GetTimestamp()).ConfigureAwait(false);
-            return Audit(new InferResult(response), StatusCodes.Status200OK, null, request, response);
+            return Audit(new InferResult(response, BinaryTensorData.SelectBinaryOutputs(request, response)), StatusCodes.Status200OK, null, request, response);
         }
         catch (InferenceProtocolException e)
         {
@@ -189,7 +192,10 @@ internal static class InferenceApi
         }
     }
 
-    /// <summary>Reads and decodes the whole body; null when it is larger than <paramref name="limit"/> bytes.</summary>
+    /// <summary>
+    /// Reads and decodes the whole body; null when it is larger than <paramref name="limit"/> bytes. With
+    /// <c>Inference-Header-Content-Length</c> the body is JSON then binary tensor data (whatever its content type).
+    /// </summary>
     private static async Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit)
     {
         if (context.Request.ContentLength > limit)
@@ -217,7 +223,9 @@ internal static class InferenceApi
             {
                 try
                 {
-                    return V2JsonCodec.DecodeRequest(buffer);
+                    return context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
+                        ? BinaryTensorData.DecodeRequest(buffer, BinaryTensorData.ParseHeaderLength(headerLength.ToString(), buffer.Length))
+                        : V2JsonCodec.DecodeRequest(buffer);
                 }
                 finally
                 {
@@ -273,27 +281,68 @@ internal sealed record ModelRoute(string Name, string? Version)
     }
 }
 
-/// <summary>A V2 inference response, written with <see cref="V2JsonCodec"/> straight to the response body.</summary>
-internal sealed class InferResult(InferenceResponse response) : IResult, IStatusCodeHttpResult, IContentTypeHttpResult, IEndpointMetadataProvider
+/// <summary>
+/// A V2 inference response, written with <see cref="V2JsonCodec"/> straight to the response body; or, when the request
+/// asked for binary outputs (<paramref name="binaryOutputs"/>), the JSON part and then those outputs' bytes.
+/// </summary>
+internal sealed class InferResult(InferenceResponse response, bool[]? binaryOutputs = null) : IResult, IStatusCodeHttpResult, IContentTypeHttpResult, IEndpointMetadataProvider
 {
+    // The JSON part's length goes in a header, so the JSON is written here first; it holds no binary outputs' data,
+    // so it stays small. Used on one thread with no await in between, then emptied; an oversized one is dropped.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_header;
+
     public InferenceResponse Response { get; } = response;
+
+    public bool[]? BinaryOutputs { get; } = binaryOutputs;
 
     public int? StatusCode => StatusCodes.Status200OK;
 
-    public string ContentType => "application/json";
+    public string ContentType => BinaryOutputs is null ? "application/json" : BinaryTensorData.ContentType;
 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
         httpContext.Response.StatusCode = StatusCodes.Status200OK;
         httpContext.Response.ContentType = ContentType;
-        V2JsonCodec.WriteResponse(httpContext.Response.BodyWriter, Response);
+        if (BinaryOutputs is null)
+        {
+            V2JsonCodec.WriteResponse(httpContext.Response.BodyWriter, Response);
+        }
+        else
+        {
+            WriteBinary(httpContext.Response, BinaryOutputs);
+        }
+
         await httpContext.Response.BodyWriter.FlushAsync(httpContext.RequestAborted).ConfigureAwait(false);
+    }
+
+    private void WriteBinary(HttpResponse http, bool[] binaryOutputs)
+    {
+        var header = t_header ??= new ArrayBufferWriter<byte>(4096);
+        try
+        {
+            int headerLength = BinaryTensorData.WriteResponseHeader(header, Response, binaryOutputs);
+            http.Headers[BinaryTensorData.HeaderLengthHeader] = headerLength.ToString(CultureInfo.InvariantCulture);
+            http.BodyWriter.Write(header.WrittenSpan);
+            BinaryTensorData.WriteResponseData(http.BodyWriter, Response, binaryOutputs);
+        }
+        finally
+        {
+            if (header.Capacity > 1024 * 1024)
+            {
+                t_header = null;
+            }
+            else
+            {
+                header.ResetWrittenCount();
+            }
+        }
     }
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(object), ["application/json"]));
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(object), ["application/json", BinaryTensorData.ContentType]));
     }
 }

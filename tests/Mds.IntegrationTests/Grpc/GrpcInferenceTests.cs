@@ -115,6 +115,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
         var metadata = await client.ServerMetadataAsync(new ServerMetadataRequest());
         Assert.Equal("mds-worker", metadata.Name);
         Assert.False(string.IsNullOrEmpty(metadata.Version));
+        Assert.Equal(["statistics", BinaryTensorData.Extension], metadata.Extensions);
     }
 
     [Fact]
