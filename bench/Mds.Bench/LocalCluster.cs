@@ -64,8 +64,11 @@ internal sealed class LocalCluster : IAsyncDisposable
     public async Task<ServiceHost> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> settings, CancellationToken ct)
     {
         var url = ServiceHost.FreeLoopbackUrl();
+        int grpcPort = ServiceHost.FreeLoopbackUrl().Port;
         var environment = new Dictionary<string, string>
         {
+            ["Mds__Worker__GrpcPort"] = grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Mds__Worker__GrpcUrl"] = $"http://127.0.0.1:{grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
             ["ConnectionStrings__Mds"] = ConnectionString,
             ["Mds__Worker__Name"] = name,
             ["Mds__Worker__BackendUrl"] = Backend.Url.ToString().TrimEnd('/'),
