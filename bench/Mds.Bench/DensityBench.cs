@@ -73,7 +73,7 @@ internal static partial class DensityBench
                 {
                     await Task.Delay(settle, ct);
                     checkpoints.Add((i + 1, ResidentMb(worker.ProcessId)));
-                    Console.WriteLine($"{i + 1,3} models: worker RSS {checkpoints[^1].RssMb:F1} MB");
+                    Console.WriteLine($"{i + 1,3} model{(i == 0 ? "" : "s")}: worker RSS {checkpoints[^1].RssMb:F1} MB");
                 }
             }
 
