@@ -8,7 +8,7 @@ namespace Mds.Bench;
 /// </summary>
 internal sealed record AuditBenchOptions(string ServerConnectionString, TimeSpan PhaseDuration, int Rounds, int[] Concurrency)
 {
-    public static AuditBenchOptions? Parse(string[] args, string defaultConcurrency = "8,64")
+    public static AuditBenchOptions? Parse(string[] args, string defaultConcurrency = "8,64", int defaultSeconds = 10, int defaultRounds = 3)
     {
         string? database = Value(args, "--database") ?? Environment.GetEnvironmentVariable("MDS_BENCH_DATABASE_URL");
         if (string.IsNullOrWhiteSpace(database))
@@ -17,8 +17,8 @@ internal sealed record AuditBenchOptions(string ServerConnectionString, TimeSpan
             return null;
         }
 
-        int seconds = int.Parse(Value(args, "--seconds") ?? "10", CultureInfo.InvariantCulture);
-        int rounds = int.Parse(Value(args, "--rounds") ?? "3", CultureInfo.InvariantCulture);
+        int seconds = int.Parse(Value(args, "--seconds") ?? defaultSeconds.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        int rounds = int.Parse(Value(args, "--rounds") ?? defaultRounds.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
         int[] concurrency = (Value(args, "--concurrency") ?? defaultConcurrency)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(c => Math.Max(1, int.Parse(c, CultureInfo.InvariantCulture)))

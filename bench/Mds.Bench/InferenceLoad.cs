@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mds.Contracts.Inference.Grpc;
 
 namespace Mds.Bench;
 
@@ -16,16 +19,22 @@ internal sealed record LoadResult(long Succeeded, long Failed, TimeSpan Elapsed,
 }
 
 /// <summary>
-/// A closed-loop load generator: <c>concurrency</c> clients each post the same V2 request, wait for the answer, and post
-/// again, until the duration is up (requests in flight then finish and count). One connection per client.
+/// A closed-loop load generator: <c>concurrency</c> clients each send the same V2 request, wait for the answer, and send
+/// again, until the duration is up (requests in flight then finish and count).
 /// </summary>
 internal static class InferenceLoad
 {
-    private static readonly MediaTypeHeaderValue Json = new("application/json");
+    private static readonly Dictionary<string, string> NoHeaders = [];
 
+    /// <summary>
+    /// Over REST, one connection per client. The body is JSON unless <c>contentType</c> says otherwise; <c>headers</c>
+    /// go on every request (the binary tensor extension's <c>Inference-Header-Content-Length</c>).
+    /// </summary>
     public static async Task<LoadResult> RunAsync(
-        Uri server, string path, byte[] body, int concurrency, TimeSpan duration, CancellationToken ct, AuthenticationHeaderValue? authorization = null)
+        Uri server, string path, byte[] body, int concurrency, TimeSpan duration, CancellationToken ct, AuthenticationHeaderValue? authorization = null,
+        string contentType = "application/json", IReadOnlyDictionary<string, string>? headers = null)
     {
+        var mediaType = new MediaTypeHeaderValue(contentType);
         using var handler = new SocketsHttpHandler
         {
             UseProxy = false,
@@ -34,8 +43,70 @@ internal static class InferenceLoad
         };
         using var http = new HttpClient(handler) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = authorization;
-        var latencies = new List<long>[concurrency];
         var target = new Uri(path, UriKind.Relative);
+
+        async Task<string?> SendAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = mediaType;
+            foreach (var (name, value) in headers ?? NoHeaders)
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            try
+            {
+                using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
+                await response.Content.CopyToAsync(Stream.Null, ct).ConfigureAwait(false);
+                return response.IsSuccessStatusCode ? null : $"{(int)response.StatusCode} {response.ReasonPhrase}";
+            }
+            catch (HttpRequestException e)
+            {
+                return e.Message;
+            }
+        }
+
+        return await ClosedLoopAsync(concurrency, duration, SendAsync, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Over gRPC (<c>ModelInfer</c>), all clients on one channel, which opens another HTTP/2 connection when one is
+    /// full of streams (as a gRPC client application would be set up).
+    /// </summary>
+    public static async Task<LoadResult> RunGrpcAsync(Uri server, ModelInferRequest request, int concurrency, TimeSpan duration, CancellationToken ct)
+    {
+        using var channel = GrpcChannel.ForAddress(server, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                UseProxy = false,
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            },
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+        });
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+
+        async Task<string?> SendAsync()
+        {
+            try
+            {
+                await client.ModelInferAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ConfigureAwait(false);
+                return null;
+            }
+            catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled || !ct.IsCancellationRequested)
+            {
+                return $"{e.StatusCode} {e.Status.Detail}";
+            }
+        }
+
+        return await ClosedLoopAsync(concurrency, duration, SendAsync, ct).ConfigureAwait(false);
+    }
+
+    /// <summary><paramref name="send"/> answers null for a success, else what went wrong.</summary>
+    private static async Task<LoadResult> ClosedLoopAsync(int concurrency, TimeSpan duration, Func<Task<string?>> send, CancellationToken ct)
+    {
+        var latencies = new List<long>[concurrency];
         long succeeded = 0, failed = 0;
         string? firstError = null;
         long started = Stopwatch.GetTimestamp();
@@ -46,27 +117,15 @@ internal static class InferenceLoad
             while (Stopwatch.GetTimestamp() < stopAt && !ct.IsCancellationRequested)
             {
                 long sent = Stopwatch.GetTimestamp();
-                try
+                if (await send().ConfigureAwait(false) is { } error)
                 {
-                    using var content = new ByteArrayContent(body);
-                    content.Headers.ContentType = Json;
-                    using var response = await http.PostAsync(target, content, ct).ConfigureAwait(false);
-                    await response.Content.CopyToAsync(Stream.Null, ct).ConfigureAwait(false);
-                    if (response.IsSuccessStatusCode)
-                    {
-                        mine.Add(Stopwatch.GetTimestamp() - sent);
-                        Interlocked.Increment(ref succeeded);
-                        continue;
-                    }
-
-                    Interlocked.CompareExchange(ref firstError, $"{(int)response.StatusCode} {response.ReasonPhrase}", null);
-                }
-                catch (HttpRequestException e)
-                {
-                    Interlocked.CompareExchange(ref firstError, e.Message, null);
+                    Interlocked.CompareExchange(ref firstError, error, null);
+                    Interlocked.Increment(ref failed);
+                    continue;
                 }
 
-                Interlocked.Increment(ref failed);
+                mine.Add(Stopwatch.GetTimestamp() - sent);
+                Interlocked.Increment(ref succeeded);
             }
         }
 

@@ -31,6 +31,9 @@ internal sealed class ServiceHost : IAsyncDisposable
     /// <summary>The last lines the process wrote.</summary>
     public string OutputTail => string.Join('\n', _output.TakeLast(40));
 
+    /// <summary>Raised for every line the process writes (on the thread that reads its output), for benchmarks that read its log.</summary>
+    public event Action<string>? LineWritten;
+
     /// <summary>The repository root (the folder with Mds.sln above this program).</summary>
     public static string RepoRoot { get; } = FindRepoRoot();
 
@@ -173,6 +176,7 @@ internal sealed class ServiceHost : IAsyncDisposable
             return;
         }
 
+        LineWritten?.Invoke(line);
         _output.Enqueue(line);
         while (_output.Count > 200)
         {

@@ -93,6 +93,38 @@ public static class TestGraphs
         return Serialize(graph);
     }
 
+    /// <summary>
+    /// An image-shaped input with little compute behind it: <c>x</c> FP32 [-1, channels, height, width] →
+    /// GlobalAveragePool → Flatten → MatMul, Add (seeded weights) → <c>y</c> FP32 [-1, classes]. A request carries a
+    /// large tensor (1×3×224×224 is 588 KiB of FP32) and gets a small one back, so the cost of moving the input dominates.
+    /// </summary>
+    public static byte[] GlobalPoolClassifier(int seed, int channels, int height, int width, int classes)
+    {
+        var random = new Random(seed);
+        var weights = new float[channels * classes];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = (float)(random.NextDouble() * 2 - 1);
+        }
+
+        var bias = new float[classes];
+        for (int i = 0; i < bias.Length; i++)
+        {
+            bias[i] = (float)(random.NextDouble() * 0.2 - 0.1);
+        }
+
+        var graph = new GraphProto { Name = "global_pool_classifier" };
+        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, channels, height, width]));
+        graph.Output.Add(Value("y", TensorProto.Types.DataType.Float, [-1, classes]));
+        graph.Initializer.Add(FloatTensor("w", weights, [channels, classes]));
+        graph.Initializer.Add(FloatTensor("b", bias, [classes]));
+        graph.Node.Add(Node("GlobalAveragePool", ["x"], ["pooled"]));
+        graph.Node.Add(Node("Flatten", ["pooled"], ["features"])); // axis 1: [N, C, 1, 1] → [N, C]
+        graph.Node.Add(Node("MatMul", ["features", "w"], ["logits"]));
+        graph.Node.Add(Node("Add", ["logits", "b"], ["y"]));
+        return Serialize(graph);
+    }
+
     /// <summary>Inputs <c>a</c> and <c>b</c>, FP32 [-1, 3]; outputs <c>sum</c> (a + b) and <c>product</c> (a * b).</summary>
     public static byte[] TwoInputsTwoOutputs()
     {
