@@ -45,6 +45,7 @@ internal static class ProtocolsBench
         {
             ["Mds__Audit__Enabled"] = "false",
             ["Mds__Worker__GrpcPort"] = grpcUrl.Port.ToString(CultureInfo.InvariantCulture),
+            ["Mds__Worker__GrpcUrl"] = grpcUrl.ToString().TrimEnd('/'),
         }, ct);
         using (var admin = await cluster.AdminClientAsync(ct))
         {
