@@ -29,9 +29,10 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks();
 
+        bool exporting = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))
-            .WithTracing(t => t
+            .WithTracing(t => WithoutRecordingUnlessExported(t, exporting)
                 .AddSource(ActivitySourceName)
                 // Server spans for REST and gRPC alike (a gRPC call is an HTTP/2 request); the incoming traceparent is
                 // their parent, so a worker's span joins the trace of the portal or client that called the backend.
@@ -39,7 +40,7 @@ public static class ServiceDefaultsExtensions
                 .AddHttpClientInstrumentation()
                 .AddGrpcClientInstrumentation()
                 .AddNpgsql());
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (exporting)
         {
             otel.UseOtlpExporter();
         }
@@ -54,6 +55,15 @@ public static class ServiceDefaultsExtensions
         });
         return builder;
     }
+
+    /// <summary>
+    /// With no exporter, spans are created but not recorded (the sampler drops them, so no tags, events or timings are
+    /// collected); their trace and span ids still exist and still travel in <c>traceparent</c>, so inference records keep
+    /// the caller's trace id. With an exporter, OpenTelemetry's default (parent-based, always on) or the
+    /// <c>OTEL_TRACES_SAMPLER</c> setting applies.
+    /// </summary>
+    private static TracerProviderBuilder WithoutRecordingUnlessExported(TracerProviderBuilder tracing, bool exporting) =>
+        exporting ? tracing : tracing.SetSampler(new AlwaysOffSampler());
 
     /// <summary>A histogram's buckets: those its instrument advises (e.g. batch sizes in rows), else prometheus-net's default.</summary>
     private static double[] HistogramBuckets(Instrument instrument) => instrument switch
