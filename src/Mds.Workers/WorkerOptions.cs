@@ -52,19 +52,27 @@ internal sealed class WorkerOptions
     public int InterOpThreads { get; set; } = 1;
 
     /// <summary>
-    /// Where sessions run: <c>auto</c> (the default: CUDA when the worker declares the <c>gpu</c> capability, else the
-    /// CPU), <c>cpu</c>, or <c>cuda</c>. CUDA needs the worker built with <c>-p:MdsGpu=true</c> (ONNX Runtime's CUDA
-    /// package) on a machine with CUDA 12 and cuDNN 9; the worker refuses to start when it is asked for and absent.
+    /// Where sessions run: <c>auto</c> (the default: CUDA when the worker declares the <c>gpu</c> capability and this
+    /// build of ONNX Runtime has the CUDA provider, else the CPU, with a warning when <c>gpu</c> is declared), <c>cpu</c>,
+    /// or <c>cuda</c>. CUDA needs the worker built with <c>-p:MdsGpu=true</c> (ONNX Runtime's CUDA package) on a machine
+    /// with CUDA 12 and cuDNN 9; the worker refuses to start when <c>cuda</c> is asked for and the provider is absent.
     /// </summary>
     public string ExecutionProvider { get; set; } = "auto";
 
     /// <summary>The CUDA device sessions run on.</summary>
     public int GpuDeviceId { get; set; }
 
-    /// <summary>Whether sessions run on CUDA: asked for outright, or <c>auto</c> on a worker that declares <c>gpu</c>.</summary>
-    public bool UsesCuda() =>
+    /// <summary>
+    /// Whether sessions run on CUDA: asked for outright, or <c>auto</c> on a worker that declares <c>gpu</c> when
+    /// <paramref name="cudaAvailable"/> (this build of ONNX Runtime has the CUDA provider).
+    /// </summary>
+    public bool UsesCuda(bool cudaAvailable) =>
         string.Equals(ExecutionProvider, "cuda", StringComparison.OrdinalIgnoreCase)
-        || (string.Equals(ExecutionProvider, "auto", StringComparison.OrdinalIgnoreCase) && CapabilityList().Contains("gpu"));
+        || (cudaAvailable && DeclaresGpuOnAuto());
+
+    /// <summary>Whether the provider is <c>auto</c> and the capabilities declare <c>gpu</c>.</summary>
+    public bool DeclaresGpuOnAuto() =>
+        string.Equals(ExecutionProvider, "auto", StringComparison.OrdinalIgnoreCase) && CapabilityList().Contains("gpu");
 
     /// <summary>The capabilities as a list: trimmed, lower case, no empties.</summary>
     public IReadOnlyList<string> CapabilityList() =>
@@ -127,13 +135,10 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         {
             failures.Add($"{WorkerOptions.Section}:ExecutionProvider must be auto, cpu or cuda (got '{options.ExecutionProvider}').");
         }
-        else if (options.UsesCuda() && !OrtProviders.HasCuda)
+        else if (string.Equals(options.ExecutionProvider, "cuda", StringComparison.OrdinalIgnoreCase) && !OrtProviders.HasCuda)
         {
-            string why = string.Equals(options.ExecutionProvider, "cuda", StringComparison.OrdinalIgnoreCase)
-                ? "is cuda"
-                : "is auto and Mds:Worker:Capabilities declares gpu";
-            failures.Add($"{WorkerOptions.Section}:ExecutionProvider {why}, but this build of ONNX Runtime has no CUDA execution provider " +
-                $"(it has: {string.Join(", ", OrtProviders.Available)}). Build the worker with -p:MdsGpu=true, or drop gpu from the capabilities.");
+            failures.Add($"{WorkerOptions.Section}:ExecutionProvider is cuda, but this build of ONNX Runtime has no CUDA execution provider " +
+                $"(it has: {string.Join(", ", OrtProviders.Available)}). Build the worker with -p:MdsGpu=true, or use auto or cpu.");
         }
 
         if (options.GpuDeviceId < 0)

@@ -21,11 +21,18 @@ internal sealed class ModelLoader : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _intraOpThreads = options.Value.EffectiveIntraOpThreads();
         _interOpThreads = Math.Max(1, options.Value.InterOpThreads);
-        _cudaDevice = options.Value.UsesCuda() ? options.Value.GpuDeviceId : null;
+        _cudaDevice = options.Value.UsesCuda(OrtProviders.HasCuda) ? options.Value.GpuDeviceId : null;
 
         // Start ONNX Runtime's environment now, so that its one-time cost is not counted against the first model.
         var environment = OrtEnv.Instance();
         logger?.LogInformation("ONNX Runtime {Version}: sessions run on {Where}", environment.GetVersionString(), Describe());
+        if (_cudaDevice is null && options.Value.DeclaresGpuOnAuto())
+        {
+            logger?.LogWarning(
+                "The worker declares the gpu capability, but this build of ONNX Runtime has no CUDA execution provider (it has: {Providers}): " +
+                "sessions run on the CPU. Build the worker with -p:MdsGpu=true (MDS_GPU=1 ./mds up) to run them on CUDA.",
+                string.Join(", ", OrtProviders.Available));
+        }
     }
 
     /// <summary>Loads the ONNX file at <paramref name="path"/> as replica <paramref name="replicaId"/> of name/version.</summary>

@@ -42,29 +42,38 @@ public sealed class WorkerOptionsTests
         Assert.Contains("Mds:Worker:" + key, result.FailureMessage, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("cuda", "onnx,cpu", "ExecutionProvider is cuda")]
-    [InlineData("auto", "onnx,gpu", "ExecutionProvider is auto and Mds:Worker:Capabilities declares gpu")]
-    public void Asking_for_CUDA_on_the_CPU_build_of_ONNX_Runtime_stops_the_worker_with_the_reason(string provider, string capabilities, string expected)
+    [Fact]
+    public void Asking_for_CUDA_on_the_CPU_build_of_ONNX_Runtime_stops_the_worker_with_the_reason()
     {
         Assert.False(OrtProviders.HasCuda); // this test runs on the CPU build
 
-        var result = new WorkerOptionsValidator().Validate(null, new WorkerOptions { ExecutionProvider = provider, Capabilities = capabilities });
+        var result = new WorkerOptionsValidator().Validate(null, new WorkerOptions { ExecutionProvider = "cuda", Capabilities = "onnx,cpu" });
 
         Assert.True(result.Failed);
-        Assert.Contains("Mds:Worker:" + expected, result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Mds:Worker:ExecutionProvider is cuda", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("has no CUDA execution provider (it has: CPUExecutionProvider", result.FailureMessage, StringComparison.Ordinal);
         Assert.Contains("-p:MdsGpu=true", result.FailureMessage, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("auto", "onnx,cpu", false)]
-    [InlineData("AUTO", "onnx,gpu", true)]
-    [InlineData("cpu", "onnx,gpu", false)]
-    [InlineData("cuda", "onnx", true)]
-    public void CUDA_is_used_when_asked_for_or_when_auto_and_the_worker_declares_gpu(string provider, string capabilities, bool cuda)
+    [Fact]
+    public void A_worker_declaring_gpu_on_auto_starts_on_the_CPU_build_and_runs_sessions_on_the_CPU()
     {
-        Assert.Equal(cuda, new WorkerOptions { ExecutionProvider = provider, Capabilities = capabilities }.UsesCuda());
+        var options = new WorkerOptions { ExecutionProvider = "auto", Capabilities = "onnx,gpu" };
+        Assert.True(new WorkerOptionsValidator().Validate(null, options).Succeeded);
+        Assert.False(options.UsesCuda(OrtProviders.HasCuda));
+        Assert.True(options.DeclaresGpuOnAuto()); // the worker logs a warning saying so
+    }
+
+    [Theory]
+    [InlineData("auto", "onnx,cpu", true, false)]
+    [InlineData("AUTO", "onnx,gpu", true, true)]
+    [InlineData("auto", "onnx,gpu", false, false)]
+    [InlineData("cpu", "onnx,gpu", true, false)]
+    [InlineData("cuda", "onnx", true, true)]
+    [InlineData("cuda", "onnx", false, true)] // refused at start by the validator, as above
+    public void CUDA_is_used_when_asked_for_or_when_auto_and_the_worker_declares_gpu_and_the_build_has_it(string provider, string capabilities, bool available, bool cuda)
+    {
+        Assert.Equal(cuda, new WorkerOptions { ExecutionProvider = provider, Capabilities = capabilities }.UsesCuda(available));
     }
 
     [Theory]
