@@ -7,9 +7,10 @@ namespace Mds.Bench;
 /// <summary>
 /// <c>serving</c>: how fast MDS serves one small model over V2 REST, against the thinnest server that does the same work
 /// (<c>bench/Mds.Bench.Baseline</c>: one ORT session of the same model, one endpoint, JSON in and out), measured in the
-/// same run: the baseline, the worker called directly (audit log off: its cost has a benchmark of its own), and the
-/// backend's gateway in front of that worker; closed-loop clients at each concurrency, req/s and p50/p99 latency,
-/// each phase <c>--rounds</c> times in rotating order, best round reported.
+/// same run: the baseline, the worker called directly (audit log off: its cost has a benchmark of its own), the
+/// backend's gateway in front of that worker, and the thinnest proxy (<c>bench/Mds.Bench.Proxy</c>) in front of it;
+/// closed-loop clients at each concurrency, req/s and p50/p99 latency, each phase <c>--rounds</c> times in rotating
+/// order, best round reported.
 /// </summary>
 internal static class ServingBench
 {
@@ -40,6 +41,12 @@ internal static class ServingBench
             new Dictionary<string, string>(), [onnx, baselineUrl.ToString().TrimEnd('/')]);
         await baseline.WaitUntilHealthyAsync("/health", TimeSpan.FromSeconds(60), ct);
 
+        // The thinnest proxy (YARP, nothing else) in front of the same worker: what any HTTP hop costs here.
+        var proxyUrl = ServiceHost.FreeLoopbackUrl();
+        await using var proxy = ServiceHost.Start("proxy", ServiceHost.Dll("bench", "Mds.Bench.Proxy"), proxyUrl,
+            new Dictionary<string, string>(), [worker.Url.ToString().TrimEnd('/'), proxyUrl.ToString().TrimEnd('/')]);
+        await proxy.WaitUntilHealthyAsync("/health", TimeSpan.FromSeconds(60), ct);
+
         byte[] body = Encoding.UTF8.GetBytes("""{"inputs":[{"name":"Features","shape":[1,4],"datatype":"FP32","data":[6.5,2.9,4.9,1.2]}]}""");
         // The server processes each target's requests pass through: their CPU per request says where the time goes.
         var targets = new (string Name, Uri Server, string Path, AuthenticationHeaderValue? Auth, int[] Servers)[]
@@ -47,6 +54,7 @@ internal static class ServingBench
             ("baseline", baseline.Url, "/infer", null, [baseline.ProcessId]),
             ("worker", worker.Url, $"/v2/models/{Model}/versions/1/infer", null, [worker.ProcessId]),
             ("gateway", cluster.Backend.Url, $"/v2/models/{Model}/versions/1/infer", token, [cluster.Backend.ProcessId, worker.ProcessId]),
+            ("proxy", proxy.Url, $"/v2/models/{Model}/versions/1/infer", null, [proxy.ProcessId, worker.ProcessId]),
         };
         int client = Environment.ProcessId;
         foreach (var t in targets)
@@ -85,27 +93,27 @@ internal static class ServingBench
         Console.WriteLine($"iris (1 row, FP32[1,4]) over V2 REST JSON; {options.Rounds} rounds of {options.PhaseDuration.TotalSeconds:0} s per target and concurrency, best round");
         MarkdownTable.Header(
             "clients", "baseline req/s", "worker req/s", "gateway req/s", "worker ÷ baseline (goal ≥ 1.0)", "gateway ÷ worker (goal ≥ 0.85)",
-            "baseline p50 / p99 ms", "worker p50 / p99 ms", "gateway p50 / p99 ms");
+            "thin proxy ÷ worker (any hop)", "baseline p50 / p99 ms", "worker p50 / p99 ms", "gateway p50 / p99 ms", "thin proxy p50 / p99 ms");
         foreach (int c in options.Concurrency)
         {
-            var (b, w, g) = (best[("baseline", c)], best[("worker", c)], best[("gateway", c)]);
+            var (b, w, g, p) = (best[("baseline", c)], best[("worker", c)], best[("gateway", c)], best[("proxy", c)]);
             MarkdownTable.Row(
                 c.ToString(CultureInfo.InvariantCulture),
                 F(b.RequestsPerSecond), F(w.RequestsPerSecond), F(g.RequestsPerSecond),
-                R(w.RequestsPerSecond / b.RequestsPerSecond), R(g.RequestsPerSecond / w.RequestsPerSecond),
-                $"{b.P50Ms:F2} / {b.P99Ms:F2}", $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}");
+                R(w.RequestsPerSecond / b.RequestsPerSecond), R(g.RequestsPerSecond / w.RequestsPerSecond), R(p.RequestsPerSecond / w.RequestsPerSecond),
+                $"{b.P50Ms:F2} / {b.P99Ms:F2}", $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}", $"{p.P50Ms:F2} / {p.P99Ms:F2}");
         }
 
         // Where the CPU goes: on one host the client and every server share the cores, so req/s follows the CPU per request.
         Console.WriteLine();
         Console.WriteLine("CPU per request (user + system, µs, best round): the servers on the path, the backend alone, the load generator");
-        MarkdownTable.Header("clients", "baseline", "worker", "gateway path (backend + worker)", "of which backend", "client → baseline / worker / gateway");
+        MarkdownTable.Header("clients", "baseline", "worker", "gateway path (backend + worker)", "of which backend", "thin proxy path (proxy + worker)", "client → baseline / worker / gateway / proxy");
         foreach (int c in options.Concurrency)
         {
-            var (b, w, g) = (cpu[("baseline", c)], cpu[("worker", c)], cpu[("gateway", c)]);
+            var (b, w, g, p) = (cpu[("baseline", c)], cpu[("worker", c)], cpu[("gateway", c)], cpu[("proxy", c)]);
             MarkdownTable.Row(
-                c.ToString(CultureInfo.InvariantCulture), U(b.Server), U(w.Server), U(g.Server), U(g.Backend),
-                $"{U(b.Client)} / {U(w.Client)} / {U(g.Client)}");
+                c.ToString(CultureInfo.InvariantCulture), U(b.Server), U(w.Server), U(g.Server), U(g.Backend), U(p.Server),
+                $"{U(b.Client)} / {U(w.Client)} / {U(g.Client)} / {U(p.Client)}");
         }
 
         return 0;
