@@ -56,8 +56,9 @@ internal static class InferenceApi
         model.MapGet("/config", GetModelConfig).WithName("ModelConfig" + suffix)
             .WithSummary("The model (version)'s configuration here, in Triton's form: max_batch_size and dynamic_batching when it batches requests.");
         model.MapPost("/infer", InferAsync).WithName("ModelInfer" + suffix)
-            .WithSummary("Runs an inference request (V2 JSON, or JSON and binary tensor data with Inference-Header-Content-Length).")
-            .Accepts<object>("application/json", BinaryTensorData.ContentType);
+            .WithSummary("Runs an inference request (V2 JSON, or JSON and binary tensor data with Inference-Header-Content-Length).");
+        // No Accepts(...) metadata on purpose: routing would answer a bare 415 to any other Content-Type (curl -d sends
+        // a form type). As in Triton, the body decides: one that is not V2 gets a 400 naming the problem.
     }
 
     internal static Ok ServerLive() => TypedResults.Ok();

@@ -138,6 +138,24 @@ public sealed class GatewayTests(MdsCluster cluster)
     }
 
     [Fact]
+    public async Task The_body_decides_not_the_content_type()
+    {
+        // curl -d sends application/x-www-form-urlencoded: a V2 body is still answered, and anything else is a 400
+        // naming the problem, never a bare 415.
+        await cluster.EnsureReadyAsync("bad-input-target", TestGraphs.Linear([1f, 1f], 0f));
+        using var client = await cluster.ClientAsync(Roles.Analyst);
+        var form = await client.PostAsync("/v2/models/bad-input-target/infer", new StringContent(
+            """{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[2,3]}]}""", System.Text.Encoding.UTF8, "application/x-www-form-urlencoded"));
+        string answer = await form.Content.ReadAsStringAsync();
+        Assert.True(form.StatusCode == HttpStatusCode.OK, answer);
+        Assert.Equal(5f, JsonNode.Parse(answer)!["outputs"]![0]!["data"]![0]!.GetValue<float>());
+
+        var text = await client.PostAsync("/v2/models/bad-input-target/infer", new StringContent("hello", System.Text.Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.BadRequest, text.StatusCode);
+        Assert.Contains("JSON", (string)JsonNode.Parse(await text.Content.ReadAsStringAsync())!["error"]!, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Workers_answer_v2_directly_too()
     {
         await cluster.EnsureReadyAsync("direct", TestGraphs.Linear([2f], 1f));
