@@ -194,15 +194,9 @@ public static class GatewayApi
 
     private static async Task<(RouteLookup? Found, IResult? Error)> LookupAsync(RoutingTable routing, string name, string? version, CancellationToken ct)
     {
-        int? v = null;
-        if (version is not null)
+        if (!RoutingTable.TryParseVersion(version, out int? v))
         {
-            if (!int.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int parsed))
-            {
-                return (null, Error(StatusCodes.Status404NotFound, $"model '{name}' has no version '{version}'"));
-            }
-
-            v = parsed;
+            return (null, Error(StatusCodes.Status404NotFound, $"model '{name}' has no version '{version}'"));
         }
 
         var found = await routing.ResolveAsync(name, v, ct);

@@ -75,15 +75,9 @@ public static class GatewayStatistics
 
     private static async Task<IResult> Model(HttpContext http, string name, string? version, RoutingTable routing, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory logs)
     {
-        int? v = null;
-        if (version is not null)
+        if (!RoutingTable.TryParseVersion(version, out int? v))
         {
-            if (!int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed))
-            {
-                return GatewayApi.Error(StatusCodes.Status404NotFound, $"model '{name}' has no version '{version}'");
-            }
-
-            v = parsed;
+            return GatewayApi.Error(StatusCodes.Status404NotFound, $"model '{name}' has no version '{version}'");
         }
 
         var found = await routing.ResolveAsync(name, v, http.RequestAborted);

@@ -215,18 +215,7 @@ internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels ch
     /// <summary>The routing table's answer, or null for a version that is not a number (no such version).</summary>
     private async ValueTask<RouteLookup?> ResolveAsync(string name, string version, CancellationToken ct)
     {
-        int? v = null;
-        if (version.Length > 0)
-        {
-            if (!int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed))
-            {
-                return null;
-            }
-
-            v = parsed;
-        }
-
-        return await routing.ResolveAsync(name, v, ct);
+        return RoutingTable.TryParseVersion(version, out int? v) ? await routing.ResolveAsync(name, v, ct) : null;
     }
 
     /// <summary>NotFound for an unknown model or version, Unavailable when nothing can answer.</summary>

@@ -90,6 +90,27 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
         return Resolve(_snapshot, name, version);
     }
 
+    /// <summary>
+    /// A version as a route or message gives it: none (empty or null: <paramref name="version"/> is null) or a number;
+    /// false for anything else, which names no version.
+    /// </summary>
+    public static bool TryParseVersion(string? text, out int? version)
+    {
+        version = null;
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int parsed))
+        {
+            return false;
+        }
+
+        version = parsed;
+        return true;
+    }
+
     /// <summary>Finds what answers <paramref name="name"/> (and <paramref name="version"/>, or the live one).</summary>
     public async ValueTask<RouteLookup> ResolveAsync(string name, int? version, CancellationToken ct)
     {
