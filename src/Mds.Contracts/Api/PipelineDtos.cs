@@ -1,3 +1,5 @@
+// TODO(pipelines): some records document only a few of their parameters; remove this once every parameter has a <param> tag.
+#pragma warning disable CS1573
 using Mds.Contracts.Inference;
 
 namespace Mds.Contracts.Api;
