@@ -1,5 +1,3 @@
-// TODO(pipelines): some records document only a few of their parameters; remove this once every parameter has a <param> tag.
-#pragma warning disable CS1573
 using Mds.Contracts.Inference;
 
 namespace Mds.Contracts.Api;
