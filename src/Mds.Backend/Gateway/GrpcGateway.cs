@@ -62,7 +62,7 @@ public static class GrpcGateway
 /// Callers authenticate as for REST (<c>authorization: Bearer …</c> metadata); the credentials stay here.
 /// </summary>
 [Authorize(Policy = Policies.Inference)]
-internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics)
+internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ServerVersion = typeof(GatewayGrpcService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
@@ -85,6 +85,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (Pipelines.PipelineRunner.PipelineNameOf(request.Name) is { } pipeline)
+        {
+            return await Pipelines.PipelineGrpc.ReadyAsync(pipelines, pipeline, context.CancellationToken);
+        }
+
         var found = await ResolveAsync(request.Name, request.Version, context.CancellationToken);
         return new ModelReadyResponse { Ready = found?.Status == RouteStatus.Found && found.PickReplica(grpc: true) is not null };
     }
@@ -93,6 +98,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (Pipelines.PipelineRunner.PipelineNameOf(request.Name) is { } pipeline)
+        {
+            return await Pipelines.PipelineGrpc.MetadataAsync(pipelines, pipeline, context.CancellationToken);
+        }
+
         var found = await ResolveAsync(request.Name, request.Version, context.CancellationToken);
         if (found?.Version is null)
         {
@@ -110,6 +120,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (Pipelines.PipelineRunner.PipelineNameOf(request.ModelName) is { } pipeline)
+        {
+            return await Pipelines.PipelineGrpc.InferAsync(pipelines, pipeline, request, context); // counted by the pipeline runner
+        }
+
         long started = Stopwatch.GetTimestamp();
         string name = request.ModelName;
         string? version = request.ModelVersion.Length > 0 ? request.ModelVersion : null;
