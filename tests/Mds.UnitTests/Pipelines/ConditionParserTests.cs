@@ -52,6 +52,24 @@ public class ConditionParserTests
         Assert.Equal(canonical, ConditionParser.Parse(canonical).ToString());
     }
 
+    [Theory]
+    [InlineData("fraud.outputs.score > 0.9")]
+    [InlineData("classifier.outputs.probs[:,1] >= 0.8")]
+    [InlineData("classifier.outputs.label in ['cat', 'dog']")]
+    [InlineData("router.outputs.route not in [0, 3]")]
+    [InlineData("pipeline.inputs.age >= 18 and pipeline.inputs.country == \"DE\"")]
+    [InlineData("detector.outputs.is_anomaly")]
+    [InlineData("!detector.outputs.is_anomaly || detector.outputs.confidence < 0.5")]
+    [InlineData("not fallback.outputs.score == 0")]
+    [InlineData("a.outputs.embedding[-1, 0] > b.outputs.embedding[-1, 0]")]
+    [InlineData("ocr.outputs[\"text lines\"][0] != \"\"")]
+    public void Parse_TheExamplesOfTheDocs_ParseAndRoundTrip(string text)
+    {
+        string canonical = ConditionParser.Parse(text).ToString()!;
+
+        Assert.Equal(canonical, ConditionParser.Parse(canonical).ToString());
+    }
+
     [Fact]
     public void Parse_References_ListsEachDistinctTensorOnceInOrder()
     {
