@@ -78,7 +78,7 @@ public class PipelineGraphViewTests
         await using var ctx = new BunitContext();
         var view = Render(ctx);
 
-        var badges = view.FindAll("[data-testid=pipeline-node-condition]").Select(b => b.TextContent).ToList();
+        var badges = view.FindAll("[data-testid=pipeline-node-condition] text").Select(b => b.ChildNodes[0].TextContent).ToList();
         Assert.Equal(2, badges.Count);
         Assert.Contains(badges, b => b.StartsWith("when classify.outputs.Score", StringComparison.Ordinal));
         Assert.Contains(badges, b => b.StartsWith("per row · when ", StringComparison.Ordinal));
@@ -96,7 +96,7 @@ public class PipelineGraphViewTests
         await using var ctx = new BunitContext();
         var view = Render(ctx);
 
-        var labels = view.FindAll("[data-testid=pipeline-edge-label]").Select(l => l.TextContent).ToList();
+        var labels = view.FindAll("[data-testid=pipeline-edge-label]").Select(l => l.ChildNodes[0].TextContent).ToList();
         Assert.Contains("Score → Features", labels);
         Assert.Contains("Features", labels);
     }
