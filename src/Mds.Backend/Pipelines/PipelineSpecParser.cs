@@ -72,6 +72,95 @@ public static class PipelineSpecParser
     }
 
     /// <summary>
+    /// <paramref name="problems"/> (from <see cref="PipelineValidator"/>, whose paths are relative to the spec) with the
+    /// line each path points at in <paramref name="text"/>, so an editor can mark it. A path that leads nowhere gets the
+    /// line of the deepest part that exists.
+    /// </summary>
+    public static IReadOnlyList<PipelineSpecProblemDto> WithLines(string text, string? contentType, IReadOnlyList<PipelineSpecProblemDto> problems)
+    {
+        ArgumentNullException.ThrowIfNull(problems);
+        if (text is null || text.Length > MaxBytes)
+        {
+            return problems;
+        }
+
+        bool json = IsJson(text, contentType);
+        var ignored = new List<PipelineSpecProblemDto>();
+        Node? root = json ? ReadJson(text, ignored) : ReadYaml(text, ignored);
+        if (root is not Mapping map)
+        {
+            return problems;
+        }
+
+        var comparison = json ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        Node body = map.Entries.FirstOrDefault(e => string.Equals(e.Key, "spec", comparison)).Value is Mapping spec ? spec : map;
+        return [.. problems.Select(p => p.Line is not null ? p : p with { Line = LineOf(body, p.Path, comparison) ?? LineOf(map, p.Path, comparison) })];
+    }
+
+    private static int? LineOf(Node root, string path, StringComparison comparison)
+    {
+        Node node = root;
+        int? line = null;
+        int i = 0;
+        while (i < path.Length)
+        {
+            if (path[i] == '.')
+            {
+                i++;
+                continue;
+            }
+
+            string? key = null;
+            int index = -1;
+            if (path[i] == '[' && i + 1 < path.Length && path[i + 1] == '"')
+            {
+                int end = path.IndexOf("\"]", i + 2, StringComparison.Ordinal);
+                if (end < 0)
+                {
+                    break;
+                }
+
+                key = path[(i + 2)..end];
+                i = end + 2;
+            }
+            else if (path[i] == '[')
+            {
+                int end = path.IndexOf(']', i);
+                if (end < 0 || !int.TryParse(path.AsSpan(i + 1, end - i - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out index))
+                {
+                    break;
+                }
+
+                i = end + 1;
+            }
+            else
+            {
+                int end = path.IndexOfAny(['.', '['], i);
+                end = end < 0 ? path.Length : end;
+                key = path[i..end];
+                i = end;
+            }
+
+            if (key is not null && node is Mapping m && m.Entries.FirstOrDefault(e => string.Equals(e.Key, key, comparison)) is { Value: not null } entry)
+            {
+                node = entry.Value;
+                line = entry.Line;
+            }
+            else if (index >= 0 && node is Sequence s && index < s.Items.Count)
+            {
+                node = s.Items[index];
+                line = node.Line;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        return line;
+    }
+
+    /// <summary>
     /// The spec as compact JSON in one fixed form (camelCase, nulls omitted, map keys sorted ordinally, steps in spec
     /// order): equal for specs that say the same, whatever format or field order they were written in.
     /// </summary>

@@ -83,7 +83,7 @@ public static class PipelinesApi
         }
         catch (PipelineSpecException e)
         {
-            return Invalid(e.Problems);
+            return Invalid(PipelineSpecParser.WithLines(text, http.Request.ContentType, e.Problems));
         }
 
         string canonical = PipelineSpecParser.Canonicalize(spec);
