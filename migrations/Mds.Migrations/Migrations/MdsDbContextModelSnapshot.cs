@@ -242,8 +242,15 @@ namespace Mds.Migrations.Migrations
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
 
-                    b.Property<long>("ModelVersionId")
+                    b.Property<long?>("ModelVersionId")
                         .HasColumnType("bigint");
+
+                    b.Property<long?>("PipelineId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("PipelineName")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
 
                     b.Property<long>("SizeBytes")
                         .HasColumnType("bigint");
@@ -272,9 +279,16 @@ namespace Mds.Migrations.Migrations
 
                     b.HasIndex("ModelVersionId");
 
+                    b.HasIndex("PipelineId");
+
                     b.HasIndex("ModelName", "CreatedAt");
 
-                    b.ToTable("batches", (string)null);
+                    b.HasIndex("PipelineName", "CreatedAt");
+
+                    b.ToTable("batches", null, t =>
+                        {
+                            t.HasCheckConstraint("CK_batches_one_target", "(\"ModelVersionId\" IS NULL) <> (\"PipelineId\" IS NULL)");
+                        });
                 });
 
             modelBuilder.Entity("Mds.Backend.Cluster.Replica", b =>
@@ -998,10 +1012,16 @@ namespace Mds.Migrations.Migrations
                     b.HasOne("Mds.Backend.Registry.ModelVersion", "ModelVersion")
                         .WithMany()
                         .HasForeignKey("ModelVersionId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .OnDelete(DeleteBehavior.Cascade);
+
+                    b.HasOne("Mds.Backend.Pipelines.Pipeline", "Pipeline")
+                        .WithMany()
+                        .HasForeignKey("PipelineId")
+                        .OnDelete(DeleteBehavior.Cascade);
 
                     b.Navigation("ModelVersion");
+
+                    b.Navigation("Pipeline");
                 });
 
             modelBuilder.Entity("Mds.Backend.Cluster.Replica", b =>

@@ -38,7 +38,7 @@ public sealed partial class BatchJob(IServiceScopeFactory scopes, BatchFiles fil
             files.Delete(id);
         }
 
-        // Files of batches deleted with their model version (the rows cascade; the files stay until now). Files written
+        // Files of batches deleted with their model version or pipeline (the rows cascade; the files stay until now). Files written
         // in the last hour are left alone: a batch being created right now has its row before its file.
         int orphans = 0;
         var settled = clock.GetUtcNow().UtcDateTime.AddHours(-1);

@@ -3,6 +3,7 @@ using System.Globalization;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
+using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Microsoft.EntityFrameworkCore;
@@ -11,14 +12,16 @@ using Microsoft.Extensions.Options;
 namespace Mds.Backend.Batches;
 
 /// <summary>
-/// Scores a batch: reads its CSV in chunks of <see cref="BatchOptions.RowsPerRequest"/> rows, sends each chunk to a
-/// Ready replica as one V2 request, and writes the file's rows with the predictions appended to the result CSV.
+/// Scores a batch: reads its CSV in chunks of <see cref="BatchOptions.RowsPerRequest"/> rows, sends each chunk to the
+/// batch's <see cref="BatchTarget"/> (a model version's replicas, or a pipeline's runs) as one V2 request, and writes the
+/// file's rows with the predictions appended to the result CSV.
 /// Progress goes to the database as it goes (at most twice a second); the batch ends Succeeded or Failed with the
 /// reason in words. Used inline for small files and by <see cref="BatchJob"/> for large ones.
 /// </summary>
 public sealed partial class BatchScorer(
-    MdsDbContext db, ReplicaCaller replicas, BatchFiles files, IOptions<BatchOptions> options, TimeProvider clock, ILogger<BatchScorer> log)
+    MdsDbContext db, ReplicaCaller replicas, PipelineRunner pipelines, BatchFiles files, IOptions<BatchOptions> options, TimeProvider clock, ILogger<BatchScorer> log)
 {
+    private const string RefusedRows = " refused the rows: ";
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Scores batch <paramref name="batchId"/>; false when it failed (the reason is stored) or was deleted meanwhile.</summary>
@@ -60,7 +63,7 @@ public sealed partial class BatchScorer(
             files.Delete(batchId);
             return false;
         }
-        catch (Exception e) when (FailureReason(e, ct) is { } reason)
+        catch (Exception e) when (FailureReason(e, batch, ct) is { } reason)
         {
             DeleteQuietly(partial);
             await UpdateAsync(batchId, s => s.SetProperty(b => b.State, BatchStates.Failed).SetProperty(b => b.Error, reason)
@@ -72,8 +75,8 @@ public sealed partial class BatchScorer(
 
     private async Task<(List<string> Columns, string? Summary)> ScoreFileAsync(Batch batch, string resultPath, bool waitForReplicas, CancellationToken ct)
     {
-        var version = batch.ModelVersion;
-        var input = TabularCsv.InputOf(version) ?? throw new BatchFailedException("the model is not tabular: one numeric input of shape [rows, features]");
+        var target = await BatchTarget.OfAsync(batch, replicas, pipelines, ct);
+        var input = target.Input;
         var datatype = TensorDatatypes.Parse(input.Datatype);
         int rowsPerRequest = options.Value.RowsPerRequest;
 
@@ -86,11 +89,11 @@ public sealed partial class BatchScorer(
         }
 
         var header = records.Current;
-        int featureCount = TabularCsv.FeatureCount(version, input);
-        var (layout, error) = DatasetValidator.Layout(header, featureCount > 0 ? featureCount : header.Count - (batch.LabelColumn is null ? 0 : 1), version.FeatureNames, batch.LabelColumn);
+        int featureCount = target.FeatureCount;
+        var (layout, error) = DatasetValidator.Layout(header, featureCount > 0 ? featureCount : header.Count - (batch.LabelColumn is null ? 0 : 1), target.FeatureNames, batch.LabelColumn);
         if (layout is null)
         {
-            throw new BatchFailedException("the file does not fit the model: " + error);
+            throw new BatchFailedException($"the file does not fit the {target.Kind}: " + error);
         }
 
         var comparison = layout.LabelColumn is int labelIndex ? new LabelComparison(header[labelIndex]) : null;
@@ -132,11 +135,11 @@ public sealed partial class BatchScorer(
                 Id = string.Create(CultureInfo.InvariantCulture, $"batch-{batch.Id}-{done}"),
                 Inputs = [TabularTensor.Create(input.Name, datatype, values, chunk.Count)],
             };
-            var response = await InferAsync(batch, request, waitForReplicas, ct);
+            var response = await InferAsync(target, request, waitForReplicas, ct);
 
             if (outputColumns is null)
             {
-                outputColumns = ResultTable.ColumnsOf(response, chunk.Count, version.Classes, header);
+                outputColumns = ResultTable.ColumnsOf(response, chunk.Count, target.Classes, header);
                 columns = [.. header, .. outputColumns.SelectMany(c => c.Names)];
                 Csv.Write(writer, columns);
             }
@@ -171,16 +174,15 @@ public sealed partial class BatchScorer(
         return (columns, comparison?.Summary());
     }
 
-    private async Task<InferenceResponse> InferAsync(Batch batch, InferenceRequest request, bool waitForReplicas, CancellationToken ct)
+    /// <summary>One chunk through the target; when nothing can answer, waits (up to <see cref="BatchOptions.ReplicaWait"/>) if allowed.</summary>
+    private async Task<InferenceResponse> InferAsync(BatchTarget target, InferenceRequest request, bool waitForReplicas, CancellationToken ct)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(options.Value.ReplicaWait.TotalSeconds * Stopwatch.Frequency);
         while (true)
         {
             try
             {
-                var options = new ReplicaCallOptions(
-                    "batch " + batch.Id.ToString(CultureInfo.InvariantCulture) + " by " + batch.CreatedBy, request.Id ?? Guid.CreateVersion7().ToString("N"));
-                return (await replicas.InferAsync(batch.ModelName, batch.Version, request, options, ct)).Response;
+                return await target.InferAsync(request, ct);
             }
             catch (ReplicaUnavailableException) when (waitForReplicas && Stopwatch.GetTimestamp() < deadline)
             {
@@ -192,18 +194,23 @@ public sealed partial class BatchScorer(
     private Task<int> UpdateAsync(long batchId, Action<Microsoft.EntityFrameworkCore.Query.UpdateSettersBuilder<Batch>> set, CancellationToken ct) =>
         db.Set<Batch>().Where(b => b.Id == batchId).ExecuteUpdateAsync(set, ct);
 
+    /// <summary>Whether a failed batch's <see cref="Batch.Error"/> says its rows were refused (the caller's data, a 400), rather than that scoring could not be done.</summary>
+    public static bool IsRefusal(string? error) => error?.Contains(RefusedRows, StringComparison.Ordinal) == true;
+
     /// <summary>What to tell the user when scoring stopped with <paramref name="e"/>; null for a stop that is not a failure.</summary>
-    private static string? FailureReason(Exception e, CancellationToken ct) => e switch
+    private static string? FailureReason(Exception e, Batch batch, CancellationToken ct) => e switch
     {
         OperationCanceledException when ct.IsCancellationRequested => "scoring was cancelled (the request was aborted or the backend stopped)",
         BatchFailedException or ReplicaUnavailableException or ModelNotFoundException => e.Message,
-        InferenceRejectedException => "the model refused the rows: " + e.Message,
-        InferenceProtocolException => "the model's answer cannot be written as rows: " + e.Message,
+        InferenceRejectedException => "the " + KindOf(batch) + RefusedRows + e.Message,
+        InferenceProtocolException => "the " + KindOf(batch) + "'s answer cannot be written as rows: " + e.Message,
         IOException => "the batch's files could not be read or written: " + e.Message,
         FormatException => "the file could not be read as CSV: " + e.Message,
         HttpRequestException or TaskCanceledException => "a replica did not answer in time: " + e.Message,
         _ => null,
     };
+
+    private static string KindOf(Batch batch) => batch.PipelineName is null ? "model" : "pipeline";
 
     private static void DeleteQuietly(string path)
     {

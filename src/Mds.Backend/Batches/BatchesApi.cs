@@ -5,8 +5,10 @@ using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
+using Mds.Backend.Pipelines;
 using Mds.Backend.Registry;
 using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -16,7 +18,7 @@ namespace Mds.Backend.Batches;
 
 /// <summary>Handler dependencies of the batch endpoints.</summary>
 public sealed class BatchServices(
-    MdsDbContext db, ArtifactStore store, BatchFiles files, BatchScorer scorer, RoutingTable routing,
+    MdsDbContext db, ArtifactStore store, BatchFiles files, BatchScorer scorer, RoutingTable routing, PipelineRunner pipelines,
     IBackgroundJobClient jobs, IOptions<BatchOptions> options, TimeProvider clock)
 {
     public MdsDbContext Db { get; } = db;
@@ -24,15 +26,16 @@ public sealed class BatchServices(
     public BatchFiles Files { get; } = files;
     public BatchScorer Scorer { get; } = scorer;
     public RoutingTable Routing { get; } = routing;
+    public PipelineRunner Pipelines { get; } = pipelines;
     public IBackgroundJobClient Jobs { get; } = jobs;
     public BatchOptions Options { get; } = options.Value;
     public TimeProvider Clock { get; } = clock;
 }
 
 /// <summary>
-/// Batch predictions: <c>POST /api/models/{name}/batches</c> takes a CSV and scores every row (small files while the
-/// request waits, large ones as a Hangfire job); <c>/api/batches/{id}</c> reports progress and serves the result as
-/// JSON pages or a CSV download. A batch is visible to whoever created it and to admins.
+/// Batch predictions: <c>POST /api/models/{name}/batches</c> (or <c>/api/pipelines/{name}/batches</c>) takes a CSV and
+/// scores every row (small files while the request waits, large ones as a Hangfire job); <c>/api/batches/{id}</c> reports
+/// progress and serves the result as JSON pages or a CSV download. A batch is visible to whoever created it and to admins.
 /// </summary>
 public static class BatchesApi
 {
@@ -60,10 +63,12 @@ public static class BatchesApi
 
     public static IEndpointRouteBuilder MapBatchesApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/models/{name}/batches", Create).RequireAuthorization(Policies.AnyUser).DisableAntiforgery().WithTags("Batches")
+        app.MapPost("/api/models/{name}/batches", CreateForModel).RequireAuthorization(Policies.AnyUser).DisableAntiforgery().WithTags("Batches")
             .WithName("CreateBatch").WithSummary("Score every row of a CSV: 201 with the result for small files, 202 and a job for large ones");
+        app.MapPost("/api/pipelines/{name}/batches", CreateForPipeline).RequireAuthorization(Policies.AnyUser).DisableAntiforgery().WithTags("Batches")
+            .WithName("CreatePipelineBatch").WithSummary("Score every row of a CSV with a tabular pipeline's live version: 201 with the result for small files, 202 and a job for large ones");
         var group = app.MapGroup("/api/batches").WithTags("Batches").RequireAuthorization(Policies.AnyUser);
-        group.MapGet("/", List).WithName("ListBatches").WithSummary("Your batches (admins: everyone's), newest first; ?model= filters");
+        group.MapGet("/", List).WithName("ListBatches").WithSummary("Your batches (admins: everyone's), newest first; ?model= or ?pipeline= filters");
         group.MapGet("/{id:long}", Get).WithName("GetBatch").WithSummary("A batch's state and progress");
         group.MapGet("/{id:long}/rows", Rows).WithName("GetBatchRows").WithSummary("A page of the result rows (offset, limit ≤ 500)");
         group.MapGet("/{id:long}/result.csv", Download).WithName("DownloadBatch").WithSummary("The result as CSV: the file's columns, then the predictions");
@@ -71,7 +76,7 @@ public static class BatchesApi
         return app;
     }
 
-    private static async Task<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>> Create(
+    private static async Task<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>> CreateForModel(
         string name, HttpContext http, ClaimsPrincipal caller, [FromServices] BatchServices s)
     {
         var model = await s.Db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.ReplicaList).SingleOrDefaultAsync(m => m.Name == name);
@@ -93,60 +98,122 @@ public static class BatchesApi
                 return RegistryApi.Bad($"Batch predictions are for tabular models: one numeric input of shape [rows, features]; '{name}' version {version.Version} is not one.");
             }
 
-            if (staged is null || staged.SizeBytes == 0)
+            var target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
+                TabularCsv.FeatureCount(version, input), version.FeatureNames);
+            return await AcceptAsync(target, fields, staged, http, caller, s, async () =>
             {
-                return RegistryApi.Bad("'file' is required: a CSV with a header row.");
-            }
-
-            string? labelColumn = fields.GetValueOrDefault("labelColumn") is { Length: > 0 } l ? l.Trim() : null;
-            var (info, error) = TabularCsv.Check(staged.Path, TabularCsv.FeatureCount(version, input), version.FeatureNames, labelColumn);
-            if (info is null)
-            {
-                return RegistryApi.Bad("The file does not fit the model: " + error + ".");
-            }
-
-            // A version nothing can answer is said now, not after the file has waited in a queue.
-            var route = await s.Routing.ResolveAsync(name, version.Version, http.RequestAborted);
-            if (route.Status != RouteStatus.Found)
-            {
-                return Problem(StatusCodes.Status503ServiceUnavailable, $"Model '{name}' version {version.Version} cannot score rows now: {route.Error}.");
-            }
-
-            var batch = new Batch
-            {
-                ModelVersionId = version.Id, ModelName = name, Version = version.Version, State = BatchStates.Queued,
-                FileName = string.IsNullOrWhiteSpace(staged.FileName) ? "batch.csv" : staged.FileName[..Math.Min(staged.FileName.Length, 256)],
-                SizeBytes = staged.SizeBytes, TotalRows = info.Rows, LabelColumn = info.LabelColumn,
-                CreatedBy = AuthApi.CallerName(caller) ?? "unknown", CreatedAt = s.Clock.GetUtcNow(),
-            };
-            s.Db.Add(batch);
-            await s.Db.SaveChangesAsync(http.RequestAborted);
-            Directory.CreateDirectory(s.Files.Directory);
-            File.Move(staged.Path, s.Files.InputOf(batch.Id), overwrite: true);
-
-            string location = "/api/batches/" + batch.Id.ToString(CultureInfo.InvariantCulture);
-            if (info.Rows > s.Options.SyncMaxRows)
-            {
-                string jobId = s.Jobs.Enqueue<BatchJob>(BatchJob.Queue, j => j.RunAsync(batch.Id, CancellationToken.None));
-                await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteUpdateAsync(u => u.SetProperty(b => b.JobId, jobId));
-                batch.JobId = jobId;
-                return TypedResults.Accepted(location, ToDto(batch));
-            }
-
-            bool succeeded = await s.Scorer.ScoreAsync(batch.Id, waitForReplicas: false, http.RequestAborted);
-            var scored = await s.Db.Set<Batch>().AsNoTracking().SingleAsync(b => b.Id == batch.Id);
-            if (!succeeded)
-            {
-                // Nothing half-done is kept for a request that failed while the caller waited: the reason is the answer.
-                await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteDeleteAsync();
-                s.Files.Delete(batch.Id);
-                return Problem(scored.Error?.StartsWith("the model refused", StringComparison.Ordinal) == true ? StatusCodes.Status400BadRequest : StatusCodes.Status503ServiceUnavailable,
-                    $"The rows could not be scored: {scored.Error}.");
-            }
-
-            return TypedResults.Created(location, ToDto(scored));
+                // A version nothing can answer is said now, not after the file has waited in a queue.
+                var route = await s.Routing.ResolveAsync(name, version.Version, http.RequestAborted);
+                return route.Status == RouteStatus.Found ? null : route.Error;
+            });
         }, problem => problem);
     }
+
+    private static async Task<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>> CreateForPipeline(
+        string name, HttpContext http, ClaimsPrincipal caller, [FromServices] BatchServices s)
+    {
+        if (await s.Pipelines.FindAsync(name, http.RequestAborted) is null)
+        {
+            return Problem(StatusCodes.Status404NotFound, $"Pipeline '{name}' does not exist.");
+        }
+
+        return await MultipartUpload.ReceiveAsync<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, async (fields, staged) =>
+        {
+            // Read again: the upload may have taken a while, and a pipeline runs whatever version is live when called.
+            var route = await s.Pipelines.FindAsync(name, http.RequestAborted);
+            if (route is null)
+            {
+                return Problem(StatusCodes.Status404NotFound, $"Pipeline '{name}' does not exist.");
+            }
+
+            if (route.Graph is null || route.LiveVersion is not int live)
+            {
+                return Problem(StatusCodes.Status503ServiceUnavailable, $"Pipeline '{name}' cannot score rows now: {route.Reason}.");
+            }
+
+            string? given = fields.GetValueOrDefault("version") ?? http.Request.Query["version"].FirstOrDefault();
+            if (!string.IsNullOrWhiteSpace(given) && given.Trim() != live.ToString(CultureInfo.InvariantCulture))
+            {
+                return RegistryApi.Bad($"A pipeline's rows are scored by its live version ({live}); version '{given}' cannot be chosen.");
+            }
+
+            if (TabularCsv.InputOf(route.Inputs) is not { } input)
+            {
+                return RegistryApi.Bad($"Batch predictions are for tabular pipelines: one numeric input of shape [rows, features]; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
+            }
+
+            var target = new NewBatch("pipeline", $"Pipeline '{name}' version {live}", null, route.Id, name, name + PipelineRunner.ModelSuffix, live,
+                TabularCsv.FeatureCount(input, null), null);
+            return await AcceptAsync(target, fields, staged, http, caller, s, () => Task.FromResult<string?>(null));
+        }, problem => problem);
+    }
+
+    /// <summary>
+    /// The part of creating a batch that does not depend on its target: checks the file against the target's features,
+    /// stores the batch, then scores it at once (small files) or enqueues the job (large ones).
+    /// </summary>
+    /// <param name="unservable">Why the target cannot answer now (503), null when it can; asked after the file is checked.</param>
+    private static async Task<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>> AcceptAsync(
+        NewBatch target, Dictionary<string, string> fields, StagedArtifact? staged, HttpContext http, ClaimsPrincipal caller, BatchServices s,
+        Func<Task<string?>> unservable)
+    {
+        if (staged is null || staged.SizeBytes == 0)
+        {
+            return RegistryApi.Bad("'file' is required: a CSV with a header row.");
+        }
+
+        string? labelColumn = fields.GetValueOrDefault("labelColumn") is { Length: > 0 } l ? l.Trim() : null;
+        var (info, error) = TabularCsv.Check(staged.Path, target.FeatureCount, target.FeatureNames, labelColumn);
+        if (info is null)
+        {
+            return RegistryApi.Bad($"The file does not fit the {target.Kind}: " + error + ".");
+        }
+
+        if (await unservable() is { } reason)
+        {
+            return Problem(StatusCodes.Status503ServiceUnavailable, $"{target.What} cannot score rows now: {reason}.");
+        }
+
+        var batch = new Batch
+        {
+            ModelVersionId = target.ModelVersionId, PipelineId = target.PipelineId, PipelineName = target.PipelineName,
+            ModelName = target.ModelName, Version = target.Version, State = BatchStates.Queued,
+            FileName = string.IsNullOrWhiteSpace(staged.FileName) ? "batch.csv" : staged.FileName[..Math.Min(staged.FileName.Length, 256)],
+            SizeBytes = staged.SizeBytes, TotalRows = info.Rows, LabelColumn = info.LabelColumn,
+            CreatedBy = AuthApi.CallerName(caller) ?? "unknown", CreatedAt = s.Clock.GetUtcNow(),
+        };
+        s.Db.Add(batch);
+        await s.Db.SaveChangesAsync(http.RequestAborted);
+        Directory.CreateDirectory(s.Files.Directory);
+        File.Move(staged.Path, s.Files.InputOf(batch.Id), overwrite: true);
+
+        string location = "/api/batches/" + batch.Id.ToString(CultureInfo.InvariantCulture);
+        if (info.Rows > s.Options.SyncMaxRows)
+        {
+            string jobId = s.Jobs.Enqueue<BatchJob>(BatchJob.Queue, j => j.RunAsync(batch.Id, CancellationToken.None));
+            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteUpdateAsync(u => u.SetProperty(b => b.JobId, jobId));
+            batch.JobId = jobId;
+            return TypedResults.Accepted(location, ToDto(batch));
+        }
+
+        bool succeeded = await s.Scorer.ScoreAsync(batch.Id, waitForReplicas: false, http.RequestAborted);
+        var scored = await s.Db.Set<Batch>().AsNoTracking().SingleAsync(b => b.Id == batch.Id);
+        if (!succeeded)
+        {
+            // Nothing half-done is kept for a request that failed while the caller waited: the reason is the answer.
+            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteDeleteAsync();
+            s.Files.Delete(batch.Id);
+            return Problem(BatchScorer.IsRefusal(scored.Error) ? StatusCodes.Status400BadRequest : StatusCodes.Status503ServiceUnavailable,
+                $"The rows could not be scored: {scored.Error}.");
+        }
+
+        return TypedResults.Created(location, ToDto(scored));
+    }
+
+    /// <summary>A signature in words, e.g. "Features FP32 [-1,4], Mask BOOL [-1,4]".</summary>
+    private static string Describe(IReadOnlyList<TensorMetadata> tensors) => tensors.Count == 0
+        ? "no inputs known (its first steps' models are not deployed)"
+        : string.Join(", ", tensors.Select(t => $"{t.Name} {t.Datatype} [{string.Join(',', t.Shape)}]"));
 
     /// <summary>The version named in the form (or query), else the one the bare name answers with, else the newest.</summary>
     private static (ModelVersion? Version, ProblemHttpResult? Error) ChooseVersion(Model model, string? given)
@@ -168,12 +235,17 @@ public static class BatchesApi
         return live is null ? (null, Problem(StatusCodes.Status404NotFound, $"Model '{model.Name}' has no versions.")) : (live, null);
     }
 
-    private static async Task<Ok<List<BatchDto>>> List(ClaimsPrincipal caller, [FromServices] BatchServices s, string? model = null, int limit = 50)
+    private static async Task<Ok<List<BatchDto>>> List(ClaimsPrincipal caller, [FromServices] BatchServices s, string? model = null, string? pipeline = null, int limit = 50)
     {
         var query = Visible(s.Db, caller);
         if (!string.IsNullOrWhiteSpace(model))
         {
             query = query.Where(b => b.ModelName == model);
+        }
+
+        if (!string.IsNullOrWhiteSpace(pipeline))
+        {
+            query = query.Where(b => b.PipelineName == pipeline);
         }
 
         var batches = await query.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id).Take(Math.Clamp(limit, 1, 500)).ToListAsync();
@@ -214,7 +286,7 @@ public static class BatchesApi
         }
 
         string stem = Path.GetFileNameWithoutExtension(batch.FileName);
-        string download = $"{(stem.Length > 0 ? stem : "batch")}-{batch.ModelName}-v{batch.Version}-predictions.csv";
+        string download = $"{(stem.Length > 0 ? stem : "batch")}-{batch.PipelineName ?? batch.ModelName}-v{batch.Version}-predictions.csv";
         return TypedResults.File(File.OpenRead(s.Files.ResultOf(id)), "text/csv; charset=utf-8", download);
     }
 
@@ -279,11 +351,18 @@ public static class BatchesApi
 
     private static BatchDto ToDto(Batch b) => new(
         b.Id, b.ModelName, b.Version, b.State, b.FileName, b.TotalRows, b.DoneRows, b.Error, b.Summary, b.Columns,
-        b.CreatedBy, b.CreatedAt, b.StartedAt, b.FinishedAt, b.LabelColumn);
+        b.CreatedBy, b.CreatedAt, b.StartedAt, b.FinishedAt, b.LabelColumn, b.PipelineName);
 
     private static ProblemHttpResult NoBatch(long id) => Problem(StatusCodes.Status404NotFound, $"Batch {id} does not exist (or is not yours).");
 
     private static ProblemHttpResult Problem(int status, string detail) => TypedResults.Problem(detail, statusCode: status);
+
+    /// <summary>What a new batch is scored by, as its row will name it, and the features its file must have.</summary>
+    /// <param name="Kind">"model" or "pipeline", for messages.</param>
+    /// <param name="What">The target in words, e.g. "Model 'iris' version 2".</param>
+    private sealed record NewBatch(
+        string Kind, string What, long? ModelVersionId, long? PipelineId, string? PipelineName, string ModelName, int Version,
+        int FeatureCount, IReadOnlyList<string>? FeatureNames);
 
     private sealed class CleanupRegistration(IRecurringJobManager jobs) : IHostedService
     {

@@ -13,7 +13,16 @@ public static class TabularCsv
     public static TensorMetadata? InputOf(ModelVersion version)
     {
         ArgumentNullException.ThrowIfNull(version);
-        var inputs = RegistryMapping.Schema(version.InputsJson);
+        return InputOf(RegistryMapping.Schema(version.InputsJson));
+    }
+
+    /// <summary>
+    /// The tabular rule on any V2 signature (a model version's, or a pipeline's derived one): exactly one numeric input of
+    /// shape [rows, features]; null when <paramref name="inputs"/> is anything else.
+    /// </summary>
+    public static TensorMetadata? InputOf(IReadOnlyList<TensorMetadata> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
         return inputs.Count == 1 && inputs[0].Shape.Length == 2
             && TensorDatatypes.Parse(inputs[0].Datatype) is not (TensorDatatype.Bytes or TensorDatatype.Bool or TensorDatatype.Invalid)
             ? inputs[0]
@@ -24,9 +33,15 @@ public static class TabularCsv
     public static int FeatureCount(ModelVersion version, TensorMetadata input)
     {
         ArgumentNullException.ThrowIfNull(version);
+        return FeatureCount(input, version.FeatureNames);
+    }
+
+    /// <summary>How many features <paramref name="input"/> takes: its width, else as many as <paramref name="featureNames"/>; -1 when unknown.</summary>
+    public static int FeatureCount(TensorMetadata input, IReadOnlyList<string>? featureNames)
+    {
         ArgumentNullException.ThrowIfNull(input);
         long width = input.Shape[1];
-        return width > 0 ? (int)width : version.FeatureNames?.Count ?? -1;
+        return width > 0 ? (int)width : featureNames?.Count ?? -1;
     }
 
     /// <summary>

@@ -54,7 +54,7 @@ public static class PipelinesApi
         pipelines.MapGet("/{name}", Get).RequireAuthorization(Policies.AnyUser)
             .WithName("GetPipeline").WithSummary("A pipeline: versions, steps and what they wait for, inputs and outputs");
         pipelines.MapDelete("/{name}", Delete).RequireAuthorization(Policies.Researcher)
-            .WithName("DeletePipeline").WithSummary("Delete a pipeline, its versions and its run records (the models stay)");
+            .WithName("DeletePipeline").WithSummary("Delete a pipeline, its versions, its run records and its batches (the models stay)");
         pipelines.MapGet("/{name}/versions/{version:int}", GetVersion).RequireAuthorization(Policies.AnyUser)
             .WithName("GetPipelineVersion").WithSummary("One version: its spec, graph and step states");
         pipelines.MapGet("/{name}/runs", Runs).RequireAuthorization(Policies.AnyUser)

@@ -1,25 +1,26 @@
 namespace Mds.Contracts.Api;
 
 /// <summary>
-/// A batch prediction: a CSV scored row by row by one model version. Small files are scored while the upload waits
-/// (<c>POST /api/models/{name}/batches</c> answers 201, Succeeded); larger ones become a Hangfire job (202, Queued) whose
-/// progress <c>GET /api/batches/{id}</c> reports.
+/// A batch prediction: a CSV scored row by row by one model version, or by one pipeline's live version. Small files are
+/// scored while the upload waits (<c>POST /api/models/{name}/batches</c> or <c>POST /api/pipelines/{name}/batches</c>
+/// answers 201, Succeeded); larger ones become a Hangfire job (202, Queued) whose progress <c>GET /api/batches/{id}</c> reports.
 /// </summary>
 /// <param name="Id">The batch's id.</param>
-/// <param name="ModelName">The model that scores it.</param>
-/// <param name="Version">The version that scores it (the live one at upload when none was named).</param>
+/// <param name="ModelName">The model that scores it; for a pipeline batch the pipeline's V2 model name, <c>{pipeline}.pipeline</c>.</param>
+/// <param name="Version">The model version that scores it (the live one at upload when none was named); for a pipeline batch, the pipeline version live at upload.</param>
 /// <param name="State">Queued, Running, Succeeded or Failed (<see cref="BatchStates"/>).</param>
 /// <param name="FileName">The uploaded file's name.</param>
 /// <param name="TotalRows">Data rows in the file.</param>
 /// <param name="DoneRows">Rows scored so far.</param>
 /// <param name="Error">Why it failed, in words.</param>
 /// <param name="Summary">For files with a label column: how the predictions compare (accuracy, or mean absolute error).</param>
-/// <param name="Columns">The result's columns: the file's, then the model's outputs.</param>
+/// <param name="Columns">The result's columns: the file's, then the model's (or pipeline's) outputs.</param>
 /// <param name="CreatedBy">Who uploaded it.</param>
 /// <param name="CreatedAt">When.</param>
 /// <param name="StartedAt">When scoring began.</param>
 /// <param name="FinishedAt">When it succeeded or failed.</param>
 /// <param name="LabelColumn">The file's label column (the true answers), when it has one.</param>
+/// <param name="Pipeline">The pipeline that scores it, for a pipeline batch; null for a model batch.</param>
 public sealed record BatchDto(
     long Id,
     string ModelName,
@@ -35,7 +36,8 @@ public sealed record BatchDto(
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
-    string? LabelColumn = null);
+    string? LabelColumn = null,
+    string? Pipeline = null);
 
 /// <summary>A page of a batch's result rows: <c>GET /api/batches/{id}/rows?offset=&amp;limit=</c>.</summary>
 /// <param name="Columns">Column names, as in the result CSV.</param>
