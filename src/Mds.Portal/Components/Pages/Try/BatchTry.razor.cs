@@ -160,7 +160,8 @@ public partial class BatchTry : IAsyncDisposable
     {
         try
         {
-            _batches = await BatchesApi.ListAsync(SubjectName, _disposed.Token);
+            // A pipeline's batches are listed under the name it answers to as a model.
+            _batches = await BatchesApi.ListAsync(Pipeline is null ? SubjectName : SubjectName + ".pipeline", _disposed.Token);
             _listError = null;
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
