@@ -138,6 +138,99 @@ public static class TestGraphs
         return Serialize(graph);
     }
 
+    /// <summary>
+    /// <paramref name="input"/> FP32 [-1, width] → <paramref name="output"/> FP32 [-1, width] computing
+    /// y = x·scale + shift element-wise (Mul, Add over scalar initializers). Pipelines chain these: the numbers say
+    /// which steps ran and in what order.
+    /// </summary>
+    public static byte[] Affine(string input, string output, int width, float scale, float shift)
+    {
+        var graph = new GraphProto { Name = "affine" };
+        graph.Input.Add(Value(input, TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Output.Add(Value(output, TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Initializer.Add(FloatTensor("scale", [scale], []));
+        graph.Initializer.Add(FloatTensor("shift", [shift], []));
+        graph.Node.Add(Node("Mul", [input, "scale"], ["scaled"]));
+        graph.Node.Add(Node("Add", ["scaled", "shift"], [output]));
+        return Serialize(graph);
+    }
+
+    /// <summary>Inputs <paramref name="a"/> and <paramref name="b"/>, FP32 [-1, width] → <paramref name="output"/> = a + b: a join's target.</summary>
+    public static byte[] Sum(string a, string b, string output, int width)
+    {
+        var graph = new GraphProto { Name = "sum" };
+        graph.Input.Add(Value(a, TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Input.Add(Value(b, TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Output.Add(Value(output, TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Node.Add(Node("Add", [a, b], [output]));
+        return Serialize(graph);
+    }
+
+    /// <summary>
+    /// A classifier whose answer the caller controls: <paramref name="input"/> FP32 [-1, width] → <c>label</c> INT64
+    /// [-1, 1], the index of each row's largest value (ArgMax), and <c>scores</c> FP32 [-1, width], the row's Softmax.
+    /// For pipeline conditions (<c>classify.outputs.label == 1</c>, <c>classify.outputs.scores[:,1] &gt; 0.8</c>).
+    /// </summary>
+    public static byte[] Classifier(string input, int width)
+    {
+        var graph = new GraphProto { Name = "classifier" };
+        graph.Input.Add(Value(input, TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Output.Add(Value("label", TensorProto.Types.DataType.Int64, [-1, 1]));
+        graph.Output.Add(Value("scores", TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Node.Add(Node("ArgMax", [input], ["label"], IntAttribute("axis", 1), IntAttribute("keepdims", 1)));
+        graph.Node.Add(Node("Softmax", [input], ["scores"], IntAttribute("axis", 1)));
+        return Serialize(graph);
+    }
+
+    /// <summary>
+    /// A model whose cost grows with the rows sent: <c>x</c> FP32 [-1, 1] → broadcast to [N, width] → <paramref name="layers"/>
+    /// MatMuls by one shared width×width identity matrix → ReduceMean over the row → <c>y</c> FP32 [-1, 1], equal to x.
+    /// About 2·N·width²·layers floating-point operations: one row answers in microseconds, thousands take seconds
+    /// (for timeouts and for showing that steps overlap). The shared initializer keeps the file at width² floats.
+    /// </summary>
+    public static byte[] Slow(int width, int layers)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(layers, 1);
+        var identity = new float[width * width];
+        for (int i = 0; i < width; i++)
+        {
+            identity[(i * width) + i] = 1f;
+        }
+
+        var graph = new GraphProto { Name = "slow" };
+        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Output.Add(Value("y", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Initializer.Add(FloatTensor("ones", Enumerable.Repeat(1f, width).ToArray(), [1, width]));
+        graph.Initializer.Add(FloatTensor("w", identity, [width, width]));
+        graph.Node.Add(Node("MatMul", ["x", "ones"], ["h0"]));
+        for (int layer = 1; layer <= layers; layer++)
+        {
+            string n = layer.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string previous = (layer - 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            graph.Node.Add(Node("MatMul", ["h" + previous, "w"], ["h" + n]));
+        }
+
+        graph.Node.Add(Node("ReduceMean", ["h" + layers.ToString(System.Globalization.CultureInfo.InvariantCulture)], ["y"], IntAttribute("axes", [1]), IntAttribute("keepdims", 1)));
+        return Serialize(graph);
+    }
+
+    /// <summary>
+    /// A table lookup that fails at run time on a value the caller sends: <c>x</c> FP32 [-1, 1] → Cast to INT64 →
+    /// Gather from <paramref name="table"/> → <c>y</c> FP32 [-1, 1]. An x outside [-table.Length, table.Length) makes
+    /// ONNX Runtime reject the run (indices out of bounds), which the worker answers as the caller's error.
+    /// </summary>
+    public static byte[] Lookup(float[] table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        var graph = new GraphProto { Name = "lookup" };
+        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Output.Add(Value("y", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Initializer.Add(FloatTensor("table", table, [table.Length]));
+        graph.Node.Add(Node("Cast", ["x"], ["index"], IntAttribute("to", (long)TensorProto.Types.DataType.Int64)));
+        graph.Node.Add(Node("Gather", ["table", "index"], ["y"], IntAttribute("axis", 0)));
+        return Serialize(graph);
+    }
+
     /// <summary>1 KiB of seeded random bytes: not a model ONNX Runtime can load.</summary>
     public static byte[] Corrupt()
     {
@@ -182,12 +275,23 @@ public static class TestGraphs
         };
     }
 
-    private static NodeProto Node(string opType, string[] inputs, string[] outputs)
+    private static NodeProto Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = opType.ToLowerInvariant() + "_" + outputs[0] };
         node.Input.AddRange(inputs);
         node.Output.AddRange(outputs);
+        node.Attribute.AddRange(attributes);
         return node;
+    }
+
+    private static AttributeProto IntAttribute(string name, long value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    private static AttributeProto IntAttribute(string name, long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.AddRange(values);
+        return attribute;
     }
 
     private static TensorProto FloatTensor(string name, float[] values, long[] dims)
