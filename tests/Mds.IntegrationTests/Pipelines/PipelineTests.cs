@@ -57,6 +57,40 @@ public sealed class PipelineTests(PipelineFixture fixture) : IDisposable
     private static readonly float[] ChainX = [1f, 2f, 3f, 4f];
     private static readonly float[] ChainY = [-13f, -15f, -17f, -19f];
 
+    /// <summary>The models alone, through the model gateway: what the pipeline tests build on, apart from pipelines.</summary>
+    [Fact]
+    public async Task The_step_models_answer_their_arithmetic_and_the_slow_and_failing_ones_behave_as_the_tests_assume()
+    {
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        async Task<(HttpStatusCode Status, string Body)> Call(string model, string input, long[] shape, float[] x)
+        {
+            using var response = await client.PostAsync($"/v2/models/{model}/infer", V2Json.Request(input, shape, "FP32", x));
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var scale = await Call(PipelineFixture.Scale, "x", [2, 2], ChainX);
+        Assert.True(scale.Status == HttpStatusCode.OK, scale.Body);
+        Assert.Equal([3f, 5f, 7f, 9f], Floats(V2Json.Output(JsonNode.Parse(scale.Body)!, "y")));
+
+        var classify = await Call(PipelineFixture.Classify, "x", [3, 2], [0f, 3f, 0f, 1f, 3f, 0f]);
+        Assert.True(classify.Status == HttpStatusCode.OK, classify.Body);
+        var json = JsonNode.Parse(classify.Body)!;
+        Assert.Equal("INT64", (string)V2Json.Output(json, "label")["datatype"]!);
+        Assert.Equal([1L, 1L, 0L], V2Json.Output(json, "label")["data"]!.AsArray().Select(n => (long)n!));
+        float[] p1 = [.. Floats(V2Json.Output(json, "scores")).Where((_, i) => i % 2 == 1)];
+        Assert.Equal([0.9526f, 0.7311f, 0.0474f], p1.Select(p => MathF.Round(p, 4)));
+
+        var lookup = await Call(PipelineFixture.Lookup, "x", [1, 1], [6f]);
+        Assert.True(lookup.Status == HttpStatusCode.BadRequest, $"{(int)lookup.Status} {lookup.Body}");
+        Assert.Contains("out of", lookup.Body, StringComparison.Ordinal);
+
+        var started = DateTime.UtcNow;
+        var slow = await Call(PipelineFixture.Slow, "x", [8000, 1], new float[8000]);
+        var took = DateTime.UtcNow - started;
+        Assert.True(slow.Status == HttpStatusCode.OK, slow.Body);
+        Assert.True(took > TimeSpan.FromSeconds(1), $"8000 rows of {PipelineFixture.Slow} took only {took.TotalMilliseconds:0} ms: the timeout tests need it slower");
+    }
+
     [Fact]
     public async Task A_three_step_chain_applies_each_models_arithmetic_in_order()
     {
