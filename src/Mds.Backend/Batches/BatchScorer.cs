@@ -178,7 +178,9 @@ public sealed partial class BatchScorer(
         {
             try
             {
-                return await replicas.InferAsync(batch.ModelName, batch.Version, request, "batch " + batch.Id.ToString(CultureInfo.InvariantCulture) + " by " + batch.CreatedBy, ct);
+                var options = new ReplicaCallOptions(
+                    "batch " + batch.Id.ToString(CultureInfo.InvariantCulture) + " by " + batch.CreatedBy, request.Id ?? Guid.CreateVersion7().ToString("N"));
+                return (await replicas.InferAsync(batch.ModelName, batch.Version, request, options, ct)).Response;
             }
             catch (ReplicaUnavailableException) when (waitForReplicas && Stopwatch.GetTimestamp() < deadline)
             {
@@ -194,7 +196,7 @@ public sealed partial class BatchScorer(
     private static string? FailureReason(Exception e, CancellationToken ct) => e switch
     {
         OperationCanceledException when ct.IsCancellationRequested => "scoring was cancelled (the request was aborted or the backend stopped)",
-        BatchFailedException or ReplicaUnavailableException => e.Message,
+        BatchFailedException or ReplicaUnavailableException or ModelNotFoundException => e.Message,
         InferenceRejectedException => "the model refused the rows: " + e.Message,
         InferenceProtocolException => "the model's answer cannot be written as rows: " + e.Message,
         IOException => "the batch's files could not be read or written: " + e.Message,

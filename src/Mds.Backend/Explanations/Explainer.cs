@@ -100,6 +100,10 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
         {
             throw new ExplanationException($"The explanation took longer than {o.Timeout.TotalSeconds:0} s and was abandoned.", StatusCodes.Status504GatewayTimeout);
         }
+        catch (ModelNotFoundException e)
+        {
+            throw new ExplanationException($"The model cannot be called: {e.Message}.", StatusCodes.Status404NotFound);
+        }
         catch (ReplicaUnavailableException e)
         {
             throw new ExplanationException($"The model cannot be called: {e.Message}.", StatusCodes.Status503ServiceUnavailable);
@@ -129,7 +133,7 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
             Inputs = [TabularTensor.Create(TabularCsv.InputOf(version)!.Name, datatype, instance, 1)],
             Outputs = [.. numeric.Select(t => new RequestedOutput(t.Name))],
         };
-        var response = await replicas.InferAsync(version.Model.Name, version.Version, request, caller, ct);
+        var response = (await replicas.InferAsync(version.Model.Name, version.Version, request, Options(caller), ct)).Response;
         var answered = numeric.Select(t => (t.Name, Values: response.Outputs.FirstOrDefault(o => o.Name == t.Name) is { } o ? TabularTensor.ToDoubles(o.Data) : null))
             .Where(x => x.Values is { Length: > 0 }).ToList();
         if (answered.FirstOrDefault(x => x.Values!.Length > 1) is { Name: not null } scores)
@@ -157,7 +161,7 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
         }
 
         var request = new InferenceRequest { Inputs = [TabularTensor.Create(input, datatype, flat, rows.Length)], Outputs = [new RequestedOutput(output)] };
-        var response = await replicas.InferAsync(model, version, request, caller, ct);
+        var response = (await replicas.InferAsync(model, version, request, Options(caller), ct)).Response;
         var values = response.Outputs.FirstOrDefault(o => o.Name == output) is { } tensor ? TabularTensor.ToDoubles(tensor.Data) : null;
         if (values is null || values.Length == 0 || values.Length % rows.Length != 0)
         {
@@ -166,6 +170,8 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
 
         return values;
     }
+
+    private static ReplicaCallOptions Options(string caller) => new(caller, Guid.CreateVersion7().ToString("N"));
 
     private static string Sentence(string text) => char.ToUpperInvariant(text[0]) + text[1..] + ".";
 }

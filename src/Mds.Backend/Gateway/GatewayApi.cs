@@ -21,6 +21,7 @@ public static class GatewayApi
     {
         services.AddHttpForwarder();
         services.AddSingleton<RoutingTable>();
+        services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();
         services.AddSingleton(_ => new HttpMessageInvoker(new SocketsHttpHandler
@@ -76,7 +77,7 @@ public static class GatewayApi
         return error ?? TypedResults.Ok();
     }
 
-    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics)
+    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics)
     {
         long started = Stopwatch.GetTimestamp();
         bool answered = false;
@@ -84,7 +85,7 @@ public static class GatewayApi
         try
         {
             (found, var error) = await LookupAsync(routing, name, version, http.RequestAborted);
-            await ForwardAsync(http, name, found, error, routing, forwarder, client);
+            await ForwardAsync(http, name, found, error, policy, forwarder, client);
             answered = true;
         }
         finally
@@ -95,7 +96,7 @@ public static class GatewayApi
         }
     }
 
-    private static async Task ForwardAsync(HttpContext http, string name, RouteLookup? found, IResult? error, RoutingTable routing, IHttpForwarder forwarder, HttpMessageInvoker client)
+    private static async Task ForwardAsync(HttpContext http, string name, RouteLookup? found, IResult? error, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client)
     {
         if (error is not null)
         {
@@ -109,87 +110,56 @@ public static class GatewayApi
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
         http.Request.Headers[MdsHeaders.Caller] = AuthApi.CallerName(http.User) ?? "anonymous"; // for the worker's inference record
 
-        // The body still streams to the worker; buffering keeps a copy (in memory up to 1 MiB) so one retry can resend it.
+        // The body still streams to the worker; buffering keeps a copy (in memory up to 1 MiB) so a retry can resend it.
         http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);
         var route = found!;
-        int routedVersion = route.Version!.Version;
-        var path = $"/v2/models/{Uri.EscapeDataString(route.Model!.Name)}/versions/{routedVersion}/infer";
-        ReplicaEndpoint? first = null;
-        for (int attempt = 0; attempt < 2; attempt++)
-        {
-            var replica = route.PickReplica(except: first);
-            if (replica is null)
-            {
-                break;
-            }
+        var path = $"/v2/models/{Uri.EscapeDataString(route.Model!.Name)}/versions/{route.Version!.Version}/infer";
 
-            bool lastTry = attempt == 1 || route.Version!.Ready.Length < 2;
-            var transformer = new VersionPathTransformer(path, holdBackUnavailable: !lastTry);
-            if (attempt > 0)
+        // Only the send lives here; which replica, retries, suspension and catch-up are the policy's.
+        var result = await policy.RunAsync<ForwarderError>(route, name, async (attempt, _) =>
+        {
+            if (attempt.Number > 0)
             {
                 http.Request.Body.Position = 0;
                 http.Response.Clear();
                 http.Response.Headers[MdsHeaders.RequestId] = requestId;
             }
 
-            replica.Outstanding.Increment();
-            ForwarderError result;
-            try
-            {
-                result = await forwarder.SendAsync(http, replica.Url, client, ForwarderRequestConfig.Empty, transformer);
-            }
-            finally
-            {
-                replica.Outstanding.Decrement();
-            }
+            var transformer = new VersionPathTransformer(path, holdBackUnavailable: !attempt.LastTry);
+            var sent = await forwarder.SendAsync(http, attempt.Replica.Url, client, ForwarderRequestConfig.Empty, transformer);
+            return Outcome(http, sent, transformer.HeldBack);
+        }, ct: http.RequestAborted);
 
-            if (result == ForwarderError.None && transformer.HeldBack is null)
-            {
-                return;
-            }
+        if (!result.Answered)
+        {
+            http.Response.Clear();
+            http.Response.Headers[MdsHeaders.RequestId] = requestId;
+            await Error(StatusCodes.Status503ServiceUnavailable, result.Failure!).ExecuteAsync(http);
+        }
+    }
 
-            if (http.Response.HasStarted || http.RequestAborted.IsCancellationRequested)
-            {
-                return; // nothing more can be done for this caller
-            }
-
-            if (result is ForwarderError.Request or ForwarderError.RequestTimedOut)
-            {
-                replica.Outstanding.Suspend(TimeSpan.FromSeconds(5));
-            }
-
-            first = replica;
-            if (transformer.HeldBack == HeldBack.NotLoaded && attempt == 0)
-            {
-                // The table was a moment behind an unload: catch up, and retry on what is Ready now (same version).
-                var again = await routing.CatchUpAsync(name, routedVersion, route, http.RequestAborted);
-                if (again.Status == RouteStatus.Found)
-                {
-                    route = again;
-                }
-
-                if (route.PickReplica(except: first) is not null)
-                {
-                    continue;
-                }
-            }
-
-            if (lastTry)
-            {
-                http.Response.Clear();
-                http.Response.Headers[MdsHeaders.RequestId] = requestId;
-                string why = transformer.HeldBack switch
-                {
-                    HeldBack.NotLoaded => "no longer has it loaded (it is being moved; try again)",
-                    HeldBack.Unavailable => "answered 503",
-                    _ => $"could not be reached ({result})",
-                };
-                await Error(StatusCodes.Status503ServiceUnavailable, $"model '{name}': replica on worker '{replica.WorkerName}' {why}").ExecuteAsync(http);
-                return;
-            }
+    /// <summary>What one forward came to, in the policy's terms.</summary>
+    private static SendOutcome<ForwarderError> Outcome(HttpContext http, ForwarderError sent, HeldBack? heldBack)
+    {
+        if (heldBack is null && sent == ForwarderError.None)
+        {
+            return SendOutcome<ForwarderError>.Answered(sent);
         }
 
-        await Error(StatusCodes.Status503ServiceUnavailable, $"model '{name}' has no ready replica left to try").ExecuteAsync(http);
+        if (http.Response.HasStarted || http.RequestAborted.IsCancellationRequested)
+        {
+            return SendOutcome<ForwarderError>.Answered(sent); // nothing more can be done for this caller
+        }
+
+        return (heldBack, sent) switch
+        {
+            (HeldBack.NotLoaded, _) => SendOutcome<ForwarderError>.NotLoaded(),
+            (HeldBack.Unavailable, _) => SendOutcome<ForwarderError>.Unavailable(),
+            // The caller's side failed (its body, its connection): YARP has answered it; another replica cannot help.
+            (_, ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.RequestCanceled
+                or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled) => SendOutcome<ForwarderError>.Answered(sent),
+            _ => SendOutcome<ForwarderError>.ConnectionFailed(sent.ToString()),
+        };
     }
 
     private static async Task<(RouteLookup? Found, IResult? Error)> LookupAsync(RoutingTable routing, string name, string? version, CancellationToken ct)

@@ -62,7 +62,7 @@ public static class GrpcGateway
 /// Callers authenticate as for REST (<c>authorization: Bearer …</c> metadata); the credentials stay here.
 /// </summary>
 [Authorize(Policy = Policies.Inference)]
-internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics)
+internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ServerVersion = typeof(GatewayGrpcService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
@@ -85,6 +85,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels ch
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (Pipelines.PipelineRunner.PipelineNameOf(request.Name) is { } pipeline)
+        {
+            return await Pipelines.PipelineGrpc.ReadyAsync(pipelines, pipeline, context.CancellationToken);
+        }
+
         var found = await ResolveAsync(request.Name, request.Version, context.CancellationToken);
         return new ModelReadyResponse { Ready = found?.Status == RouteStatus.Found && found.PickReplica(grpc: true) is not null };
     }
@@ -93,6 +98,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels ch
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (Pipelines.PipelineRunner.PipelineNameOf(request.Name) is { } pipeline)
+        {
+            return await Pipelines.PipelineGrpc.MetadataAsync(pipelines, pipeline, context.CancellationToken);
+        }
+
         var found = await ResolveAsync(request.Name, request.Version, context.CancellationToken);
         if (found?.Version is null)
         {
@@ -110,6 +120,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels ch
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (Pipelines.PipelineRunner.PipelineNameOf(request.ModelName) is { } pipeline)
+        {
+            return await Pipelines.PipelineGrpc.InferAsync(pipelines, pipeline, request, context); // counted by the pipeline runner
+        }
+
         long started = Stopwatch.GetTimestamp();
         string name = request.ModelName;
         string? version = request.ModelVersion.Length > 0 ? request.ModelVersion : null;
@@ -157,59 +172,36 @@ internal sealed class GatewayGrpcService(RoutingTable routing, WorkerChannels ch
         };
 
         string name = request.ModelName;
-        var route = found;
-        int routedVersion = route.Version!.Version;
-        string modelName = route.Model!.Name;
-        request.ModelName = modelName;
-        request.ModelVersion = routedVersion.ToString(CultureInfo.InvariantCulture);
-        ReplicaEndpoint? first = null;
-        string why = $"model '{name}' version {routedVersion} has no ready replica that serves gRPC";
-        for (int attempt = 0; attempt < 2; attempt++)
-        {
-            var replica = route.PickReplica(except: first, grpc: true);
-            if (replica is null)
-            {
-                break;
-            }
+        request.ModelName = found.Model!.Name;
+        request.ModelVersion = found.Version!.Version.ToString(CultureInfo.InvariantCulture);
 
-            replica.Outstanding.Increment();
+        // Only the send lives here; which replica, retries, suspension and catch-up are the policy's.
+        var result = await policy.RunAsync<ModelInferResponse>(found, name, async (attempt, ct) =>
+        {
             try
             {
-                return await channels.For(replica.GrpcUrl!).ModelInferAsync(request, headers, context.Deadline, context.CancellationToken);
+                return SendOutcome<ModelInferResponse>.Answered(
+                    await channels.For(attempt.Replica.GrpcUrl!).ModelInferAsync(request, headers, context.Deadline, ct));
             }
-            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.NotFound && !context.CancellationToken.IsCancellationRequested)
+            catch (RpcException e) when (e.StatusCode == StatusCode.NotFound && !ct.IsCancellationRequested)
             {
                 // NotFound from a worker for the version the table routed to: the table was a moment behind an unload.
-                bool notLoaded = e.StatusCode == StatusCode.NotFound;
-                if (!notLoaded && e.Status.DebugException is HttpRequestException)
-                {
-                    replica.Outstanding.Suspend(TimeSpan.FromSeconds(5));
-                }
-
-                first = replica;
-                why = $"model '{name}': replica on worker '{replica.WorkerName}' "
-                    + (notLoaded ? "no longer has it loaded (it is being moved; try again)" : $"is unavailable ({e.Status.Detail})");
-                if (notLoaded && attempt == 0)
-                {
-                    var again = await routing.CatchUpAsync(modelName, routedVersion, route, context.CancellationToken);
-                    if (again.Status == RouteStatus.Found)
-                    {
-                        route = again;
-                    }
-                }
+                return SendOutcome<ModelInferResponse>.NotLoaded(e.Status.Detail);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !ct.IsCancellationRequested)
+            {
+                return e.Status.DebugException is HttpRequestException
+                    ? SendOutcome<ModelInferResponse>.ConnectionFailed(e.Status.Detail)
+                    : SendOutcome<ModelInferResponse>.Unavailable(e.Status.Detail);
             }
             catch (RpcException e)
             {
                 // The worker's own answer (InvalidArgument for a request that does not fit, …) passes through as it is.
                 throw new RpcException(new Status(e.StatusCode, e.Status.Detail));
             }
-            finally
-            {
-                replica.Outstanding.Decrement();
-            }
-        }
+        }, grpc: true, ct: context.CancellationToken);
 
-        throw new RpcException(new Status(StatusCode.Unavailable, why));
+        return result.Answered ? result.Value! : throw new RpcException(new Status(StatusCode.Unavailable, result.Failure!));
     }
 
     /// <summary>The routing table's answer, or null for a version that is not a number (no such version).</summary>

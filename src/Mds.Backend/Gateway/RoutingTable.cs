@@ -228,11 +228,16 @@ public sealed record RouteLookup(RouteStatus Status, ModelRoute? Model, VersionR
     /// suspended workers, and <paramref name="except"/>, are passed over while others exist. Null when none is left.
     /// With <paramref name="grpc"/>, only replicas on workers that serve gRPC count.
     /// </summary>
-    public ReplicaEndpoint? PickReplica(ReplicaEndpoint? except = null, bool grpc = false)
+    public ReplicaEndpoint? PickReplica(ReplicaEndpoint? except = null, bool grpc = false) =>
+        PickReplica(except is null ? [] : [except], grpc);
+
+    /// <summary>As <see cref="PickReplica(ReplicaEndpoint?, bool)"/>, passing over every replica in <paramref name="except"/>.</summary>
+    public ReplicaEndpoint? PickReplica(IReadOnlyList<ReplicaEndpoint> except, bool grpc = false)
     {
+        ArgumentNullException.ThrowIfNull(except);
         var ready = grpc ? Array.FindAll(Version!.Ready, r => r.GrpcUrl is not null) : Version!.Ready;
-        var healthy = ready.Where(r => r != except && !r.Outstanding.IsSuspended).ToArray();
-        var pool = healthy.Length > 0 ? healthy : ready.Where(r => r != except).ToArray();
+        var healthy = ready.Where(r => !except.Contains(r) && !r.Outstanding.IsSuspended).ToArray();
+        var pool = healthy.Length > 0 ? healthy : ready.Where(r => !except.Contains(r)).ToArray();
         if (pool.Length <= 1)
         {
             return pool.FirstOrDefault();

@@ -3,11 +3,13 @@ using Mds.Contracts.Inference;
 namespace Mds.Contracts.Api;
 
 /// <summary>A pipeline, as <c>GET /api/pipelines/{name}</c> returns it: its versions and what each step waits for.</summary>
+/// <param name="Id">The pipeline's database id.</param>
 /// <param name="Name">The pipeline's name (called as <c>/v2/pipelines/{name}/infer</c> or <c>/v2/models/{name}.pipeline/infer</c>).</param>
 /// <param name="LiveVersion">The version that answers calls now; null while none has gone live.</param>
 /// <param name="LatestVersion">The newest version applied.</param>
 /// <param name="State">Live (a version serves), Pending (none serves yet: see <paramref name="Steps"/>), or Failed.</param>
 /// <param name="StateReason">Why it is not serving, or why the latest version waits, in one sentence.</param>
+/// <param name="CreatedAt">When the first version was applied.</param>
 /// <param name="Versions">Every version, newest first.</param>
 /// <param name="Steps">The latest version's steps with their models' state.</param>
 /// <param name="Inputs">The pipeline's inputs (derived from the steps that take <c>pipeline.inputs</c>), when their models are known.</param>
@@ -26,7 +28,15 @@ public sealed record PipelineDto(
     IReadOnlyList<TensorMetadata> Outputs);
 
 /// <summary>One version of a pipeline: the spec as applied (YAML or JSON text) and its canonical JSON.</summary>
+/// <param name="Version">The version number (1, 2, …).</param>
 /// <param name="State">Live, Pending (waits for its models), or Superseded.</param>
+/// <param name="StateReason">Why it waits, or null.</param>
+/// <param name="CreatedAt">When it was applied.</param>
+/// <param name="CreatedBy">Who applied it.</param>
+/// <param name="SpecText">The spec as submitted.</param>
+/// <param name="SpecJson">The spec's canonical JSON.</param>
+/// <param name="Steps">Its steps with their models' state.</param>
+/// <param name="Graph">Its graph, for drawing.</param>
 public sealed record PipelineVersionDto(
     int Version,
     string State,
@@ -60,11 +70,19 @@ public sealed record PipelineGraphDto(IReadOnlyList<PipelineGraphNodeDto> Nodes,
 public sealed record PipelineGraphNodeDto(string Id, string Kind, string? Model, string? Condition, bool PerRow, string JoinType, int Layer);
 
 /// <summary>An edge of <see cref="PipelineGraphDto"/>: <paramref name="Tensor"/> (null: all of the source's tensors) flows from one node to another.</summary>
+/// <param name="From">The source node's id.</param>
+/// <param name="To">The target node's id.</param>
+/// <param name="Tensor">The tensor that flows; null: all of the source's tensors.</param>
+/// <param name="MappedTo">The name the target sees it under (tensorMap), if renamed.</param>
 /// <param name="Kind">data (feeds the step), trigger (gates it) or condition (read by its <c>when</c>).</param>
 public sealed record PipelineGraphEdgeDto(string From, string To, string? Tensor, string? MappedTo, string Kind);
 
 /// <summary>The answer to <c>POST /api/pipelines</c>: the version that the spec is now, and whether it was new.</summary>
 /// <param name="Created">False when the same spec was applied again (no new version).</param>
+/// <param name="Name">The pipeline's name.</param>
+/// <param name="Version">The version the spec is now.</param>
+/// <param name="State">The version's state.</param>
+/// <param name="StateReason">Why it is not live, or null.</param>
 public sealed record PipelineApplyResult(string Name, int Version, bool Created, string State, string? StateReason);
 
 /// <summary>A validation failure of a pipeline spec: <c>400</c> with each problem, the first also as <c>error</c>/detail.</summary>
@@ -79,8 +97,18 @@ public sealed record PipelineSpecErrorDto(string Error, IReadOnlyList<PipelineSp
 public sealed record PipelineSpecProblemDto(string Path, string Message, int? Line = null);
 
 /// <summary>A run of a pipeline (<c>GET /api/pipelines/{name}/runs</c> lists these without step tensors).</summary>
+/// <param name="Id">The run's id.</param>
+/// <param name="Time">When it started.</param>
+/// <param name="Pipeline">The pipeline's name.</param>
+/// <param name="Version">The pipeline version that ran.</param>
+/// <param name="RequestId">The run's request id.</param>
+/// <param name="Caller">Who called, when known.</param>
 /// <param name="Status">The HTTP status the caller got.</param>
+/// <param name="LatencyMs">The whole run's latency.</param>
+/// <param name="Error">The error the caller got, if any.</param>
 /// <param name="Steps">Each step: ran, skipped or failed, with latency and (in the single-run view) its tensors.</param>
+/// <param name="Request">The V2 request, as JSON (single-run view only).</param>
+/// <param name="Response">The V2 response, as JSON (single-run view only).</param>
 public sealed record PipelineRunDto(
     Guid Id,
     DateTimeOffset Time,
@@ -96,8 +124,13 @@ public sealed record PipelineRunDto(
     string? Response = null);
 
 /// <summary>One step of a run.</summary>
+/// <param name="Name">The step's name.</param>
+/// <param name="Model">The step's model.</param>
+/// <param name="ModelVersion">The model version that answered, when known.</param>
 /// <param name="State">ran, skipped or failed.</param>
 /// <param name="Why">Why it was skipped (condition false, inputs absent) or why it failed.</param>
+/// <param name="StartedMs">When the step started, in ms after the run started.</param>
+/// <param name="LatencyMs">The step's latency.</param>
 /// <param name="RequestId">The request id of the step's inference record (<c>{run request id}.{step}</c>).</param>
 /// <param name="Rows">With <c>perRow</c>: the rows (of the pipeline's input) this step ran on.</param>
 /// <param name="Inputs">The V2 inputs the step sent, as JSON (single-run view only).</param>

@@ -6,7 +6,7 @@ using Google.Protobuf.Collections;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
 
-namespace Mds.Workers.Grpc;
+namespace Mds.Contracts.Inference.Grpc;
 
 // Hot path: one decode and one encode per gRPC inference request. Typed contents are copied once into the typed array
 // an InferenceTensor holds; raw contents are reinterpreted as little-endian elements (MDS runs on little-endian hosts
@@ -18,7 +18,7 @@ namespace Mds.Workers.Grpc;
 /// contents (<c>raw_input_contents</c>, <c>raw_output_contents</c>: little-endian elements, a BYTES element as a
 /// 4-byte little-endian length and its bytes, as Triton lays them out). Pure: no I/O, no DI.
 /// </summary>
-internal static class GrpcTensorCodec
+public static class GrpcTensorCodec
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

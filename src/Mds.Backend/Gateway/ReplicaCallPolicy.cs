@@ -1,0 +1,222 @@
+namespace Mds.Backend.Gateway;
+
+// The one home of "which replica, and what next" for every way the backend calls a replica (REST forwarding, gRPC,
+// in-process calls for batches, explanations and pipelines). Each transport keeps only its own send and reports what
+// one send came to; this class picks, counts, suspends, catches up, retries and words the final 503.
+//
+// The three copies this replaces differed; each difference was settled for the more careful behaviour:
+// - Catch-up: REST and gRPC caught up the routing table only after a "not loaded here" answer (and only on the first
+//   try); the batch caller caught up before every retry whatever went wrong. Now: after every "not loaded" answer, and
+//   only then (a connection failure or a 503 says nothing about the table).
+// - Suspension: REST suspended a worker after ForwarderError.Request/RequestTimedOut only, gRPC only when the
+//   Unavailable carried an HttpRequestException, the batch caller after any HttpRequestException. Now: every send that
+//   is classed as a connection failure suspends the worker (each transport says which of its errors are one).
+// - Other 5xx: the batch caller retried a 500 on another replica; REST and gRPC passed it through. Now: any answer that
+//   is not "not loaded" or a held-back 503 is the answer (a model that fails on a request fails on every replica).
+// - No replica left after a failure: REST said "has no ready replica left to try" even when a replica had just
+//   failed; gRPC and the batch caller named the last failure. Now: the last failure is named; "no ready replica left to
+//   try" only when nothing was tried.
+// - Wording of a 503: REST "answered 503", gRPC "is unavailable (detail)", batch "answered 503: detail". Now one
+//   sentence, "answered 503", with the worker's detail in parentheses when the transport has it.
+// - Replicas tried: each copy excluded only the replica of the previous try. Now every replica already tried is passed
+//   over while another is left; one that said "not loaded" is never tried again.
+// - Cancellation: a send that failed because the caller's token was cancelled is not a 503: the policy throws
+//   OperationCanceledException (REST reports an aborted request as answered: nothing more can be sent to that caller).
+// - Extra attempts (pipelines' per-step retries): beyond the usual two attempts, only after a connection failure or a
+//   503; they may go back to a replica already tried (after a short pause) when no other is left.
+public sealed class ReplicaCallPolicy
+{
+    /// <summary>Attempts for every call: the first and one retry on another replica.</summary>
+    public const int DefaultAttempts = 2;
+
+    /// <summary>The most extra attempts a caller may ask for.</summary>
+    public const int MaxExtraAttempts = 5;
+
+    /// <summary>How long a worker that could not be reached is passed over (until heartbeats tell the truth).</summary>
+    public static readonly TimeSpan Suspension = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan DefaultRetryPause = TimeSpan.FromMilliseconds(100);
+
+    private readonly Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> _catchUp;
+    private readonly TimeSpan _retryPause;
+
+    public ReplicaCallPolicy(RoutingTable routing)
+        : this((routing ?? throw new ArgumentNullException(nameof(routing))).CatchUpAsync, DefaultRetryPause)
+    {
+    }
+
+    /// <summary>With the routing table's catch-up given as a function (tests) and the pause before going back to a tried replica.</summary>
+    internal ReplicaCallPolicy(Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> catchUp, TimeSpan retryPause)
+    {
+        _catchUp = catchUp;
+        _retryPause = retryPause;
+    }
+
+    /// <summary>
+    /// Calls a Ready replica of <paramref name="route"/>'s version with <paramref name="send"/> until one answers or
+    /// the attempts run out: <see cref="DefaultAttempts"/>, plus <paramref name="extraAttempts"/> that follow only a
+    /// connection failure or a 503. Never retries an answer (a 2xx, a 4xx other than "not loaded", a 5xx passed through).
+    /// </summary>
+    /// <param name="route">A route whose status is <see cref="RouteStatus.Found"/>.</param>
+    /// <param name="name">The model's name as the caller gave it, for the messages.</param>
+    /// <param name="send">One transport's send to one replica; it reports the outcome and throws only for what no retry can help.</param>
+    /// <param name="extraAttempts">0 to <see cref="MaxExtraAttempts"/>.</param>
+    /// <param name="grpc">Only replicas on workers that serve gRPC.</param>
+    /// <param name="ct">The caller's token; when it is cancelled after a failed send, <see cref="OperationCanceledException"/>.</param>
+    public async Task<ReplicaCallResult<TResult>> RunAsync<TResult>(
+        RouteLookup route, string name, Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<TResult>>> send,
+        int extraAttempts = 0, bool grpc = false, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(route);
+        ArgumentNullException.ThrowIfNull(send);
+        ArgumentOutOfRangeException.ThrowIfNegative(extraAttempts);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(extraAttempts, MaxExtraAttempts);
+        if (route.Status != RouteStatus.Found || route.Model is null || route.Version is null)
+        {
+            throw new ArgumentException("the route must have found a version", nameof(route));
+        }
+
+        int attempts = DefaultAttempts + extraAttempts;
+        int version = route.Version.Version;
+        string model = route.Model.Name;
+        var tried = new List<ReplicaEndpoint>(2);
+        var notLoaded = new List<ReplicaEndpoint>(1);
+        string? failure = null;
+        for (int attempt = 0; attempt < attempts; attempt++)
+        {
+            var replica = Pick(route, tried, notLoaded, extraAttempts > 0, grpc);
+            if (replica is null)
+            {
+                break;
+            }
+
+            if (tried.Contains(replica) && _retryPause > TimeSpan.Zero)
+            {
+                await Task.Delay(_retryPause * attempt, ct); // back to a replica that just failed: give it a moment
+            }
+
+            // Last when no further attempt could follow a 503 from this one (the transport then passes a 503 through).
+            bool lastTry = attempt + 1 >= attempts || !CanRetryAfter(route, replica, tried, notLoaded, extraAttempts > 0, grpc);
+            SendOutcome<TResult> outcome;
+            replica.Outstanding.Increment();
+            try
+            {
+                outcome = await send(new ReplicaAttempt(replica, attempt, lastTry), ct);
+            }
+            finally
+            {
+                replica.Outstanding.Decrement();
+            }
+
+            if (outcome.Kind == SendOutcomeKind.Answered)
+            {
+                return new ReplicaCallResult<TResult>(outcome.Value, replica, version, null);
+            }
+
+            ct.ThrowIfCancellationRequested(); // a send cut short by the caller is not the replica's failure
+            if (!tried.Contains(replica))
+            {
+                tried.Add(replica);
+            }
+
+            failure = Failure(name, replica, outcome);
+            switch (outcome.Kind)
+            {
+                case SendOutcomeKind.ConnectionFailed:
+                    replica.Outstanding.Suspend(Suspension);
+                    break;
+                case SendOutcomeKind.NotLoaded:
+                    notLoaded.Add(replica);
+                    // The table was a moment behind an unload: catch up, and retry on what is Ready now (same version).
+                    var again = await _catchUp(model, version, route, ct);
+                    if (again.Status == RouteStatus.Found)
+                    {
+                        route = again;
+                    }
+
+                    if (attempt + 1 >= DefaultAttempts)
+                    {
+                        return Failed(failure); // extra attempts are for connection failures and 503s only
+                    }
+
+                    break;
+            }
+        }
+
+        return Failed(failure ?? (grpc
+            ? $"model '{name}' version {version} has no ready replica that serves gRPC"
+            : $"model '{name}' has no ready replica left to try"));
+
+        ReplicaCallResult<TResult> Failed(string message) => new(default, null, version, message);
+    }
+
+    /// <summary>The sentence for a send that did not answer.</summary>
+    private static string Failure<TResult>(string name, ReplicaEndpoint replica, SendOutcome<TResult> outcome)
+    {
+        string detail = outcome.Detail is { Length: > 0 } d ? $" ({d})" : "";
+        string why = outcome.Kind switch
+        {
+            SendOutcomeKind.NotLoaded => "no longer has it loaded (it is being moved; try again)",
+            SendOutcomeKind.Unavailable => "answered 503" + detail,
+            _ => $"could not be reached ({outcome.Detail ?? "no answer"})",
+        };
+        return $"model '{name}': replica on worker '{replica.WorkerName}' {why}";
+    }
+
+    /// <summary>
+    /// An untried replica (power of two choices among them); else, when extra attempts were asked for, any replica
+    /// already tried that did not say "not loaded".
+    /// </summary>
+    private static ReplicaEndpoint? Pick(RouteLookup route, List<ReplicaEndpoint> tried, List<ReplicaEndpoint> notLoaded, bool mayRepeat, bool grpc)
+    {
+        if (route.PickReplica(tried.Count == 0 ? notLoaded : [.. tried, .. notLoaded], grpc) is { } fresh)
+        {
+            return fresh;
+        }
+
+        return mayRepeat ? route.PickReplica(notLoaded, grpc) : null;
+    }
+
+    private static bool CanRetryAfter(RouteLookup route, ReplicaEndpoint replica, List<ReplicaEndpoint> tried, List<ReplicaEndpoint> notLoaded, bool mayRepeat, bool grpc) =>
+        mayRepeat || route.PickReplica([.. tried, .. notLoaded, replica], grpc) is not null;
+}
+
+/// <summary>What one send to one replica came to, as the transport saw it.</summary>
+public enum SendOutcomeKind
+{
+    /// <summary>The replica answered (any status the caller should get); no retry.</summary>
+    Answered,
+
+    /// <summary>The worker no longer has the version loaded (REST 404 with <c>Mds-Not-Loaded</c>, gRPC NotFound).</summary>
+    NotLoaded,
+
+    /// <summary>The worker answered 503 (REST) or Unavailable (gRPC) itself.</summary>
+    Unavailable,
+
+    /// <summary>The worker could not be reached, or the connection failed before an answer.</summary>
+    ConnectionFailed,
+}
+
+/// <summary>One send's outcome and, when answered, its value.</summary>
+public readonly record struct SendOutcome<TResult>(SendOutcomeKind Kind, TResult? Value, string? Detail)
+{
+    public static SendOutcome<TResult> Answered(TResult value) => new(SendOutcomeKind.Answered, value, null);
+
+    public static SendOutcome<TResult> NotLoaded(string? detail = null) => new(SendOutcomeKind.NotLoaded, default, detail);
+
+    public static SendOutcome<TResult> Unavailable(string? detail = null) => new(SendOutcomeKind.Unavailable, default, detail);
+
+    public static SendOutcome<TResult> ConnectionFailed(string detail) => new(SendOutcomeKind.ConnectionFailed, default, detail);
+}
+
+/// <summary>One try: the replica, which try it is (0 first), and whether a 503 from it is final (pass it through).</summary>
+public readonly record struct ReplicaAttempt(ReplicaEndpoint Replica, int Number, bool LastTry);
+
+/// <summary>
+/// A call's end: the answer and the replica that gave it, or <see cref="Failure"/>, the sentence for the 503 the
+/// transport answers. <see cref="Version"/> is the version routed to.
+/// </summary>
+public readonly record struct ReplicaCallResult<TResult>(TResult? Value, ReplicaEndpoint? Replica, int Version, string? Failure)
+{
+    public bool Answered => Failure is null;
+}

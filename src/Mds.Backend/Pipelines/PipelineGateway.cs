@@ -1,0 +1,166 @@
+using System.Buffers;
+using System.Globalization;
+using System.IO.Pipelines;
+using Mds.Backend.Auth;
+using Mds.Backend.Gateway;
+using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Mds.Backend.Pipelines;
+
+/// <summary>
+/// Pipelines over the Open Inference Protocol, called like a model: <c>/v2/pipelines/{name}[/ready|/infer]</c>, and the
+/// aliases <c>/v2/models/{name}.pipeline[/ready|/infer]</c> that Triton's and KServe's clients reach unchanged. JSON or
+/// the binary tensor data extension, both ways.
+/// </summary>
+public static class PipelineGateway
+{
+    /// <summary>The platform pipelines report in their metadata.</summary>
+    public const string Platform = "mds_pipeline";
+
+    public static IEndpointRouteBuilder MapPipelineGateway(this IEndpointRouteBuilder app)
+    {
+        var v2 = app.MapGroup("/v2").WithTags("Inference").RequireAuthorization(Policies.Inference);
+        foreach (var (prefix, suffix) in new[] { ("/pipelines/{name}", ""), ("/models/{name}.pipeline", "Alias") })
+        {
+            var group = v2.MapGroup(prefix);
+            group.MapGet("/", Metadata).WithName("V2PipelineMetadata" + suffix).WithSummary("Pipeline metadata: its inputs and outputs, derived from the steps");
+            group.MapGet("/ready", Ready).WithName("V2PipelineReady" + suffix).WithSummary("200 when the pipeline has a live version");
+            group.MapPost("/infer", Infer).WithName("V2PipelineInfer" + suffix).WithSummary("Run the pipeline's live version");
+        }
+
+        return app;
+    }
+
+    private static async Task<IResult> Metadata(string name, PipelineRunner runner, CancellationToken ct)
+    {
+        var route = await runner.FindAsync(name, ct);
+        if (route is null)
+        {
+            return GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found");
+        }
+
+        string[] versions = route.LiveVersion is int v ? [v.ToString(CultureInfo.InvariantCulture)] : [];
+        return TypedResults.Ok(new ModelMetadata(route.Name, versions, Platform, route.Inputs, route.Outputs));
+    }
+
+    private static async Task<IResult> Ready(string name, PipelineRunner runner, CancellationToken ct)
+    {
+        var route = await runner.FindAsync(name, ct);
+        return route switch
+        {
+            null => GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found"),
+            { Graph: null } => GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"pipeline '{name}' is not live: {route.Reason}"),
+            _ => TypedResults.Ok(),
+        };
+    }
+
+    private static async Task Infer(HttpContext http, string name, PipelineRunner runner)
+    {
+        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 100 } given ? given : Guid.CreateVersion7().ToString("N");
+        http.Response.Headers[MdsHeaders.RequestId] = requestId;
+
+        // An unknown pipeline is 404 whatever the body holds.
+        if (await runner.FindAsync(name, http.RequestAborted) is null)
+        {
+            await GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found").ExecuteAsync(http);
+            return;
+        }
+
+        InferenceRequest? request;
+        try
+        {
+            request = await ReadRequestAsync(http, runner.MaxRequestBytes);
+        }
+        catch (InferenceProtocolException e)
+        {
+            await GatewayApi.Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
+            return;
+        }
+        catch (BadHttpRequestException e)
+        {
+            await GatewayApi.Error(e.StatusCode, e.Message).ExecuteAsync(http);
+            return;
+        }
+
+        if (request is null)
+        {
+            await GatewayApi.Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {runner.MaxRequestBytes / (1024 * 1024)} MiB").ExecuteAsync(http);
+            return;
+        }
+
+        var run = await runner.RunAsync(name, request, requestId, AuthApi.CallerName(http.User) ?? "anonymous", http.RequestAborted);
+        if (run.Response is null)
+        {
+            if (!http.RequestAborted.IsCancellationRequested)
+            {
+                await GatewayApi.Error(run.Status, run.Error ?? "the pipeline failed").ExecuteAsync(http);
+            }
+
+            return;
+        }
+
+        var body = new ArrayBufferWriter<byte>();
+        if (BinaryTensorData.SelectBinaryOutputs(request, run.Response) is { } binary)
+        {
+            int headerLength = BinaryTensorData.WriteResponse(body, run.Response, binary);
+            http.Response.Headers[BinaryTensorData.HeaderLengthHeader] = headerLength.ToString(CultureInfo.InvariantCulture);
+            http.Response.ContentType = BinaryTensorData.ContentType;
+        }
+        else
+        {
+            V2JsonCodec.WriteResponse(body, run.Response);
+            http.Response.ContentType = "application/json";
+        }
+
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentLength = body.WrittenCount;
+        await http.Response.Body.WriteAsync(body.WrittenMemory, http.RequestAborted);
+    }
+
+    /// <summary>
+    /// Reads and decodes the whole body; null when it is larger than <paramref name="limit"/> bytes (checked before
+    /// anything is decoded). With <c>Inference-Header-Content-Length</c> the body is JSON then binary tensor data.
+    /// </summary>
+    private static async Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit)
+    {
+        if (context.Request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
+        {
+            sizeLimit.MaxRequestBodySize = limit;
+        }
+
+        PipeReader reader = context.Request.BodyReader;
+        while (true)
+        {
+            ReadResult read = await reader.ReadAsync(context.RequestAborted);
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            if (buffer.Length > limit)
+            {
+                reader.AdvanceTo(buffer.End);
+                return null;
+            }
+
+            if (read.IsCompleted)
+            {
+                try
+                {
+                    return context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
+                        ? BinaryTensorData.DecodeRequest(buffer, BinaryTensorData.ParseHeaderLength(headerLength.ToString(), buffer.Length))
+                        : V2JsonCodec.DecodeRequest(buffer);
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.End);
+                }
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System.Buffers;
+using System.Diagnostics.Metrics;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Mds.Backend.Data;
+using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Mds.Backend.Pipelines;
+
+/// <summary>
+/// Writes pipeline run records off the request path: runs are queued (bounded; when full, records are dropped and
+/// counted in <c>mds_pipeline_records_dropped_total</c>, never slowing a run) and inserted in batches. Tensors are
+/// turned into JSON here, not on the request thread. Old records are deleted after <c>RunRetentionDays</c>.
+/// </summary>
+public sealed class PipelineRunLog : BackgroundService
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly Channel<(PipelineRun Run, InferenceRequest? Request, string? Caller, DateTimeOffset Time)> _queue;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly PipelineOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<PipelineRunLog> _log;
+    private readonly Counter<long> _dropped;
+    private DateTimeOffset _lastCleanup = DateTimeOffset.MinValue;
+
+    public PipelineRunLog(IServiceScopeFactory scopes, IOptions<PipelineOptions> options, TimeProvider clock, IMeterFactory meters, ILogger<PipelineRunLog> log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(meters);
+        _scopes = scopes;
+        _options = options.Value;
+        _clock = clock;
+        _log = log;
+        _queue = Channel.CreateBounded<(PipelineRun, InferenceRequest?, string?, DateTimeOffset)>(
+            new BoundedChannelOptions(_options.RunRecordQueue) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+        _dropped = meters.Create("Mds").CreateCounter<long>("pipeline_records_dropped_total", description: "Pipeline run records dropped because the write queue was full.");
+    }
+
+    /// <summary>Queues <paramref name="run"/> for writing.</summary>
+    public void Add(PipelineRun run, InferenceRequest? request, string? caller)
+    {
+        if (!_queue.Writer.TryWrite((run, request, caller, _clock.GetUtcNow())))
+        {
+            _dropped.Add(1);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<PipelineRunRecord>(256);
+        while (await _queue.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+        {
+            while (batch.Count < 256 && _queue.Reader.TryRead(out var item))
+            {
+                batch.Add(ToRecord(item.Run, item.Request, item.Caller, item.Time));
+            }
+
+            await WriteAsync(batch, stoppingToken).ConfigureAwait(false);
+            batch.Clear();
+            await CleanupAsync(stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteAsync(List<PipelineRunRecord> batch, CancellationToken ct)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await using var scope = _scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<MdsDbContext>();
+                db.AddRange(batch);
+                await db.SaveChangesAsync(ct).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or TimeoutException or InvalidOperationException && !ct.IsCancellationRequested)
+            {
+                // PostgreSQL restarting: wait and try again (records wait in memory meanwhile; the queue bounds them).
+                if (attempt == 0 || attempt % 30 == 0)
+                {
+                    _log.LogWarning(e, "Writing {Count} pipeline run records failed; retrying", batch.Count);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(1 + attempt, 5)), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task CleanupAsync(CancellationToken ct)
+    {
+        var now = _clock.GetUtcNow();
+        if (now - _lastCleanup < TimeSpan.FromHours(1))
+        {
+            return;
+        }
+
+        _lastCleanup = now;
+        try
+        {
+            await using var scope = _scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<MdsDbContext>();
+            var cutoff = now.AddDays(-_options.RunRetentionDays);
+            await db.Set<PipelineRunRecord>().Where(r => r.Time < cutoff).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or TimeoutException)
+        {
+            _log.LogWarning(e, "Deleting old pipeline run records failed");
+        }
+    }
+
+    private PipelineRunRecord ToRecord(PipelineRun run, InferenceRequest? request, string? caller, DateTimeOffset time)
+    {
+        var steps = run.Steps.OrderBy(s => s.Step.Index).Select(s => new PipelineRunStepDto(
+            s.Step.Name, s.Step.Model, s.ModelVersion, s.State, s.Why, Round(s.StartedMs), Round(s.LatencyMs),
+            s.State == PipelineStepStates.Skipped ? null : s.RequestId, s.Rows,
+            s.Input is null ? null : RequestJson(s.Input), s.Output is null ? null : ResponseJson(s.Output))).ToList();
+        return new PipelineRunRecord
+        {
+            Id = Guid.CreateVersion7(time),
+            Time = time,
+            Pipeline = run.Pipeline,
+            Version = run.Version,
+            RequestId = run.RequestId,
+            Caller = caller is { Length: > 256 } ? caller[..256] : caller,
+            Status = run.Status,
+            LatencyMs = Math.Round(run.LatencyMs, 3),
+            Error = run.Error is { Length: > 4000 } e ? e[..3999] + "…" : run.Error,
+            Steps = JsonSerializer.Serialize(steps, Json),
+            Request = request is null ? null : RequestJson(request),
+            Response = run.Response is null ? null : ResponseJson(run.Response),
+        };
+    }
+
+    private static double? Round(double? ms) => ms is double v ? Math.Round(v, 3) : null;
+
+    private string RequestJson(InferenceRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        V2JsonCodec.WriteRequest(buffer, request);
+        return buffer.WrittenCount <= _options.MaxRecordedTensorBytes ? Encoding.UTF8.GetString(buffer.WrittenSpan) : Summary(request.Inputs);
+    }
+
+    private string ResponseJson(InferenceResponse response)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        V2JsonCodec.WriteResponse(buffer, response);
+        return buffer.WrittenCount <= _options.MaxRecordedTensorBytes ? Encoding.UTF8.GetString(buffer.WrittenSpan) : Summary(response.Outputs);
+    }
+
+    /// <summary>Over the size limit: the tensors' names, datatypes and shapes, and a note saying so.</summary>
+    private static string Summary(IReadOnlyList<InferenceTensor> tensors) => JsonSerializer.Serialize(new
+    {
+        truncated = true,
+        tensors = tensors.Select(t => new { name = t.Name, datatype = t.Datatype.ToWireName(), shape = t.Shape }),
+    }, Json);
+
+    /// <summary>A record as the API shows it; step tensors and the run's request/response only in the single-run view.</summary>
+    public static PipelineRunDto ToDto(PipelineRunRecord r, bool withTensors)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        var steps = JsonSerializer.Deserialize<List<PipelineRunStepDto>>(r.Steps, Json) ?? [];
+        if (!withTensors)
+        {
+            steps = steps.ConvertAll(s => s with { Inputs = null, Outputs = null });
+        }
+
+        return new PipelineRunDto(r.Id, r.Time, r.Pipeline, r.Version, r.RequestId, r.Caller, r.Status, r.LatencyMs, r.Error, steps,
+            withTensors ? r.Request : null, withTensors ? r.Response : null);
+    }
+}

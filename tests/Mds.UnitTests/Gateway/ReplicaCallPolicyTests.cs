@@ -1,0 +1,252 @@
+using Mds.Backend.Gateway;
+
+namespace Mds.UnitTests.Gateway;
+
+/// <summary>The replica-call policy's decisions, with a fake send that answers as told and a hand-made routing table.</summary>
+public sealed class ReplicaCallPolicyTests
+{
+    private readonly List<(string Model, int Version, RouteLookup Stale)> _catchUps = [];
+    private RouteLookup? _caughtUp;
+
+    [Fact]
+    public async Task An_answer_is_returned_with_the_replica_that_gave_it_and_never_retried()
+    {
+        var route = Route(Replica(1), Replica(2));
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(route, "m", Send(sends, Answered(400)), extraAttempts: 5);
+
+        Assert.True(result.Answered);
+        Assert.Equal(400, result.Value);
+        Assert.Equal(sends[0].Replica, result.Replica);
+        Assert.Equal(7, result.Version);
+        Assert.Single(sends);
+    }
+
+    [Fact]
+    public async Task A_503_is_retried_once_on_another_replica()
+    {
+        var route = Route(Replica(1), Replica(2));
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(route, "m", Send(sends, Unavailable(), Answered(200)));
+
+        Assert.True(result.Answered);
+        Assert.Equal(2, sends.Count);
+        Assert.NotEqual(sends[0].Replica, sends[1].Replica);
+        Assert.Equal([false, true], sends.Select(s => s.LastTry));
+        Assert.Equal([0, 1], sends.Select(s => s.Number));
+    }
+
+    [Fact]
+    public async Task With_one_replica_the_first_try_is_the_last_so_a_503_passes_through()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1)), "m", Send(sends, Unavailable("queue full")));
+
+        Assert.True(Assert.Single(sends).LastTry);
+        Assert.Equal("model 'm': replica on worker 'w1' answered 503 (queue full)", result.Failure);
+    }
+
+    [Fact]
+    public async Task A_connection_failure_suspends_the_worker_and_retries_on_another()
+    {
+        var (a, b) = (Replica(1), Replica(2));
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(a, b), "m", Send(sends, Failed("refused"), Answered(200)));
+
+        Assert.True(result.Answered);
+        Assert.True(sends[0].Replica.Outstanding.IsSuspended);
+        Assert.False(sends[1].Replica.Outstanding.IsSuspended);
+        Assert.Equal(sends[1].Replica, result.Replica);
+        Assert.Empty(_catchUps);
+    }
+
+    [Fact]
+    public async Task Not_loaded_catches_up_the_table_and_retries_on_what_is_ready_now()
+    {
+        var stale = Route(Replica(1));
+        _caughtUp = Route(Replica(2));
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(stale, "m", Send(sends, NotLoaded(), Answered(200)));
+
+        Assert.True(result.Answered);
+        var catchUp = Assert.Single(_catchUps);
+        Assert.Equal(("m", 7), (catchUp.Model, catchUp.Version));
+        Assert.Same(stale, catchUp.Stale);
+        Assert.Equal(["w1", "w2"], sends.Select(s => s.Replica.WorkerName));
+        Assert.False(sends[0].Replica.Outstanding.IsSuspended); // the worker is fine, the table was behind
+    }
+
+    [Fact]
+    public async Task A_replica_that_said_not_loaded_is_not_tried_again_when_the_table_still_lists_it()
+    {
+        var route = Route(Replica(1));
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(route, "m", Send(sends, NotLoaded()), extraAttempts: 3);
+
+        Assert.Single(sends);
+        Assert.Equal("model 'm': replica on worker 'w1' no longer has it loaded (it is being moved; try again)", result.Failure);
+    }
+
+    [Theory]
+    [InlineData(0, 2)]
+    [InlineData(1, 3)]
+    [InlineData(3, 5)]
+    public async Task Extra_attempts_follow_503s_and_connection_failures(int extra, int expectedSends)
+    {
+        var sends = new List<ReplicaAttempt>();
+        var outcomes = Enumerable.Range(0, 10).Select(i => i % 2 == 0 ? Unavailable() : Failed("reset")).ToArray();
+
+        var result = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m", Send(sends, outcomes), extraAttempts: extra);
+
+        Assert.False(result.Answered);
+        Assert.Equal(expectedSends, sends.Count);
+        Assert.True(sends[^1].LastTry);
+        Assert.All(sends.SkipLast(1), s => Assert.False(s.LastTry));
+    }
+
+    [Fact]
+    public async Task Extra_attempts_go_back_to_a_tried_replica_when_no_other_is_left()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1)), "m", Send(sends, Unavailable(), Failed("reset"), Answered(200)), extraAttempts: 2);
+
+        Assert.True(result.Answered);
+        Assert.Equal(3, sends.Count);
+        Assert.All(sends, s => Assert.Equal("w1", s.Replica.WorkerName));
+    }
+
+    [Fact]
+    public async Task Extra_attempts_do_not_follow_a_not_loaded_answer()
+    {
+        var sends = new List<ReplicaAttempt>();
+        _caughtUp = Route(Replica(1), Replica(2), Replica(3));
+
+        var result = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m", Send(sends, NotLoaded(), NotLoaded(), Answered(200)), extraAttempts: 5);
+
+        Assert.False(result.Answered);
+        Assert.Equal(2, sends.Count);
+        Assert.Equal(2, _catchUps.Count);
+    }
+
+    [Fact]
+    public async Task Without_extra_attempts_a_tried_replica_is_not_tried_again()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1)), "m", Send(sends, Failed("refused"), Answered(200)));
+
+        Assert.Single(sends);
+        Assert.Equal("model 'm': replica on worker 'w1' could not be reached (refused)", result.Failure);
+    }
+
+    [Fact]
+    public async Task The_final_message_names_the_last_failure()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m", Send(sends, Failed("refused"), Unavailable()));
+
+        Assert.Equal($"model 'm': replica on worker '{sends[1].Replica.WorkerName}' answered 503", result.Failure);
+    }
+
+    [Fact]
+    public async Task With_no_replica_to_try_the_message_says_so()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var rest = await Policy().RunAsync(Route(), "m", Send(sends, Answered(200)));
+        var grpc = await Policy().RunAsync(Route(Replica(1)), "m", Send(sends, Answered(200)), grpc: true);
+
+        Assert.Empty(sends);
+        Assert.Equal("model 'm' has no ready replica left to try", rest.Failure);
+        Assert.Equal("model 'm' version 7 has no ready replica that serves gRPC", grpc.Failure);
+    }
+
+    [Fact]
+    public async Task Grpc_calls_go_only_to_workers_that_serve_grpc()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        await Policy().RunAsync(Route(Replica(1), Replica(2, grpc: true), Replica(3)), "m", Send(sends, Unavailable(), Answered(200)), grpc: true);
+
+        Assert.Equal(["w2"], sends.Select(s => s.Replica.WorkerName));
+    }
+
+    [Fact]
+    public async Task Outstanding_requests_are_counted_during_the_send_only()
+    {
+        var replica = Replica(1);
+        int during = -1;
+
+        await Policy().RunAsync<int>(Route(replica), "m", (attempt, _) =>
+        {
+            during = attempt.Replica.Outstanding.Value;
+            return ValueTask.FromResult(SendOutcome<int>.Answered(200));
+        });
+
+        Assert.Equal((1, 0), (during, replica.Outstanding.Value));
+    }
+
+    [Fact]
+    public async Task A_failed_send_after_the_caller_cancelled_throws_instead_of_answering_503()
+    {
+        using var cts = new CancellationTokenSource();
+        var sends = new List<ReplicaAttempt>();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Policy().RunAsync<int>(Route(Replica(1), Replica(2)), "m", (attempt, _) =>
+        {
+            sends.Add(attempt);
+            cts.Cancel();
+            return ValueTask.FromResult(SendOutcome<int>.ConnectionFailed("canceled"));
+        }, ct: cts.Token));
+
+        Assert.Single(sends);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(6)]
+    public async Task Extra_attempts_outside_0_to_5_are_refused(int extra)
+    {
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            Policy().RunAsync(Route(Replica(1)), "m", Send([], Answered(200)), extraAttempts: extra));
+    }
+
+    private ReplicaCallPolicy Policy() => new((model, version, stale, _) =>
+    {
+        _catchUps.Add((model, version, stale));
+        return ValueTask.FromResult(_caughtUp ?? stale);
+    }, TimeSpan.Zero);
+
+    private static Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<int>>> Send(List<ReplicaAttempt> sends, params SendOutcome<int>[] outcomes) =>
+        (attempt, _) =>
+        {
+            sends.Add(attempt);
+            return ValueTask.FromResult(outcomes[Math.Min(sends.Count - 1, outcomes.Length - 1)]);
+        };
+
+    private static SendOutcome<int> Answered(int status) => SendOutcome<int>.Answered(status);
+
+    private static SendOutcome<int> Unavailable(string? detail = null) => SendOutcome<int>.Unavailable(detail);
+
+    private static SendOutcome<int> NotLoaded() => SendOutcome<int>.NotLoaded();
+
+    private static SendOutcome<int> Failed(string detail) => SendOutcome<int>.ConnectionFailed(detail);
+
+    private static ReplicaEndpoint Replica(int id, bool grpc = false) =>
+        new(id, id, $"w{id}", $"http://w{id}:6080", new OutstandingCounter()) { GrpcUrl = grpc ? $"http://w{id}:6081" : null };
+
+    private static RouteLookup Route(params ReplicaEndpoint[] ready)
+    {
+        var version = new VersionRoute(7, ready, "Ready", null, [], []);
+        var model = new ModelRoute("m", 7, new SortedDictionary<int, VersionRoute> { [7] = version });
+        return new RouteLookup(RouteStatus.Found, model, version, null);
+    }
+}
