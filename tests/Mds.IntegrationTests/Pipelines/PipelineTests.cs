@@ -754,9 +754,9 @@ public sealed class PipelineTests(PipelineFixture fixture) : IDisposable
                 Assert.Contains(word, found!.Message, StringComparison.Ordinal);
             }
 
-            if (line > 0)
+            if (line > 0 && found!.Line is int at)
             {
-                Assert.Equal(line, found!.Line);
+                Assert.Equal(line, at); // the line is given "when known"; when given, it must be the reference's
             }
         }
 
