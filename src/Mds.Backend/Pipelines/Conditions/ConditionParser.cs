@@ -65,11 +65,6 @@ public static class ConditionParser
 
         public ConditionNode ParseExpression()
         {
-            if (++_depth > MaxDepth)
-            {
-                throw new ConditionSyntaxException($"nesting deeper than {MaxDepth} levels at column {Current.Position + 1}", Current.Position);
-            }
-
             ConditionNode left = ParseAnd();
             while (Current.Kind == TokenKind.Or)
             {
@@ -77,7 +72,6 @@ public static class ConditionParser
                 left = new LogicalNode(false, left, ParseAnd());
             }
 
-            _depth--;
             return left;
         }
 
@@ -108,11 +102,7 @@ public static class ConditionParser
                 return ParseComparison();
             }
 
-            if (++_depth > MaxDepth)
-            {
-                throw new ConditionSyntaxException($"nesting deeper than {MaxDepth} levels at column {Current.Position + 1}", Current.Position);
-            }
-
+            Enter();
             _next++;
             var node = new NotNode(ParseUnary());
             _depth--;
@@ -124,9 +114,11 @@ public static class ConditionParser
             Token start = Current;
             if (start.Kind == TokenKind.LeftParen)
             {
+                Enter();
                 _next++;
                 ConditionNode inner = ParseExpression();
                 Expect(TokenKind.RightParen, "')'");
+                _depth--;
                 if (IsCompareOp(Current.Kind) || Current.Kind == TokenKind.In)
                 {
                     throw Unexpected("'and', 'or' or ')'; a parenthesized condition cannot be compared");
@@ -379,6 +371,15 @@ public static class ConditionParser
                 }
 
                 Expect(TokenKind.Comma, "',' or ']'");
+            }
+        }
+
+        /// <summary>One level deeper (a parenthesis or a 'not'); bounds the recursion.</summary>
+        private void Enter()
+        {
+            if (++_depth > MaxDepth)
+            {
+                throw new ConditionSyntaxException($"nesting deeper than {MaxDepth} levels at column {Current.Position + 1}", Current.Position);
             }
         }
 
