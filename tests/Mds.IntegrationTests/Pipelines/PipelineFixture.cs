@@ -34,6 +34,9 @@ public sealed class PipelineFixture : IAsyncLifetime
     /// <summary>a, b FP32 [-1,1] → sum = a + b.</summary>
     public const string Sum = "p-sum";
 
+    /// <summary>a, b FP32 [-1,2] → sum = a + b.</summary>
+    public const string SumOfPairs = "p-sum2";
+
     /// <summary>x FP32 [-1,1] → y = [10, 20, 30][x]; x outside -3..2 makes ONNX Runtime fail the run.</summary>
     public const string Lookup = "p-lookup";
 
@@ -74,6 +77,7 @@ public sealed class PipelineFixture : IAsyncLifetime
             Cluster.DeployAsync(Slow, TestGraphs.Slow(512, 64)),
             Cluster.DeployAsync(SlowToo, TestGraphs.Slow(512, 64)),
             Cluster.DeployAsync(Sum, TestGraphs.Sum("a", "b", "sum", 1)),
+            Cluster.DeployAsync(SumOfPairs, TestGraphs.Sum("a", "b", "sum", 2)),
             Cluster.DeployAsync(Lookup, TestGraphs.Lookup([10f, 20f, 30f])));
     }
 
