@@ -447,6 +447,119 @@ public sealed class PipelineTests(PipelineFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task A_pipeline_over_a_model_without_a_ready_replica_waits_with_the_reason_and_answers_503()
+    {
+        var upload = await Cluster.UploadAsync("p-gpu-only", TestGraphs.Affine("x", "y", 2, 1f, 0f), new Dictionary<string, string> { ["requirements"] = "onnx,gpu" });
+        Assert.True(upload.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict, await upload.Content.ReadAsStringAsync());
+        const string spec = """
+            name: p-no-replica
+            steps:
+              - name: fraud
+                model: p-gpu-only
+            """;
+        var applied = await ApplyOkAsync(spec);
+        Assert.Equal(PipelineStates.Pending, applied.State);
+
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        var pipeline = (await client.GetFromJsonAsync<PipelineDto>("/api/pipelines/p-no-replica"))!;
+        Assert.Equal(PipelineStates.Pending, pipeline.State);
+        var step = Assert.Single(pipeline.Steps);
+        Assert.False(step.Ready);
+        Assert.StartsWith("model 'p-gpu-only' has no Ready replica", step.Waiting, StringComparison.Ordinal);
+        Assert.Contains("p-gpu-only", pipeline.StateReason, StringComparison.Ordinal);
+
+        var answer = await InferAsync("p-no-replica", V2Json.Request("x", [1, 2], "FP32", new[] { 1f, 2f }));
+        Assert.True(answer.Status == HttpStatusCode.ServiceUnavailable, $"expected 503, got {(int)answer.Status} {answer.Body}");
+        Assert.Contains("p-gpu-only", answer.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_live_pipeline_whose_model_goes_away_answers_503_naming_the_step()
+    {
+        await Cluster.EnsureReadyAsync("p-doomed", TestGraphs.Affine("x", "y", 2, 1f, 1f));
+        const string spec = """
+            name: p-orphan
+            steps:
+              - name: first
+                model: p-scale
+              - name: doomed
+                model: p-doomed
+                inputs: [first.outputs.y]
+                tensorMap:
+                  first.outputs.y: x
+            """;
+        await EnsureLiveAsync(spec, "p-orphan");
+        (await InferAsync("p-orphan", V2Json.Request("x", [1, 2], "FP32", new[] { 1f, 2f }))).AssertOk();
+        using var researcher = await Cluster.ClientAsync(Roles.Researcher);
+        Assert.Equal(HttpStatusCode.NoContent, (await researcher.DeleteAsync("/api/models/p-doomed/versions/1")).StatusCode);
+
+        var answer = await InferAsync("p-orphan", V2Json.Request("x", [1, 2], "FP32", new[] { 1f, 2f }));
+
+        Assert.True(answer.Status == HttpStatusCode.ServiceUnavailable, $"expected 503, got {(int)answer.Status} {answer.Body}");
+        Assert.Contains("p-doomed", answer.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"inputs":[{"name":"x","shape":[2,2],"datatype":"INT64","data":[1,2,3,4]}]}""", "x")]
+    [InlineData("""{"inputs":[{"name":"wrong","shape":[2,2],"datatype":"FP32","data":[1,2,3,4]}]}""", "x")]
+    [InlineData("""{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2,3,4,5,6]}]}""", "x")]
+    [InlineData("""{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,2,3]}]}""", "x")]
+    [InlineData("""{"inputs": [""", "JSON")]
+    public async Task A_bad_request_to_a_pipeline_is_400_naming_the_problem(string body, string mentioned)
+    {
+        await EnsureLiveAsync(ChainSpec, Chain);
+
+        var answer = await InferAsync(Chain, new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.True(answer.Status == HttpStatusCode.BadRequest, $"expected 400, got {(int)answer.Status} {answer.Body}");
+        Assert.Contains(mentioned, answer.Error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_step_can_pin_a_model_version_and_be_gated_by_a_trigger()
+    {
+        await Cluster.EnsureReadyAsync("p-versions", TestGraphs.Affine("x", "y", 2, 1f, 100f));
+        using (var analyst = await Cluster.ClientAsync(Roles.Analyst))
+        {
+            if ((await analyst.GetAsync("/api/models/p-versions/versions/2")).StatusCode == HttpStatusCode.NotFound)
+            {
+                await Cluster.DeployAsync("p-versions", TestGraphs.Affine("x", "y", 2, 1f, 200f));
+            }
+        }
+
+        const string spec = """
+            name: p-pinned
+            steps:
+              - name: classify
+                model: p-classify
+              - name: old
+                model: p-versions:1
+              - name: gated
+                model: p-versions
+                triggers: [classify.outputs.label]
+                when: classify.outputs.label == 1
+            output:
+              steps: [old, gated]
+              stepsJoin: outer
+              tensorMap:
+                old.outputs.y: old
+                gated.outputs.y: new
+            """;
+        await EnsureLiveAsync(spec, "p-pinned");
+
+        var answer = await InferAsync("p-pinned", V2Json.Request("x", [1, 2], "FP32", new[] { 0f, 1f }));
+        answer.AssertOk();
+        Assert.Equal([100f, 101f], Floats(V2Json.Output(answer.Json, "old")));
+        Assert.Equal([200f, 201f], Floats(V2Json.Output(answer.Json, "new"))); // the newest version answers the bare name
+        var run = await RunAsync("p-pinned", answer.RequestId!);
+        Assert.Equal((1, 2), (Step(run, "old").ModelVersion, Step(run, "gated").ModelVersion));
+
+        var gatedOff = await InferAsync("p-pinned", V2Json.Request("x", [1, 2], "FP32", new[] { 1f, 0f }));
+        gatedOff.AssertOk();
+        Assert.Equal(["old"], gatedOff.Json["outputs"]!.AsArray().Select(o => (string)o!["name"]!));
+    }
+
+    [Fact]
     public async Task The_same_model_can_serve_two_steps()
     {
         const string spec = """
@@ -573,6 +686,11 @@ public sealed class PipelineTests(PipelineFixture fixture) : IDisposable
 
         var raw = await gateway.ModelInferAsync(GrpcRequest(raw: true), new Metadata { { "authorization", "Bearer " + await Cluster.TokenAsync(Roles.Analyst) } });
         Assert.Equal(ChainY, MemoryMarshal.Cast<byte, float>(Assert.Single(raw.RawOutputContents).Span).ToArray());
+
+        var metadata = await gateway.ModelMetadataAsync(new ModelMetadataRequest { Name = Chain + ".pipeline" }, headers);
+        Assert.Equal(("x", "FP32", "-1,2"), (metadata.Inputs[0].Name, metadata.Inputs[0].Datatype, string.Join(',', metadata.Inputs[0].Shape)));
+        Assert.Equal("y", Assert.Single(metadata.Outputs).Name);
+        Assert.True((await gateway.ModelReadyAsync(new ModelReadyRequest { Name = Chain + ".pipeline" }, headers)).Ready);
 
         var unknown = GrpcRequest(raw: false);
         unknown.ModelName = "p-no-such-pipeline.pipeline";
