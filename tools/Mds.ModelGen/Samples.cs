@@ -40,8 +40,45 @@ public sealed record SampleFiles(string Name, byte[] Model, string TrainCsv, str
 /// <summary>The repository's sample models: trained, exported and described, all deterministically.</summary>
 public static class Samples
 {
-    /// <summary>Trains and exports every sample (iris, housing) in memory.</summary>
-    public static IReadOnlyList<SampleFiles> Generate() => [Iris(IrisModel.Train()), Housing(HousingModel.Train())];
+    /// <summary>Centimetres per inch: what <see cref="InchToCm"/> multiplies by.</summary>
+    public const float CmPerInch = 2.54f;
+
+    /// <summary>Trains and exports every sample (iris, housing, inch-to-cm) in memory.</summary>
+    public static IReadOnlyList<SampleFiles> Generate()
+    {
+        var iris = IrisModel.Train();
+        return [Iris(iris), Housing(HousingModel.Train()), InchToCm(iris)];
+    }
+
+    /// <summary>
+    /// The inch-to-cm sample: not learned, a unit conversion (× 2.54 on four measurements), so the demo pipeline
+    /// <c>samples/pipelines/iris-any-unit.yaml</c> can chain it before iris for flowers measured in inches.
+    /// Its training rows are iris's, in inches.
+    /// </summary>
+    public static SampleFiles InchToCm(IrisModel iris)
+    {
+        ArgumentNullException.ThrowIfNull(iris);
+        var onnx = TestGraphs.Affine("Inches", "Centimetres", IrisModel.FeatureNames.Count, CmPerInch, 0f);
+        var inches = iris.Data.Select(r => r.Features.Select(f => MathF.Round(f / CmPerInch, 2)).ToArray()).ToList();
+        var readme = new SampleReadme("inch-to-cm", onnx, inches.Take(3).ToList())
+        {
+            Title = "inch-to-cm: a unit conversion",
+            About =
+                """
+                Four measurements in inches to centimetres (× 2.54): a hand-made ONNX graph (Mul, Add), not a learned
+                model. The demo pipeline `iris-any-unit` (samples/pipelines) runs it, per row, before `iris` for flowers
+                measured in inches.
+                """,
+            Meanings = new Dictionary<string, string>
+            {
+                ["Inches"] = "one row per flower: " + string.Join(", ", IrisModel.FeatureNames) + " (inches)",
+                ["Centimetres"] = "the same measurements in cm",
+            },
+            Training = "iris's rows in inches, with columns " + string.Join(", ", IrisModel.FeatureNames) + ".",
+        };
+        string csv = Csv.Write(IrisModel.FeatureNames, inches.Select(r => r.Select(Csv.Format)));
+        return new SampleFiles("inch-to-cm", onnx, csv, readme.ToString());
+    }
 
     /// <summary>The iris sample's files for a trained model.</summary>
     public static SampleFiles Iris(IrisModel iris)

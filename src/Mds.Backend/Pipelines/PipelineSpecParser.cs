@@ -65,7 +65,7 @@ public static class PipelineSpecParser
         var spec = new Binder(ignoreCase: json, problems).Spec(root);
         if (problems.Count > 0)
         {
-            throw new PipelineSpecException(problems);
+            throw new PipelineSpecException([.. problems.OrderBy(p => p.Line ?? 0)]);
         }
 
         return spec;
@@ -265,12 +265,14 @@ public static class PipelineSpecParser
         var stack = new Stack<Open>();
         Node? root = null;
         int documents = 0;
+        int lastLine = 1;
         try
         {
             while (parser.MoveNext())
             {
                 var current = parser.Current!;
                 int line = checked((int)current.Start.Line);
+                lastLine = line;
                 switch (current)
                 {
                     case DocumentStart:
@@ -314,6 +316,12 @@ public static class PipelineSpecParser
         catch (YamlException e)
         {
             problems.Add(new PipelineSpecProblemDto("", "YAML syntax error: " + YamlMessage(e), checked((int)e.Start.Line)));
+            return null;
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this (not a YamlException) for some unclosed flow collections.
+            problems.Add(new PipelineSpecProblemDto("", "YAML syntax error: " + e.Message, lastLine));
             return null;
         }
 

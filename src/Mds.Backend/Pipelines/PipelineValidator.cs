@@ -175,6 +175,10 @@ public static class PipelineValidator
                     {
                         info.Inputs.Add((r, $"{path}.inputs[{k}]"));
                     }
+                    else
+                    {
+                        info.InputsBroken = true;
+                    }
                 }
             }
 
@@ -462,7 +466,7 @@ public static class PipelineValidator
 
             var consumer = step.Schema;
             var fed = new Dictionary<string, string>(StringComparer.Ordinal); // model input → the path that feeds it
-            bool fedUnknown = false;
+            bool fedUnknown = step.InputsBroken;
 
             void Feed(string reference, string name, TensorMetadata? produced, string path, bool renamed)
             {
@@ -511,6 +515,7 @@ public static class PipelineValidator
                 if (r.Tensor is not null)
                 {
                     var produced = Output(r, path, out bool missing);
+                    fedUnknown |= missing;
                     if (!missing)
                     {
                         bool renamed = step.TensorMap.TryGetValue(r.ToString(), out string? name);
@@ -635,6 +640,9 @@ public static class PipelineValidator
         public ModelSchema? Schema { get; set; }
 
         public List<(TensorReference Ref, string Path)> Inputs { get; } = [];
+
+        /// <summary>An input reference was not valid (reported): what the step is fed is not known.</summary>
+        public bool InputsBroken { get; set; }
 
         public List<(TensorReference Ref, string Path)> Triggers { get; } = [];
 

@@ -59,9 +59,13 @@ public partial class BatchTry : IAsyncDisposable
     [CascadingParameter]
     private Task<AuthenticationState>? AuthenticationState { get; set; }
 
-    /// <summary>The model to score with.</summary>
-    [Parameter, EditorRequired]
-    public ModelDto Model { get; set; } = default!;
+    /// <summary>The model to score with (or set <see cref="Pipeline"/>).</summary>
+    [Parameter]
+    public ModelDto? Model { get; set; }
+
+    /// <summary>A pipeline to run each row through instead of a model (its live version; <see cref="Version"/> is ignored).</summary>
+    [Parameter]
+    public PipelineDto? Pipeline { get; set; }
 
     /// <summary>The version to score with; null for the live one.</summary>
     [Parameter]
@@ -93,16 +97,23 @@ public partial class BatchTry : IAsyncDisposable
                 return $"Comma-separated, with a header row. The columns {string.Join(", ", names)} are the model's features (matched by name); {Label}";
             }
 
-            int? width = SchemaVersion is null ? null : TryForm.TabularWidth(SchemaVersion.Inputs);
+            int? width = SchemaInputs is { } inputs ? TryForm.TabularWidth(inputs) : null;
             return width is { } n
                 ? $"Comma-separated, with a header row. The first {n} columns are the model's features, in order; {Label}"
                 : $"Comma-separated, with a header row: the model's features, then optionally a label column.";
         }
     }
 
-    private string VersionCaption => Version is { } v
+    /// <summary>The model's or pipeline's name, which its batches are listed under.</summary>
+    private string SubjectName => Pipeline?.Name ?? Model?.Name ?? "";
+
+    private IReadOnlyList<Mds.Contracts.Inference.TensorMetadata>? SchemaInputs => Pipeline is { } pipeline ? pipeline.Inputs : SchemaVersion?.Inputs;
+
+    private string VersionCaption => Pipeline is { } pipeline
+        ? pipeline.LiveVersion is { } pipelineLive ? $"Run through the pipeline's live version (v{pipelineLive})." : "Run through the pipeline once a version is live."
+        : Version is { } v
         ? $"Scored by v{v}."
-        : Model.LiveVersion is { } live ? $"Scored by the live version (v{live})." : "Scored by the newest Ready version.";
+        : Model?.LiveVersion is { } live ? $"Scored by the live version (v{live})." : "Scored by the newest Ready version.";
 
     /// <inheritdoc />
     protected override async Task OnInitializedAsync()
@@ -149,7 +160,7 @@ public partial class BatchTry : IAsyncDisposable
     {
         try
         {
-            _batches = await BatchesApi.ListAsync(Model.Name, _disposed.Token);
+            _batches = await BatchesApi.ListAsync(SubjectName, _disposed.Token);
             _listError = null;
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
@@ -215,7 +226,9 @@ public partial class BatchTry : IAsyncDisposable
         try
         {
             var upload = new UploadFile(file.Name, file.Size, () => file.OpenReadStream(MaxBytes));
-            var batch = await UploadsApi.StartAsync(Model.Name, Version, upload, _labelColumn, Progress(), _disposed.Token);
+            var batch = Pipeline is { } pipeline
+                ? await UploadsApi.StartPipelineAsync(pipeline.Name, upload, _labelColumn, Progress(), _disposed.Token)
+                : await UploadsApi.StartAsync(SubjectName, Version, upload, _labelColumn, Progress(), _disposed.Token);
             _uploading = false;
             _file = null;
             _headers = [];
@@ -367,7 +380,9 @@ public partial class BatchTry : IAsyncDisposable
     }
 
     private IReadOnlyList<string> OutputNamesOf(BatchDto batch)
-        => Model.Versions.FirstOrDefault(v => v.Version == batch.Version) is { } version
+        => Pipeline is { } pipeline
+            ? [.. pipeline.Outputs.Select(o => o.Name)]
+            : Model?.Versions.FirstOrDefault(v => v.Version == batch.Version) is { } version
             ? [.. version.Outputs.Select(o => o.Name)]
             : SchemaVersion is null ? [] : [.. SchemaVersion.Outputs.Select(o => o.Name)];
 
