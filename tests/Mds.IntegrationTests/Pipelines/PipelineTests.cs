@@ -797,6 +797,9 @@ public sealed class PipelineTests(PipelineFixture fixture) : IDisposable
         var output = Assert.Single(metadata.Outputs);
         Assert.Equal(("y", "FP32", "-1,2"), (output.Name, output.Datatype, string.Join(',', output.Shape)));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v2/pipelines/{Chain}/ready")).StatusCode);
+        var alias = (await client.GetFromJsonAsync<ModelMetadata>($"/v2/models/{Chain}.pipeline"))!;
+        Assert.Equal(metadata.Inputs.Select(t => (t.Name, t.Datatype)), alias.Inputs.Select(t => (t.Name, t.Datatype)));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v2/models/{Chain}.pipeline/ready")).StatusCode);
 
         var pipeline = (await client.GetFromJsonAsync<PipelineDto>($"/api/pipelines/{Chain}"))!;
         Assert.Equal((PipelineStates.Live, 1), (pipeline.State, pipeline.LiveVersion));
