@@ -80,7 +80,7 @@ public class PipelineGraphViewTests
 
         var badges = view.FindAll("[data-testid=pipeline-node-condition] text").Select(b => b.ChildNodes[0].TextContent).ToList();
         Assert.Equal(2, badges.Count);
-        Assert.Contains(badges, b => b.StartsWith("when classify.outputs.Score", StringComparison.Ordinal));
+        Assert.Contains(badges, b => b.StartsWith("when classify.outputs.", StringComparison.Ordinal));
         Assert.Contains(badges, b => b.StartsWith("per row · when ", StringComparison.Ordinal));
 
         foreach (var edge in view.FindAll("[data-testid=pipeline-edge]"))
