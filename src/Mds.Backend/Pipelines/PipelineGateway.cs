@@ -5,6 +5,7 @@ using Mds.Backend.Auth;
 using Mds.Backend.Gateway;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
+using Mds.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Mds.Backend.Pipelines;
@@ -121,46 +122,11 @@ public static class PipelineGateway
 
     /// <summary>
     /// Reads and decodes the whole body; null when it is larger than <paramref name="limit"/> bytes (checked before
-    /// anything is decoded). With <c>Inference-Header-Content-Length</c> the body is JSON then binary tensor data.
+    /// anything is decoded). With <c>Inference-Header-Content-Length</c> the body is JSON then binary tensor data
+    /// (whatever its content type).
     /// </summary>
-    private static async Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit)
-    {
-        if (context.Request.ContentLength > limit)
-        {
-            return null;
-        }
-
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
-        {
-            sizeLimit.MaxRequestBodySize = limit;
-        }
-
-        PipeReader reader = context.Request.BodyReader;
-        while (true)
-        {
-            ReadResult read = await reader.ReadAsync(context.RequestAborted);
-            ReadOnlySequence<byte> buffer = read.Buffer;
-            if (buffer.Length > limit)
-            {
-                reader.AdvanceTo(buffer.End);
-                return null;
-            }
-
-            if (read.IsCompleted)
-            {
-                try
-                {
-                    return context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
-                        ? BinaryTensorData.DecodeRequest(buffer, BinaryTensorData.ParseHeaderLength(headerLength.ToString(), buffer.Length))
-                        : V2JsonCodec.DecodeRequest(buffer);
-                }
-                finally
-                {
-                    reader.AdvanceTo(buffer.End);
-                }
-            }
-
-            reader.AdvanceTo(buffer.Start, buffer.End);
-        }
-    }
+    private static Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit) =>
+        BoundedBody.ReadAsync(context, limit, body => context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
+            ? BinaryTensorData.DecodeRequest(body, BinaryTensorData.ParseHeaderLength(headerLength.ToString(), body.Length))
+            : V2JsonCodec.DecodeRequest(body));
 }
