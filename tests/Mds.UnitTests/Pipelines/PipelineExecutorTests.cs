@@ -435,6 +435,67 @@ public sealed class PipelineExecutorTests
         Assert.Equal([2, 3], Record(run, "second").Rows!);
     }
 
+    [Fact]
+    public async Task Per_row_routing_carries_bytes_and_int64_rows_along_and_merges_them_back()
+    {
+        var models = new FakeStepInvoker().Model("echo", Echo).Model("echo2", Echo);
+        const string yaml = """
+            name: kinds
+            steps:
+            - {name: small, model: echo, perRow: true, when: 'pipeline.inputs.n < 10'}
+            - {name: big, model: echo2, perRow: true, when: 'pipeline.inputs.n >= 10'}
+            output: {steps: [small, big], stepsJoin: any}
+            """;
+        var ids = new InferenceTensor("id", TensorDatatype.Bytes, [3, 2], new[] { "a0", "a1", "b0", "b1", "c0", "c1" });
+        var n = new InferenceTensor("n", TensorDatatype.Int64, [3], new[] { 20L, 5L, 30L });
+
+        var run = await RunAsync(models, yaml, Request(ids, n));
+
+        Assert.Equal(["b0", "b1"], (string[])models.Call("small").Input("id").Data);
+        Assert.Equal(["a0", "a1", "c0", "c1"], (string[])models.Call("big").Input("id").Data);
+        Assert.Equal([20L, 30L], (long[])models.Call("big").Input("n").Data);
+        Assert.Equal(ids.Data.Cast<string>(), Output(run, "id").Data.Cast<string>());
+        Assert.Equal([3L, 2L], Output(run, "id").Shape);
+        Assert.Equal(n.Data.Cast<long>(), Output(run, "n").Data.Cast<long>());
+    }
+
+    [Theory]
+    [InlineData(5f, 6f)]     // 'plus1' runs, 'plus100' is skipped
+    [InlineData(50f, 150f)]  // the other way round
+    public async Task An_any_output_of_whole_request_alternatives_answers_the_one_that_ran(float x, float expected)
+    {
+        var models = new FakeStepInvoker().Model("plus1", Map("y", v => v + 1)).Model("plus100", Map("y", v => v + 100));
+        const string yaml = """
+            name: alt
+            steps:
+            - {name: low, model: plus1, when: 'pipeline.inputs.x < 10'}
+            - {name: high, model: plus100, when: 'pipeline.inputs.x >= 10'}
+            output: {steps: [low, high], stepsJoin: any}
+            """;
+
+        var run = await RunAsync(models, yaml, Request(Fp32("x", [1], x)));
+
+        Assert.Equal([expected], Floats(Output(run, "y")));
+    }
+
+    [Fact]
+    public async Task An_inner_output_with_a_skipped_branch_is_a_400_saying_why()
+    {
+        var models = new FakeStepInvoker().Model("plus1", Map("y", v => v + 1)).Model("plus100", Map("z", v => v + 100));
+        const string yaml = """
+            name: both
+            steps:
+            - {name: low, model: plus1}
+            - {name: high, model: plus100, when: 'pipeline.inputs.x >= 10'}
+            output: {steps: [low, high]}
+            """;
+
+        var run = await RunAsync(models, yaml, Request(Fp32("x", [1], 1)));
+
+        Assert.Equal(400, run.Status);
+        Assert.StartsWith("pipeline 'both': output 'high.outputs' is absent (step 'high' was skipped: condition is false", run.Error, StringComparison.Ordinal);
+    }
+
     // ---- names
 
     [Fact]
@@ -562,6 +623,19 @@ public sealed class PipelineExecutorTests
         Assert.True(models.Call("slow").Cancelled);
         Assert.Equal(PipelineStepStates.NotRun, Record(run, "slow").State);
         Assert.True(run.LatencyMs < 10_000);
+    }
+
+    [Fact]
+    public async Task A_caller_who_leaves_ends_the_run_with_499()
+    {
+        var models = new FakeStepInvoker().Model("sleepy", Echo, delayMs: 30_000);
+        using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+
+        var run = await new PipelineExecutor(models).RunAsync(
+            Compile("name: p\nsteps:\n- {name: slow, model: sleepy}"), 1, Request(Fp32("x", [1], 1)), "r", "tester", Minute, leave.Token);
+
+        Assert.Equal(499, run.Status);
+        Assert.True(models.Call("slow").Cancelled);
     }
 
     [Fact]
