@@ -147,6 +147,12 @@ public sealed class PipelineExecutor(IStepInvoker invoker)
 
         // 2. Decide whether it runs.
         var present = step.Inputs.Where(run.IsPresent).ToList();
+        if (step.InputsJoin == JoinType.Any)
+        {
+            // 'any' takes the first present: alternatives that arrived later and feed the same name are left out (Assemble).
+            present = [.. present.OrderBy(run.Arrival)];
+        }
+
         if (step.InputsJoin == JoinType.Inner && present.Count < step.Inputs.Count)
         {
             return Skip(record, "input " + Absence(run, step.Inputs.First(r => !run.IsPresent(r))));
@@ -309,6 +315,11 @@ public sealed class PipelineExecutor(IStepInvoker invoker)
                 string name = step.TensorMap.TryGetValue(key, out var mapped) ? mapped : t.Name;
                 if (parts.FindIndex(p => p.Tensor.Name == name) is int clash and >= 0)
                 {
+                    if (step.InputsJoin == JoinType.Any)
+                    {
+                        continue; // an alternative to one that arrived first
+                    }
+
                     throw new StepCallException(StatusCodes.Status400BadRequest,
                         $"two inputs are both named '{name}' ({parts[clash].From} and {key}); rename one with tensorMap");
                 }
@@ -536,6 +547,7 @@ public sealed class PipelineExecutor(IStepInvoker invoker)
     {
         private readonly Dictionary<string, TaskCompletionSource<Produced?>> _decided = new(StringComparer.Ordinal);
         private readonly Dictionary<string, StepRecord> _records = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _arrivals = new(StringComparer.Ordinal);
         private readonly Produced _inputs;
         private readonly long _started;
         private readonly Lock _lock = new();
@@ -578,7 +590,29 @@ public sealed class PipelineExecutor(IStepInvoker invoker)
 
         public Task Decided(string step) => _decided[step].Task;
 
-        public void Publish(string step, Produced? produced) => _decided[step].TrySetResult(produced);
+        public void Publish(string step, Produced? produced)
+        {
+            lock (_lock)
+            {
+                _arrivals[step] = _arrivals.Count + 1;
+            }
+
+            _decided[step].TrySetResult(produced);
+        }
+
+        /// <summary>When the reference's source was decided, relative to the others (the pipeline's inputs first; undecided last).</summary>
+        public int Arrival(TensorReference reference)
+        {
+            if (reference.Step == TensorReference.Pipeline)
+            {
+                return 0;
+            }
+
+            lock (_lock)
+            {
+                return _arrivals.TryGetValue(reference.Step, out int order) ? order : int.MaxValue;
+            }
+        }
 
         public void Fail(int status, string message)
         {
