@@ -59,7 +59,7 @@ public static class PipelineGateway
 
     private static async Task Infer(HttpContext http, string name, PipelineRunner runner)
     {
-        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 100 } given ? given : Guid.CreateVersion7().ToString("N");
+        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } given ? given : Guid.CreateVersion7().ToString("N");
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
 
         // An unknown pipeline is 404 whatever the body holds.

@@ -26,8 +26,8 @@ internal static class PipelineGrpc
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
 
-        string requestId = context.RequestHeaders.GetValue(RequestIdKey) is { Length: > 0 and <= 100 } given ? given
-            : request.Id is { Length: > 0 and <= 100 } ? request.Id
+        string requestId = context.RequestHeaders.GetValue(RequestIdKey) is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } given ? given
+            : request.Id is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } ? request.Id
             : Guid.CreateVersion7().ToString("N");
         await context.WriteResponseHeadersAsync(new Metadata { { RequestIdKey, requestId } });
         var run = await runner.RunAsync(name, decoded, requestId, AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous", context.CancellationToken);

@@ -18,6 +18,12 @@ public sealed class PipelineRunner
     /// <summary>The suffix that makes a model name mean a pipeline (<c>/v2/models/{name}.pipeline/infer</c>, gRPC model_name).</summary>
     public const string ModelSuffix = ".pipeline";
 
+    /// <summary>
+    /// Longest request id a caller may give a run (a longer one is replaced by a new id): with a step's name it must fit
+    /// an inference record's 128 characters (see <see cref="PipelineValidator.MaxStepNameLength"/>).
+    /// </summary>
+    public const int MaxRequestIdLength = 64;
+
     private readonly PipelineTable _table;
     private readonly PipelineRunLog _log;
     private readonly TrafficStats _traffic;

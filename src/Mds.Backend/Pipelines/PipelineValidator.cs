@@ -14,6 +14,12 @@ public static class PipelineValidator
 {
     public const int MaxSteps = 64;
     public const int MaxNameLength = 100;
+
+    /// <summary>
+    /// Longest step name: a step's model call is recorded with request id <c>{run request id}.{step}</c>, and run ids
+    /// are at most 64 characters, so the two fit the 128 characters of an inference record's request id.
+    /// </summary>
+    public const int MaxStepNameLength = 63;
     public const int MaxTimeoutMs = 600_000;
     public const int MaxRetries = 5;
 
@@ -125,10 +131,10 @@ public static class PipelineValidator
                 {
                     Problem(path, "the step needs a name");
                 }
-                else if (!IsName(name, allowDot: false))
+                else if (!IsName(name, allowDot: false) || name.Length > MaxStepNameLength)
                 {
                     // No dots: a reference 'a.b.outputs' reads as step 'a', so such a step could never be referred to.
-                    Problem(path, $"'{name}' is not a valid step name: use 1–{MaxNameLength} letters, digits, '-' or '_'");
+                    Problem(path, $"'{name}' is not a valid step name: use 1–{MaxStepNameLength} letters, digits, '-' or '_'");
                 }
                 else if (name == TensorReference.Pipeline)
                 {

@@ -22,6 +22,7 @@ public sealed class PipelineValidatorTests
         { "name: p\nsteps:\n" + A + A, "steps[1].name", "used twice (also steps[0])" },
         { "name: p\nsteps:\n- {name: pipeline, model: iris}", "steps[0].name", "reserved" },
         { "name: p\nsteps:\n- {name: a.b, model: iris}", "steps[0].name", "not a valid step name" },
+        { "name: p\nsteps:\n- {name: " + new string('s', 64) + ", model: iris}", "steps[0].name", "use 1–63 letters" },
         { "name: p\nsteps:\n- {name: a, model: 'iris:0'}", "steps[0].model", "positive whole number" },
         { "name: p\nsteps:\n- {name: a, model: 'iris:v2'}", "steps[0].model", "positive whole number" },
         { "name: p\nsteps:\n- {name: a, model: '-iris'}", "steps[0].model", "not a model name" },
