@@ -69,13 +69,13 @@ public sealed class PipelineRunner
             var refused = route is null
                 ? Refusal(name, requestId, StatusCodes.Status404NotFound, $"pipeline '{name}' not found")
                 : Refusal(name, requestId, StatusCodes.Status503ServiceUnavailable, $"pipeline '{name}' is not live: {route.Reason}");
-            Count(name, null, refused.Status, Stopwatch.GetElapsedTime(started));
+            Count(name, null, refused.Status, Stopwatch.GetElapsedTime(started), known: route is not null);
             return refused;
         }
 
         var run = await _executor.RunAsync(route.Graph, route.LiveVersion!.Value, request, requestId, caller,
             route.Graph.Timeout ?? _options.DefaultTimeout, ct);
-        Count(name, route.LiveVersion, run.Status, Stopwatch.GetElapsedTime(started));
+        Count(name, route.LiveVersion, run.Status, Stopwatch.GetElapsedTime(started), known: true);
         foreach (var step in run.Steps)
         {
             if (step.LatencyMs is double ms)
@@ -88,14 +88,15 @@ public sealed class PipelineRunner
         return run;
     }
 
-    private void Count(string name, int? version, int status, TimeSpan elapsed)
+    private void Count(string name, int? version, int status, TimeSpan elapsed, bool known)
     {
         string versionText = version?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "";
-        _traffic.Record(name + ModelSuffix, version is null ? null : versionText, status, elapsed);
-        if (version is null)
+        if (!known)
         {
-            name = "(unknown)"; // only pipelines that exist become label values
+            name = "(unknown)"; // only pipelines that exist become label values (callers cannot create series at will)
         }
+
+        _traffic.Record(name + ModelSuffix, version is null ? null : versionText, status, elapsed);
 
         var tags = new TagList { { "pipeline", name }, { "version", versionText }, { "status", GatewayMetrics.StatusOf(status) } };
         _runs.Add(1, tags);

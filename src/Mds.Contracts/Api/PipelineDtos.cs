@@ -7,7 +7,7 @@ namespace Mds.Contracts.Api;
 /// <param name="Name">The pipeline's name (called as <c>/v2/pipelines/{name}/infer</c> or <c>/v2/models/{name}.pipeline/infer</c>).</param>
 /// <param name="LiveVersion">The version that answers calls now; null while none has gone live.</param>
 /// <param name="LatestVersion">The newest version applied.</param>
-/// <param name="State">Live (a version serves), Pending (none serves yet: see <paramref name="Steps"/>), or Failed.</param>
+/// <param name="State">Live (a version serves) or Pending (none serves yet: see <paramref name="Steps"/> and <paramref name="StateReason"/>).</param>
 /// <param name="StateReason">Why it is not serving, or why the latest version waits, in one sentence.</param>
 /// <param name="CreatedAt">When the first version was applied.</param>
 /// <param name="Versions">Every version, newest first.</param>
