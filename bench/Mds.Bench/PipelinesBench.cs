@@ -18,7 +18,7 @@ namespace Mds.Bench;
 /// times in rotating order, best round reported; a chain is one unit of work in both. Besides chains/s and latency it
 /// reports the executor's own cost per step, (run latency − Σ step call latencies) ÷ steps, two ways: from the
 /// <c>/metrics</c> histogram sums (every run of the phase) and from the run records (the last ≤ 500 runs, per run, so a
-/// median), and the CPU per chain of the backend, the worker and the load generator.
+/// median), the CPU per chain of the backend, the worker, the load generator and PostgreSQL, and any run records dropped.
 /// </summary>
 internal static class PipelinesBench
 {
@@ -89,19 +89,26 @@ internal static class PipelinesBench
                 {
                     var t = targets[(k + round) % targets.Length];
                     var cpuBefore = Array.ConvertAll(servers, ProcessCpu.Of);
+                    var databaseBefore = await DatabaseCpu.SampleAsync(cluster.ConnectionString, ct);
                     var metricsBefore = await PipelineTotals.ReadAsync(admin, ct);
                     var started = DateTimeOffset.UtcNow;
                     var result = Check(await t.Run(concurrency, options.PhaseDuration), t.Name);
                     await Task.Delay(Drain, ct);
                     double chains = Math.Max(1, result.Succeeded);
-                    double[] cpu = [.. servers.Select((pid, i) => (ProcessCpu.Of(pid) - cpuBefore[i]).TotalMicroseconds / chains)];
+                    double[] cpu =
+                    [
+                        .. servers.Select((pid, i) => (ProcessCpu.Of(pid) - cpuBefore[i]).TotalMicroseconds / chains),
+                        DatabaseCpu.Since(databaseBefore, await DatabaseCpu.SampleAsync(cluster.ConnectionString, ct)).TotalMicroseconds / chains,
+                    ];
+                    var metricsAfter = await PipelineTotals.ReadAsync(admin, ct);
                     ExecutorCost? executor = t.Name == "pipeline"
-                        ? new ExecutorCost(metricsBefore.PerStepUs(await PipelineTotals.ReadAsync(admin, ct)), await RunRecordMedianPerStepUsAsync(admin, started, ct))
+                        ? new ExecutorCost(metricsBefore.PerStepUs(metricsAfter), await RunRecordMedianPerStepUsAsync(admin, started, ct))
                         : null;
                     Console.WriteLine(
                         $"concurrency {concurrency,3}  round {round + 1}  {t.Name,-8} {result.RequestsPerSecond,7:F0} chains/s  p50 {result.P50Ms,6:F2} ms  p99 {result.P99Ms,6:F2} ms" +
-                        $"  CPU µs/chain: backend {cpu[0],5:F0}, worker {cpu[1],5:F0}, client {cpu[2],5:F0}" +
-                        (executor is { } e ? $"  executor µs/step: metrics {e.MetricsMeanUs:F0}, run records median {e.RecordsMedianUs:F0} ({e.Records.Runs} runs)" : ""));
+                        $"  CPU µs/chain: backend {cpu[0],5:F0}, worker {cpu[1],5:F0}, client {cpu[2],5:F0}, PostgreSQL {cpu[3],5:F0}" +
+                        (executor is { } e ? $"  executor µs/step: metrics {e.MetricsMeanUs:F0}, run records median {e.RecordsMedianUs:F0} ({e.Records.Runs} runs)" : "") +
+                        (metricsAfter.DroppedRecords > metricsBefore.DroppedRecords ? $"  run records dropped: {metricsAfter.DroppedRecords - metricsBefore.DroppedRecords:F0}" : ""));
                     if (!best.TryGetValue((t.Name, concurrency), out var previous) || result.RequestsPerSecond > previous.Load.RequestsPerSecond)
                     {
                         best[(t.Name, concurrency)] = (result, cpu, executor);
@@ -115,15 +122,17 @@ internal static class PipelinesBench
         Console.WriteLine($"{Steps}-step chain of FP32 [1,{Width}] MLPs (one MatMul, Add each), one worker, audit log on; {options.Rounds} rounds of {options.PhaseDuration.TotalSeconds:0} s per target and concurrency, best round");
         MarkdownTable.Header(
             "clients", "pipeline chains/s", "client-chained chains/s", "pipeline ÷ chained (goal ≥ 1.2)", "pipeline p50 / p99 ms", "chained p50 / p99 ms",
-            "executor µs/step: metrics mean / run-record median", "backend CPU µs/chain: pipeline / chained", "worker CPU µs/chain: pipeline / chained", "client CPU µs/chain: pipeline / chained");
+            "executor µs/step: run-record median / metrics mean", "backend CPU µs/chain: pipeline / chained", "worker CPU µs/chain: pipeline / chained",
+            "client CPU µs/chain: pipeline / chained", "PostgreSQL CPU µs/chain: pipeline / chained");
         foreach (int c in options.Concurrency)
         {
             var (p, h) = (best[("pipeline", c)], best[("chained", c)]);
             MarkdownTable.Row(
                 c.ToString(CultureInfo.InvariantCulture), F(p.Load.RequestsPerSecond), F(h.Load.RequestsPerSecond), R(p.Load.RequestsPerSecond / h.Load.RequestsPerSecond),
                 $"{p.Load.P50Ms:F2} / {p.Load.P99Ms:F2}", $"{h.Load.P50Ms:F2} / {h.Load.P99Ms:F2}",
-                $"{U(p.Executor!.MetricsMeanUs)} / {U(p.Executor.RecordsMedianUs)}",
-                $"{U(p.CpuPerChain[0])} / {U(h.CpuPerChain[0])}", $"{U(p.CpuPerChain[1])} / {U(h.CpuPerChain[1])}", $"{U(p.CpuPerChain[2])} / {U(h.CpuPerChain[2])}");
+                $"{U(p.Executor!.RecordsMedianUs)} / {U(p.Executor.MetricsMeanUs)}",
+                $"{U(p.CpuPerChain[0])} / {U(h.CpuPerChain[0])}", $"{U(p.CpuPerChain[1])} / {U(h.CpuPerChain[1])}", $"{U(p.CpuPerChain[2])} / {U(h.CpuPerChain[2])}",
+                $"{U(p.CpuPerChain[3])} / {U(h.CpuPerChain[3])}");
         }
 
         return 0;
@@ -254,17 +263,24 @@ internal static class PipelinesBench
 
     /// <summary>
     /// The bench pipeline's histogram totals at <c>/metrics</c>: runs, seconds in runs, seconds in step calls
-    /// (<c>mds_pipeline_duration_seconds</c>, <c>mds_pipeline_step_duration_seconds</c>, summed over their labels).
+    /// (<c>mds_pipeline_duration_seconds</c>, <c>mds_pipeline_step_duration_seconds</c>, summed over their labels), and
+    /// the run records dropped so far (<c>mds_pipeline_records_dropped_total</c>, all pipelines: it has no labels).
     /// </summary>
-    private readonly record struct PipelineTotals(double Runs, double RunSeconds, double StepSeconds)
+    private readonly record struct PipelineTotals(double Runs, double RunSeconds, double StepSeconds, double DroppedRecords)
     {
         public static async Task<PipelineTotals> ReadAsync(HttpClient backend, CancellationToken ct)
         {
             string text = await backend.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
-            double runs = 0, runSeconds = 0, stepSeconds = 0;
+            double runs = 0, runSeconds = 0, stepSeconds = 0, dropped = 0;
             string label = $"pipeline=\"{Pipeline}\"";
             foreach (string line in text.Split('\n'))
             {
+                if (line.StartsWith("mds_pipeline_records_dropped_total ", StringComparison.Ordinal))
+                {
+                    dropped = double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+                    continue;
+                }
+
                 if (line.StartsWith('#') || !line.Contains(label, StringComparison.Ordinal))
                 {
                     continue;
@@ -280,7 +296,7 @@ internal static class PipelinesBench
                 }
             }
 
-            return new PipelineTotals(runs, runSeconds, stepSeconds);
+            return new PipelineTotals(runs, runSeconds, stepSeconds, dropped);
         }
 
         /// <summary>(Δ run seconds − Δ step seconds) ÷ Δ runs ÷ steps, in µs, from this reading to <paramref name="after"/>.</summary>
