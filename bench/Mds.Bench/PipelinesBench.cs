@@ -25,8 +25,9 @@ internal static class PipelinesBench
     private const string Pipeline = "bench-chain";
     private const int Steps = 3, Width = 4;
     private const int MaxRunRecords = 500; // the most GET /api/pipelines/{name}/runs returns
-    // With 3 s the first measured phase (pipeline, one client) ran at a third of its later rounds in every run on the busy
-    // two cores, its backend spending ~3.5 ms of CPU per chain: tiered JIT of the executor had not finished. 10 s, as serving.
+    // With 3 s the first measured phase (pipeline, one client) ran at about a third of its later rounds on the busy two
+    // cores, its backend spending ~3.5 ms of CPU per chain (most likely tiered JIT not yet done). With 10 s, as serving,
+    // it still ran at about half once: report the best of two rounds or more.
     private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(10);
 
     // Run records and audit rows are written off the request path: let each phase's backlog drain before the next starts
