@@ -55,7 +55,7 @@ internal static class AuditOverhead
                 foreach (var worker in round % 2 == 1 ? new[] { on, off } : [off, on])
                 {
                     await WaitForEmptyAuditBufferAsync(on, ct);
-                    var databaseBefore = await DatabaseCpuAsync(cluster.ConnectionString, ct);
+                    var databaseBefore = await DatabaseCpu.SampleAsync(cluster.ConnectionString, ct);
                     var workerBefore = ProcessCpu.Of(worker.ProcessId);
                     var load = Check(await InferenceLoad.RunAsync(worker.Url, path, body, concurrency, options.PhaseDuration, ct), worker);
                     var workerCpu = ProcessCpu.Of(worker.ProcessId) - workerBefore;
@@ -65,7 +65,7 @@ internal static class AuditOverhead
                         workerCpu = ProcessCpu.Of(worker.ProcessId) - workerBefore;
                     }
 
-                    var databaseCpu = DatabaseCpuSince(databaseBefore, await DatabaseCpuAsync(cluster.ConnectionString, ct));
+                    var databaseCpu = DatabaseCpu.Since(databaseBefore, await DatabaseCpu.SampleAsync(cluster.ConnectionString, ct));
                     var result = new Phase(load, workerCpu, databaseCpu);
                     if (worker == on)
                     {
@@ -91,27 +91,6 @@ internal static class AuditOverhead
         PrintSummary(options, rows, audit);
         return 0;
     }
-
-    /// <summary>CPU time so far of each PostgreSQL backend serving the bench's database (its own query's backend included).</summary>
-    private static async Task<Dictionary<int, TimeSpan>> DatabaseCpuAsync(string connectionString, CancellationToken ct)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(ct);
-        await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = current_database()", connection);
-        var cpu = new Dictionary<int, TimeSpan>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            int pid = reader.GetInt32(0);
-            cpu[pid] = ProcessCpu.Of(pid);
-        }
-
-        return cpu;
-    }
-
-    /// <summary>CPU used between two samples by the backends in the second (a backend new since the first counts whole).</summary>
-    private static TimeSpan DatabaseCpuSince(Dictionary<int, TimeSpan> before, Dictionary<int, TimeSpan> after) =>
-        after.Aggregate(TimeSpan.Zero, (sum, p) => sum + p.Value - before.GetValueOrDefault(p.Key));
 
     private static LoadResult Check(LoadResult result, ServiceHost worker)
     {

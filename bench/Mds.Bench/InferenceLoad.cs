@@ -35,14 +35,7 @@ internal static class InferenceLoad
         string contentType = "application/json", IReadOnlyDictionary<string, string>? headers = null)
     {
         var mediaType = new MediaTypeHeaderValue(contentType);
-        using var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            MaxConnectionsPerServer = concurrency,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-        };
-        using var http = new HttpClient(handler) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
-        http.DefaultRequestHeaders.Authorization = authorization;
+        using var http = Client(server, concurrency, authorization);
         var target = new Uri(path, UriKind.Relative);
 
         async Task<string?> SendAsync()
@@ -59,6 +52,32 @@ internal static class InferenceLoad
                 using var response = await http.SendAsync(request, ct).ConfigureAwait(false);
                 await response.Content.CopyToAsync(Stream.Null, ct).ConfigureAwait(false);
                 return response.IsSuccessStatusCode ? null : $"{(int)response.StatusCode} {response.ReasonPhrase}";
+            }
+            catch (HttpRequestException e)
+            {
+                return e.Message;
+            }
+        }
+
+        return await ClosedLoopAsync(concurrency, duration, SendAsync, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Over REST, one connection per client, where one unit of work is more than one request: <paramref name="exchange"/>
+    /// sends what it likes on the shared client (e.g. three calls, each built from the previous answer) and answers null
+    /// for a success, else what went wrong. Latency and req/s then count whole exchanges.
+    /// </summary>
+    public static async Task<LoadResult> RunExchangeAsync(
+        Uri server, Func<HttpClient, Task<string?>> exchange, int concurrency, TimeSpan duration, CancellationToken ct, AuthenticationHeaderValue? authorization = null)
+    {
+        ArgumentNullException.ThrowIfNull(exchange);
+        using var http = Client(server, concurrency, authorization);
+
+        async Task<string?> SendAsync()
+        {
+            try
+            {
+                return await exchange(http).ConfigureAwait(false);
             }
             catch (HttpRequestException e)
             {
@@ -101,6 +120,19 @@ internal static class InferenceLoad
         }
 
         return await ClosedLoopAsync(concurrency, duration, SendAsync, ct).ConfigureAwait(false);
+    }
+
+    private static HttpClient Client(Uri server, int concurrency, AuthenticationHeaderValue? authorization)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            MaxConnectionsPerServer = concurrency,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+        };
+        var http = new HttpClient(handler, disposeHandler: true) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = authorization;
+        return http;
     }
 
     /// <summary><paramref name="send"/> answers null for a success, else what went wrong.</summary>

@@ -17,6 +17,7 @@ return args.FirstOrDefault() switch
     "batching" => await BatchingBench.RunAsync(args[1..], cancel.Token),
     "density" => await DensityBench.RunAsync(args[1..], cancel.Token),
     "protocols" => await ProtocolsBench.RunAsync(args[1..], cancel.Token),
+    "pipelines" => await PipelinesBench.RunAsync(args[1..], cancel.Token),
     _ => Usage(),
 };
 
@@ -30,7 +31,8 @@ static int Usage()
                dotnet run -c Release --project bench/Mds.Bench -- batching --database "Host=…;Port=…;Username=…" [--seconds 10] [--rounds 3] [--concurrency 1,8,64] [--latency-us 500] [--models iris,mlp,mlp-wide]
                dotnet run -c Release --project bench/Mds.Bench -- density --database "Host=…;Port=…;Username=…" [--models 100] [--baseline-workers 10] [--batch 5] [--settle-seconds 3]
                dotnet run -c Release --project bench/Mds.Bench -- protocols --database "Host=…;Port=…;Username=…" [--seconds 5] [--rounds 2] [--concurrency 1,8,64]
-                 (audit, serving, batching, density and protocols need the Release build of the solution: they start the backend, workers and the baseline)
+               dotnet run -c Release --project bench/Mds.Bench -- pipelines --database "Host=…;Port=…;Username=…" [--seconds 5] [--rounds 2] [--concurrency 1,8,64]
+                 (audit, serving, batching, density, protocols and pipelines need the Release build of the solution: they start the backend, workers and the baseline)
         """);
     return 2;
 }
