@@ -99,6 +99,31 @@ public sealed class TryForm
     public IReadOnlyList<string> MissingFields() => [.. Fields.Where(f => f.Value is null).Select(f => f.Label)];
 
     /// <summary>
+    /// <see cref="BuildRequest"/> with a new request id, or the message to show beside the form when the fields do not
+    /// make a request (an empty field, JSON that is not V2, a value too large for the datatype).
+    /// </summary>
+    public bool TryBuildRequest([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out InferenceRequest? request, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        try
+        {
+            request = BuildRequest(Guid.NewGuid().ToString("N"));
+            error = null;
+            return true;
+        }
+        catch (InferenceProtocolException ex)
+        {
+            error = ex.Message;
+        }
+        catch (OverflowException)
+        {
+            error = $"A value does not fit the input's datatype ({TabularInput?.Datatype}).";
+        }
+
+        request = null;
+        return false;
+    }
+
+    /// <summary>
     /// The request to send, with id <paramref name="requestId"/>: for a tabular model one row of the fields' values
     /// in the input's datatype; otherwise the JSON editor's text, decoded (and so checked) by the V2 codec.
     /// </summary>

@@ -226,20 +226,8 @@ public partial class TryModel
             return;
         }
 
-        InferenceRequest request;
-        try
+        if (!_form.TryBuildRequest(out var request, out _formError))
         {
-            request = _form.BuildRequest(Guid.NewGuid().ToString("N"));
-            _formError = null;
-        }
-        catch (InferenceProtocolException ex)
-        {
-            _formError = ex.Message;
-            return;
-        }
-        catch (OverflowException)
-        {
-            _formError = $"A value does not fit the input's datatype ({_form.TabularInput?.Datatype}).";
             return;
         }
 
