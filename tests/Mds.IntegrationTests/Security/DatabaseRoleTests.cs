@@ -62,7 +62,8 @@ public sealed class DatabaseRoleTests(MdsCluster cluster)
         // Whoever can write Hangfire's tables (here the owner) puts a job of another type on the backend's queue.
         string marker = Path.Combine(Path.GetTempPath(), $"mds-injected-{Guid.NewGuid():N}");
         GlobalConfiguration.Configuration.SetDataCompatibilityLevel(CompatibilityLevel.Version_180).UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
-        var storage = new PostgreSqlStorage(cluster.ConnectionString, new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = false });
+        var options = new PostgreSqlStorageOptions { PrepareSchemaIfNecessary = false };
+        var storage = new PostgreSqlStorage(new Hangfire.PostgreSql.Factories.NpgsqlConnectionFactory(cluster.ConnectionString, options), options);
         string id = new BackgroundJobClient(storage).Create(Job.FromExpression(() => File.WriteAllText(marker, "ran"), "backend"), new EnqueuedState("backend"));
 
         string? state = null;
@@ -73,7 +74,7 @@ public sealed class DatabaseRoleTests(MdsCluster cluster)
             await using var read = new NpgsqlCommand("SELECT statename FROM hangfire.job WHERE id = @id", connection);
             read.Parameters.AddWithValue("id", long.Parse(id, System.Globalization.CultureInfo.InvariantCulture));
             state = (string?)await read.ExecuteScalarAsync();
-            return state is not (null or EnqueuedState.StateName or ProcessingState.StateName);
+            return state is not null && state != EnqueuedState.StateName && state != ProcessingState.StateName;
         }, TimeSpan.FromSeconds(30), $"the injected job {id} to leave the queue (state {state})");
 
         Assert.Equal(FailedState.StateName, state);
