@@ -77,70 +77,21 @@ public sealed partial class AuditPartitions(IServiceScopeFactory scopes, IOption
     /// <summary>The partition's name for a day: <c>inference_records_p20261125</c>.</summary>
     public static string PartitionOf(DateOnly day) => "inference_records_p" + day.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
+    // Creating and dropping partitions needs the table's owner; the backend's role is not, so the migrator's
+    // SECURITY DEFINER functions do it (Mds.Migrations/DatabaseRoles.cs): they move the day's rows out of the default
+    // partition and attach the new one, or drop the day partitions before a date.
     private static async Task<bool> EnsureDayAsync(NpgsqlConnection connection, DateOnly day, CancellationToken ct)
     {
-        string name = PartitionOf(day);
-        await using (var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = @name)", connection))
-        {
-            exists.Parameters.AddWithValue("name", name);
-            if ((bool)(await exists.ExecuteScalarAsync(ct))!)
-            {
-                return false;
-            }
-        }
-
-        string from = day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + " 00:00:00+00";
-        string to = day.AddDays(1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + " 00:00:00+00";
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        // The default partition is locked first, so no row for this day can land there between the move and the attach.
-        string sql = $"""
-            LOCK TABLE inference_records_default IN ACCESS EXCLUSIVE MODE;
-            CREATE TABLE {name} (LIKE inference_records INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-            INSERT INTO {name} SELECT * FROM inference_records_default WHERE "Time" >= '{from}' AND "Time" < '{to}';
-            DELETE FROM inference_records_default WHERE "Time" >= '{from}' AND "Time" < '{to}';
-            ALTER TABLE inference_records ATTACH PARTITION {name} FOR VALUES FROM ('{from}') TO ('{to}');
-            """;
-        await using (var create = new NpgsqlCommand(sql, connection, tx))
-        {
-            await create.ExecuteNonQueryAsync(ct);
-        }
-
-        await tx.CommitAsync(ct);
-        return true;
+        await using var create = new NpgsqlCommand("SELECT mds_audit_add_day(@day)", connection);
+        create.Parameters.AddWithValue("day", day);
+        return (bool)(await create.ExecuteScalarAsync(ct))!;
     }
 
     private static async Task<int> DropExpiredAsync(NpgsqlConnection connection, DateOnly keepFrom, CancellationToken ct)
     {
-        var expired = new List<string>();
-        await using (var list = new NpgsqlCommand("""
-            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-            WHERE p.relname = 'inference_records' AND c.relname LIKE 'inference_records_p%'
-            """, connection))
-        await using (var reader = await list.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                string name = reader.GetString(0);
-                if (DateOnly.TryParseExact(name["inference_records_p".Length..], "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) && day < keepFrom)
-                {
-                    expired.Add(name);
-                }
-            }
-        }
-
-        foreach (string name in expired)
-        {
-            await using var drop = new NpgsqlCommand($"DROP TABLE {name}", connection);
-            await drop.ExecuteNonQueryAsync(ct);
-        }
-
-        string cutoff = keepFrom.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) + " 00:00:00+00";
-        await using (var old = new NpgsqlCommand($"DELETE FROM inference_records_default WHERE \"Time\" < '{cutoff}'", connection))
-        {
-            await old.ExecuteNonQueryAsync(ct);
-        }
-
-        return expired.Count;
+        await using var drop = new NpgsqlCommand("SELECT mds_audit_drop_before(@keep)", connection);
+        drop.Parameters.AddWithValue("keep", keepFrom);
+        return (int)(await drop.ExecuteScalarAsync(ct))!;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Inference records: {Created} day partitions created, {Dropped} past retention dropped")]

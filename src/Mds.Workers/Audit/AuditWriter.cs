@@ -21,6 +21,14 @@ internal sealed partial class AuditWriter : BackgroundService
 
     private const string Columns = "\"Id\", \"Time\", \"RequestId\", \"ModelName\", \"Version\", \"Worker\", \"Status\", \"LatencyMs\", \"Caller\", \"TraceId\", \"Error\", \"Request\", \"Response\"";
 
+    // The retries' staging table, spelled out: LIKE inference_records would need SELECT on the audit log, which the
+    // workers' database role does not have (it may only insert). The types match the columns COPY writes.
+    private const string StageTableSql = """
+        CREATE TEMP TABLE IF NOT EXISTS audit_stage ("Id" uuid, "Time" timestamptz, "RequestId" text, "ModelName" text,
+          "Version" integer, "Worker" text, "Status" integer, "LatencyMs" double precision, "Caller" text, "TraceId" text,
+          "Error" text, "Request" jsonb, "Response" jsonb) ON COMMIT DELETE ROWS
+        """;
+
     private readonly AuditLog _log;
     private readonly AuditOptions _options;
     private readonly WorkerIdentity _identity;
@@ -199,7 +207,7 @@ internal sealed partial class AuditWriter : BackgroundService
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
         if (idempotent)
         {
-            await using var create = new NpgsqlCommand("CREATE TEMP TABLE IF NOT EXISTS audit_stage (LIKE inference_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection, tx);
+            await using var create = new NpgsqlCommand(StageTableSql, connection, tx);
             await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 

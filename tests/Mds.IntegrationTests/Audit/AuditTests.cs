@@ -74,7 +74,7 @@ public sealed class AuditTests(MdsCluster cluster)
         var server = new NpgsqlConnectionStringBuilder(cluster.ConnectionString);
         var address = (await Dns.GetHostAddressesAsync(server.Host!)).First(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
         await using var relay = new TcpRelay(new IPEndPoint(address, server.Port));
-        var viaRelay = new NpgsqlConnectionStringBuilder(cluster.ConnectionString) { Host = "127.0.0.1", Port = relay.Port, Timeout = 3, CommandTimeout = 5 };
+        var viaRelay = new NpgsqlConnectionStringBuilder(cluster.WorkerConnectionString) { Host = "127.0.0.1", Port = relay.Port, Timeout = 3, CommandTimeout = 5 };
         var worker = await cluster.StartWorkerAsync("audit-outage", "onnx,cpu,auditoutage", settings: new Dictionary<string, string>
         {
             ["Mds__Audit__ConnectionString"] = viaRelay.ConnectionString,

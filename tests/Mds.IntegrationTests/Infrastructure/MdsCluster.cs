@@ -27,7 +27,17 @@ public sealed class MdsCluster : IAsyncLifetime
     private readonly Dictionary<string, string> _tokens = [];
     private string _dataDirectory = "";
 
+    /// <summary>The database owner's connection string (the migrator's; tests read and arrange with it).</summary>
     public string ConnectionString { get; private set; } = "";
+
+    /// <summary>The backend logs in as <see cref="DatabaseRoles.Backend"/>.</summary>
+    public string BackendConnectionString { get; private set; } = "";
+
+    /// <summary>Workers log in as <see cref="DatabaseRoles.Worker"/>: audit inserts and their Hangfire queue only.</summary>
+    public string WorkerConnectionString { get; private set; } = "";
+
+    /// <summary>The roles' passwords in tests (the test cluster trusts loopback; ./mds up's does not).</summary>
+    public const string DatabaseRolePassword = "test-role-password";
     public ServiceProcess Backend { get; private set; } = null!;
     public IReadOnlyList<ServiceProcess> Workers => _workers;
     public Uri BackendUrl => Backend.Url;
@@ -44,12 +54,15 @@ public sealed class MdsCluster : IAsyncLifetime
     public async Task InitializeAsync()
     {
         ConnectionString = await TestEnvironment.CreateDatabaseAsync("mds_it");
+        await Migrator.EnsureRolesAsync(ConnectionString, DatabaseRolePassword, DatabaseRolePassword);
         await Migrator.MigrateAsync(ConnectionString);
+        BackendConnectionString = WithRole(ConnectionString, DatabaseRoles.Backend);
+        WorkerConnectionString = WithRole(ConnectionString, DatabaseRoles.Worker);
         _dataDirectory = Directory.CreateTempSubdirectory("mds-it-").FullName;
 
         var environment = new Dictionary<string, string>
         {
-            ["ConnectionStrings__Mds"] = ConnectionString,
+            ["ConnectionStrings__Mds"] = BackendConnectionString,
             ["Mds__DataDirectory"] = BackendDataDirectory,
             ["Mds__Cluster__WorkerKey"] = WorkerKey,
             ["Mds__Auth__SigningKey"] = "integration-tests-signing-key-0123456789abcdef",
@@ -116,6 +129,10 @@ public sealed class MdsCluster : IAsyncLifetime
         }
     }
 
+    /// <summary><paramref name="connectionString"/> logging in as <paramref name="role"/> instead.</summary>
+    public static string WithRole(string connectionString, string role) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Username = role, Password = DatabaseRolePassword }.ConnectionString;
+
     public static string EmailOf(string role) => role == Roles.Admin ? AdminEmail : $"{role.ToLowerInvariant()}@test.local";
 
     /// <summary>Starts a worker process and waits until the backend lists it Online.</summary>
@@ -124,7 +141,7 @@ public sealed class MdsCluster : IAsyncLifetime
         int port = TestEnvironment.FreePort();
         var environment = new Dictionary<string, string>
         {
-            ["ConnectionStrings__Mds"] = ConnectionString,
+            ["ConnectionStrings__Mds"] = WorkerConnectionString,
             ["Mds__Worker__Name"] = name,
             ["Mds__Worker__BackendUrl"] = BackendUrl.ToString().TrimEnd('/'),
             ["Mds__Worker__PublicUrl"] = $"http://127.0.0.1:{port}",
