@@ -60,6 +60,7 @@ app.MapGatewayStatistics();
 app.MapGrpcGateway();
 app.MapRepositoryApi();
 app.MapStatsApi();
+app.MapEndpointListing(app.Configuration);
 
 app.Run();
 

@@ -11,4 +11,10 @@ public sealed class PortalOptions
     /// <summary>The backend's REST base address (<c>Mds:Portal:BackendUrl</c>).</summary>
     [Required]
     public Uri BackendUrl { get; set; } = new("http://127.0.0.1:5080");
+
+    /// <summary>
+    /// Mark the sign-in cookie Secure even on plain-HTTP requests (<c>Mds:Portal:SecureCookie</c>): set it when a TLS proxy
+    /// in front of the portal talks HTTP to it. Without it the cookie is Secure exactly when the request is HTTPS.
+    /// </summary>
+    public bool SecureCookie { get; set; }
 }

@@ -38,6 +38,7 @@ public static class PortalSetup
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/error", createScopeForErrors: true);
+            app.UseHsts(); // only on HTTPS responses; a browser then refuses plain HTTP to this host for a year
         }
 
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);

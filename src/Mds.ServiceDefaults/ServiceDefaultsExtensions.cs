@@ -78,8 +78,8 @@ public static class ServiceDefaultsExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseHttpMetrics();
-        app.MapMetrics("/metrics");
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { ResultStatusCodes = { [Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy] = StatusCodes.Status200OK } });
+        app.MapMetrics("/metrics").AllowAnonymous(); // explicitly open: Prometheus scrapes without credentials
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { ResultStatusCodes = { [Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy] = StatusCodes.Status200OK } }).AllowAnonymous();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Claims;
 using System.Text.Json;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
@@ -9,7 +10,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Mds.Backend.Audit;
 
-/// <summary><c>/api/records</c>: the audit log of inferences, searched and opened.</summary>
+/// <summary><c>/api/records</c>: the audit log of inferences, searched and opened, as far as <see cref="RecordOwnership"/> lets the caller see.</summary>
 public static class AuditApi
 {
     private const int MaxTake = 200;
@@ -32,7 +33,7 @@ public static class AuditApi
     }
 
     private static async Task<Results<Ok<InferenceRecordPageDto>, ProblemHttpResult>> Search(
-        MdsDbContext db, string? model = null, int? version = null, string? status = null, DateTimeOffset? from = null, DateTimeOffset? to = null,
+        MdsDbContext db, ClaimsPrincipal caller, string? model = null, int? version = null, string? status = null, DateTimeOffset? from = null, DateTimeOffset? to = null,
         string? requestId = null, bool? outliers = null, int skip = 0, int take = 50)
     {
         if (skip < 0 || take < 1)
@@ -40,7 +41,7 @@ public static class AuditApi
             return Bad("'skip' must be 0 or more and 'take' 1 or more.");
         }
 
-        var query = db.Set<InferenceRecord>().AsNoTracking();
+        var query = db.Set<InferenceRecord>().AsNoTracking().VisibleTo(caller);
         if (!string.IsNullOrWhiteSpace(model))
         {
             query = query.Where(r => r.ModelName == model);
@@ -96,9 +97,9 @@ public static class AuditApi
         return TypedResults.Ok(new InferenceRecordPageDto([.. rows.Take(n).Select(Scored)], skip, rows.Count > n));
     }
 
-    private static async Task<Results<Ok<InferenceRecordDto>, ProblemHttpResult>> Get(Guid id, MdsDbContext db)
+    private static async Task<Results<Ok<InferenceRecordDto>, ProblemHttpResult>> Get(Guid id, ClaimsPrincipal caller, MdsDbContext db)
     {
-        var r = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).FirstOrDefaultAsync();
+        var r = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).VisibleTo(caller).FirstOrDefaultAsync();
         if (r is null)
         {
             return TypedResults.Problem($"Inference record {id} does not exist (or is past retention).", statusCode: StatusCodes.Status404NotFound);

@@ -1,4 +1,4 @@
-using System.Globalization;
+using Mds.Backend.Audit;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
 using Mds.Backend.Pipelines;
@@ -42,7 +42,7 @@ public abstract class BatchTarget
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(replicas);
         ArgumentNullException.ThrowIfNull(pipelines);
-        string caller = "batch " + batch.Id.ToString(CultureInfo.InvariantCulture) + " by " + batch.CreatedBy;
+        string caller = RecordOwnership.BatchCaller(batch.Id, batch.CreatedBy);
         if (batch.ModelVersion is { } version)
         {
             var input = TabularCsv.InputOf(version) ?? throw new BatchFailedException("the model is not tabular: one numeric input of shape [rows, features]");

@@ -63,8 +63,14 @@ public static class ExplanationsApi
         }
     }
 
-    private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> GetKept(Guid id, MdsDbContext db, CancellationToken ct, int row = 0)
+    private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> GetKept(Guid id, ClaimsPrincipal caller, MdsDbContext db, CancellationToken ct, int row = 0)
     {
+        // An explanation holds the row's values: it is as readable as its record.
+        if (!await db.Set<InferenceRecord>().WithId(id).VisibleTo(caller).AnyAsync(ct))
+        {
+            return Problem($"Inference record {id} does not exist (or is past retention).", StatusCodes.Status404NotFound);
+        }
+
         var kept = await db.Set<RecordExplanation>().AsNoTracking().SingleOrDefaultAsync(e => e.RecordId == id && e.Row == row, ct);
         return kept is null
             ? Problem($"Row {row} of record {id} has not been explained yet; POST to this address to explain it.", StatusCodes.Status404NotFound)
@@ -74,16 +80,16 @@ public static class ExplanationsApi
     private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> ExplainRecord(
         Guid id, ClaimsPrincipal caller, MdsDbContext db, Explainer explainer, ReferenceSamples samples, CancellationToken ct, int row = 0)
     {
+        var record = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).VisibleTo(caller).FirstOrDefaultAsync(ct);
+        if (record is null)
+        {
+            return Problem($"Inference record {id} does not exist (or is past retention).", StatusCodes.Status404NotFound);
+        }
+
         var kept = await db.Set<RecordExplanation>().AsNoTracking().SingleOrDefaultAsync(e => e.RecordId == id && e.Row == row, ct);
         if (kept is not null)
         {
             return TypedResults.Ok(JsonSerializer.Deserialize<ExplanationDto>(kept.Json, Json)!);
-        }
-
-        var record = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).FirstOrDefaultAsync(ct);
-        if (record is null)
-        {
-            return Problem($"Inference record {id} does not exist (or is past retention).", StatusCodes.Status404NotFound);
         }
 
         if (record.Status >= 400 || record.Version is not int number)

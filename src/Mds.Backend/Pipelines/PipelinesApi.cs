@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
+using Mds.Backend.Audit;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Contracts.Api;
@@ -176,14 +177,14 @@ public static class PipelinesApi
     }
 
     private static async Task<Results<Ok<List<PipelineRunDto>>, ProblemHttpResult>> Runs(
-        string name, int? limit, int? status, string? requestId, DateTimeOffset? before, [AsParameters] PipelineServices s, CancellationToken ct)
+        string name, int? limit, int? status, string? requestId, DateTimeOffset? before, ClaimsPrincipal caller, [AsParameters] PipelineServices s, CancellationToken ct)
     {
         if (!await s.Db.Set<Pipeline>().AnyAsync(p => p.Name == name, ct))
         {
             return NotFound(name);
         }
 
-        var query = s.Db.Set<PipelineRunRecord>().AsNoTracking().Where(r => r.Pipeline == name);
+        var query = s.Db.Set<PipelineRunRecord>().AsNoTracking().VisibleTo(caller).Where(r => r.Pipeline == name);
         if (status is int st)
         {
             query = st is >= 100 and < 600 && st % 100 == 0 ? query.Where(r => r.Status >= st && r.Status < st + 100) : query.Where(r => r.Status == st);
@@ -203,9 +204,9 @@ public static class PipelinesApi
         return TypedResults.Ok(rows.ConvertAll(r => PipelineRunLog.ToDto(r, withTensors: false)));
     }
 
-    private static async Task<Results<Ok<PipelineRunDto>, ProblemHttpResult>> Run(string name, string requestId, [AsParameters] PipelineServices s, CancellationToken ct)
+    private static async Task<Results<Ok<PipelineRunDto>, ProblemHttpResult>> Run(string name, string requestId, ClaimsPrincipal caller, [AsParameters] PipelineServices s, CancellationToken ct)
     {
-        var r = await s.Db.Set<PipelineRunRecord>().AsNoTracking().Where(x => x.Pipeline == name && x.RequestId == requestId)
+        var r = await s.Db.Set<PipelineRunRecord>().AsNoTracking().VisibleTo(caller).Where(x => x.Pipeline == name && x.RequestId == requestId)
             .OrderByDescending(x => x.Time).FirstOrDefaultAsync(ct);
         return r is null
             ? TypedResults.Problem($"Pipeline '{name}' has no run with request id '{requestId}' (runs are written a moment after they end).", statusCode: StatusCodes.Status404NotFound)

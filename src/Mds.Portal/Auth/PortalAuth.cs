@@ -30,11 +30,22 @@ public static class PortalAuth
                 options.Cookie.Name = "mds.portal";
                 options.Cookie.HttpOnly = true;
                 options.Cookie.SameSite = SameSiteMode.Lax;
+                // Secure whenever the request came over HTTPS (always, with Mds:Portal:SecureCookie behind a TLS proxy):
+                // once the portal is served over HTTPS the cookie never travels over plain HTTP.
+                options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 options.LoginPath = LoginPath;
                 options.LogoutPath = LogoutPath;
                 options.AccessDeniedPath = NotAuthorisedPath;
                 // The ticket carries the backend token's expiry; sliding would outlive the token.
                 options.SlidingExpiration = false;
+            });
+        services.AddOptions<CookieAuthenticationOptions>(CookieAuthenticationDefaults.AuthenticationScheme)
+            .Configure<Microsoft.Extensions.Options.IOptions<PortalOptions>>((cookie, portal) =>
+            {
+                if (portal.Value.SecureCookie)
+                {
+                    cookie.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+                }
             });
         services.AddAuthorization();
         services.AddCascadingAuthenticationState();

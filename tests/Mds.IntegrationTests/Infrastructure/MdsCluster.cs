@@ -75,6 +75,7 @@ public sealed class MdsCluster : IAsyncLifetime
             ["Mds__Drift__Schedule"] = "*/5 * * * * *",
             ["Mds__Drift__SyncInterval"] = "00:00:02",
             ["Mds__Outliers__Interval"] = "00:00:00.500",
+            ["Mds__Diagnostics__ListEndpoints"] = "true",
             ["Mds__Registry__MaxUploadBytes"] = MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in BackendSettings)
