@@ -38,6 +38,7 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodeBodies();
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseJobsDashboard();

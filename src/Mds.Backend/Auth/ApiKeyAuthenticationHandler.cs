@@ -22,11 +22,15 @@ internal sealed class ApiKeyAuthenticationHandler(
     IOptions<ClusterOptions> cluster,
     MdsDbContext db,
     UserManager<MdsUser> users,
-    CredentialCache cache)
+    CredentialCache cache,
+    SessionStamps stamps)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string KeyPrefix = "mds_";
+
+    /// <summary>The claim an API key's principal carries (its prefix): what a key may not do is checked by it.</summary>
+    public const string ApiKeyClaim = "api_key";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -47,19 +51,21 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("Unknown bearer token.");
         }
 
-        if (cache.TryGet(token, out var known))
+        // A remembered key whose owner's stamp changed (roles changed, or the user is gone) is looked up again.
+        if (cache.TryGet(token, out var known) && await stamps.IsCurrentAsync(known, Context.RequestAborted))
         {
             return AuthenticateResult.Success(new AuthenticationTicket(known, SchemeName));
         }
 
-        var key = await db.ApiKeys.Include(k => k.User).SingleOrDefaultAsync(k => k.Prefix == prefix && k.RevokedAt == null, Context.RequestAborted);
+        var now = TimeProvider.GetUtcNow();
+        var key = await db.ApiKeys.Include(k => k.User)
+            .SingleOrDefaultAsync(k => k.Prefix == prefix && k.RevokedAt == null && (k.ExpiresAt == null || k.ExpiresAt > now), Context.RequestAborted);
         if (key is null || !FixedTimeEquals(Hash(token), key.KeyHash))
         {
-            return AuthenticateResult.Fail("Unknown API key.");
+            return AuthenticateResult.Fail("Unknown, revoked or expired API key.");
         }
 
         // Record use at most once a minute, so a busy client does not turn every request into a write.
-        var now = TimeProvider.GetUtcNow();
         if (key.LastUsedAt is null || now - key.LastUsedAt > TimeSpan.FromMinutes(1))
         {
             await db.ApiKeys.Where(k => k.Id == key.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), Context.RequestAborted);
@@ -70,11 +76,13 @@ internal sealed class ApiKeyAuthenticationHandler(
         {
             new(ClaimTypes.NameIdentifier, key.UserId),
             new(ClaimTypes.Name, key.User.Email ?? key.UserId),
-            new("api_key", key.Prefix),
+            new(ApiKeyClaim, key.Prefix),
+            new(SessionStamps.ClaimType, key.User.SecurityStamp ?? ""),
         };
         claims.AddRange(roles.Select(r => new Claim(ClaimTypes.Role, r)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-        cache.Add(token, principal, now + CredentialCache.ApiKeyLifetime);
+        var until = now + CredentialCache.ApiKeyLifetime;
+        cache.Add(token, principal, key.ExpiresAt is { } expires && expires < until ? expires : until);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Security.Cryptography;
 using Mds.Backend.Data;
 using Mds.Contracts.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -12,8 +13,12 @@ public static class AuthApi
 {
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/auth/token", IssueToken).AllowAnonymous()
+        app.MapPost("/api/auth/token", IssueToken).AllowAnonymous().RequireRateLimiting(SignInLimits.PolicyName)
             .WithName("IssueToken").WithSummary("Exchange email and password for a JWT bearer token").WithTags("Auth");
+        app.MapPost("/api/auth/signout", SignOut).RequireAuthorization(Policies.AnyUser)
+            .WithName("SignOutEverywhere").WithSummary("Revoke every token of the caller (all sessions, every backend instance)").WithTags("Auth");
+        app.MapPost("/api/auth/password", ChangePassword).RequireAuthorization(Policies.AnyUser)
+            .WithName("ChangePassword").WithSummary("Change the caller's password; revokes their tokens and answers a new one").WithTags("Auth");
 
         var keys = app.MapGroup("/api/keys").WithTags("Auth").RequireAuthorization(Policies.AnyUser);
         keys.MapPost("/", CreateKey).WithName("CreateApiKey").WithSummary("Create an API key for the caller; the key is shown once");
@@ -24,34 +29,147 @@ public static class AuthApi
         users.MapGet("/", ListUsers).WithName("ListUsers").WithSummary("All users with their roles");
         users.MapPost("/", CreateUser).WithName("CreateUser").WithSummary("Create a user with roles");
         users.MapPut("/{id}/roles", UpdateRoles).WithName("UpdateUserRoles").WithSummary("Replace a user's roles (the last admin stays an admin)");
+        users.MapPost("/{id}/password", ResetPassword).WithName("ResetUserPassword").WithSummary("Set a user's password, or generate one (shown once); revokes their tokens");
         users.MapDelete("/{id}", DeleteUser).WithName("DeleteUser").WithSummary("Delete a user and their API keys (not yourself, not the last admin)");
         return app;
     }
 
-    private static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> IssueToken(
-        TokenRequest? request, UserManager<MdsUser> users, TokenIssuer issuer)
+    private static async Task<IResult> IssueToken(
+        TokenRequest? request, UserManager<MdsUser> users, TokenIssuer issuer, SignInAccountLimiter accounts)
     {
         if (request is null || string.IsNullOrWhiteSpace(request.Email) || string.IsNullOrEmpty(request.Password))
         {
             return TypedResults.Problem("Email and password are required.", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        var user = await users.FindByEmailAsync(request.Email);
-        if (user is null || await users.IsLockedOutAsync(user) || !await users.CheckPasswordAsync(user, request.Password))
+        using var lease = accounts.Acquire(users.NormalizeEmail(request.Email.Trim()) ?? request.Email);
+        if (!lease.IsAcquired)
         {
-            if (user is not null)
-            {
-                await users.AccessFailedAsync(user);
-            }
-
-            return TypedResults.Problem("Wrong email or password.", statusCode: StatusCodes.Status401Unauthorized);
+            return SignInLimits.TooMany(lease, accounts.Window);
         }
 
-        await users.ResetAccessFailedCountAsync(user);
+        var user = await users.FindByEmailAsync(request.Email);
+        if (user is null)
+        {
+            // The same password hashing as for a known e-mail, so the answer's timing does not tell which e-mails exist.
+            users.PasswordHasher.VerifyHashedPassword(UnknownUser, DummyHash(users), request.Password);
+            return WrongPassword();
+        }
+
+        if (!await users.CheckPasswordAsync(user, request.Password))
+        {
+            return WrongPassword();
+        }
+
+        return TypedResults.Ok(await IssueAsync(user, users, issuer));
+    }
+
+    private static ProblemHttpResult WrongPassword() => TypedResults.Problem("Wrong email or password.", statusCode: StatusCodes.Status401Unauthorized);
+
+    private static async Task<TokenResponse> IssueAsync(MdsUser user, UserManager<MdsUser> users, TokenIssuer issuer)
+    {
         var roles = await users.GetRolesAsync(user);
         var (token, expires) = issuer.Issue(user, roles);
-        return TypedResults.Ok(new TokenResponse(token, expires, user.Email!, [.. roles]));
+        return new TokenResponse(token, expires, user.Email!, [.. roles]);
     }
+
+    private static readonly MdsUser UnknownUser = new();
+    private static string? s_dummyHash;
+
+    /// <summary>A hash of a random password made by the configured hasher (so it costs what a real one does).</summary>
+    private static string DummyHash(UserManager<MdsUser> users) =>
+        s_dummyHash ??= users.PasswordHasher.HashPassword(UnknownUser, Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> SignOut(ClaimsPrincipal caller, UserManager<MdsUser> users, SessionStamps stamps)
+    {
+        if (await users.FindByIdAsync(UserId(caller) ?? "") is not { } user)
+        {
+            return TypedResults.Problem("Only a person can sign out.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var result = await stamps.RevokeAsync(users, user);
+        return result.Succeeded ? TypedResults.NoContent() : Failed(result);
+    }
+
+    private static async Task<Results<Ok<TokenResponse>, ProblemHttpResult>> ChangePassword(
+        ChangePasswordRequest? request, ClaimsPrincipal caller, UserManager<MdsUser> users, TokenIssuer issuer, SessionStamps stamps)
+    {
+        if (IsApiKey(caller))
+        {
+            return NeedsSession("change the password");
+        }
+
+        if (request is null || string.IsNullOrEmpty(request.CurrentPassword) || string.IsNullOrEmpty(request.NewPassword))
+        {
+            return TypedResults.Problem("The current and the new password are required.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        if (await users.FindByIdAsync(UserId(caller) ?? "") is not { } user)
+        {
+            return TypedResults.Problem("Only a person has a password.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var result = await users.ChangePasswordAsync(user, request.CurrentPassword, request.NewPassword); // changes the stamp
+        stamps.Forget(user.Id);
+        if (!result.Succeeded)
+        {
+            return result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch))
+                ? TypedResults.Problem("The current password is wrong.", statusCode: StatusCodes.Status400BadRequest)
+                : Failed(result);
+        }
+
+        return TypedResults.Ok(await IssueAsync(user, users, issuer));
+    }
+
+    private static async Task<Results<Ok<ResetPasswordResponse>, ProblemHttpResult>> ResetPassword(
+        string id, ResetPasswordRequest? request, ClaimsPrincipal caller, UserManager<MdsUser> users, SessionStamps stamps)
+    {
+        if (IsApiKey(caller))
+        {
+            return NeedsSession("reset passwords");
+        }
+
+        var user = await users.FindByIdAsync(id);
+        if (user is null)
+        {
+            return NoUser(id);
+        }
+
+        string? generated = string.IsNullOrEmpty(request?.Password) ? GeneratePassword() : null;
+        string password = generated ?? request!.Password!;
+        var errors = new List<IdentityError>();
+        foreach (var validator in users.PasswordValidators)
+        {
+            var check = await validator.ValidateAsync(users, user, password);
+            errors.AddRange(check.Errors);
+        }
+
+        if (errors.Count > 0)
+        {
+            return Failed(IdentityResult.Failed([.. errors]));
+        }
+
+        var result = await users.RemovePasswordAsync(user); // changes the stamp: every session of theirs ends
+        if (result.Succeeded)
+        {
+            result = await users.AddPasswordAsync(user, password);
+        }
+
+        stamps.Forget(user.Id);
+        return result.Succeeded ? TypedResults.Ok(new ResetPasswordResponse(generated)) : Failed(result);
+    }
+
+    /// <summary>A generated password: 24 characters from 144 random bits.</summary>
+    private static string GeneratePassword() =>
+        Convert.ToBase64String(RandomNumberGenerator.GetBytes(18)).Replace('+', '-').Replace('/', '_');
+
+    private static bool IsApiKey(ClaimsPrincipal caller) => caller.HasClaim(c => c.Type == ApiKeyAuthenticationHandler.ApiKeyClaim);
+
+    private static ProblemHttpResult NeedsSession(string what) =>
+        TypedResults.Problem($"An API key cannot {what}; sign in with a password (a token or the portal).", statusCode: StatusCodes.Status403Forbidden);
+
+    private static ProblemHttpResult Failed(IdentityResult result) =>
+        TypedResults.Problem(string.Join(" ", result.Errors.Select(e => e.Description)), statusCode: StatusCodes.Status400BadRequest);
 
     private static async Task<Results<Created<CreatedApiKey>, ProblemHttpResult>> CreateKey(
         CreateApiKeyRequest? request, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock)
@@ -62,6 +180,17 @@ public static class AuthApi
             return TypedResults.Problem("API keys belong to a person; sign in with a token to create one.", statusCode: StatusCodes.Status400BadRequest);
         }
 
+        if (IsApiKey(caller))
+        {
+            return NeedsSession("create API keys"); // a leaked key must not be able to outlive its own revocation
+        }
+
+        var now = clock.GetUtcNow();
+        if (request?.ExpiresAt is { } expiresAt && expiresAt <= now)
+        {
+            return TypedResults.Problem("expiresAt must be in the future.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
         string name = request?.Name?.Trim() ?? "";
         if (name.Length is 0 or > 128)
         {
@@ -69,17 +198,17 @@ public static class AuthApi
         }
 
         var (key, prefix) = ApiKeyAuthenticationHandler.NewKey();
-        var entity = new ApiKey { UserId = userId, Name = name, Prefix = prefix, KeyHash = ApiKeyAuthenticationHandler.Hash(key), CreatedAt = clock.GetUtcNow() };
+        var entity = new ApiKey { UserId = userId, Name = name, Prefix = prefix, KeyHash = ApiKeyAuthenticationHandler.Hash(key), CreatedAt = now, ExpiresAt = request?.ExpiresAt };
         db.ApiKeys.Add(entity);
         await db.SaveChangesAsync();
-        return TypedResults.Created($"/api/keys/{entity.Id}", new CreatedApiKey(entity.Id, name, key, prefix, entity.CreatedAt));
+        return TypedResults.Created($"/api/keys/{entity.Id}", new CreatedApiKey(entity.Id, name, key, prefix, entity.CreatedAt, entity.ExpiresAt));
     }
 
     private static async Task<Ok<List<ApiKeyDto>>> ListKeys(ClaimsPrincipal caller, MdsDbContext db)
     {
         string? userId = UserId(caller);
         var keys = await db.ApiKeys.Where(k => k.UserId == userId && k.RevokedAt == null).OrderBy(k => k.Id)
-            .Select(k => new ApiKeyDto(k.Id, k.Name, k.Prefix, k.CreatedAt, k.LastUsedAt)).ToListAsync();
+            .Select(k => new ApiKeyDto(k.Id, k.Name, k.Prefix, k.CreatedAt, k.LastUsedAt, k.ExpiresAt)).ToListAsync();
         return TypedResults.Ok(keys);
     }
 
@@ -129,7 +258,7 @@ public static class AuthApi
         return TypedResults.Created($"/api/users/{user.Id}", new UserDto(user.Id, user.Email!, [.. roles.Distinct()]));
     }
 
-    private static async Task<Results<Ok<UserDto>, ProblemHttpResult>> UpdateRoles(string id, UpdateUserRolesRequest? request, UserManager<MdsUser> users, CredentialCache cache)
+    private static async Task<Results<Ok<UserDto>, ProblemHttpResult>> UpdateRoles(string id, UpdateUserRolesRequest? request, UserManager<MdsUser> users, CredentialCache cache, SessionStamps stamps)
     {
         var roles = request?.Roles?.Distinct(StringComparer.Ordinal).ToList() ?? [];
         if (roles.Count == 0 || roles.Any(r => !Roles.Human.Contains(r)))
@@ -155,6 +284,11 @@ public static class AuthApi
             result = await users.AddToRolesAsync(user, roles.Except(current));
         }
 
+        if (result.Succeeded)
+        {
+            result = await stamps.RevokeAsync(users, user); // tokens carry the roles: the old ones stop working everywhere
+        }
+
         cache.Clear(); // API keys carry the user's roles
 
         return result.Succeeded
@@ -162,7 +296,7 @@ public static class AuthApi
             : TypedResults.Problem(string.Join(" ", result.Errors.Select(e => e.Description)), statusCode: StatusCodes.Status400BadRequest);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteUser(string id, ClaimsPrincipal caller, UserManager<MdsUser> users, CredentialCache cache)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteUser(string id, ClaimsPrincipal caller, UserManager<MdsUser> users, CredentialCache cache, SessionStamps stamps)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -182,6 +316,7 @@ public static class AuthApi
 
         var result = await users.DeleteAsync(user); // API keys go with the user (cascade)
         cache.Clear();
+        stamps.Forget(user.Id); // no stamp any more: their tokens are refused everywhere
         return result.Succeeded
             ? TypedResults.NoContent()
             : TypedResults.Problem(string.Join(" ", result.Errors.Select(e => e.Description)), statusCode: StatusCodes.Status400BadRequest);

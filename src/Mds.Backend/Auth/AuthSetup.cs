@@ -19,6 +19,7 @@ public static class AuthSetup
         services.AddOptions<ClusterOptions>().BindConfiguration("Mds:Cluster").ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<AdminOptions>().BindConfiguration("Mds:Admin");
         services.AddOptions<InferenceOptions>().BindConfiguration("Mds:Inference");
+        services.AddOptions<SessionOptions>().BindConfiguration("Mds:Auth").ValidateDataAnnotations().ValidateOnStart();
 
         services.AddIdentityCore<MdsUser>(o =>
             {
@@ -28,7 +29,8 @@ public static class AuthSetup
                 o.Password.RequireUppercase = false;
                 o.Password.RequireLowercase = false;
                 o.Password.RequireDigit = false;
-                o.Lockout.MaxFailedAccessAttempts = 10;
+                // No lockout after N failures (anyone could keep an account locked): SignInLimits throttles instead.
+                o.Lockout.AllowedForNewUsers = false;
             })
             .AddRoles<IdentityRole>()
             .AddEntityFrameworkStores<MdsDbContext>();
@@ -53,33 +55,7 @@ public static class AuthSetup
                     RoleClaimType = "role",
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
-                o.Events = new JwtBearerEvents
-                {
-                    // A token validated a moment ago is not verified again (CredentialCache); a new one is, then remembered.
-                    OnMessageReceived = ctx =>
-                    {
-                        if (ApiKeyAuthenticationHandler.BearerToken(ctx.Request) is { } token
-                            && ctx.HttpContext.RequestServices.GetRequiredService<CredentialCache>().TryGet(token, out var principal))
-                        {
-                            ctx.Principal = principal;
-                            ctx.Success();
-                        }
-
-                        return Task.CompletedTask;
-                    },
-                    OnTokenValidated = ctx =>
-                    {
-                        if (ApiKeyAuthenticationHandler.BearerToken(ctx.Request) is { } token && ctx.Principal is { } principal)
-                        {
-                            var clock = ctx.HttpContext.RequestServices.GetRequiredService<TimeProvider>();
-                            var expires = new DateTimeOffset(DateTime.SpecifyKind(ctx.SecurityToken.ValidTo, DateTimeKind.Utc));
-                            var cap = clock.GetUtcNow() + CredentialCache.JwtLifetime;
-                            ctx.HttpContext.RequestServices.GetRequiredService<CredentialCache>().Add(token, principal, expires < cap ? expires : cap);
-                        }
-
-                        return Task.CompletedTask;
-                    },
-                };
+                o.Events = JwtSessionEvents.Create();
             })
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 
@@ -87,6 +63,8 @@ public static class AuthSetup
         services.AddAuthorization(o => Policies.Add(o, anonymousInference));
         services.AddSingleton<TokenIssuer>();
         services.AddSingleton<CredentialCache>();
+        services.AddSingleton<SessionStamps>();
+        services.AddSignInLimits();
         services.AddHostedService<AdminSeeder>();
         return builder;
     }

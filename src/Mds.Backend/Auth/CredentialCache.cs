@@ -9,7 +9,9 @@ namespace Mds.Backend.Auth;
 /// The principals of bearer credentials validated a moment ago, so that the inference path does not verify a JWT's
 /// signature, or look an API key and its user's roles up in the database, on every request of a busy client. An entry
 /// lives until its JWT expires or, for an API key, <see cref="ApiKeyLifetime"/>; revoking a key, changing a user's
-/// roles or deleting a user clears the cache, so those take effect at once on this backend. Keyed by the credential's
+/// roles or deleting a user clears the cache, so those take effect at once on this backend. A hit is used only while
+/// its user's security stamp is unchanged (<see cref="SessionStamps"/>, checked on every request), so a session revoked
+/// on another backend instance is refused here within <c>Mds:Auth:SessionCheckInterval</c>. Keyed by the credential's
 /// SHA-256, never the credential itself. The cached principal is shared by the requests that present the same
 /// credential: nothing in MDS changes a principal after authentication.
 /// </summary>
@@ -18,8 +20,11 @@ public sealed class CredentialCache(TimeProvider clock)
     /// <summary>Entries kept at most; when full, the cache starts again from empty (credentials are re-validated).</summary>
     public const int MaxEntries = 10_000;
 
-    /// <summary>How long an API key's principal is reused before the database is asked again.</summary>
-    public static readonly TimeSpan ApiKeyLifetime = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long an API key's principal is reused before the database is asked again.
+    /// A key revoked or expired on another backend instance is refused here within this time.
+    /// </summary>
+    public static readonly TimeSpan ApiKeyLifetime = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a JWT's principal is reused at most (and never past the token's expiry).</summary>
     public static readonly TimeSpan JwtLifetime = TimeSpan.FromMinutes(5);

@@ -19,6 +19,7 @@ public sealed class TokenIssuer(IOptions<AuthOptions> options, TimeProvider cloc
         {
             new(JwtRegisteredClaimNames.Sub, user.Id),
             new("email", user.Email ?? ""),
+            new(SessionStamps.ClaimType, user.SecurityStamp ?? ""),
         };
         claims.AddRange(roles.Select(r => new Claim("role", r)));
         var descriptor = new SecurityTokenDescriptor

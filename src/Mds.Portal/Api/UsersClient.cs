@@ -18,6 +18,13 @@ public sealed class UsersClient(HttpClient http, BackendToken token) : BackendCl
     public async Task UpdateRolesAsync(string id, IReadOnlyList<string> roles, CancellationToken cancellationToken = default)
         => await SendAsync(HttpMethod.Put, $"api/users/{Uri.EscapeDataString(id)}/roles", await JsonBodyAsync(new UpdateUserRolesRequest(roles), cancellationToken), cancellationToken);
 
+    /// <summary>
+    /// Resets a user's password to <paramref name="password"/>, or to a generated one when null (answered, shown once);
+    /// every session of theirs ends.
+    /// </summary>
+    public async Task<ResetPasswordResponse> ResetPasswordAsync(string id, string? password, CancellationToken cancellationToken = default)
+        => await SendForAsync<ResetPasswordResponse>(HttpMethod.Post, $"api/users/{Uri.EscapeDataString(id)}/password", await JsonBodyAsync(new ResetPasswordRequest(password), cancellationToken), cancellationToken);
+
     /// <summary>Deletes a user.</summary>
     public Task DeleteAsync(string id, CancellationToken cancellationToken = default)
         => SendAsync(HttpMethod.Delete, $"api/users/{Uri.EscapeDataString(id)}", null, cancellationToken);

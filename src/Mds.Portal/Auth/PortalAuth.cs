@@ -1,4 +1,5 @@
 using Mds.Contracts.Api;
+using Mds.Portal.Api;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -20,6 +21,9 @@ public static class PortalAuth
 
     /// <summary>Sign-out: POST with an antiforgery token; a GET goes to the sign-in page.</summary>
     public const string LogoutPath = "/logout";
+
+    /// <summary>Where every signed-in person changes their password.</summary>
+    public const string ChangePasswordPath = "/account/password";
 
     /// <summary>Adds cookie authentication, authorization and the circuit's authentication state.</summary>
     public static IServiceCollection AddPortalAuth(this IServiceCollection services)
@@ -75,12 +79,25 @@ public static class PortalAuth
         return httpContext.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, principal, properties);
     }
 
-    private static async Task<IResult> SignOutAsync(HttpContext httpContext, IAntiforgery antiforgery)
+    private static async Task<IResult> SignOutAsync(HttpContext httpContext, IAntiforgery antiforgery, AuthClient auth, ILoggerFactory loggers)
     {
         // The form in the app bar carries the token; another site cannot sign a person out.
         if (!await antiforgery.IsRequestValidAsync(httpContext))
         {
             return TypedResults.Problem("The sign-out form has expired; reload the page and sign out again.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        // The backend revokes the token too, so a copy of it (or of the cookie) is worthless from now on.
+        if (httpContext.User.FindFirst(PortalClaims.AccessToken)?.Value is { } token)
+        {
+            try
+            {
+                await auth.SignOutAsync(token, httpContext.RequestAborted);
+            }
+            catch (HttpRequestException ex)
+            {
+                loggers.CreateLogger(typeof(PortalAuth)).LogWarning(ex, "Sign-out: the backend did not revoke the token");
+            }
         }
 
         await httpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);

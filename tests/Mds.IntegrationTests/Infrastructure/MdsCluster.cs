@@ -26,6 +26,7 @@ public sealed class MdsCluster : IAsyncLifetime
     private readonly List<ServiceProcess> _workers = [];
     private readonly Dictionary<string, string> _tokens = [];
     private string _dataDirectory = "";
+    private Dictionary<string, string> _backendEnvironment = [];
 
     /// <summary>The database owner's connection string (the migrator's; tests read and arrange with it).</summary>
     public string ConnectionString { get; private set; } = "";
@@ -77,12 +78,16 @@ public sealed class MdsCluster : IAsyncLifetime
             ["Mds__Outliers__Interval"] = "00:00:00.500",
             ["Mds__Diagnostics__ListEndpoints"] = "true",
             ["Mds__Registry__MaxUploadBytes"] = MaxUploadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            // Tests sign in often from one address; the sign-in limits have their own tests (SignInAbuseTests).
+            ["Mds__Auth__SignInPermitsPerAddress"] = "100000",
+            ["Mds__Auth__SignInPermitsPerAccount"] = "100000",
         };
         foreach (var (key, value) in BackendSettings)
         {
             environment[key] = value;
         }
 
+        _backendEnvironment = environment;
         Backend = ServiceProcess.Start("backend", TestEnvironment.ServiceDll("Mds.Backend"), TestEnvironment.FreePort(), environment);
         await Backend.WaitUntilHealthyAsync("/healthz", TimeSpan.FromSeconds(60));
 
@@ -133,6 +138,32 @@ public sealed class MdsCluster : IAsyncLifetime
     /// <summary><paramref name="connectionString"/> logging in as <paramref name="role"/> instead.</summary>
     public static string WithRole(string connectionString, string role) =>
         new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Username = role, Password = DatabaseRolePassword }.ConnectionString;
+
+    /// <summary>
+    /// Another backend instance on the same database (as behind a load balancer), with <paramref name="settings"/> over
+    /// the first one's; no gRPC port of its own. The caller disposes it.
+    /// </summary>
+    public async Task<ServiceProcess> StartBackendAsync(string name, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var environment = new Dictionary<string, string>(_backendEnvironment) { ["Mds__Gateway__GrpcPort"] = "0" };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var backend = ServiceProcess.Start(name, TestEnvironment.ServiceDll("Mds.Backend"), TestEnvironment.FreePort(), environment);
+        try
+        {
+            await backend.WaitUntilHealthyAsync("/healthz", TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await backend.DisposeAsync();
+            throw;
+        }
+
+        return backend;
+    }
 
     public static string EmailOf(string role) => role == Roles.Admin ? AdminEmail : $"{role.ToLowerInvariant()}@test.local";
 

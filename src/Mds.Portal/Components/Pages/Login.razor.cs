@@ -46,7 +46,7 @@ public partial class Login
     {
         try
         {
-            var token = await Auth.RequestTokenAsync(Input.Email, Input.Password, HttpContext.RequestAborted);
+            var token = await Auth.RequestTokenAsync(Input.Email, Input.Password, HttpContext.Connection.RemoteIpAddress, HttpContext.RequestAborted);
             if (token is null)
             {
                 _error = "Wrong email or password.";
@@ -55,6 +55,12 @@ public partial class Login
             }
 
             await PortalAuth.SignInAsync(HttpContext, token);
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+        {
+            _error = ex.Message; // "Too many sign-in attempts; try again in N s."
+            Input.Password = "";
+            return;
         }
         catch (HttpRequestException ex)
         {

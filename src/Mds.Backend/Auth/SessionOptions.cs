@@ -1,0 +1,39 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Mds.Backend.Auth;
+
+/// <summary>
+/// <c>Mds:Auth</c>, the part about sessions and sign-in abuse: how soon a revoked session stops working on every
+/// backend instance, and how many sign-in attempts an address and an account get.
+/// </summary>
+public sealed class SessionOptions
+{
+    /// <summary>
+    /// How long a backend trusts the user's security stamp it read last (per user). Sign-out, a password change, a role
+    /// change or a deletion changes the stamp; other backend instances refuse the old tokens within this time.
+    /// Zero: read it on every request.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan SessionCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Sign-in attempts (<c>POST /api/auth/token</c>) one client address gets per <see cref="SignInWindow"/>.</summary>
+    [Range(1, 1_000_000)]
+    public int SignInPermitsPerAddress { get; set; } = 5;
+
+    /// <summary>
+    /// Sign-in attempts one account (e-mail) gets per <see cref="SignInWindow"/>, from all addresses together. Kept above
+    /// <see cref="SignInPermitsPerAddress"/>, so that one address is throttled long before the account is.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int SignInPermitsPerAccount { get; set; } = 20;
+
+    /// <summary>The sliding window both sign-in limits count in.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan SignInWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Addresses or networks (CIDR) of proxies whose <c>X-Forwarded-For</c> names the client for the sign-in limit,
+    /// e.g. the portal's. Loopback (the portal on the same host) is always trusted.
+    /// </summary>
+    public IList<string> TrustedProxies { get; } = [];
+}
