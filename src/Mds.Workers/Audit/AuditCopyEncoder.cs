@@ -310,17 +310,32 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
     }
 
     /// <summary>
-    /// Replaces each <c>\u0000</c> escape in JSON text by <c>\uFFFD</c> (same length): jsonb refuses NUL. An escaped
-    /// backslash followed by "u0000" is text, not an escape, and is left alone.
+    /// Replaces, in JSON text, each <c>\u0000</c> escape and each escaped unpaired surrogate by <c>\uFFFD</c> (same
+    /// length): jsonb refuses both. An escaped backslash followed by "u0000" is text, not an escape, and is left alone.
     /// </summary>
     internal static void ReplaceNulEscapes(Span<byte> json)
     {
         int i = json.IndexOf((byte)'\\');
         while (i >= 0 && i + 1 < json.Length)
         {
-            if (json[i + 1] == (byte)'u' && i + 5 < json.Length && json.Slice(i + 2, 4).SequenceEqual("0000"u8))
+            if (json[i + 1] == (byte)'u' && Escaped(json, i) is int c)
             {
-                "FFFD"u8.CopyTo(json.Slice(i + 2, 4));
+                if (c == 0 || (c >= 0xDC00 && c <= 0xDFFF))
+                {
+                    "FFFD"u8.CopyTo(json.Slice(i + 2, 4));
+                }
+                else if (c >= 0xD800 && c <= 0xDBFF)
+                {
+                    if (Escaped(json, i + 6) is int low && low >= 0xDC00 && low <= 0xDFFF)
+                    {
+                        i += 6; // a pair: keep both
+                    }
+                    else
+                    {
+                        "FFFD"u8.CopyTo(json.Slice(i + 2, 4));
+                    }
+                }
+
                 i += 6;
             }
             else
@@ -332,6 +347,37 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
             i = next < 0 ? -1 : i + next;
         }
     }
+
+    /// <summary>The code unit of the <c>\uXXXX</c> escape at <paramref name="at"/>, if there is one.</summary>
+    private static int? Escaped(ReadOnlySpan<byte> json, int at)
+    {
+        if (at + 6 > json.Length || json[at] != (byte)'\\' || json[at + 1] != (byte)'u')
+        {
+            return null;
+        }
+
+        int value = 0;
+        foreach (byte b in json.Slice(at + 2, 4))
+        {
+            int digit = HexConverter(b);
+            if (digit < 0)
+            {
+                return null;
+            }
+
+            value = (value << 4) | digit;
+        }
+
+        return value;
+    }
+
+    private static int HexConverter(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
 
     private void Rewind(int count)
     {
