@@ -52,7 +52,16 @@ internal sealed partial class AuditSpill : IDisposable
         _directory = directory;
         _maxBytes = maxBytes;
         _logger = logger;
-        Directory.CreateDirectory(directory);
+        // The files hold request and response tensors: readable by the worker's user only.
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         foreach (string file in Directory.GetFiles(directory, "audit-*.spill").Order(StringComparer.Ordinal))
         {
             _pending.Add(file);
@@ -98,7 +107,13 @@ internal sealed partial class AuditSpill : IDisposable
         if (_active is null)
         {
             _activePath = Path.Combine(_directory, $"audit-{DateTime.UtcNow:yyyyMMddTHHmmssfffffff}-{Environment.ProcessId}-{_sequence++:D4}.spill");
-            _active = new FileStream(_activePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 };
+            if (!OperatingSystem.IsWindows())
+            {
+                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            _active = new FileStream(_activePath, create);
             _active.Write(Magic);
             Bytes += Magic.Length;
         }

@@ -92,7 +92,7 @@ internal sealed partial class AuditWriter : BackgroundService
         }
 
         await Task.Yield();
-        _spill = OpenSpill();
+        _spill ??= OpenSpill();
         var reader = _log.Reader;
         try
         {
@@ -130,6 +130,19 @@ internal sealed partial class AuditWriter : BackgroundService
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // stopping: StopAsync drains what is left
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Not expected (every known failure is handled above); the audit log must not stop: keep what can be kept
+            // and go on with a fresh loop.
+            LogUnexpected(e);
+            if (_ends.Count > 0 && Spill())
+            {
+                ClearBatch();
+            }
+
+            await Task.Delay(FirstDelay, stoppingToken).ConfigureAwait(false);
+            await ExecuteAsync(stoppingToken).ConfigureAwait(false);
         }
     }
 
@@ -472,6 +485,9 @@ internal sealed partial class AuditWriter : BackgroundService
         NpgsqlException or System.Net.Sockets.SocketException or IOException or TimeoutException or InvalidOperationException => true,
         _ => false,
     };
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Audit: the writer failed unexpectedly; it goes on")]
+    private partial void LogUnexpected(Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Audit: writing {Count} inference records failed ({Reason}); kept and retried ({Waiting} more waiting in the buffer)")]
     private partial void LogWriteFailed(int count, int waiting, string reason);
