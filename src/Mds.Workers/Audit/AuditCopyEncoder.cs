@@ -106,9 +106,17 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
                     bytes += 24 + (2L * (s?.Length ?? 0));
                 }
             }
-            else
+            else if (tensor.Data is Half[] halves)
+            {
+                bytes += 2L * halves.Length; // not a primitive type: Buffer.ByteLength would throw
+            }
+            else if (tensor.Data.GetType().GetElementType() is { IsPrimitive: true })
             {
                 bytes += Buffer.ByteLength(tensor.Data);
+            }
+            else
+            {
+                bytes += 16L * tensor.Data.Length;
             }
         }
 

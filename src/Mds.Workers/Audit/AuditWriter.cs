@@ -55,14 +55,18 @@ internal sealed partial class AuditWriter : BackgroundService
     private readonly ArrayBufferWriter<byte> _replayData = new(64 * 1024);
     private readonly List<int> _replayEnds = [];
 
+    private readonly IHostApplicationLifetime _lifetime;
+
     private AuditSpill? _spill;
     private TimeSpan _probeDelay = FirstDelay;
     private long _nextProbe;
     private int _probeFailures;
     private long _replayed;
 
-    public AuditWriter(AuditLog log, IOptions<AuditOptions> options, IOptions<ClusterOptions> cluster, WorkerIdentity identity, IMeterFactory meters, ILogger<AuditWriter> logger)
+    public AuditWriter(AuditLog log, IOptions<AuditOptions> options, IOptions<ClusterOptions> cluster, WorkerIdentity identity, IMeterFactory meters, ILogger<AuditWriter> logger, IHostApplicationLifetime lifetime)
     {
+        ArgumentNullException.ThrowIfNull(lifetime);
+        _lifetime = lifetime;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(meters);
@@ -91,7 +95,14 @@ internal sealed partial class AuditWriter : BackgroundService
             return;
         }
 
-        await Task.Yield();
+        // The default spill directory is under the worker's cache directory, which is known once the server has its
+        // address (the worker's name may come from it): start once the host has started.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using (_lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+
         _spill ??= OpenSpill();
         var reader = _log.Reader;
         try

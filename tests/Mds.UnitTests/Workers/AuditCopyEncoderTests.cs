@@ -143,6 +143,22 @@ public sealed class AuditCopyEncoderTests
         Assert.Same("plain", AuditCopyEncoder.Sanitize("plain"));
     }
 
+    [Fact]
+    public void The_buffer_s_size_estimate_covers_every_datatype_and_grows_with_the_tensors()
+    {
+        Array[] arrays = [new bool[4], new byte[4], new ushort[4], new uint[4], new ulong[4], new sbyte[4], new short[4], new int[4], new long[4], new Half[4], new float[4], new double[4], new[] { "a", "b", "c", "d" }];
+        foreach (var data in arrays)
+        {
+            var datatype = Enum.GetValues<TensorDatatype>().Where(d => d != TensorDatatype.Invalid).First(d => d.ElementType() == data.GetType().GetElementType());
+            var request = new InferenceRequest { Inputs = [new InferenceTensor("t", datatype, [4], data)] };
+            var record = new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r", "m", 1, 200, 1, null, null, null, request, null);
+            Assert.True(AuditCopyEncoder.EstimateBytes(record) > 256, datatype.ToWireName());
+        }
+
+        var big = new InferenceRequest { Inputs = [new InferenceTensor("x", TensorDatatype.Fp32, [1000], new float[1000])] };
+        Assert.True(AuditCopyEncoder.EstimateBytes(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r", "m", 1, 200, 1, null, null, null, big, null)) >= 4000);
+    }
+
     private static List<byte[]?> ReadSingleTuple(byte[] copy) => Assert.Single(ReadTuples(copy));
 
     /// <summary>Reads PostgreSQL's binary COPY format: the 19-byte header, tuples (field count, then length-prefixed fields, -1 for NULL), the -1 trailer.</summary>
