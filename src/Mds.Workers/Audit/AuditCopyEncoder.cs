@@ -14,7 +14,9 @@ namespace Mds.Workers.Audit;
 /// Encodes inference records as PostgreSQL's binary COPY format (header, one tuple per record, trailer) for the columns
 /// <see cref="AuditWriter"/> names, in that order: uuid, timestamptz, varchar ×2, int4, varchar, int4, float8,
 /// varchar ×3, jsonb ×2. Text is clipped as the column limits require; a request or response whose V2 JSON is larger
-/// than the payload limit is stored as its tensors' names, datatypes and shapes.
+/// than the payload limit is stored as its tensors' names, datatypes and shapes. What PostgreSQL cannot store is
+/// replaced by U+FFFD: NUL characters in text and JSON (<c>\u0000</c>, which jsonb refuses) and unpaired UTF-16
+/// surrogates. A body that cannot be written as JSON at all is stored as its (sanitised) tensor summary.
 /// </summary>
 internal sealed class AuditCopyEncoder(int maxPayloadBytes)
 {
@@ -22,7 +24,7 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
     private const byte JsonbVersion = 1;
 
     // "PGCOPY\n\377\r\n\0", then 32-bit flags and header-extension length, both 0.
-    private static readonly byte[] Header = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    private static readonly byte[] HeaderBytes = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
     // PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC.
     private static readonly long PostgresEpochTicks = new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
@@ -36,10 +38,151 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
 
     public void Clear() => _buffer.ResetWrittenCount();
 
-    public void WriteHeader() => _buffer.Write(Header);
+    /// <summary>The COPY header.</summary>
+    public static ReadOnlyMemory<byte> Header => HeaderBytes;
+
+    /// <summary>The end-of-data marker: a tuple with field count -1.</summary>
+    public static ReadOnlyMemory<byte> Trailer { get; } = new byte[] { 0xFF, 0xFF };
+
+    public void WriteHeader() => _buffer.Write(HeaderBytes);
 
     /// <summary>The end-of-data marker: a tuple with field count -1.</summary>
     public void WriteTrailer() => WriteInt16(-1);
+
+    /// <summary>
+    /// Encodes one record as a tuple, or nothing when it cannot be encoded (then the buffer is as before and the
+    /// exception is returned).
+    /// </summary>
+    public Exception? TryWriteRow(InferenceRecord record, string worker)
+    {
+        int start = _buffer.WrittenCount;
+        try
+        {
+            WriteRow(record, worker);
+            return null;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException or NotSupportedException)
+        {
+            Rewind(start);
+            return e;
+        }
+    }
+
+    /// <summary>The id (first column) of an encoded tuple.</summary>
+    public static Guid IdOf(ReadOnlySpan<byte> row) => row.Length >= 22 ? new Guid(row.Slice(6, 16), bigEndian: true) : Guid.Empty;
+
+    /// <summary>
+    /// About how many bytes <paramref name="record"/> holds in memory (its strings and tensor arrays): what the
+    /// buffer's byte bound counts. Deterministic for a record (records do not change after they are made).
+    /// </summary>
+    public static long EstimateBytes(InferenceRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        long bytes = 256 + (2L * (record.RequestId.Length + record.ModelName.Length + (record.Caller?.Length ?? 0) + (record.TraceId?.Length ?? 0) + (record.Error?.Length ?? 0)));
+        if (record.Request is { } request)
+        {
+            bytes += EstimateBytes(request.Inputs) + (2L * (request.Id?.Length ?? 0));
+        }
+
+        if (record.Response is { } response)
+        {
+            bytes += EstimateBytes(response.Outputs);
+        }
+
+        return bytes;
+    }
+
+    private static long EstimateBytes(IReadOnlyList<InferenceTensor> tensors)
+    {
+        long bytes = 0;
+        foreach (var tensor in tensors)
+        {
+            bytes += 96 + (2L * tensor.Name.Length) + (8L * tensor.Shape.Length) + (64L * (tensor.Parameters?.Count ?? 0));
+            if (tensor.Data is string[] strings)
+            {
+                bytes += 8L * strings.Length;
+                foreach (string s in strings)
+                {
+                    bytes += 24 + (2L * (s?.Length ?? 0));
+                }
+            }
+            else if (tensor.Data is Half[] halves)
+            {
+                bytes += 2L * halves.Length; // not a primitive type: Buffer.ByteLength would throw
+            }
+            else if (tensor.Data.GetType().GetElementType() is { IsPrimitive: true })
+            {
+                bytes += Buffer.ByteLength(tensor.Data);
+            }
+            else
+            {
+                bytes += 16L * tensor.Data.Length;
+            }
+        }
+
+        return bytes;
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> with NUL characters and unpaired surrogates replaced by U+FFFD (the same string when it
+    /// has none).
+    /// </summary>
+    public static string Sanitize(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int bad = IndexOfUnstorable(text);
+        if (bad < 0)
+        {
+            return text;
+        }
+
+        return string.Create(text.Length, (text, bad), static (span, state) =>
+        {
+            state.text.AsSpan().CopyTo(span);
+            for (int i = state.bad; i < span.Length; i++)
+            {
+                char c = span[i];
+                if (c == '\0')
+                {
+                    span[i] = '\uFFFD';
+                }
+                else if (char.IsHighSurrogate(c) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]))
+                {
+                    i++;
+                }
+                else if (char.IsSurrogate(c))
+                {
+                    span[i] = '\uFFFD';
+                }
+            }
+        });
+    }
+
+    private static int IndexOfUnstorable(ReadOnlySpan<char> text)
+    {
+        // Fast path: no NUL and no surrogate at all.
+        int i = text.IndexOf('\0');
+        int s = text.IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (s < 0)
+        {
+            return i;
+        }
+
+        for (int k = s; k < text.Length; k++)
+        {
+            char c = text[k];
+            if (char.IsHighSurrogate(c) && k + 1 < text.Length && char.IsLowSurrogate(text[k + 1]))
+            {
+                k++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return i >= 0 ? Math.Min(i, k) : k;
+            }
+        }
+
+        return i;
+    }
 
     /// <summary>Encodes one record as a tuple; <paramref name="worker"/> is this worker's name.</summary>
     public void WriteRow(InferenceRecord record, string worker)
@@ -70,8 +213,8 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
         if (record.Request is { } request)
         {
             var (lengthAt, jsonAt) = StartJson();
-            V2JsonCodec.WriteRequest(_buffer, request);
-            EndJson(lengthAt, jsonAt, request.Inputs);
+            bool written = TryWriteJson(() => V2JsonCodec.WriteRequest(_buffer, request), jsonAt);
+            EndJson(lengthAt, jsonAt, request.Inputs, written);
         }
         else
         {
@@ -81,8 +224,8 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
         if (record.Response is { } response)
         {
             var (lengthAt, jsonAt) = StartJson();
-            V2JsonCodec.WriteResponse(_buffer, response);
-            EndJson(lengthAt, jsonAt, response.Outputs);
+            bool written = TryWriteJson(() => V2JsonCodec.WriteResponse(_buffer, response), jsonAt);
+            EndJson(lengthAt, jsonAt, response.Outputs, written);
         }
         else
         {
@@ -98,6 +241,7 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
             return;
         }
 
+        text = Sanitize(text);
         ReadOnlySpan<char> chars = text.Length <= maxChars ? text : text.AsSpan(0, maxChars);
         int max = Encoding.UTF8.GetMaxByteCount(chars.Length);
         Span<byte> span = _buffer.GetSpan(4 + max);
@@ -129,17 +273,41 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
         return (lengthAt, _buffer.WrittenCount);
     }
 
-    /// <summary>Patches the length; JSON over the limit is replaced by the tensors' names, datatypes and shapes.</summary>
-    private void EndJson(int lengthAt, int jsonAt, IReadOnlyList<InferenceTensor> tensors)
+    /// <summary>Writes a body's JSON; false (and nothing written) when it cannot be (text that is not valid UTF-16).</summary>
+    private bool TryWriteJson(Action write, int jsonAt)
+    {
+        try
+        {
+            write();
+            return true;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            Rewind(jsonAt);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Patches the length; JSON over the limit (or that could not be written) is replaced by the tensors' names,
+    /// datatypes and shapes; <c>\u0000</c> escapes are replaced by <c>\uFFFD</c> in place.
+    /// </summary>
+    private void EndJson(int lengthAt, int jsonAt, IReadOnlyList<InferenceTensor> tensors, bool written)
     {
         int jsonBytes = _buffer.WrittenCount - jsonAt;
-        if (jsonBytes > maxPayloadBytes)
+        if (written && jsonBytes <= maxPayloadBytes)
+        {
+            ReplaceNulEscapes(System.Runtime.InteropServices.MemoryMarshal.AsMemory(_buffer.WrittenMemory).Span[jsonAt..]);
+        }
+
+        if (jsonBytes > maxPayloadBytes || !written)
         {
             var summary = JsonSerializer.SerializeToUtf8Bytes(new
             {
                 truncated = true,
+                unencodable = written ? (bool?)null : true,
                 bytes = jsonBytes,
-                tensors = tensors.Select(t => new { name = t.Name, datatype = t.Datatype.ToWireName(), shape = t.Shape }),
+                tensors = tensors.Select(t => new { name = Sanitize(t.Name), datatype = t.Datatype.ToWireName(), shape = t.Shape }),
             });
             Rewind(jsonAt);
             _buffer.Write(summary);
@@ -148,6 +316,76 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
 
         Patch(lengthAt, 1 + jsonBytes);
     }
+
+    /// <summary>
+    /// Replaces, in JSON text, each <c>\u0000</c> escape and each escaped unpaired surrogate by <c>\uFFFD</c> (same
+    /// length): jsonb refuses both. An escaped backslash followed by "u0000" is text, not an escape, and is left alone.
+    /// </summary>
+    internal static void ReplaceNulEscapes(Span<byte> json)
+    {
+        int i = json.IndexOf((byte)'\\');
+        while (i >= 0 && i + 1 < json.Length)
+        {
+            if (json[i + 1] == (byte)'u' && Escaped(json, i) is int c)
+            {
+                if (c == 0 || (c >= 0xDC00 && c <= 0xDFFF))
+                {
+                    "FFFD"u8.CopyTo(json.Slice(i + 2, 4));
+                }
+                else if (c >= 0xD800 && c <= 0xDBFF)
+                {
+                    if (Escaped(json, i + 6) is int low && low >= 0xDC00 && low <= 0xDFFF)
+                    {
+                        i += 6; // a pair: keep both
+                    }
+                    else
+                    {
+                        "FFFD"u8.CopyTo(json.Slice(i + 2, 4));
+                    }
+                }
+
+                i += 6;
+            }
+            else
+            {
+                i += 2; // any other escape: skip the escaped character (an escaped backslash included)
+            }
+
+            int next = i < json.Length ? json[i..].IndexOf((byte)'\\') : -1;
+            i = next < 0 ? -1 : i + next;
+        }
+    }
+
+    /// <summary>The code unit of the <c>\uXXXX</c> escape at <paramref name="at"/>, if there is one.</summary>
+    private static int? Escaped(ReadOnlySpan<byte> json, int at)
+    {
+        if (at + 6 > json.Length || json[at] != (byte)'\\' || json[at + 1] != (byte)'u')
+        {
+            return null;
+        }
+
+        int value = 0;
+        foreach (byte b in json.Slice(at + 2, 4))
+        {
+            int digit = HexConverter(b);
+            if (digit < 0)
+            {
+                return null;
+            }
+
+            value = (value << 4) | digit;
+        }
+
+        return value;
+    }
+
+    private static int HexConverter(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
 
     private void Rewind(int count)
     {

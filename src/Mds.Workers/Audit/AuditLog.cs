@@ -6,9 +6,10 @@ using Microsoft.Extensions.Options;
 namespace Mds.Workers.Audit;
 
 /// <summary>
-/// The bounded buffer between requests and the audit writer. Adding never blocks and never throws: when the buffer is
-/// full (the database slow or away for long) the record is dropped, counted in <c>mds_audit_records_dropped_total</c>
-/// and logged (at most once a minute, with the count since the last message).
+/// The bounded buffer between requests and the audit writer, bounded in bytes (each record's estimated size,
+/// <see cref="AuditOptions.MaxBufferBytes"/>) and in records. Adding never blocks and never throws: when the buffer is
+/// full (the database slow or away and the spill files full or unwritable) the record is dropped, counted in
+/// <c>mds_audit_records_dropped_total</c> and logged (at most once a minute, with the count since the last message).
 /// </summary>
 internal sealed partial class AuditLog
 {
@@ -16,6 +17,8 @@ internal sealed partial class AuditLog
     private readonly Counter<long> _dropped;
     private readonly ILogger<AuditLog> _log;
     private readonly bool _enabled;
+    private readonly long _maxBytes;
+    private long _bytes;
     private long _droppedSinceLog;
     private long _lastDropLog = long.MinValue;
     private int _depth;
@@ -26,6 +29,7 @@ internal sealed partial class AuditLog
         ArgumentNullException.ThrowIfNull(meters);
         _log = log;
         _enabled = options.Value.Enabled;
+        _maxBytes = options.Value.MaxBufferBytes;
         _channel = Channel.CreateBounded<InferenceRecord>(new BoundedChannelOptions(options.Value.BufferCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of waiting: the drop is ours to count
@@ -35,6 +39,7 @@ internal sealed partial class AuditLog
         var meter = meters.Create(WorkerMetrics.MeterName);
         _dropped = meter.CreateCounter<long>("audit_records_dropped_total", description: "Inference records dropped because the audit buffer was full.");
         meter.CreateObservableGauge("audit_buffer_records", () => Volatile.Read(ref _depth), description: "Inference records waiting to be written.");
+        meter.CreateObservableGauge("audit_buffer_bytes", () => Volatile.Read(ref _bytes), description: "Estimated bytes of the inference records waiting to be written.");
     }
 
     public bool Enabled => _enabled;
@@ -44,6 +49,12 @@ internal sealed partial class AuditLog
     /// <summary>Records waiting (queued, not yet taken by the writer).</summary>
     public int Depth => Volatile.Read(ref _depth);
 
+    /// <summary>Estimated bytes waiting (queued, not yet taken by the writer).</summary>
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    /// <summary>Above this many bytes waiting, the writer spills instead of waiting for the database.</summary>
+    public long HighWaterBytes => _maxBytes / 2;
+
     /// <summary>Queues <paramref name="record"/>; drops and counts it when the buffer is full.</summary>
     public void Add(InferenceRecord record)
     {
@@ -52,14 +63,22 @@ internal sealed partial class AuditLog
             return;
         }
 
-        if (_channel.Writer.TryWrite(record))
+        long size = AuditCopyEncoder.EstimateBytes(record);
+        if (Volatile.Read(ref _bytes) + size <= _maxBytes && _channel.Writer.TryWrite(record))
         {
             Interlocked.Increment(ref _depth);
+            Interlocked.Add(ref _bytes, size);
             return;
         }
 
-        _dropped.Add(1);
-        Interlocked.Increment(ref _droppedSinceLog);
+        Dropped(1);
+    }
+
+    /// <summary>Counts (and logs, at most once a minute) records lost: the buffer or the spill files full.</summary>
+    public void Dropped(int count)
+    {
+        _dropped.Add(count);
+        Interlocked.Add(ref _droppedSinceLog, count);
         long now = Environment.TickCount64;
         long last = Volatile.Read(ref _lastDropLog);
         if (now - last >= 60_000 && Interlocked.CompareExchange(ref _lastDropLog, now, last) == last)
@@ -69,12 +88,16 @@ internal sealed partial class AuditLog
     }
 
     /// <summary>Called by the writer for each record it takes out of the buffer.</summary>
-    public void Taken(int count) => Interlocked.Add(ref _depth, -count);
+    public void Taken(InferenceRecord record)
+    {
+        Interlocked.Decrement(ref _depth);
+        Interlocked.Add(ref _bytes, -AuditCopyEncoder.EstimateBytes(record));
+    }
 
     /// <summary>Stops taking records (at shutdown, so the writer can drain what is left).</summary>
     public void Complete() => _channel.Writer.TryComplete();
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Audit buffer full: {Dropped} inference records dropped since the last message (mds_audit_records_dropped_total counts them all)")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit buffer or spill files full: {Dropped} inference records dropped since the last message (mds_audit_records_dropped_total counts them all)")]
     private partial void LogDropped(long dropped);
 }
 

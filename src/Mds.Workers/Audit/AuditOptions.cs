@@ -17,6 +17,26 @@ public sealed class AuditOptions
     [Range(1, 10_000_000)]
     public int BufferCapacity { get; set; } = 100_000;
 
+    /// <summary>
+    /// Bytes waiting in memory to be written, at most (each record's estimated size: its strings and tensors); beyond
+    /// that new records are dropped and counted. Above half of it the writer spills to <see cref="SpillDirectory"/>.
+    /// </summary>
+    [Range(64 * 1024, long.MaxValue)]
+    public long MaxBufferBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Where records are spilled (append-only files) while PostgreSQL is down or slow, and replayed from when it is back
+    /// and at start-up; defaults to <c>audit-spill</c> under the worker's cache directory.
+    /// </summary>
+    public string? SpillDirectory { get; set; }
+
+    /// <summary>Spill files' total size, at most; records beyond it are dropped and counted.</summary>
+    [Range(0, long.MaxValue)]
+    public long MaxSpillBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>How long writes may keep failing before the writer spills instead of retrying with the batch in memory.</summary>
+    public TimeSpan SpillAfter { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Records per COPY, at most.</summary>
     [Range(1, 100_000)]
     public int BatchSize { get; set; } = 1000;

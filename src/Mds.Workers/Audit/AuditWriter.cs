@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics.Metrics;
+using System.Threading.Channels;
 using Mds.Workers.Cluster;
 using Mds.Workers.Inference;
 using Microsoft.Extensions.Options;
@@ -9,15 +11,25 @@ namespace Mds.Workers.Audit;
 /// <summary>
 /// Writes queued inference records to <c>inference_records</c> in batches, one transaction each. A batch's first attempt
 /// is one binary COPY straight into the table: it commits once or not at all. A retry may follow a commit whose answer
-/// was lost on the wire, so retries (and the last writes at shutdown) COPY into a session temp table and then
-/// <c>INSERT … ON CONFLICT DO NOTHING</c>: written again without duplicates. When the database is away the batch is kept
-/// and retried (1 s, doubling to 15 s) while new records wait in the buffer; nothing is dropped unless the buffer
-/// overflows (<see cref="AuditLog"/>).
+/// was lost on the wire, so retries (and replays, and the last writes at shutdown) COPY into a session temp table and
+/// then <c>INSERT … ON CONFLICT DO NOTHING</c>: written again without duplicates.
+/// <para>
+/// Records are encoded as they are taken from the buffer (one that cannot be encoded is rejected). A batch PostgreSQL
+/// refuses for its data (SQLSTATE class 22, 23 or 54) is bisected: the good records are written, each bad one is
+/// counted in <c>mds_audit_records_rejected_total</c> and logged once, by id, without its payload. Any other failure
+/// (the connection, the server shutting down or away) keeps the batch and retries it (1 s, doubling to 15 s); when
+/// writes have failed for <see cref="AuditOptions.SpillAfter"/> or the buffer is above its high-water mark, batches go
+/// to the spill files (<see cref="AuditSpill"/>) instead, and are replayed from there — when the database answers again
+/// and at start-up — before new records are written straight again.
+/// </para>
 /// </summary>
 internal sealed partial class AuditWriter : BackgroundService
 {
-    // Encoded rows are handed to the COPY in chunks of about this size.
-    private const int CopyChunkBytes = 1024 * 1024;
+    // A batch is written once it holds this many encoded bytes, whatever BatchSize says.
+    private const int MaxBatchBytes = 8 * 1024 * 1024;
+
+    // Spilled batches replayed per turn of the loop, so the buffer keeps being drained meanwhile.
+    private const int ReplayBatchesPerTurn = 10;
 
     private const string Columns = "\"Id\", \"Time\", \"RequestId\", \"ModelName\", \"Version\", \"Worker\", \"Status\", \"LatencyMs\", \"Caller\", \"TraceId\", \"Error\", \"Request\", \"Response\"";
 
@@ -29,22 +41,40 @@ internal sealed partial class AuditWriter : BackgroundService
           "Error" text, "Request" jsonb, "Response" jsonb) ON COMMIT DELETE ROWS
         """;
 
+    private static readonly TimeSpan FirstDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan LastDelay = TimeSpan.FromSeconds(15);
+
     private readonly AuditLog _log;
     private readonly AuditOptions _options;
     private readonly WorkerIdentity _identity;
     private readonly NpgsqlDataSource? _dataSource;
     private readonly Counter<long> _written;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<long> _spilled;
     private readonly Histogram<double> _batchSeconds;
     private readonly ILogger<AuditWriter> _logger;
 
-    // The batch being filled or written; a stop that interrupts it leaves it here for StopAsync.
-    private readonly List<InferenceRecord> _batch;
-
-    // Encodes each batch (reused: there is one writer loop).
+    // The batch being filled or written, encoded (row i ends at _ends[i] in _encoder.Written); a stop that interrupts
+    // it leaves it here for StopAsync.
     private readonly AuditCopyEncoder _encoder;
+    private readonly List<int> _ends = [];
 
-    public AuditWriter(AuditLog log, IOptions<AuditOptions> options, IOptions<ClusterOptions> cluster, WorkerIdentity identity, IMeterFactory meters, ILogger<AuditWriter> logger)
+    // A chunk read back from the spill files.
+    private readonly ArrayBufferWriter<byte> _replayData = new(64 * 1024);
+    private readonly List<int> _replayEnds = [];
+
+    private readonly IHostApplicationLifetime _lifetime;
+
+    private AuditSpill? _spill;
+    private TimeSpan _probeDelay = FirstDelay;
+    private long _nextProbe;
+    private int _probeFailures;
+    private long _replayed;
+
+    public AuditWriter(AuditLog log, IOptions<AuditOptions> options, IOptions<ClusterOptions> cluster, WorkerIdentity identity, IMeterFactory meters, ILogger<AuditWriter> logger, IHostApplicationLifetime lifetime)
     {
+        ArgumentNullException.ThrowIfNull(lifetime);
+        _lifetime = lifetime;
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(meters);
@@ -56,10 +86,15 @@ internal sealed partial class AuditWriter : BackgroundService
         _dataSource = _options.Enabled && connectionString is not null ? NpgsqlDataSource.Create(connectionString) : null;
         var meter = meters.Create(WorkerMetrics.MeterName);
         _written = meter.CreateCounter<long>("audit_records_written_total", description: "Inference records written to the audit table.");
+        _rejected = meter.CreateCounter<long>("audit_records_rejected_total", description: "Inference records PostgreSQL refused for their data (or that could not be encoded), each logged once.");
+        _spilled = meter.CreateCounter<long>("audit_records_spilled_total", description: "Inference records written to the local spill files while the database was down or slow.");
+        meter.CreateObservableGauge("audit_spill_bytes", () => _spill?.Bytes ?? 0, description: "Bytes in the audit spill files, waiting to be replayed.");
         _batchSeconds = meter.CreateHistogram<double>("audit_write_duration_seconds", description: "Time to write one batch of inference records.");
-        _batch = new List<InferenceRecord>(_options.BatchSize);
         _encoder = new AuditCopyEncoder(_options.MaxPayloadBytes);
     }
+
+    /// <summary>The spill directory: the option, or <c>audit-spill</c> under the worker's cache directory.</summary>
+    public string SpillDirectory => _options.SpillDirectory ?? Path.Combine(_identity.CacheDirectory, "audit-spill");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -68,20 +103,65 @@ internal sealed partial class AuditWriter : BackgroundService
             return;
         }
 
-        var batch = _batch;
+        // The default spill directory is under the worker's cache directory, which is known once the server has its
+        // address (the worker's name may come from it): start once the host has started.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using (_lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+
+        _spill ??= OpenSpill();
         var reader = _log.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            while (true)
             {
-                await FillAsync(reader, batch, stoppingToken).ConfigureAwait(false);
-                await WriteWithRetryAsync(batch, stoppingToken).ConfigureAwait(false);
-                batch.Clear();
+                if (_spill?.HasPending != true)
+                {
+                    if (!await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+                else
+                {
+                    await WaitForRecordsOrProbeAsync(reader, stoppingToken).ConfigureAwait(false);
+                }
+
+                if (reader.TryPeek(out _))
+                {
+                    await FillAsync(reader, stoppingToken).ConfigureAwait(false);
+                }
+
+                if (_spill?.HasPending == true && System.Diagnostics.Stopwatch.GetTimestamp() >= _nextProbe)
+                {
+                    await ReplayAsync(stoppingToken).ConfigureAwait(false);
+                }
+
+                if (_ends.Count > 0)
+                {
+                    await WriteOrSpillAsync(stoppingToken).ConfigureAwait(false);
+                    ClearBatch();
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // stopping: StopAsync drains what is left
+        }
+        catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Not expected (every known failure is handled above); the audit log must not stop: keep what can be kept
+            // and go on with a fresh loop.
+            LogUnexpected(e);
+            if (_ends.Count > 0 && Spill())
+            {
+                ClearBatch();
+            }
+
+            await Task.Delay(FirstDelay, stoppingToken).ConfigureAwait(false);
+            await ExecuteAsync(stoppingToken).ConfigureAwait(false);
         }
     }
 
@@ -94,110 +174,288 @@ internal sealed partial class AuditWriter : BackgroundService
         }
 
         // A batch the stop interrupted (perhaps half written: hence the idempotent path) and whatever is still queued
-        // get one last chance while the host allows.
+        // get one last chance while the host allows; what the database does not take is spilled, to be replayed at the
+        // next start.
         _log.Complete();
-        var rest = _batch;
-        while (!cancellationToken.IsCancellationRequested)
+        bool databaseAway = _spill?.HasPending == true;
+        while (true)
         {
-            int taken = 0;
-            while (rest.Count < _options.BatchSize && _log.Reader.TryRead(out var record))
+            while (_ends.Count < _options.BatchSize && _encoder.WrittenCount < MaxBatchBytes && _log.Reader.TryRead(out var record))
             {
-                rest.Add(record);
-                taken++;
+                _log.Taken(record);
+                Encode(record);
             }
 
-            _log.Taken(taken);
-            if (rest.Count == 0)
+            if (_ends.Count == 0)
             {
                 break;
             }
 
-            try
+            if (!databaseAway && !cancellationToken.IsCancellationRequested)
             {
-                await WriteAsync(rest, idempotent: true, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (IsTransient(e) || e is OperationCanceledException)
-            {
-                LogLostAtShutdown(rest.Count + _log.Depth, e.Message);
-                return;
+                try
+                {
+                    await WriteOrBisectAsync(_encoder.Written, _ends, 0, _ends.Count, idempotent: true, cancellationToken).ConfigureAwait(false);
+                    ClearBatch();
+                    continue;
+                }
+                catch (Exception e) when (IsRetryable(e) || e is OperationCanceledException)
+                {
+                    databaseAway = true;
+                    LogSpillingAtShutdown(e.Message);
+                }
             }
 
-            rest.Clear();
+            if (!Spill())
+            {
+                LogLostAtShutdown(_ends.Count + _log.Depth, "the spill file could not be written");
+                break;
+            }
+
+            ClearBatch();
         }
 
+        _spill?.Dispose();
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Called when a record is waiting: takes records until the batch is full or the flush interval is up. It looks at
-    /// the buffer a few times per interval instead of waiting for the next record: at thousands of requests a second,
-    /// waking this loop for each record (and the request thread handing it over) cost more CPU than writing the records.
-    /// </summary>
-    private async Task FillAsync(System.Threading.Channels.ChannelReader<InferenceRecord> reader, List<InferenceRecord> batch, CancellationToken ct)
+    private AuditSpill? OpenSpill()
     {
-        var pollInterval = TimeSpan.FromTicks(Math.Max(_options.FlushInterval.Ticks / 8, TimeSpan.TicksPerMillisecond));
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        int taken = 0;
         try
         {
-            while (true)
+            var spill = new AuditSpill(SpillDirectory, _options.MaxSpillBytes, _logger);
+            if (spill.HasPending)
             {
-                while (batch.Count < _options.BatchSize && reader.TryRead(out var record))
-                {
-                    batch.Add(record);
-                    taken++;
-                }
-
-                var left = _options.FlushInterval - System.Diagnostics.Stopwatch.GetElapsedTime(started);
-                if (batch.Count >= _options.BatchSize || left <= TimeSpan.Zero || reader.Completion.IsCompleted)
-                {
-                    break;
-                }
-
-                await Task.Delay(left < pollInterval ? left : pollInterval, ct).ConfigureAwait(false);
+                LogSpillFound(spill.Bytes, SpillDirectory);
             }
+
+            return spill;
         }
-        finally
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _log.Taken(taken);
+            LogSpillUnavailable(SpillDirectory, e.Message);
+            return null;
         }
     }
 
-    private async Task WriteWithRetryAsync(List<InferenceRecord> batch, CancellationToken ct)
+    private async Task WaitForRecordsOrProbeAsync(ChannelReader<InferenceRecord> reader, CancellationToken ct)
     {
-        var delay = TimeSpan.FromSeconds(1);
+        var due = System.Diagnostics.Stopwatch.GetElapsedTime(System.Diagnostics.Stopwatch.GetTimestamp(), _nextProbe);
+        if (due <= TimeSpan.Zero || reader.TryPeek(out _))
+        {
+            return;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(due);
+        try
+        {
+            if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+            {
+                await Task.Delay(due, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // time to probe
+        }
+    }
+
+    /// <summary>
+    /// Called when a record is waiting: takes (and encodes) records until the batch is full or the flush interval is
+    /// up. It looks at the buffer a few times per interval instead of waiting for the next record: at thousands of
+    /// requests a second, waking this loop for each record (and the request thread handing it over) cost more CPU than
+    /// writing the records.
+    /// </summary>
+    private async Task FillAsync(ChannelReader<InferenceRecord> reader, CancellationToken ct)
+    {
+        var pollInterval = TimeSpan.FromTicks(Math.Max(_options.FlushInterval.Ticks / 8, TimeSpan.TicksPerMillisecond));
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
+        {
+            while (_ends.Count < _options.BatchSize && _encoder.WrittenCount < MaxBatchBytes && reader.TryRead(out var record))
+            {
+                _log.Taken(record);
+                Encode(record);
+            }
+
+            var left = _options.FlushInterval - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            if (_ends.Count >= _options.BatchSize || _encoder.WrittenCount >= MaxBatchBytes || left <= TimeSpan.Zero || reader.Completion.IsCompleted)
+            {
+                break;
+            }
+
+            await Task.Delay(left < pollInterval ? left : pollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
+    private void Encode(InferenceRecord record)
+    {
+        if (_encoder.TryWriteRow(record, _identity.Name) is { } error)
+        {
+            _rejected.Add(1);
+            LogUnencodable(record.Id, error.GetType().Name, error.Message);
+            return;
+        }
+
+        _ends.Add(_encoder.WrittenCount);
+    }
+
+    private void ClearBatch()
+    {
+        _encoder.Clear();
+        _ends.Clear();
+    }
+
+    /// <summary>Writes the batch, retrying while the database is away; spills it when that lasts or the buffer fills.</summary>
+    private async Task WriteOrSpillAsync(CancellationToken ct)
+    {
+        if ((_spill?.HasPending == true || _log.Bytes > _log.HighWaterBytes) && Spill())
+        {
+            return;
+        }
+
+        var delay = FirstDelay;
+        long failingSince = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int failures = 0; ; failures++)
         {
             try
             {
-                await WriteAsync(batch, idempotent: failures > 0, ct).ConfigureAwait(false);
+                await WriteOrBisectAsync(_encoder.Written, _ends, 0, _ends.Count, idempotent: failures > 0, ct).ConfigureAwait(false);
                 if (failures > 0)
                 {
-                    LogRecovered(batch.Count, failures);
+                    LogRecovered(_ends.Count, failures);
                 }
 
                 return;
             }
-            catch (Exception e) when (IsTransient(e) && !ct.IsCancellationRequested)
+            catch (Exception e) when (IsRetryable(e) && !ct.IsCancellationRequested)
             {
                 if (failures == 0 || failures % 10 == 0)
                 {
-                    LogWriteFailed(batch.Count, _log.Depth, e.Message);
+                    LogWriteFailed(_ends.Count, _log.Depth, e.Message);
+                }
+
+                if ((System.Diagnostics.Stopwatch.GetElapsedTime(failingSince) >= _options.SpillAfter || _log.Bytes > _log.HighWaterBytes) && Spill())
+                {
+                    _probeDelay = delay;
+                    _nextProbe = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+                    return;
                 }
 
                 await Task.Delay(delay, ct).ConfigureAwait(false);
-                delay = TimeSpan.FromSeconds(Math.Min(15, delay.TotalSeconds * 2));
+                delay = delay * 2 < LastDelay ? delay * 2 : LastDelay;
             }
         }
     }
 
-    /// <summary>
-    /// Writes <paramref name="batch"/> in one transaction: straight into the table, or, when <paramref name="idempotent"/>,
-    /// through a staging table so that rows already written (by an attempt whose commit answer was lost) are skipped.
-    /// </summary>
-    private async Task WriteAsync(List<InferenceRecord> batch, bool idempotent, CancellationToken ct)
+    /// <summary>Appends the batch to the spill files (what does not fit is dropped and counted); false when it cannot be written.</summary>
+    private bool Spill()
     {
-        if (batch.Count == 0)
+        if (_spill is null)
+        {
+            return false;
+        }
+
+        bool first = !_spill.HasPending;
+        try
+        {
+            int spilled = _spill.Append(_encoder.Written.Span, _ends, 0, _ends.Count);
+            _spilled.Add(spilled);
+            if (spilled < _ends.Count)
+            {
+                _log.Dropped(_ends.Count - spilled);
+            }
+
+            if (first)
+            {
+                LogSpilling(SpillDirectory);
+            }
+
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogSpillFailed(_ends.Count, e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Replays a few chunks of the spill files; on a connection failure, schedules the next attempt.</summary>
+    private async Task ReplayAsync(CancellationToken ct)
+    {
+        try
+        {
+            for (int i = 0; i < ReplayBatchesPerTurn; i++)
+            {
+                if (!_spill!.ReadChunk(_replayData, _replayEnds, _options.BatchSize, MaxBatchBytes))
+                {
+                    break;
+                }
+
+                if (_replayEnds.Count > 0)
+                {
+                    await WriteOrBisectAsync(_replayData.WrittenMemory, _replayEnds, 0, _replayEnds.Count, idempotent: true, ct).ConfigureAwait(false);
+                }
+
+                _spill.Commit();
+                _replayed += _replayEnds.Count;
+            }
+
+            _probeDelay = FirstDelay;
+            _probeFailures = 0;
+            if (!_spill!.HasPending)
+            {
+                LogReplayed(_replayed);
+                _replayed = 0;
+            }
+        }
+        catch (Exception e) when (IsRetryable(e) && !ct.IsCancellationRequested)
+        {
+            if (_probeFailures++ % 10 == 0)
+            {
+                LogReplayFailed(_spill!.Bytes, e.Message);
+            }
+
+            _nextProbe = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(_probeDelay.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+            _probeDelay = _probeDelay * 2 < LastDelay ? _probeDelay * 2 : LastDelay;
+        }
+    }
+
+    /// <summary>
+    /// Writes rows <paramref name="from"/>..<paramref name="to"/>; when PostgreSQL refuses them for their data, writes
+    /// each half on its own (idempotently: nothing was committed) down to the single bad rows, which are counted and
+    /// logged. Connection and server failures propagate.
+    /// </summary>
+    private async Task WriteOrBisectAsync(ReadOnlyMemory<byte> data, List<int> ends, int from, int to, bool idempotent, CancellationToken ct)
+    {
+        try
+        {
+            await WriteAsync(data, ends, from, to, idempotent, ct).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (IsDataError(e))
+        {
+            if (to - from == 1)
+            {
+                _rejected.Add(1);
+                LogRejected(AuditCopyEncoder.IdOf(AuditSpill.Row(data.Span, ends, from)), e.SqlState, e.MessageText);
+                return;
+            }
+
+            int middle = from + ((to - from) / 2);
+            await WriteOrBisectAsync(data, ends, from, middle, idempotent: true, ct).ConfigureAwait(false);
+            await WriteOrBisectAsync(data, ends, middle, to, idempotent: true, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Writes rows <paramref name="from"/>..<paramref name="to"/> in one transaction: straight into the table, or, when
+    /// <paramref name="idempotent"/>, through a staging table so that rows already written (by an attempt whose commit
+    /// answer was lost, or before a spill file was replayed) are skipped.
+    /// </summary>
+    private async Task WriteAsync(ReadOnlyMemory<byte> data, List<int> ends, int from, int to, bool idempotent, CancellationToken ct)
+    {
+        if (to <= from)
         {
             return;
         }
@@ -214,22 +472,10 @@ internal sealed partial class AuditWriter : BackgroundService
         string table = idempotent ? "audit_stage" : "inference_records";
         await using (var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false))
         {
-            var encoder = _encoder;
-            encoder.Clear();
-            encoder.WriteHeader();
-            foreach (var record in batch)
-            {
-                encoder.WriteRow(record, _identity.Name);
-                if (encoder.WrittenCount >= CopyChunkBytes)
-                {
-                    await copy.WriteAsync(encoder.Written, ct).ConfigureAwait(false);
-                    encoder.Clear();
-                }
-            }
-
-            encoder.WriteTrailer();
-            await copy.WriteAsync(encoder.Written, ct).ConfigureAwait(false);
-            encoder.Clear();
+            int start = from == 0 ? 0 : ends[from - 1];
+            await copy.WriteAsync(AuditCopyEncoder.Header, ct).ConfigureAwait(false);
+            await copy.WriteAsync(data[start..ends[to - 1]], ct).ConfigureAwait(false);
+            await copy.WriteAsync(AuditCopyEncoder.Trailer, ct).ConfigureAwait(false);
         }
 
         if (idempotent)
@@ -239,12 +485,28 @@ internal sealed partial class AuditWriter : BackgroundService
         }
 
         await tx.CommitAsync(ct).ConfigureAwait(false);
-        _written.Add(batch.Count);
+        _written.Add(to - from);
         _batchSeconds.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
-    private static bool IsTransient(Exception e) =>
-        e is NpgsqlException or System.Net.Sockets.SocketException or IOException or TimeoutException or InvalidOperationException;
+    /// <summary>PostgreSQL refused the rows for what they hold (data exception, integrity violation, a size limit).</summary>
+    internal static bool IsDataError(PostgresException e) =>
+        e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState.StartsWith("23", StringComparison.Ordinal) || e.SqlState.StartsWith("54", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Worth retrying with the same rows: the connection (refused, cut, timed out; 08xxx, 57P01–57P03) or any other
+    /// server-side failure that is not about the rows' data (a missing table or grant is retried, and spilled, until
+    /// an operator fixes it).
+    /// </summary>
+    internal static bool IsRetryable(Exception e) => e switch
+    {
+        PostgresException p => !IsDataError(p),
+        NpgsqlException or System.Net.Sockets.SocketException or IOException or TimeoutException or InvalidOperationException => true,
+        _ => false,
+    };
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Audit: the writer failed unexpectedly; it goes on")]
+    private partial void LogUnexpected(Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Audit: writing {Count} inference records failed ({Reason}); kept and retried ({Waiting} more waiting in the buffer)")]
     private partial void LogWriteFailed(int count, int waiting, string reason);
@@ -254,4 +516,31 @@ internal sealed partial class AuditWriter : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Audit: {Count} inference records not written at shutdown ({Reason})")]
     private partial void LogLostAtShutdown(int count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit: the database does not answer at shutdown ({Reason}); the records left are spilled, to be replayed at the next start")]
+    private partial void LogSpillingAtShutdown(string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit: inference record {Id} refused by PostgreSQL ({SqlState}: {Reason}); dropped, the rest of its batch written (mds_audit_records_rejected_total)")]
+    private partial void LogRejected(Guid id, string sqlState, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit: inference record {Id} cannot be encoded ({Error}: {Reason}); dropped (mds_audit_records_rejected_total)")]
+    private partial void LogUnencodable(Guid id, string error, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit: the database is down or slow; records are spilled to {Directory} and replayed when it answers")]
+    private partial void LogSpilling(string directory);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit: {Count} inference records could not be spilled ({Reason}); kept in memory and retried")]
+    private partial void LogSpillFailed(int count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit: replaying the spill files ({Bytes} bytes) failed ({Reason}); tried again later")]
+    private partial void LogReplayFailed(long bytes, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Audit: {Count} spilled inference records replayed into the database; spill files deleted")]
+    private partial void LogReplayed(long count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Audit: {Bytes} bytes of spill files found in {Directory}; replayed when the database answers")]
+    private partial void LogSpillFound(long bytes, string directory);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Audit: the spill directory {Directory} cannot be used ({Reason}); records wait in memory while the database is away")]
+    private partial void LogSpillUnavailable(string directory, string reason);
 }

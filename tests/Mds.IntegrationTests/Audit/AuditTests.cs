@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Mds.Backend.Audit;
 using Mds.Contracts.Api;
 using Mds.IntegrationTests.Infrastructure;
@@ -123,24 +124,110 @@ public sealed class AuditTests(MdsCluster cluster)
     }
 
     [Fact]
-    public async Task Records_of_a_load_survive_a_PostgreSQL_restart_in_its_middle_count_sent_equals_count_stored()
+    public async Task A_NUL_in_a_request_id_or_parameter_does_not_stop_the_audit_log()
     {
-        // The worker writes its records to a PostgreSQL server of this test's own, which is restarted mid-load.
-        await using var postgres = await PrivatePostgres.StartAsync();
-        await using (var create = new NpgsqlConnection(postgres.ConnectionString))
+        await cluster.EnsureReadyAsync("audit-nul", TestGraphs.Linear([1f], 0f));
+        using var direct = new HttpClient { BaseAddress = cluster.Workers[0].Url };
+        string run = Guid.NewGuid().ToString("N")[..8];
+        async Task SendAsync(string id, bool header)
         {
-            await create.OpenAsync();
-            await using var command = new NpgsqlCommand("CREATE DATABASE mds_audit", create);
-            await command.ExecuteNonQueryAsync();
+            // no X-Request-Id: the body's id is the record's request id
+            string body = $$"""{"id":{{JsonSerializer.Serialize(id)}},"parameters":{"p":{{JsonSerializer.Serialize("v\0")}}},"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","data":[1]}]}""";
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audit-nul/infer") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            if (header)
+            {
+                request.Headers.Add(MdsHeaders.RequestId, id);
+            }
+
+            Assert.Equal(HttpStatusCode.OK, (await direct.SendAsync(request)).StatusCode);
         }
 
-        string audit = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Database = "mds_audit", Timeout = 3, CommandTimeout = 5 }.ConnectionString;
-        string counting = new NpgsqlConnectionStringBuilder(audit) { Pooling = false }.ConnectionString; // no connection from before the restart
-        await Mds.Migrations.Migrator.MigrateAsync(audit);
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => SendAsync($"nul-{run}-{i}", header: true)));
+        await SendAsync($"nul-{run}-bad\0id", header: false);
+        await Task.WhenAll(Enumerable.Range(20, 20).Select(i => SendAsync($"nul-{run}-{i}", header: true)));
+
+        long stored = 0;
+        await Eventually.TrueAsync(async () =>
+        {
+            stored = await CountAsync($"nul-{run}-%");
+            return stored >= 41;
+        }, TimeSpan.FromSeconds(30), $"41 records stored (have {stored}); worker:\n{cluster.Workers[0].OutputTail}");
+        Assert.Equal(41, await CountAsync($"nul-{run}-%"));
+        Assert.Equal(1, await CountAsync($"nul-{run}-bad\uFFFDid")); // stored, sanitised
+        Assert.Equal(41, await ScalarAsync("SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p AND \"Request\"->'parameters'->>'p' = 'v\uFFFD'", $"nul-{run}-%"));
+    }
+
+    [Fact]
+    public async Task A_record_PostgreSQL_refuses_is_counted_and_logged_and_the_rest_of_its_batch_is_stored()
+    {
+        await using var postgres = await PrivatePostgres.StartAsync();
+        var (audit, counting) = await AuditDatabaseAsync(postgres);
+        await using (var connection = new NpgsqlConnection(audit))
+        {
+            // a rule the writer cannot know: PostgreSQL refuses those rows for their data (23514)
+            await connection.OpenAsync();
+            await using var check = new NpgsqlCommand("ALTER TABLE inference_records ADD CONSTRAINT no_refused CHECK (\"RequestId\" NOT LIKE '%-refused')", connection);
+            await check.ExecuteNonQueryAsync();
+        }
+
+        var worker = await cluster.StartWorkerAsync("audit-refuse", "onnx,cpu,auditrefuse", settings: new Dictionary<string, string>
+        {
+            ["Mds__Audit__ConnectionString"] = audit,
+            ["Mds__Audit__FlushInterval"] = "00:00:01",
+        });
+        try
+        {
+            await cluster.DeployAsync("audit-refuse", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,auditrefuse" });
+            using var direct = new HttpClient { BaseAddress = worker.Url };
+            string run = Guid.NewGuid().ToString("N")[..8];
+            async Task SendAsync(string id)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audit-refuse/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { 1f }) };
+                request.Headers.Add(MdsHeaders.RequestId, id);
+                Assert.Equal(HttpStatusCode.OK, (await direct.SendAsync(request)).StatusCode);
+            }
+
+            // one batch: 30 good records around a refused one
+            await Task.WhenAll(Enumerable.Range(0, 15).Select(i => SendAsync($"refuse-{run}-{i}")));
+            await SendAsync($"refuse-{run}-refused");
+            await Task.WhenAll(Enumerable.Range(15, 15).Select(i => SendAsync($"refuse-{run}-{i}")));
+            long stored = 0;
+            await Eventually.TrueAsync(async () =>
+            {
+                stored = await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"refuse-{run}-%");
+                return stored >= 30;
+            }, TimeSpan.FromSeconds(30), $"30 records stored (have {stored}); worker:\n{worker.OutputTail}");
+
+            // and the log goes on
+            await SendAsync($"refuse-{run}-after");
+            await Eventually.TrueAsync(async () => await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" = @p", $"refuse-{run}-after") == 1, TimeSpan.FromSeconds(30), "the record after");
+            Assert.Equal(31, await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"refuse-{run}-%"));
+            var metrics = await PrometheusText.ScrapeAsync(worker.Url);
+            Assert.Equal(1, metrics.Sum("mds_audit_records_rejected_total"));
+            Assert.Single(worker.OutputTail.Split('\n'), line => line.Contains("refused by PostgreSQL (23514", StringComparison.Ordinal));
+            Assert.DoesNotContain("-refused", worker.OutputTail, StringComparison.Ordinal); // logged by id, without its payload
+        }
+        finally
+        {
+            await cluster.StopWorkerAsync(worker);
+        }
+    }
+
+    [Fact]
+    public async Task PostgreSQL_stopped_for_15_s_under_load_loses_nothing_and_the_worker_s_audit_memory_stays_bounded()
+    {
+        // The worker writes its records to a PostgreSQL server of this test's own, which is stopped mid-load.
+        await using var postgres = await PrivatePostgres.StartAsync();
+        var (audit, counting) = await AuditDatabaseAsync(postgres);
+        string spill = Directory.CreateTempSubdirectory("mds-audit-spill-").FullName;
+        const long maxBuffer = 4 * 1024 * 1024;
         var worker = await cluster.StartWorkerAsync("audit-restart", "onnx,cpu,auditrestart", settings: new Dictionary<string, string>
         {
             ["Mds__Audit__ConnectionString"] = audit,
             ["Mds__Audit__FlushInterval"] = "00:00:00.100",
+            ["Mds__Audit__MaxBufferBytes"] = maxBuffer.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Mds__Audit__SpillDirectory"] = spill,
+            ["Mds__Audit__SpillAfter"] = "00:00:02",
         });
         try
         {
@@ -156,19 +243,36 @@ public sealed class AuditTests(MdsCluster cluster)
                     using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audit-restart/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { (float)sent }) };
                     request.Headers.Add(MdsHeaders.RequestId, $"restart-{run}-{sent}");
                     var response = await direct.SendAsync(request);
-                    Assert.Equal(HttpStatusCode.OK, response.StatusCode); // inference goes on while the database restarts
+                    Assert.Equal(HttpStatusCode.OK, response.StatusCode); // inference goes on while the database is away
                     Interlocked.Increment(ref sent);
-                    await Task.Delay(5);
+                    await Task.Delay(2);
                 }
             });
 
-            await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref sent) >= 100), TimeSpan.FromSeconds(60), "100 requests before the restart");
-            await postgres.RestartAsync(down: TimeSpan.FromSeconds(2));
+            await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref sent) >= 100), TimeSpan.FromSeconds(60), "100 requests before the outage");
+            await postgres.StopServerAsync();
+            int atStop = Volatile.Read(ref sent);
+            double bufferPeak = 0, workingSetPeak = 0;
+            var outage = System.Diagnostics.Stopwatch.StartNew();
+            while (outage.Elapsed < TimeSpan.FromSeconds(15))
+            {
+                var metrics = await PrometheusText.ScrapeAsync(worker.Url);
+                bufferPeak = Math.Max(bufferPeak, metrics.Sum("mds_audit_buffer_bytes"));
+                workingSetPeak = Math.Max(workingSetPeak, metrics.Sum("mds_worker_working_set_bytes"));
+                await Task.Delay(500);
+            }
+
+            int duringOutage = Volatile.Read(ref sent) - atStop;
+            var spilled = await PrometheusText.ScrapeAsync(worker.Url);
+            await postgres.StartServerAsync();
             int afterRestart = Volatile.Read(ref sent);
             await Eventually.TrueAsync(() => Task.FromResult(Volatile.Read(ref sent) >= afterRestart + 100), TimeSpan.FromSeconds(60), "100 requests after it");
             await stop.CancelAsync();
             await load;
-            Assert.True(afterRestart > 150, $"requests went on while the server was down ({afterRestart} sent by then)");
+            Assert.True(duringOutage > 500, $"requests went on while the server was down ({duringOutage} in 15 s)");
+            Assert.True(spilled.Sum("mds_audit_records_spilled_total") > 0, "records were spilled during the outage");
+            Assert.True(bufferPeak <= maxBuffer, $"audit buffer peaked at {bufferPeak} bytes (bound {maxBuffer})");
+            Assert.True(workingSetPeak < 1024.0 * 1024 * 1024, $"worker working set peaked at {workingSetPeak / 1024 / 1024:F0} MiB");
 
             long stored = 0;
             await Eventually.TrueAsync(async () =>
@@ -179,11 +283,86 @@ public sealed class AuditTests(MdsCluster cluster)
             await Task.Delay(TimeSpan.FromSeconds(1));
             Assert.Equal(sent, await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"restart-{run}-%"));
             Assert.Equal(sent, await ScalarAsync(counting, "SELECT count(DISTINCT \"RequestId\") FROM inference_records WHERE \"RequestId\" LIKE @p", $"restart-{run}-%"));
+            await Eventually.TrueAsync(() => Task.FromResult(Directory.GetFiles(spill, "*.spill").Length == 0), TimeSpan.FromSeconds(10), "spill files deleted once replayed");
         }
         finally
         {
             await cluster.StopWorkerAsync(worker);
+            Directory.Delete(spill, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task A_worker_killed_during_an_outage_loses_nothing_it_spilled()
+    {
+        await using var postgres = await PrivatePostgres.StartAsync();
+        var (audit, counting) = await AuditDatabaseAsync(postgres);
+        string spill = Directory.CreateTempSubdirectory("mds-audit-spill-").FullName;
+        var settings = new Dictionary<string, string>
+        {
+            ["Mds__Audit__ConnectionString"] = audit,
+            ["Mds__Audit__FlushInterval"] = "00:00:00.100",
+            ["Mds__Audit__SpillDirectory"] = spill,
+            ["Mds__Audit__SpillAfter"] = "00:00:01",
+        };
+        var worker = await cluster.StartWorkerAsync("audit-kill", "onnx,cpu,auditkill", settings: settings);
+        try
+        {
+            await cluster.DeployAsync("audit-kill", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,auditkill" });
+            using var direct = new HttpClient { BaseAddress = worker.Url };
+            string run = Guid.NewGuid().ToString("N")[..8];
+            await postgres.StopServerAsync();
+            for (int i = 0; i < 200; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audit-kill/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { (float)i }) };
+                request.Headers.Add(MdsHeaders.RequestId, $"kill-{run}-{i}");
+                Assert.Equal(HttpStatusCode.OK, (await direct.SendAsync(request)).StatusCode);
+            }
+
+            double spilled = 0;
+            await Eventually.TrueAsync(async () =>
+            {
+                spilled = (await PrometheusText.ScrapeAsync(worker.Url)).Sum("mds_audit_records_spilled_total");
+                return spilled >= 200;
+            }, TimeSpan.FromSeconds(60), $"200 records spilled (have {spilled}); worker:\n{worker.OutputTail}");
+
+            worker.Kill(); // SIGKILL: no shutdown, no last write
+            await cluster.StopWorkerAsync(worker);
+            Assert.NotEmpty(Directory.GetFiles(spill, "*.spill"));
+            await postgres.StartServerAsync();
+            worker = await cluster.StartWorkerAsync("audit-kill", "onnx,cpu,auditkill", settings: settings);
+
+            long stored = 0;
+            await Eventually.TrueAsync(async () =>
+            {
+                stored = await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"kill-{run}-%");
+                return stored >= 200;
+            }, TimeSpan.FromSeconds(60), $"200 records stored (have {stored}); worker:\n{worker.OutputTail}");
+            Assert.Equal(200, await ScalarAsync(counting, "SELECT count(DISTINCT \"RequestId\") FROM inference_records WHERE \"RequestId\" LIKE @p", $"kill-{run}-%"));
+            Assert.Equal(200, await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"kill-{run}-%"));
+            await Eventually.TrueAsync(() => Task.FromResult(Directory.GetFiles(spill, "*.spill").Length == 0), TimeSpan.FromSeconds(10), "spill files deleted once replayed");
+        }
+        finally
+        {
+            await cluster.StopWorkerAsync(worker);
+            Directory.Delete(spill, recursive: true);
+        }
+    }
+
+    /// <summary>A database <c>mds_audit</c> on <paramref name="postgres"/>, migrated: its connection string, and one without pooling for counting across restarts.</summary>
+    private static async Task<(string Audit, string Counting)> AuditDatabaseAsync(PrivatePostgres postgres)
+    {
+        await using (var create = new NpgsqlConnection(postgres.ConnectionString))
+        {
+            await create.OpenAsync();
+            await using var command = new NpgsqlCommand("CREATE DATABASE mds_audit", create);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        string audit = new NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Database = "mds_audit", Timeout = 3, CommandTimeout = 5 }.ConnectionString;
+        string counting = new NpgsqlConnectionStringBuilder(audit) { Pooling = false }.ConnectionString; // no connection from before the restart
+        await Mds.Migrations.Migrator.MigrateAsync(audit);
+        return (audit, counting);
     }
 
     private async Task<long> CountAsync(string pattern) => await ScalarAsync("SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", pattern);

@@ -58,6 +58,9 @@ public sealed class PrivatePostgres : IAsyncDisposable
         await StartServerAsync();
     }
 
+    /// <summary>Stops the server (fast shutdown: connections are cut) until <see cref="StartServerAsync"/>.</summary>
+    public Task StopServerAsync() => PgAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "stop"]);
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
@@ -73,7 +76,8 @@ public sealed class PrivatePostgres : IAsyncDisposable
         Directory.Delete(_directory, recursive: true);
     }
 
-    private Task StartServerAsync() => PgAsync("pg_ctl", [
+    /// <summary>Starts the server (again).</summary>
+    public Task StartServerAsync() => PgAsync("pg_ctl", [
         "-D", DataDirectory, "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "60",
         "-o", $"-p {Port} -k {_directory} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]);
 

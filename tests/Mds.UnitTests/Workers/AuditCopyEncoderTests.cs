@@ -64,6 +64,101 @@ public sealed class AuditCopyEncoderTests
         Assert.Equal("x", Json(tuples[1][11]).GetProperty("inputs")[0].GetProperty("name").GetString());
     }
 
+    [Fact]
+    public void A_NUL_in_ids_caller_and_error_text_is_replaced_so_PostgreSQL_does_not_refuse_the_batch()
+    {
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        encoder.WriteHeader();
+        encoder.WriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "req\0id", "m", 1, 400, 1, "ca\0ller", "tr\0ace", "bad\0input", null, null), "w");
+        encoder.WriteTrailer();
+
+        var fields = ReadSingleTuple(encoder.Written.ToArray());
+        Assert.Equal(("req\uFFFDid", "ca\uFFFDller", "tr\uFFFDace", "bad\uFFFDinput"), (Text(fields[2]), Text(fields[8]), Text(fields[9]), Text(fields[10])));
+        foreach (int text in new[] { 2, 8, 9, 10 })
+        {
+            Assert.DoesNotContain((byte)0, fields[text]!);
+        }
+    }
+
+    [Fact]
+    public void A_NUL_in_a_BYTES_element_or_a_parameter_becomes_U_FFFD_in_the_JSON_and_an_escaped_backslash_stays_text()
+    {
+        var request = new InferenceRequest
+        {
+            Id = "i\0d",
+            Parameters = new Dictionary<string, object?> { ["p"] = "v\0" },
+            Inputs = [new InferenceTensor("t", TensorDatatype.Bytes, [3], new[] { "a\0b", "\\u0000", "\0" }, new Dictionary<string, object?> { ["q\0"] = "\0\0" })],
+        };
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        encoder.WriteHeader();
+        encoder.WriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r", "m", 1, 200, 1, null, null, null, request, null), "w");
+        encoder.WriteTrailer();
+
+        var field = ReadSingleTuple(encoder.Written.ToArray())[11]!;
+        var json = Json(field);
+        Assert.Equal("i\uFFFDd", json.GetProperty("id").GetString());
+        Assert.Equal("v\uFFFD", json.GetProperty("parameters").GetProperty("p").GetString());
+        var input = json.GetProperty("inputs")[0];
+        Assert.Equal(["a\uFFFDb", "\\u0000", "\uFFFD"], input.GetProperty("data").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("\uFFFD\uFFFD", input.GetProperty("parameters").GetProperty("q\uFFFD").GetString());
+    }
+
+    [Fact]
+    public void Unpaired_surrogates_in_text_and_tensors_are_stored_as_valid_UTF8_not_an_exception()
+    {
+        var request = new InferenceRequest { Inputs = [new InferenceTensor("t\uD800", TensorDatatype.Bytes, [2], new[] { "x\uDC00y", "z\uD800" })] };
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        encoder.WriteHeader();
+        Assert.Null(encoder.TryWriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r\uD800", "m", 1, 200, 1, "c\uDFFF", null, null, request, null), "w"));
+        encoder.WriteTrailer();
+
+        var fields = ReadSingleTuple(encoder.Written.ToArray());
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        Assert.Equal("r\uFFFD", strict.GetString(fields[2]!));
+        Assert.Equal("c\uFFFD", strict.GetString(fields[8]!));
+        string json = strict.GetString(fields[11]!, 1, fields[11]!.Length - 1);
+        Assert.DoesNotContain("\\uD", json, StringComparison.OrdinalIgnoreCase); // no escaped lone surrogate for jsonb to refuse
+        using var document = JsonDocument.Parse(json);
+        Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
+    }
+
+    [Fact]
+    public void Sanitize_replaces_NUL_and_lone_surrogates_only()
+    {
+        // cases in code, not InlineData: xUnit's test case serialisation garbles lone surrogates
+        (string Text, string Expected)[] cases =
+        [
+            ("plain", "plain"),
+            ("a\0b", "a\uFFFDb"),
+            ("\uD800", "\uFFFD"),
+            ("x\uDC00\uD800", "x\uFFFD\uFFFD"),
+            ("pair \uD83D\uDE00 ok", "pair \uD83D\uDE00 ok"),
+            ("\uD83D\uDE00\uD83D", "\uD83D\uDE00\uFFFD"),
+        ];
+        foreach (var (text, expected) in cases)
+        {
+            Assert.Equal(expected, AuditCopyEncoder.Sanitize(text));
+        }
+
+        Assert.Same("plain", AuditCopyEncoder.Sanitize("plain"));
+    }
+
+    [Fact]
+    public void The_buffer_s_size_estimate_covers_every_datatype_and_grows_with_the_tensors()
+    {
+        Array[] arrays = [new bool[4], new byte[4], new ushort[4], new uint[4], new ulong[4], new sbyte[4], new short[4], new int[4], new long[4], new Half[4], new float[4], new double[4], new[] { "a", "b", "c", "d" }];
+        foreach (var data in arrays)
+        {
+            var datatype = Enum.GetValues<TensorDatatype>().Where(d => d != TensorDatatype.Invalid).First(d => d.ElementType() == data.GetType().GetElementType());
+            var request = new InferenceRequest { Inputs = [new InferenceTensor("t", datatype, [4], data)] };
+            var record = new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r", "m", 1, 200, 1, null, null, null, request, null);
+            Assert.True(AuditCopyEncoder.EstimateBytes(record) > 256, datatype.ToWireName());
+        }
+
+        var big = new InferenceRequest { Inputs = [new InferenceTensor("x", TensorDatatype.Fp32, [1000], new float[1000])] };
+        Assert.True(AuditCopyEncoder.EstimateBytes(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r", "m", 1, 200, 1, null, null, null, big, null)) >= 4000);
+    }
+
     private static List<byte[]?> ReadSingleTuple(byte[] copy) => Assert.Single(ReadTuples(copy));
 
     /// <summary>Reads PostgreSQL's binary COPY format: the 19-byte header, tuples (field count, then length-prefixed fields, -1 for NULL), the -1 trailer.</summary>
