@@ -40,6 +40,7 @@ app.UseExceptionHandler();
 app.UseStatusCodeBodies();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 app.UseJobsDashboard();
 
 app.MapMdsDefaults();
