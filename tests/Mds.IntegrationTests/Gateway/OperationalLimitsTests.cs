@@ -106,9 +106,17 @@ public sealed class OperationalLimitsTests(LimitsClusterFixture fixture)
         var worker = await Cluster.StartWorkerAsync("tamper-w", capabilities: "onnx,tamper");
         try
         {
-            var failed = await Cluster.WaitForVersionAsync("tampered", 1, VersionStates.Failed, TimeSpan.FromSeconds(60));
-            Assert.Contains(failed.ReplicaStates, r => r.Error is { } e && e.Contains("corrupt", StringComparison.Ordinal) && e.Contains(version.Sha256, StringComparison.Ordinal));
             using var analyst = await Cluster.ClientAsync(Roles.Analyst);
+            string last = "";
+            var refused = Eventually.TrueAsync(async () =>
+            {
+                last = await analyst.GetStringAsync("/api/models/tampered/versions/1");
+                var seen = JsonNode.Parse(last)!["replicaStates"]!.AsArray();
+                return seen.Any(r => (string?)r!["error"] is { } e && e.Contains("corrupt", StringComparison.Ordinal) && e.Contains(version.Sha256, StringComparison.Ordinal));
+            }, TimeSpan.FromSeconds(60), "the worker to refuse the artifact");
+            await refused.ContinueWith(_ => { }, TaskScheduler.Default);
+            Assert.True(refused.IsCompletedSuccessfully, "no refusal; last: " + last + "\n" + worker.OutputTail);
+            Assert.DoesNotContain("\"state\":\"Ready\"", last, StringComparison.Ordinal);
             var infer = await analyst.PostAsync("/v2/models/tampered/infer", V2Json.Request("x", [1, 2], "FP32", new[] { 1f, 1f }));
             Assert.Equal(HttpStatusCode.ServiceUnavailable, infer.StatusCode);
         }
