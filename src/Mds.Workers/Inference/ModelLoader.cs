@@ -59,7 +59,8 @@ internal sealed class ModelLoader : IDisposable
         }
         catch (OnnxRuntimeException e)
         {
-            throw new ModelLoadException($"ONNX Runtime cannot load model '{name}' version {version}: {OrtMessages.Clean(e.Message)}", e);
+            // ONNX Runtime names the file it read: the path is this machine's business, not the reader's.
+            throw new ModelLoadException($"ONNX Runtime cannot load model '{name}' version {version}: {OrtMessages.Clean(e.Message).Replace(path, "the model file", StringComparison.Ordinal)}", e);
         }
         finally
         {
