@@ -41,6 +41,7 @@ app.UseStatusCodeBodies();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 app.UseJobsDashboard();
 
 app.MapMdsDefaults();

@@ -42,6 +42,12 @@ internal sealed class WorkerOptions
     /// <summary>Largest inference request body accepted, in MiB (larger gets 413).</summary>
     public int MaxRequestBodyMb { get; set; } = 64;
 
+    /// <summary>
+    /// The longest one ONNX Runtime run may take; past it the run is terminated (<c>RunOptions.Terminate</c>) and the
+    /// request answered 504 (gRPC DeadlineExceeded), which the gateway does not retry. Zero: no limit.
+    /// </summary>
+    public TimeSpan InferenceTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>ONNX Runtime intra-op threads per session; 0 picks min(4, cores / 2), at least 1.</summary>
     public int IntraOpThreads { get; set; }
 
@@ -123,6 +129,11 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         if (options.GrpcPort is < 0 or > 65535)
         {
             failures.Add($"{WorkerOptions.Section}:GrpcPort must be 0 (no gRPC) or a port number (got {options.GrpcPort.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        if (options.InferenceTimeout < TimeSpan.Zero)
+        {
+            failures.Add($"{WorkerOptions.Section}:InferenceTimeout must be zero (no limit) or positive.");
         }
 
         if (options.IntraOpThreads < 0)

@@ -753,6 +753,9 @@ namespace Mds.Migrations.Migrations
                         .HasMaxLength(4000)
                         .HasColumnType("character varying(4000)");
 
+                    b.Property<int>("LastVersion")
+                        .HasColumnType("integer");
+
                     b.Property<long?>("LiveVersionId")
                         .HasColumnType("bigint");
 

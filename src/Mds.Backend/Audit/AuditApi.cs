@@ -27,18 +27,35 @@ public static class AuditApi
     {
         var group = app.MapGroup("/api/records").WithTags("Audit").RequireAuthorization(Policies.AnyUser);
         group.MapGet("/", Search).WithName("SearchRecords")
-            .WithSummary("Inference records, newest first: ?model=&version=&status=ok|error|<code>&from=&to=&requestId=&outliers=true&skip=&take=");
+            .WithSummary("Inference records, newest first: ?model=&version=&status=ok|error|<code>&from=&to=&requestId=&outliers=true&take=&before=<nextCursor> (or skip= up to 10000)");
         group.MapGet("/{id:guid}", Get).WithName("GetRecord").WithSummary("One record with its request, response and feedback");
         return app;
     }
 
     private static async Task<Results<Ok<InferenceRecordPageDto>, ProblemHttpResult>> Search(
         MdsDbContext db, ClaimsPrincipal caller, string? model = null, int? version = null, string? status = null, DateTimeOffset? from = null, DateTimeOffset? to = null,
-        string? requestId = null, bool? outliers = null, int skip = 0, int take = 50)
+        string? requestId = null, bool? outliers = null, int skip = 0, int take = 50, string? before = null)
     {
         if (skip < 0 || take < 1)
         {
             return Bad("'skip' must be 0 or more and 'take' 1 or more.");
+        }
+
+        // Deep offsets make PostgreSQL read and drop every skipped row; past the cap, page with the cursor instead.
+        if (skip > MaxSkip)
+        {
+            return Bad($"'skip' is at most {MaxSkip}; to page deeper, pass the previous page's 'nextCursor' as 'before' (with skip=0).");
+        }
+
+        (DateTimeOffset Time, Guid Id)? cursor = null;
+        if (before is { Length: > 0 })
+        {
+            if (ParseCursor(before) is not { } c)
+            {
+                return Bad("'before' is not a cursor this API gave ('nextCursor' of a page).");
+            }
+
+            cursor = c;
         }
 
         var query = db.Set<InferenceRecord>().AsNoTracking().VisibleTo(caller);
@@ -89,12 +106,38 @@ public static class AuditApi
             query = query.Where(r => (r.IsOutlier ?? false) == o);
         }
 
+        if (cursor is { } after)
+        {
+            // Keyset: strictly older than the last row of the previous page, in the same (Time, Id) order; index-backed.
+            query = query.Where(r => EF.Functions.LessThan(ValueTuple.Create(r.Time, r.Id), ValueTuple.Create(after.Time, after.Id)));
+        }
+
         int n = Math.Min(take, MaxTake);
         var rows = await query.OrderByDescending(r => r.Time).ThenByDescending(r => r.Id).Skip(skip).Take(n + 1)
             .Select(r => new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
                 r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier))
             .ToListAsync();
-        return TypedResults.Ok(new InferenceRecordPageDto([.. rows.Take(n).Select(Scored)], skip, rows.Count > n));
+        var page = rows.Take(n).Select(Scored).ToList();
+        string? next = rows.Count > n ? CursorOf(page[^1].Time, page[^1].Id) : null;
+        return TypedResults.Ok(new InferenceRecordPageDto(page, skip, rows.Count > n, next));
+    }
+
+    /// <summary>The deepest <c>skip</c> served; deeper pages use the cursor.</summary>
+    public const int MaxSkip = 10_000;
+
+    /// <summary>A page's last (time, id) as an opaque cursor: UTC ticks and the id.</summary>
+    private static string CursorOf(DateTimeOffset time, Guid id) =>
+        time.UtcTicks.ToString(CultureInfo.InvariantCulture) + "_" + id.ToString("N");
+
+    private static (DateTimeOffset Time, Guid Id)? ParseCursor(string cursor)
+    {
+        int sep = cursor.IndexOf('_', StringComparison.Ordinal);
+        return sep > 0
+            && long.TryParse(cursor.AsSpan(0, sep), NumberStyles.None, CultureInfo.InvariantCulture, out long ticks)
+            && ticks <= DateTimeOffset.MaxValue.UtcTicks
+            && Guid.TryParseExact(cursor.AsSpan(sep + 1), "N", out var id)
+            ? (new DateTimeOffset(ticks, TimeSpan.Zero), id)
+            : null;
     }
 
     private static async Task<Results<Ok<InferenceRecordDto>, ProblemHttpResult>> Get(Guid id, ClaimsPrincipal caller, MdsDbContext db)

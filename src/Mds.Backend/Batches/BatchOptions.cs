@@ -30,6 +30,18 @@ public sealed class BatchOptions
     /// <summary>Batches (and their files) older than this are deleted by a daily job.</summary>
     [Range(1, 3650)]
     public int KeepDays { get; set; } = 7;
+
+    /// <summary>Batch uploads run at once by this backend; more wait in the queue below, then get 429 with <c>Retry-After</c>.</summary>
+    [Range(1, 1000)]
+    public int MaxConcurrentUploads { get; set; } = 4;
+
+    /// <summary>Batch uploads that may wait for a slot before the rest are refused with 429.</summary>
+    [Range(0, 10_000)]
+    public int MaxQueuedUploads { get; set; } = 4;
+
+    /// <summary>Batches one user may keep stored (not yet deleted by age or by hand); one more upload gets 409.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxStoredPerUser { get; set; } = 100;
 }
 
 /// <summary>Where batch files live: <c>{DataDirectory}/batches</c>.</summary>

@@ -5,6 +5,7 @@ using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
+using Mds.Backend.Limits;
 using Mds.Backend.Pipelines;
 using Mds.Backend.Registry;
 using Mds.Contracts.Api;
@@ -41,6 +42,9 @@ public static class BatchesApi
 {
     private const int MaxPage = 500;
 
+    /// <summary>The concurrency limit of batch uploads (<see cref="BatchOptions.MaxConcurrentUploads"/>).</summary>
+    public const string LimitPolicy = "batch upload";
+
     public static IHostApplicationBuilder AddBatches(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<BatchOptions>().Bind(builder.Configuration.GetSection("Mds:Batch")).ValidateDataAnnotations().ValidateOnStart();
@@ -58,15 +62,18 @@ public static class BatchesApi
             o.WorkerCount = Math.Clamp(concurrency, 1, 64);
         });
         builder.Services.AddHostedService<CleanupRegistration>();
+        builder.Services.AddConcurrencyLimit<BatchOptions>(LimitPolicy, o => (o.MaxConcurrentUploads, o.MaxQueuedUploads));
         return builder;
     }
 
     public static IEndpointRouteBuilder MapBatchesApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/models/{name}/batches", CreateForModel).RequireAuthorization(Policies.AnyUser).DisableAntiforgery().WithTags("Batches")
-            .WithName("CreateBatch").WithSummary("Score every row of a CSV: 201 with the result for small files, 202 and a job for large ones");
+            .WithName("CreateBatch").WithSummary("Score every row of a CSV: 201 with the result for small files, 202 and a job for large ones")
+            .RequireRateLimiting(LimitPolicy);
         app.MapPost("/api/pipelines/{name}/batches", CreateForPipeline).RequireAuthorization(Policies.AnyUser).DisableAntiforgery().WithTags("Batches")
-            .WithName("CreatePipelineBatch").WithSummary("Score every row of a CSV with a tabular pipeline's live version: 201 with the result for small files, 202 and a job for large ones");
+            .WithName("CreatePipelineBatch").WithSummary("Score every row of a CSV with a tabular pipeline's live version: 201 with the result for small files, 202 and a job for large ones")
+            .RequireRateLimiting(LimitPolicy);
         var group = app.MapGroup("/api/batches").WithTags("Batches").RequireAuthorization(Policies.AnyUser);
         group.MapGet("/", List).WithName("ListBatches").WithSummary("Your batches (admins: everyone's), newest first; ?model= or ?pipeline= filters");
         group.MapGet("/{id:long}", Get).WithName("GetBatch").WithSummary("A batch's state and progress");
@@ -83,6 +90,11 @@ public static class BatchesApi
         if (model is null)
         {
             return Problem(StatusCodes.Status404NotFound, $"Model '{name}' does not exist.");
+        }
+
+        if (await OverQuotaAsync(caller, s, http.RequestAborted) is { } full)
+        {
+            return full;
         }
 
         return await MultipartUpload.ReceiveAsync<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, async (fields, staged) =>
@@ -117,6 +129,11 @@ public static class BatchesApi
             return Problem(StatusCodes.Status404NotFound, $"Pipeline '{name}' does not exist.");
         }
 
+        if (await OverQuotaAsync(caller, s, http.RequestAborted) is { } full)
+        {
+            return full;
+        }
+
         return await MultipartUpload.ReceiveAsync<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, async (fields, staged) =>
         {
             // Read again: the upload may have taken a while, and a pipeline runs whatever version is live when called.
@@ -146,6 +163,18 @@ public static class BatchesApi
                 TabularCsv.FeatureCount(input, null), null);
             return await AcceptAsync(target, fields, staged, http, caller, s, () => Task.FromResult<string?>(null));
         }, problem => problem);
+    }
+
+    /// <summary>
+    /// 409 when the caller already keeps <see cref="BatchOptions.MaxStoredPerUser"/> batches (each holds its input and
+    /// result files until it is deleted or ages out), before the upload is read.
+    /// </summary>
+    private static async Task<ProblemHttpResult?> OverQuotaAsync(ClaimsPrincipal caller, BatchServices s, CancellationToken ct)
+    {
+        string me = AuthApi.CallerName(caller) ?? "unknown";
+        int stored = await s.Db.Set<Batch>().CountAsync(b => b.CreatedBy == me, ct);
+        return stored < s.Options.MaxStoredPerUser ? null : Problem(StatusCodes.Status409Conflict,
+            $"You keep {stored} batches, the most one user may store ({s.Options.MaxStoredPerUser}); delete some (DELETE /api/batches/{{id}}) before uploading more.");
     }
 
     /// <summary>

@@ -83,7 +83,12 @@ public static class Csv
         }
     }
 
-    /// <summary>Writes one record: fields holding a comma, quote or line break are quoted, quotes doubled; LF ends it.</summary>
+    /// <summary>
+    /// Writes one record: fields holding a comma, quote or line break are quoted, quotes doubled; LF ends it. A text
+    /// field that a spreadsheet would run as a formula (it starts with <c>=</c>, <c>+</c>, <c>-</c>, <c>@</c>, tab or
+    /// CR) gets a leading <c>'</c> and is quoted, as OWASP advises against CSV injection; numbers such as <c>-1.5</c>
+    /// stay numbers.
+    /// </summary>
     public static void Write(TextWriter writer, IEnumerable<string> fields)
     {
         ArgumentNullException.ThrowIfNull(writer);
@@ -97,7 +102,13 @@ public static class Csv
             }
 
             first = false;
-            if (field.AsSpan().IndexOfAny(",\"\r\n") >= 0)
+            if (IsFormula(field))
+            {
+                writer.Write("\"'");
+                writer.Write(field.Replace("\"", "\"\"", StringComparison.Ordinal));
+                writer.Write('"');
+            }
+            else if (field.AsSpan().IndexOfAny(",\"\r\n") >= 0)
             {
                 writer.Write('"');
                 writer.Write(field.Replace("\"", "\"\"", StringComparison.Ordinal));
@@ -111,6 +122,10 @@ public static class Csv
 
         writer.Write('\n');
     }
+
+    /// <summary>Whether a spreadsheet would read the cell as a formula: text starting with = + - @ tab or CR.</summary>
+    public static bool IsFormula(string cell) =>
+        cell.Length > 0 && (cell[0] is '=' or '+' or '-' or '@' or '\t' or '\r') && !IsNumber(cell);
 
     public static bool IsNumber(string cell) =>
         double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v);

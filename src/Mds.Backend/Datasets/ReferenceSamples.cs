@@ -126,7 +126,9 @@ public sealed class ReferenceSamples(IOptions<RegistryOptions> options)
         catch (Exception e) when (e is IOException or FormatException or InvalidDataException)
         {
             _samples.TryRemove(new KeyValuePair<long, Entry>(version.Id, entry));
-            return (null, $"the reference dataset of model '{version.Model.Name}' version {version.Version} cannot be read: {e.Message}");
+            // An I/O error names the file on this server: the reason given to callers does not.
+            string why = e is IOException ? "the file could not be read on the server" : e.Message;
+            return (null, $"the reference dataset of model '{version.Model.Name}' version {version.Version} cannot be read: {why}");
         }
     }
 

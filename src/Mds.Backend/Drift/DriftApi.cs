@@ -16,12 +16,16 @@ public static class DriftApi
 
     private const int MaxTake = 1000;
 
+    /// <summary>The concurrency limit of manual drift checks (<see cref="DriftOptions.MaxConcurrentManualRuns"/>).</summary>
+    public const string LimitPolicy = "drift check";
+
     public static IEndpointRouteBuilder MapDriftApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/models/{name}/versions/{version:int}/drift").WithTags("Drift").RequireAuthorization(Policies.AnyUser);
         group.MapGet("/", List).WithName("ListDriftReports").WithSummary("The version's drift reports, oldest first: ?take= (newest N, default 100)");
         group.MapGet("/{id:long}", Get).WithName("GetDriftReport").WithSummary("One drift report with reference-vs-current histograms per feature");
-        group.MapPost("/", Run).WithName("RunDriftCheck").WithSummary("Check drift now over the newest input rows");
+        group.MapPost("/", Run).WithName("RunDriftCheck").WithSummary("Check drift now over the newest input rows")
+            .RequireRateLimiting(LimitPolicy);
         app.MapGet("/api/drift/status", Status).WithTags("Drift").RequireAuthorization(Policies.AnyUser)
             .WithName("DriftStatus").WithSummary("The newest drift verdict of every version that has one");
         return app;

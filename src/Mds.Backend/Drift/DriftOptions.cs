@@ -45,4 +45,12 @@ public sealed class DriftOptions
     /// <summary>Reports older than this are deleted by the version's job.</summary>
     [Range(1, 3650)]
     public int KeepDays { get; set; } = 30;
+
+    /// <summary>Manual drift checks run at once by this backend; more wait in the queue below, then get 429 with <c>Retry-After</c>.</summary>
+    [Range(1, 1000)]
+    public int MaxConcurrentManualRuns { get; set; } = 2;
+
+    /// <summary>Manual drift checks that may wait for a slot before the rest are refused with 429.</summary>
+    [Range(0, 10_000)]
+    public int MaxQueuedManualRuns { get; set; } = 2;
 }

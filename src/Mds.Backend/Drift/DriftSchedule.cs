@@ -3,6 +3,7 @@ using Hangfire;
 using Hangfire.Storage;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
+using Mds.Backend.Limits;
 using Mds.Backend.Scheduling;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -119,6 +120,7 @@ public static class DriftSetup
         builder.Services.AddSingleton<DriftSchedule>();
         builder.Services.AddScoped<DriftRunner>();
         builder.Services.AddScoped<DriftJob>();
+        builder.Services.AddConcurrencyLimit<DriftOptions>(DriftApi.LimitPolicy, o => (o.MaxConcurrentManualRuns, o.MaxQueuedManualRuns));
         builder.Services.AddHangfireServer(o =>
         {
             o.ServerName = $"monitoring-{Environment.MachineName}-{Environment.ProcessId}";

@@ -27,6 +27,14 @@ public sealed class ExplanationOptions
 
     /// <summary>How long one explanation may take before it is abandoned.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Explanations run at once by this backend; more wait in the queue below, then get 429 with <c>Retry-After</c>.</summary>
+    [Range(1, 1000)]
+    public int MaxConcurrent { get; set; } = 4;
+
+    /// <summary>Explanations that may wait for a slot before the rest are refused with 429.</summary>
+    [Range(0, 10_000)]
+    public int MaxQueued { get; set; } = 8;
 }
 
 /// <summary>An explanation could not be made; the message says why, for the caller.</summary>

@@ -4,6 +4,7 @@ using Mds.Backend.Audit;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
+using Mds.Backend.Limits;
 using Mds.Backend.Outliers;
 using Mds.Contracts.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,20 +22,25 @@ public static class ExplanationsApi
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>The concurrency limit of explanation requests (<see cref="ExplanationOptions.MaxConcurrent"/>).</summary>
+    public const string LimitPolicy = "explanation";
+
     public static IHostApplicationBuilder AddExplanations(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ExplanationOptions>().Bind(builder.Configuration.GetSection("Mds:Explanations")).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<Explainer>();
+        builder.Services.AddConcurrencyLimit<ExplanationOptions>(LimitPolicy, o => (o.MaxConcurrent, o.MaxQueued));
         return builder;
     }
 
     public static IEndpointRouteBuilder MapExplanationsApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/models/{name}/versions/{version:int}/explain", ExplainRow).WithTags("Explanations").RequireAuthorization(Policies.AnyUser)
-            .WithName("ExplainRow").WithSummary("KernelSHAP attributions of the model's prediction for one row sent");
+            .WithName("ExplainRow").WithSummary("KernelSHAP attributions of the model's prediction for one row sent").RequireRateLimiting(LimitPolicy);
         var record = app.MapGroup("/api/records/{id:guid}/explanation").WithTags("Explanations").RequireAuthorization(Policies.AnyUser);
         record.MapGet("/", GetKept).WithName("GetRecordExplanation").WithSummary("The kept explanation of a record's row (?row=0); 404 until computed");
-        record.MapPost("/", ExplainRecord).WithName("ExplainRecord").WithSummary("Explain a record's row (?row=0), or return the kept explanation");
+        record.MapPost("/", ExplainRecord).WithName("ExplainRecord").WithSummary("Explain a record's row (?row=0), or return the kept explanation")
+            .RequireRateLimiting(LimitPolicy);
         return app;
     }
 

@@ -134,7 +134,7 @@ public static class GatewayApi
         {
             http.Response.Clear();
             http.Response.Headers[MdsHeaders.RequestId] = requestId;
-            await Error(StatusCodes.Status503ServiceUnavailable, result.Failure!).ExecuteAsync(http);
+            await Error(result.FailureStatus, result.Failure!).ExecuteAsync(http);
         }
     }
 
@@ -158,7 +158,8 @@ public static class GatewayApi
             // The caller's side failed (its body, its connection): YARP has answered it; another replica cannot help.
             (_, ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.RequestCanceled
                 or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled) => SendOutcome<ForwarderError>.Answered(sent),
-            _ => SendOutcome<ForwarderError>.ConnectionFailed(sent.ToString()),
+            // Refused before sending is retried elsewhere; a connection that died after the request went out is not.
+            _ => SendOutcome<ForwarderError>.FromError(http.Features.Get<IForwarderErrorFeature>()?.Exception, sent.ToString()),
         };
     }
 

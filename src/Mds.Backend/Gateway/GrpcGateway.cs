@@ -190,9 +190,14 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !ct.IsCancellationRequested)
             {
-                return e.Status.DebugException is HttpRequestException
-                    ? SendOutcome<ModelInferResponse>.ConnectionFailed(e.Status.Detail)
-                    : SendOutcome<ModelInferResponse>.Unavailable(e.Status.Detail);
+                // No transport error: the worker's own Unavailable. Else refused (retried) or lost after sending (not).
+                return e.Status.DebugException is null
+                    ? SendOutcome<ModelInferResponse>.Unavailable(e.Status.Detail)
+                    : SendOutcome<ModelInferResponse>.FromError(e.Status.DebugException, e.Status.Detail);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Internal && e.Status.DebugException is not null && !ct.IsCancellationRequested)
+            {
+                return SendOutcome<ModelInferResponse>.ConnectionLost(e.Status.Detail); // the stream broke after the request went out
             }
             catch (RpcException e)
             {

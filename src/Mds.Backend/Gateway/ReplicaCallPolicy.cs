@@ -24,6 +24,11 @@ namespace Mds.Backend.Gateway;
 //   OperationCanceledException (REST reports an aborted request as answered: nothing more can be sent to that caller).
 // - Extra attempts (pipelines' per-step retries): beyond the usual two attempts, only after a connection failure or a
 //   503; they may go back to a replica already tried (after a short pause) when no other is left.
+// - A request that may have reached the worker is never sent again: a connection that died after the request went out
+//   (the worker's process died while running it, or no answer came in time) may mean this request is what kills
+//   workers, and resending it would take the next replica down too. Only "could not connect" (nothing was sent) and a
+//   worker's own 503 are retried; a lost connection suspends the worker and ends the call with a 502
+//   (<see cref="IsConnectFailure"/> is the one classification the transports use).
 public sealed class ReplicaCallPolicy
 {
     /// <summary>Attempts for every call: the first and one retry on another replica.</summary>
@@ -125,6 +130,9 @@ public sealed class ReplicaCallPolicy
                 case SendOutcomeKind.ConnectionFailed:
                     replica.Outstanding.Suspend(Suspension);
                     break;
+                case SendOutcomeKind.ConnectionLost:
+                    replica.Outstanding.Suspend(Suspension);
+                    return new ReplicaCallResult<TResult>(default, null, version, failure, StatusCodes.Status502BadGateway);
                 case SendOutcomeKind.NotLoaded:
                     notLoaded.Add(replica);
                     // The table was a moment behind an unload: catch up, and retry on what is Ready now (same version).
@@ -158,6 +166,8 @@ public sealed class ReplicaCallPolicy
         {
             SendOutcomeKind.NotLoaded => "no longer has it loaded (it is being moved; try again)",
             SendOutcomeKind.Unavailable => "answered 503" + detail,
+            SendOutcomeKind.ConnectionLost => $"lost the connection after the request was sent ({outcome.Detail ?? "no answer"}); "
+                + "the request was not sent to another replica, as it may be what stopped the worker",
             _ => $"could not be reached ({outcome.Detail ?? "no answer"})",
         };
         return $"model '{name}': replica on worker '{replica.WorkerName}' {why}";
@@ -177,6 +187,29 @@ public sealed class ReplicaCallPolicy
         return mayRepeat ? route.PickReplica(notLoaded, grpc) : null;
     }
 
+    /// <summary>
+    /// Whether a transport's failure happened before any of the request was sent: the connection could not be made
+    /// (refused, no route, name not resolved, TLS handshake). Anything else (the connection closed or reset after the
+    /// request went out, a timeout waiting for the answer, a protocol error) may have reached the worker.
+    /// </summary>
+    public static bool IsConnectFailure(Exception? error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError }:
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.HostUnreachable
+                    or System.Net.Sockets.SocketError.NetworkUnreachable or System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.AddressNotAvailable }:
+                    return true;
+                case HttpRequestException { HttpRequestError: not HttpRequestError.Unknown }:
+                    return false; // classified by HttpClient as something after the connection was made
+            }
+        }
+
+        return false;
+    }
+
     private static bool CanRetryAfter(RouteLookup route, ReplicaEndpoint replica, List<ReplicaEndpoint> tried, List<ReplicaEndpoint> notLoaded, bool mayRepeat, bool grpc) =>
         mayRepeat || route.PickReplica([.. tried, .. notLoaded, replica], grpc) is not null;
 }
@@ -193,8 +226,14 @@ public enum SendOutcomeKind
     /// <summary>The worker answered 503 (REST) or Unavailable (gRPC) itself.</summary>
     Unavailable,
 
-    /// <summary>The worker could not be reached, or the connection failed before an answer.</summary>
+    /// <summary>The worker could not be reached: nothing was sent (connection refused, no route); retried elsewhere.</summary>
     ConnectionFailed,
+
+    /// <summary>
+    /// The connection failed after the request was sent (the worker's process died, reset, timed out): never retried,
+    /// as the request itself may be what stopped the worker; the call ends with a 502.
+    /// </summary>
+    ConnectionLost,
 }
 
 /// <summary>One send's outcome and, when answered, its value.</summary>
@@ -207,16 +246,23 @@ public readonly record struct SendOutcome<TResult>(SendOutcomeKind Kind, TResult
     public static SendOutcome<TResult> Unavailable(string? detail = null) => new(SendOutcomeKind.Unavailable, default, detail);
 
     public static SendOutcome<TResult> ConnectionFailed(string detail) => new(SendOutcomeKind.ConnectionFailed, default, detail);
+
+    public static SendOutcome<TResult> ConnectionLost(string detail) => new(SendOutcomeKind.ConnectionLost, default, detail);
+
+    /// <summary>A transport's exception as <see cref="ConnectionFailed"/> or <see cref="ConnectionLost"/> (<see cref="ReplicaCallPolicy.IsConnectFailure"/>).</summary>
+    public static SendOutcome<TResult> FromError(Exception? error, string detail) =>
+        ReplicaCallPolicy.IsConnectFailure(error) ? ConnectionFailed(detail) : ConnectionLost(detail);
 }
 
 /// <summary>One try: the replica, which try it is (0 first), and whether a 503 from it is final (pass it through).</summary>
 public readonly record struct ReplicaAttempt(ReplicaEndpoint Replica, int Number, bool LastTry);
 
 /// <summary>
-/// A call's end: the answer and the replica that gave it, or <see cref="Failure"/>, the sentence for the 503 the
-/// transport answers. <see cref="Version"/> is the version routed to.
+/// A call's end: the answer and the replica that gave it, or <see cref="Failure"/>, the sentence for the error the
+/// transport answers with <see cref="FailureStatus"/> (503, or 502 when the connection was lost after sending).
+/// <see cref="Version"/> is the version routed to.
 /// </summary>
-public readonly record struct ReplicaCallResult<TResult>(TResult? Value, ReplicaEndpoint? Replica, int Version, string? Failure)
+public readonly record struct ReplicaCallResult<TResult>(TResult? Value, ReplicaEndpoint? Replica, int Version, string? Failure, int FailureStatus = StatusCodes.Status503ServiceUnavailable)
 {
     public bool Answered => Failure is null;
 }

@@ -69,7 +69,7 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
                 options.ExtraAttempts, ct: ct);
             if (!result.Answered)
             {
-                status = StatusCodes.Status503ServiceUnavailable;
+                status = result.FailureStatus;
                 throw new ReplicaUnavailableException(result.Failure!);
             }
 
@@ -140,11 +140,11 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
         }
         catch (HttpRequestException e)
         {
-            return SendOutcome<WorkerReply>.ConnectionFailed(e.Message);
+            return SendOutcome<WorkerReply>.FromError(e, e.HttpRequestError.ToString());
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return SendOutcome<WorkerReply>.ConnectionFailed($"no answer within {http.Timeout.TotalSeconds:0} s");
+            return SendOutcome<WorkerReply>.ConnectionLost($"no answer within {http.Timeout.TotalSeconds:0} s");
         }
 
         using (response)
@@ -156,7 +156,7 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
             }
             catch (HttpRequestException e)
             {
-                return SendOutcome<WorkerReply>.ConnectionFailed(e.Message);
+                return SendOutcome<WorkerReply>.ConnectionLost(e.HttpRequestError.ToString()); // the answer had begun
             }
 
             if (response.StatusCode == HttpStatusCode.NotFound && response.Headers.Contains(MdsHeaders.NotLoaded))

@@ -40,6 +40,9 @@ public sealed class ArtifactStore
                     sha.AppendData(buffer, 0, n);
                     await file.WriteAsync(buffer.AsMemory(0, n), ct);
                 }
+
+                await file.FlushAsync(ct);
+                file.Flush(flushToDisk: true); // on disk before the database says it exists
             }
 
             return new StagedArtifact(path, Convert.ToHexStringLower(sha.GetHashAndReset()), size);
@@ -51,7 +54,11 @@ public sealed class ArtifactStore
         }
     }
 
-    /// <summary>Moves a staged file to its content address (or drops it when that content is already stored).</summary>
+    /// <summary>
+    /// Moves a staged file to its content address (or drops it when that content is already stored). Called after the
+    /// database commit that refers to it succeeded: a failed commit leaves no file behind, and a crash between the two
+    /// leaves a <c>.part</c> file that <see cref="CleanUp"/> removes.
+    /// </summary>
     public void Commit(StagedArtifact staged)
     {
         string target = PathOf(staged.Sha256);
@@ -65,6 +72,48 @@ public sealed class ArtifactStore
     }
 
     public static void Discard(StagedArtifact staged) => File.Delete(staged.Path);
+
+    /// <summary>
+    /// Deletes staged <c>.part</c> files older than <paramref name="minAge"/> (uploads that never finished) and stored
+    /// artifacts that <paramref name="isKnown"/> says no row refers to (older than <paramref name="minAge"/> too, so a file
+    /// just renamed into place is never raced). Returns how many files went.
+    /// </summary>
+    public int CleanUp(Func<string, bool> isKnown, TimeSpan minAge, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(isKnown);
+        int removed = 0;
+        foreach (var part in new DirectoryInfo(_incoming).EnumerateFiles("*.part"))
+        {
+            if (now - part.LastWriteTimeUtc > minAge && TryDelete(part))
+            {
+                removed++;
+            }
+        }
+
+        foreach (var stored in new DirectoryInfo(_root).EnumerateFiles("*.onnx"))
+        {
+            string sha = Path.GetFileNameWithoutExtension(stored.Name);
+            if (now - stored.LastWriteTimeUtc > minAge && IsSha256(sha) && !isKnown(sha) && TryDelete(stored))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool TryDelete(FileInfo file)
+    {
+        try
+        {
+            file.Delete();
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // in use or gone: the next round tries again
+        }
+    }
 
     /// <summary>The path of a stored artifact; the hash is checked to be 64 hex characters.</summary>
     public string PathOf(string sha256)

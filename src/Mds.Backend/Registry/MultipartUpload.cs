@@ -98,9 +98,14 @@ internal static class MultipartUpload
         {
             return fail(TooLarge(maxBytes));
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
+        catch (Exception e) when (e is InvalidDataException or BadHttpRequestException)
         {
             return fail(RegistryApi.Bad("The multipart body could not be read: " + e.Message));
+        }
+        catch (IOException)
+        {
+            // An I/O error's message may name a file on this server: not for the client.
+            return fail(RegistryApi.Bad("The multipart body could not be read (the connection broke or the server could not store it)."));
         }
         finally
         {

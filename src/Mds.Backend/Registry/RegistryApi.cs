@@ -35,13 +35,18 @@ public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOpti
 /// <summary><c>/api/models</c>: upload, list, inspect, delete versions, choose the live one.</summary>
 public static partial class RegistryApi
 {
+    /// <summary>The concurrency limit of uploads and inspections, which parse ONNX (<see cref="RegistryOptions.MaxConcurrentUploads"/>).</summary>
+    public const string LimitPolicy = "model upload";
+
     public static IEndpointRouteBuilder MapRegistryApi(this IEndpointRouteBuilder app)
     {
         var models = app.MapGroup("/api/models").WithTags("Models");
         models.MapPost("/", Upload).RequireAuthorization(Policies.Researcher).DisableAntiforgery()
-            .WithName("UploadModel").WithSummary("Upload an ONNX file as a new model or the next version of one");
+            .WithName("UploadModel").WithSummary("Upload an ONNX file as a new model or the next version of one")
+            .RequireRateLimiting(LimitPolicy);
         models.MapPost("/inspect", Inspect).RequireAuthorization(Policies.Researcher).DisableAntiforgery()
-            .WithName("InspectModel").WithSummary("Validate an ONNX file and read its schema without storing it");
+            .WithName("InspectModel").WithSummary("Validate an ONNX file and read its schema without storing it")
+            .RequireRateLimiting(LimitPolicy);
         models.MapGet("/", List).RequireAuthorization(Policies.AnyUser)
             .WithName("ListModels").WithSummary("Every model with its versions and replicas");
         models.MapGet("/{name}", Get).RequireAuthorization(Policies.AnyUser)
@@ -174,7 +179,11 @@ public static partial class RegistryApi
 
                 model.Tags = merged;
 
-                int next = (await s.Db.ModelVersions.Where(v => v.ModelId == model.Id).MaxAsync(v => (int?)v.Version, ct) ?? 0) + 1;
+                // Numbers are never reused: the model's counter remembers deleted versions (a client holding "v3" must
+                // never get a different model under that name). The unique index settles two uploads that race.
+                int highest = await s.Db.ModelVersions.Where(v => v.ModelId == model.Id).MaxAsync(v => (int?)v.Version, ct) ?? 0;
+                int next = Math.Max(model.LastVersion, highest) + 1;
+                model.LastVersion = next;
                 var artifact = await s.Db.Artifacts.FindAsync([file.Sha256], ct);
                 if (artifact is null)
                 {
@@ -191,8 +200,21 @@ public static partial class RegistryApi
                     CreatedAt = now, CreatedBy = AuthApi.CallerName(caller),
                 };
                 s.Db.ModelVersions.Add(version);
-                s.Store.Commit(file); // the file is in place before any worker can be told about it
                 await s.Db.SaveChangesAsync(ct);
+                // Renamed into place only once the row is committed (a failed commit leaves no stray file); the file
+                // was fsynced when staged. Workers hear of the version below, after the rename.
+                try
+                {
+                    s.Store.Commit(file);
+                }
+                catch (IOException e)
+                {
+                    s.Log.LogError(e, "Could not move the artifact of model {Model} version {Version} into place; the version is withdrawn", name, next);
+                    s.Db.ModelVersions.Remove(version);
+                    await s.Db.SaveChangesAsync(CancellationToken.None);
+                    return TypedResults.Problem("The model file could not be stored; try again.", statusCode: StatusCodes.Status500InternalServerError);
+                }
+
                 s.Reconcile.Request();
                 await s.Routing.RefreshAsync(ct);
                 s.Log.LogInformation("Model {Model} version {Version} uploaded ({Bytes} bytes, sha256 {Sha})", name, next, file.SizeBytes, file.Sha256);

@@ -13,6 +13,8 @@ public sealed class Model
     /// <summary>The version that answers the bare name; null means "the newest Ready one".</summary>
     public long? LiveVersionId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>The highest version number ever given (deleted versions included): the next upload gets one more.</summary>
+    public int LastVersion { get; set; }
     /// <summary>Words people find and group models by (lower case; see <see cref="ModelTags"/>).</summary>
     public List<string> Tags { get; set; } = [];
     public List<ModelVersion> Versions { get; set; } = [];

@@ -20,4 +20,12 @@ public sealed class RegistryOptions
     /// <summary>Largest replica count a version may ask for.</summary>
     [Range(1, 1000)]
     public int MaxReplicas { get; set; } = 64;
+
+    /// <summary>Model uploads and inspections (ONNX parsing) run at once by this backend; more wait in the queue below, then get 429 with <c>Retry-After</c>.</summary>
+    [Range(1, 1000)]
+    public int MaxConcurrentUploads { get; set; } = 2;
+
+    /// <summary>Model uploads and inspections (ONNX parsing) that may wait for a slot before the rest are refused with 429.</summary>
+    [Range(0, 10_000)]
+    public int MaxQueuedUploads { get; set; } = 4;
 }

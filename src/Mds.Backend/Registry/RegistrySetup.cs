@@ -1,3 +1,4 @@
+using Mds.Backend.Limits;
 using Mds.Backend.Scheduling;
 
 namespace Mds.Backend.Registry;
@@ -12,6 +13,8 @@ public static class RegistrySetup
             .Configure(o => o.DataDirectory = builder.Configuration["Mds:DataDirectory"] ?? o.DataDirectory)
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ArtifactStore>();
+        builder.Services.AddHostedService<ArtifactCleanup>();
+        builder.Services.AddConcurrencyLimit<RegistryOptions>(RegistryApi.LimitPolicy, o => (o.MaxConcurrentUploads, o.MaxQueuedUploads));
         builder.Services.AddScoped<RegistryServices>();
         builder.Services.AddScoped<Cluster.ClusterServices>();
         builder.Services.AddSingleton<Cluster.HeartbeatMisses>();

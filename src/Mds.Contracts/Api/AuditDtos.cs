@@ -31,4 +31,8 @@ public sealed record InferenceRecordDto(InferenceRecordSummaryDto Record, JsonEl
 /// <param name="Records">The records.</param>
 /// <param name="Skip">How many newer records were skipped.</param>
 /// <param name="HasMore">Whether older records match too.</param>
-public sealed record InferenceRecordPageDto(IReadOnlyList<InferenceRecordSummaryDto> Records, int Skip, bool HasMore);
+/// <param name="NextCursor">
+/// When <paramref name="HasMore"/>: pass it as <c>before</c> for the next (older) page, with the same filters. Paging by
+/// cursor costs the same at any depth; <c>skip</c> is capped.
+/// </param>
+public sealed record InferenceRecordPageDto(IReadOnlyList<InferenceRecordSummaryDto> Records, int Skip, bool HasMore, string? NextCursor = null);

@@ -24,11 +24,12 @@ public sealed class RecordsClient(HttpClient http, BackendToken token) : Backend
 }
 
 /// <summary>
-/// Which records to list: every field optional. <see cref="Status"/> is <c>ok</c>, <c>error</c> or an HTTP status code.
+/// Which records to list: every field optional. <see cref="Status"/> is <c>ok</c>, <c>error</c> or an HTTP status code;
+/// <see cref="Before"/> is the previous page's <c>nextCursor</c> (keyset paging, cheap at any depth).
 /// </summary>
 public sealed record RecordFilter(
     string? Model = null, int? Version = null, string? Status = null, DateTimeOffset? From = null, DateTimeOffset? To = null,
-    string? RequestId = null, bool OutliersOnly = false, int Skip = 0, int Take = 50)
+    string? RequestId = null, bool OutliersOnly = false, int Skip = 0, int Take = 50, string? Before = null)
 {
     /// <summary>The search's path and query, e.g. <c>api/records?model=iris&amp;outliers=true&amp;skip=0&amp;take=50</c>.</summary>
     public string ToQuery()
@@ -69,7 +70,13 @@ public sealed record RecordFilter(
             query.Append("outliers=true&");
         }
 
-        return query.Append("skip=").Append(Skip.ToString(CultureInfo.InvariantCulture))
-            .Append("&take=").Append(Take.ToString(CultureInfo.InvariantCulture)).ToString();
+        query.Append("skip=").Append(Skip.ToString(CultureInfo.InvariantCulture))
+            .Append("&take=").Append(Take.ToString(CultureInfo.InvariantCulture));
+        if (!string.IsNullOrEmpty(Before))
+        {
+            query.Append("&before=").Append(Uri.EscapeDataString(Before));
+        }
+
+        return query.ToString();
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 
 namespace Mds.Workers.Cluster;
@@ -7,12 +6,12 @@ namespace Mds.Workers.Cluster;
 /// <summary>
 /// Model files on local disk, named by their SHA-256 (<c>{sha256}.onnx</c>). A download goes to a temporary file,
 /// is hashed while it streams, and is renamed into place only when the hash matches, so a file under its final name
-/// is always whole. A cached file is re-hashed once per process before it is trusted.
+/// is always whole. A cached file is re-hashed every time it is loaded (a file changed on disk since, by accident or by
+/// someone with access to the cache, is not run): a mismatch deletes it and downloads it again, and a download that
+/// does not match is refused.
 /// </summary>
 internal sealed class ArtifactCache(BackendClient backend, WorkerIdentity identity)
 {
-    private readonly ConcurrentDictionary<string, bool> _verified = new(StringComparer.Ordinal);
-
     /// <summary>The path of the artifact, downloading it first unless a valid copy is cached.</summary>
     /// <exception cref="ArtifactException">The id is not a SHA-256, or the download does not match it.</exception>
     public async Task<string> GetAsync(string sha256, long expectedSize, CancellationToken cancellationToken)
@@ -29,9 +28,8 @@ internal sealed class ArtifactCache(BackendClient backend, WorkerIdentity identi
         string path = Path.Combine(directory, id + ".onnx");
         if (File.Exists(path))
         {
-            if (_verified.ContainsKey(id) || string.Equals(await HashFileAsync(path, cancellationToken).ConfigureAwait(false), id, StringComparison.Ordinal))
+            if (string.Equals(await HashFileAsync(path, cancellationToken).ConfigureAwait(false), id, StringComparison.Ordinal))
             {
-                _verified[id] = true;
                 return path;
             }
 
@@ -48,7 +46,6 @@ internal sealed class ArtifactCache(BackendClient backend, WorkerIdentity identi
             }
 
             File.Move(temporary, path, overwrite: true);
-            _verified[id] = true;
             return path;
         }
         finally

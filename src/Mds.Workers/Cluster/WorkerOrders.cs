@@ -173,8 +173,9 @@ internal sealed partial class WorkerOrders(
             ModelLoadException or ArtifactException => e.Message,
             BackendException => "fetching the artifact failed: " + e.Message,
             HttpRequestException => "fetching the artifact failed: " + e.Message,
-            IOException => "writing the artifact to the cache failed: " + e.Message,
-            UnauthorizedAccessException => "writing the artifact to the cache failed: " + e.Message,
+            // The worker's log has the exception; the message shown to users names no local path.
+            IOException => "writing the artifact to the worker's cache failed (see the worker's log)",
+            UnauthorizedAccessException => "writing the artifact to the worker's cache was refused (see the worker's log)",
             OperationCanceledException => "fetching the artifact timed out",
             _ => $"{e.GetType().Name}: {e.Message}",
         };

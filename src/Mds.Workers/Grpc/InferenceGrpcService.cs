@@ -90,6 +90,11 @@ internal sealed class InferenceGrpcService(
             Audit(StatusCodes.Status400BadRequest, e.Message, decoded, null);
             throw Invalid(e);
         }
+        catch (InferenceTimeoutException e)
+        {
+            Audit(StatusCodes.Status504GatewayTimeout, e.Message, decoded, null);
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded, e.Message));
+        }
         catch (ModelNotLoadedException e)
         {
             throw NotLoaded(e); // unloaded since the lookup above

@@ -164,6 +164,10 @@ internal static class InferenceApi
         {
             return Audit(TypedResults.BadRequest(new V2Error(e.Message)), StatusCodes.Status400BadRequest, e.Message, request, null);
         }
+        catch (InferenceTimeoutException e)
+        {
+            return Audit(TypedResults.Json(new V2Error(e.Message), statusCode: StatusCodes.Status504GatewayTimeout), StatusCodes.Status504GatewayTimeout, e.Message, request, null);
+        }
         catch (ModelNotLoadedException e)
         {
             context.Response.Headers[MdsHeaders.NotLoaded] = "1"; // unloaded while the body was read

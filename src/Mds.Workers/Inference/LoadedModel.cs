@@ -33,6 +33,9 @@ internal sealed class LoadedModel
 
     public long ReplicaId { get; }
 
+    /// <summary>The longest one run may take before ONNX Runtime is told to stop it; zero for no limit.</summary>
+    public TimeSpan InferenceTimeout { get; init; }
+
     /// <summary>Running totals for the statistics extension, from this load on.</summary>
     public ModelCounters Counters { get; } = new();
 

@@ -15,12 +15,14 @@ internal sealed class ModelLoader : IDisposable
     private readonly int _intraOpThreads;
     private readonly int _interOpThreads;
     private readonly int? _cudaDevice;
+    private readonly TimeSpan _inferenceTimeout;
 
     public ModelLoader(IOptions<WorkerOptions> options, ILogger<ModelLoader>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _intraOpThreads = options.Value.EffectiveIntraOpThreads();
         _interOpThreads = Math.Max(1, options.Value.InterOpThreads);
+        _inferenceTimeout = options.Value.InferenceTimeout;
         _cudaDevice = options.Value.UsesCuda(OrtProviders.HasCuda) ? options.Value.GpuDeviceId : null;
 
         // Start ONNX Runtime's environment now, so that its one-time cost is not counted against the first model.
@@ -51,13 +53,14 @@ internal sealed class ModelLoader : IDisposable
             }
 
             long grown = ResidentBytes() - before;
-            var model = new LoadedModel(replicaId, name, version, session, Math.Max(grown, fileSize));
+            var model = new LoadedModel(replicaId, name, version, session, Math.Max(grown, fileSize)) { InferenceTimeout = _inferenceTimeout };
             session = null;
             return model;
         }
         catch (OnnxRuntimeException e)
         {
-            throw new ModelLoadException($"ONNX Runtime cannot load model '{name}' version {version}: {OrtMessages.Clean(e.Message)}", e);
+            // ONNX Runtime names the file it read: the path is this machine's business, not the reader's.
+            throw new ModelLoadException($"ONNX Runtime cannot load model '{name}' version {version}: {OrtMessages.Clean(e.Message).Replace(path, "the model file", StringComparison.Ordinal)}", e);
         }
         finally
         {

@@ -64,9 +64,18 @@ internal static class TensorBinding
             }
 
             IDisposableReadOnlyCollection<OrtValue> results;
+            var timeout = model.InferenceTimeout;
+            // With a timeout, each run has its own RunOptions (one small native object) whose Terminate flag a timer sets.
+            using var runOptions = timeout > TimeSpan.Zero ? new RunOptions() : null;
+            using var deadline = timeout > TimeSpan.Zero ? new CancellationTokenSource(timeout) : null;
+            using var terminate = deadline?.Token.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
             try
             {
-                results = model.Session.Run(SharedRunOptions, signature.InputNames, values, outputNames);
+                results = model.Session.Run(runOptions ?? SharedRunOptions, signature.InputNames, values, outputNames);
+            }
+            catch (OnnxRuntimeException e) when (deadline?.IsCancellationRequested == true)
+            {
+                throw new InferenceTimeoutException($"model '{model.Name}' version {model.VersionText} did not finish within {timeout.TotalSeconds:0.###} s; the run was stopped", e);
             }
             catch (OnnxRuntimeException e)
             {
@@ -307,4 +316,14 @@ internal static class TensorBinding
         {
         }
     }
+}
+
+/// <summary>A run took longer than the worker's <c>Mds:Worker:InferenceTimeout</c> and was stopped (answered 504).</summary>
+internal sealed class InferenceTimeoutException : Exception
+{
+    public InferenceTimeoutException(string message, Exception inner) : base(message, inner) { }
+
+    public InferenceTimeoutException(string message) : base(message) { }
+
+    public InferenceTimeoutException() { }
 }

@@ -106,6 +106,25 @@ public sealed class ResultTableTests
 
 public sealed class CsvWriteTests
 {
+    [Theory]
+    [InlineData("=1+2", "\"'=1+2\"")]
+    [InlineData("+cmd", "\"'+cmd\"")]
+    [InlineData("-x", "\"'-x\"")]
+    [InlineData("@SUM(A1)", "\"'@SUM(A1)\"")]
+    [InlineData("\tx", "\"'\tx\"")]
+    [InlineData("\rx", "\"'\rx\"")]
+    [InlineData("=HYPERLINK(\"u\")", "\"'=HYPERLINK(\"\"u\"\")\"")]
+    [InlineData("-1.5", "-1.5")]
+    [InlineData("+2", "+2")]
+    [InlineData("-1e-5", "-1e-5")]
+    [InlineData("a=b", "a=b")]
+    public void A_text_cell_a_spreadsheet_would_run_as_a_formula_is_escaped_and_numbers_are_not(string cell, string written)
+    {
+        var writer = new StringWriter();
+        Csv.Write(writer, [cell]);
+        Assert.Equal(written + "\n", writer.ToString());
+    }
+
     [Fact]
     public void Fields_with_commas_quotes_or_line_breaks_are_quoted_and_read_back_the_same()
     {

@@ -195,6 +195,31 @@ public sealed class ReplicaCallPolicyTests
     }
 
     [Fact]
+    public async Task A_request_whose_connection_died_after_sending_is_not_resent_to_another_replica()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m",
+            Send(sends, SendOutcome<int>.ConnectionLost("ResponseEnded"), Answered(200)), extraAttempts: 5);
+
+        Assert.Single(sends);
+        Assert.False(result.Answered);
+        Assert.Equal(502, result.FailureStatus);
+        Assert.Contains("not sent to another replica", result.Failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Only_a_failure_to_connect_counts_as_never_sent()
+    {
+        Assert.True(ReplicaCallPolicy.IsConnectFailure(new HttpRequestException(HttpRequestError.ConnectionError, "refused")));
+        Assert.True(ReplicaCallPolicy.IsConnectFailure(new InvalidOperationException("x",
+            new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused))));
+        Assert.False(ReplicaCallPolicy.IsConnectFailure(new HttpRequestException(HttpRequestError.ResponseEnded, "ended")));
+        Assert.False(ReplicaCallPolicy.IsConnectFailure(new IOException("reset")));
+        Assert.False(ReplicaCallPolicy.IsConnectFailure(null));
+    }
+
+    [Fact]
     public async Task A_failed_send_after_the_caller_cancelled_throws_instead_of_answering_503()
     {
         using var cts = new CancellationTokenSource();

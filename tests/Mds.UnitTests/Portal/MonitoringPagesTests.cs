@@ -64,8 +64,9 @@ public class MonitoringPagesTests
         var backend = new FakeBackend()
             .OnJson(HttpMethod.Get, "/api/models", () => new[] { Iris })
             .OnJson(HttpMethod.Get, "/api/records?model=iris&outliers=true&skip=0&take=50", () => new InferenceRecordPageDto(
-                [OkRecord, .. Enumerable.Range(2, 49).Select(i => OkRecord with { Id = Guid.NewGuid(), RequestId = $"req-{i:0000}" })], 0, true))
-            .OnJson(HttpMethod.Get, "/api/records?model=iris&outliers=true&skip=50&take=50", () => new InferenceRecordPageDto([OkRecord with { RequestId = "req-older" }], 50, false));
+                [OkRecord, .. Enumerable.Range(2, 49).Select(i => OkRecord with { Id = Guid.NewGuid(), RequestId = $"req-{i:0000}" })], 0, true, "cursor-50"))
+            // Older pages go by the cursor the page before gave (the backend refuses deep skips).
+            .OnJson(HttpMethod.Get, "/api/records?model=iris&outliers=true&skip=0&take=50&before=cursor-50", () => new InferenceRecordPageDto([OkRecord with { RequestId = "req-older" }], 0, false));
         await using var ctx = Context(backend);
         ctx.Services.GetRequiredService<NavigationManager>().NavigateTo("records?model=iris&outliers=true");
 
@@ -83,6 +84,7 @@ public class MonitoringPagesTests
         page.WaitForAssertion(() => Assert.Contains("req-older", page.Find("[data-testid=records-table]").TextContent, StringComparison.Ordinal));
         Assert.True(page.Find("[data-testid=records-older]").HasAttribute("disabled"));
         Assert.Contains("51–51", page.Find("[data-testid=records-pager]").TextContent, StringComparison.Ordinal);
+        Assert.False(page.Find("[data-testid=records-newer]").HasAttribute("disabled"));
     }
 
     [Fact]

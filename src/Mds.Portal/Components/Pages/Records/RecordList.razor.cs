@@ -68,7 +68,12 @@ public partial class RecordList
 
     private string PageText => _page is null || _page.Records.Count == 0
         ? ""
-        : string.Create(CultureInfo.InvariantCulture, $"{_filter.Skip + 1}–{_filter.Skip + _page.Records.Count}{(_page.HasMore ? " and older" : "")}");
+        : string.Create(CultureInfo.InvariantCulture, $"{Offset + 1}–{Offset + _page.Records.Count}{(_page.HasMore ? " and older" : "")}");
+
+    // Pages go by cursor (the backend refuses deep skips): the cursors of the pages before this one, newest first.
+    private readonly List<string?> _newer = [];
+
+    private int Offset => _newer.Count * PageSize;
 
     /// <inheritdoc />
     protected override async Task OnInitializedAsync()
@@ -131,7 +136,8 @@ public partial class RecordList
     // Any change of the search starts again from the newest records.
     private async Task FilterAsync(RecordFilter filter)
     {
-        _filter = filter with { Skip = 0 };
+        _filter = filter with { Skip = 0, Before = null };
+        _newer.Clear();
         await LoadAsync();
     }
 
@@ -168,13 +174,25 @@ public partial class RecordList
 
     private async Task NewerAsync()
     {
-        _filter = _filter with { Skip = Math.Max(0, _filter.Skip - PageSize) };
+        if (_newer.Count == 0)
+        {
+            return;
+        }
+
+        _filter = _filter with { Before = _newer[^1] };
+        _newer.RemoveAt(_newer.Count - 1);
         await LoadAsync();
     }
 
     private async Task OlderAsync()
     {
-        _filter = _filter with { Skip = _filter.Skip + PageSize };
+        if (_page?.NextCursor is not { } next)
+        {
+            return;
+        }
+
+        _newer.Add(_filter.Before);
+        _filter = _filter with { Before = next };
         await LoadAsync();
     }
 
