@@ -44,6 +44,7 @@ app.UseJobsDashboard();
 
 app.MapMdsDefaults();
 app.MapAuthApi();
+app.MapJwks();
 app.MapRegistryApi();
 app.MapDatasetsApi();
 app.MapBatchesApi();
