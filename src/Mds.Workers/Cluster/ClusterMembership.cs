@@ -156,6 +156,12 @@ internal sealed partial class ClusterMembership(
                     failing = false;
                 }
             }
+            catch (BackendException e) when (e.StatusCode == System.Net.HttpStatusCode.Unauthorized && !cancellationToken.IsCancellationRequested)
+            {
+                // The credential was reset by an admin (or the database replaced): register again, which issues a new one.
+                LogCredentialRejected(e.Message);
+                return;
+            }
             catch (Exception e) when (IsBackendAway(e, cancellationToken))
             {
                 if (!failing)

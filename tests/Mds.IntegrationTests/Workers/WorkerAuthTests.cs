@@ -152,6 +152,30 @@ public sealed class WorkerAuthTests(MdsCluster cluster)
     }
 
     [Fact]
+    public async Task Metrics_can_be_made_to_require_a_token()
+    {
+        // open by default (Prometheus scrapes it) ...
+        using var open = await cluster.WorkerClientAsync(cluster.Workers[0].Url, role: null);
+        Assert.Equal(HttpStatusCode.OK, (await open.GetAsync("/metrics")).StatusCode);
+
+        // ... and 401 without a credential when Mds:Worker:MetricsRequireToken is set (a worker no model can use)
+        var locked = await cluster.StartWorkerAsync("metrics-locked", "metricslocked", memoryMb: 1,
+            settings: new Dictionary<string, string> { ["Mds__Worker__MetricsRequireToken"] = "true" });
+        try
+        {
+            using var anonymous = await cluster.WorkerClientAsync(locked.Url, role: null);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/metrics")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/v2/health/live")).StatusCode);
+            using var admin = await cluster.WorkerClientAsync(locked.Url, Roles.Admin);
+            Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/metrics")).StatusCode);
+        }
+        finally
+        {
+            await cluster.StopWorkerAsync(locked);
+        }
+    }
+
+    [Fact]
     public async Task The_backend_publishes_its_public_signing_keys()
     {
         using var anonymous = await cluster.ClientAsync(null);
