@@ -133,7 +133,7 @@ internal static class AuditOverhead
     /// <summary>The sum of the samples of <paramref name="name"/> on the worker's <c>/metrics</c> whose labels contain every one of <paramref name="labels"/>.</summary>
     private static async Task<double> MetricAsync(ServiceHost worker, string name, CancellationToken ct, params string[] labels)
     {
-        using var http = new HttpClient { BaseAddress = worker.Url, Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient { BaseAddress = worker.Url, Timeout = TimeSpan.FromSeconds(10), DefaultRequestHeaders = { Authorization = LocalCluster.WorkerAuthorization } };
         string text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
         double sum = 0;
         foreach (string line in text.Split('\n'))

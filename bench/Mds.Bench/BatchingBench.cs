@@ -144,7 +144,7 @@ internal static class BatchingBench
     /// <summary>Waits until the worker reports that it batches <paramref name="model"/> (the settings reach it by a Hangfire order).</summary>
     private static async Task WaitForBatchingAsync(Uri worker, string model, CancellationToken ct)
     {
-        using var http = new HttpClient { BaseAddress = worker };
+        using var http = new HttpClient { BaseAddress = worker, DefaultRequestHeaders = { Authorization = LocalCluster.WorkerAuthorization } };
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
@@ -182,7 +182,7 @@ internal static class WorkerStats
 {
     public static async Task<Mds.Contracts.Inference.ModelStatistics> OfAsync(Uri worker, string model, CancellationToken ct)
     {
-        using var http = new HttpClient { BaseAddress = worker };
+        using var http = new HttpClient { BaseAddress = worker, DefaultRequestHeaders = { Authorization = LocalCluster.WorkerAuthorization } };
         var response = await http.GetFromJsonAsync<Mds.Contracts.Inference.ModelStatisticsResponse>(new Uri($"/v2/models/{model}/versions/1/stats", UriKind.Relative), ct);
         return response!.ModelStats.Single();
     }

@@ -57,7 +57,7 @@ internal static partial class DensityBench
             var worker = await cluster.StartWorkerAsync("density", WorkerSettings(), ct);
             worker.LineWritten += log.Read;
             using var admin = await cluster.AdminClientAsync(ct);
-            using var direct = new HttpClient { BaseAddress = worker.Url, Timeout = TimeSpan.FromSeconds(30) };
+            using var direct = new HttpClient { BaseAddress = worker.Url, Timeout = TimeSpan.FromSeconds(30), DefaultRequestHeaders = { Authorization = LocalCluster.WorkerAuthorization } };
             await Task.Delay(settle, ct);
             checkpoints.Add((0, ResidentMb(worker.ProcessId)));
             Console.WriteLine($"  0 models: worker RSS {checkpoints[^1].RssMb:F1} MB");
@@ -187,7 +187,7 @@ internal static partial class DensityBench
                 throw new InvalidOperationException($"{name} was placed on {on}, not alone on one of the new workers: the baseline needs one model per worker");
             }
 
-            using var direct = new HttpClient { BaseAddress = worker.Url, Timeout = TimeSpan.FromSeconds(30) };
+            using var direct = new HttpClient { BaseAddress = worker.Url, Timeout = TimeSpan.FromSeconds(30), DefaultRequestHeaders = { Authorization = LocalCluster.WorkerAuthorization } };
             await InferOnceAsync(direct, name, body, ct);
         }
     }

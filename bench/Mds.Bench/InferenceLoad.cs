@@ -110,7 +110,7 @@ internal static class InferenceLoad
         {
             try
             {
-                await client.ModelInferAsync(request, deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct).ConfigureAwait(false);
+                await client.ModelInferAsync(request, LocalCluster.GrpcAuthorization(), DateTime.UtcNow.AddSeconds(30), ct).ConfigureAwait(false);
                 return null;
             }
             catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled || !ct.IsCancellationRequested)
@@ -131,7 +131,7 @@ internal static class InferenceLoad
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
         };
         var http = new HttpClient(handler, disposeHandler: true) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
-        http.DefaultRequestHeaders.Authorization = authorization;
+        http.DefaultRequestHeaders.Authorization = authorization ?? LocalCluster.WorkerAuthorization; // workers need a credential too
         return http;
     }
 

@@ -89,6 +89,16 @@ internal sealed class LocalCluster : IAsyncDisposable
         return worker;
     }
 
+    /// <summary>
+    /// The admin's bearer token once <see cref="AdminClientAsync"/> has signed in: what the benches send when they call
+    /// a worker directly (workers authenticate every caller).
+    /// </summary>
+    public static AuthenticationHeaderValue? WorkerAuthorization { get; private set; }
+
+    /// <summary><see cref="WorkerAuthorization"/> as gRPC metadata (empty before sign-in).</summary>
+    public static Grpc.Core.Metadata GrpcAuthorization() =>
+        WorkerAuthorization is { } a ? new Grpc.Core.Metadata { { "authorization", a.ToString() } } : [];
+
     /// <summary>An HTTP client of the backend signed in as the admin.</summary>
     public async Task<HttpClient> AdminClientAsync(CancellationToken ct)
     {
@@ -97,6 +107,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         response.EnsureSuccessStatusCode();
         var token = (await response.Content.ReadFromJsonAsync<TokenResponse>(ct))!;
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.AccessToken);
+        WorkerAuthorization = http.DefaultRequestHeaders.Authorization;
         return http;
     }
 

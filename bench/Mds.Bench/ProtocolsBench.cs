@@ -177,12 +177,12 @@ internal static class ProtocolsBench
     private static async Task<bool> CheckAnswersAsync(
         Uri rest, Uri grpcUrl, string path, byte[] json, ModelInferRequest grpcRequest, byte[] binary, Dictionary<string, string> binaryHeaders, CancellationToken ct)
     {
-        using var http = new HttpClient { BaseAddress = rest, Timeout = TimeSpan.FromSeconds(30) };
+        using var http = new HttpClient { BaseAddress = rest, Timeout = TimeSpan.FromSeconds(30), DefaultRequestHeaders = { Authorization = LocalCluster.WorkerAuthorization } };
         float[] viaJson = await RestOutputAsync(http, path, json, "application/json", [], ct)
             ?? throw new InvalidOperationException("image JSON: the worker refused the request");
 
         using var channel = GrpcChannel.ForAddress(grpcUrl);
-        var reply = await new GRPCInferenceService.GRPCInferenceServiceClient(channel).ModelInferAsync(grpcRequest, cancellationToken: ct);
+        var reply = await new GRPCInferenceService.GRPCInferenceServiceClient(channel).ModelInferAsync(grpcRequest, LocalCluster.GrpcAuthorization(), cancellationToken: ct);
         float[] viaGrpc = reply.RawOutputContents.Count > 0
             ? MemoryMarshal.Cast<byte, float>(reply.RawOutputContents[0].Span).ToArray()
             : [.. reply.Outputs[0].Contents.Fp32Contents];

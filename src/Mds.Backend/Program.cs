@@ -46,6 +46,7 @@ app.UseJobsDashboard();
 
 app.MapMdsDefaults();
 app.MapAuthApi();
+app.MapJwks();
 app.MapRegistryApi();
 app.MapDatasetsApi();
 app.MapBatchesApi();

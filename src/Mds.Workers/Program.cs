@@ -1,5 +1,6 @@
 using Mds.ServiceDefaults;
 using Mds.Workers;
+using Mds.Workers.Auth;
 using Mds.Workers.Grpc;
 using Mds.Workers.Inference;
 
@@ -12,6 +13,7 @@ builder.AddWorkerHost();
 
 var app = builder.Build();
 app.UseExceptionHandler();
+app.UseCallerAuthentication();
 app.MapMdsDefaults();
 app.MapInferenceApi();
 app.MapGrpcInference();

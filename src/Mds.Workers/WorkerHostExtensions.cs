@@ -1,4 +1,5 @@
 using Mds.Workers.Audit;
+using Mds.Workers.Auth;
 using Mds.Workers.Cluster;
 using Mds.Workers.Grpc;
 using Mds.Workers.Inference;
@@ -27,6 +28,7 @@ internal static class WorkerHostExtensions
         builder.AddGrpcInference();
         builder.AddAudit();
         builder.AddCluster();
+        builder.AddCallerAuthentication();
         return builder;
     }
 }

@@ -36,6 +36,15 @@ internal sealed class WorkerOptions
     /// <summary>Artifact cache; default <c>.mds/cache/{Name}</c>.</summary>
     public string? CacheDirectory { get; set; }
 
+    /// <summary>
+    /// Where the worker keeps its own credential (issued by the backend at the first registration; mode 600);
+    /// default <c>{CacheDirectory}/worker.credential</c>.
+    /// </summary>
+    public string? CredentialFile { get; set; }
+
+    /// <summary>When true, <c>/metrics</c> needs a credential (a JWT or API key, as for inference); default open.</summary>
+    public bool MetricsRequireToken { get; set; }
+
     /// <summary>Heartbeat period when the backend does not say; the backend's answer to registration wins.</summary>
     public int HeartbeatIntervalMs { get; set; } = 2000;
 

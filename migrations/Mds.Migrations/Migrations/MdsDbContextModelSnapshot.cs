@@ -350,6 +350,10 @@ namespace Mds.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text[]");
 
+                    b.Property<string>("CredentialHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<string>("GrpcUrl")
                         .HasMaxLength(512)
                         .HasColumnType("character varying(512)");

@@ -12,14 +12,13 @@ using Microsoft.Extensions.Options;
 namespace Mds.Backend.Auth;
 
 /// <summary>
-/// Authenticates <c>Authorization: Bearer</c> values that are not JWTs: the cluster's worker key (role Worker) or a
-/// user's API key (<c>mds_</c> prefix; the user's roles).
+/// Authenticates <c>Authorization: Bearer</c> values that are not JWTs nor workers' credentials
+/// (<see cref="WorkerCredentialHandler"/>): a user's API key (<c>mds_</c> prefix; the user's roles).
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IOptions<ClusterOptions> cluster,
     MdsDbContext db,
     UserManager<MdsUser> users,
     CredentialCache cache,
@@ -38,12 +37,6 @@ internal sealed class ApiKeyAuthenticationHandler(
         if (token is null)
         {
             return AuthenticateResult.NoResult();
-        }
-
-        if (FixedTimeEquals(token, cluster.Value.WorkerKey))
-        {
-            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "worker"), new Claim(ClaimTypes.Role, Roles.Worker)], SchemeName);
-            return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
         }
 
         if (!token.StartsWith(KeyPrefix, StringComparison.Ordinal) || !TrySplit(token, out string prefix))

@@ -5,7 +5,7 @@ namespace Mds.Backend.Auth;
 /// <summary><c>Mds:Auth</c>: how bearer tokens are signed.</summary>
 public sealed class AuthOptions
 {
-    /// <summary>HMAC key for JWTs, at least 32 characters. Never logged.</summary>
+    /// <summary>The secret the JWT signing key (ECDSA P-256) is derived from, at least 32 characters. Never logged.</summary>
     [Required, MinLength(32)]
     public string SigningKey { get; set; } = "";
 
@@ -27,7 +27,10 @@ public sealed class AdminOptions
 /// <summary><c>Mds:Cluster</c>: how workers prove who they are.</summary>
 public sealed class ClusterOptions
 {
-    /// <summary>Shared secret workers send as <c>Authorization: Bearer</c>. Never logged.</summary>
+    /// <summary>
+    /// The bootstrap secret: it lets a worker register a name not yet taken, and nothing else; registration answers
+    /// the worker's own credential, which it uses from then on. Never logged.
+    /// </summary>
     [Required, MinLength(16)]
     public string WorkerKey { get; set; } = "";
 }

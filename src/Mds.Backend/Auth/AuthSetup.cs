@@ -1,4 +1,3 @@
-using System.Text;
 using Mds.Backend.Data;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -35,13 +34,15 @@ public static class AuthSetup
             .AddRoles<IdentityRole>()
             .AddEntityFrameworkStores<MdsDbContext>();
 
-        string signingKey = builder.Configuration["Mds:Auth:SigningKey"] ?? "";
         services.AddAuthentication(SelectorScheme)
             .AddPolicyScheme(SelectorScheme, "JWT or API key", o => o.ForwardDefaultSelector = ctx =>
             {
-                // JWTs have three dot-separated parts; everything else is an API key or the worker key.
+                // JWTs have three dot-separated parts; workers' credentials and the cluster key have their own scheme;
+                // everything else is an API key.
                 string? token = ApiKeyAuthenticationHandler.BearerToken(ctx.Request);
-                return token is not null && token.Count(c => c == '.') == 2 ? JwtBearerDefaults.AuthenticationScheme : ApiKeyAuthenticationHandler.SchemeName;
+                return token is not null && token.Count(c => c == '.') == 2 ? JwtBearerDefaults.AuthenticationScheme
+                    : token is not null && WorkerCredentialHandler.Handles(ctx, token) ? WorkerCredentialHandler.SchemeName
+                    : ApiKeyAuthenticationHandler.SchemeName;
             })
             .AddJwtBearer(o =>
             {
@@ -50,17 +51,21 @@ public static class AuthSetup
                 {
                     ValidIssuer = AuthOptions.Issuer,
                     ValidAudience = AuthOptions.Audience,
-                    IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(signingKey.PadRight(32, '\0'))),
+                    ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256], // the key is set from SigningKeys below
                     NameClaimType = "email",
                     RoleClaimType = "role",
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
                 o.Events = JwtSessionEvents.Create();
             })
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddScheme<AuthenticationSchemeOptions, WorkerCredentialHandler>(WorkerCredentialHandler.SchemeName, null);
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<SigningKeys>((o, keys) => o.TokenValidationParameters.IssuerSigningKey = keys.Key);
 
         bool anonymousInference = builder.Configuration.GetValue<bool>("Mds:Inference:AllowAnonymous");
         services.AddAuthorization(o => Policies.Add(o, anonymousInference));
+        services.AddSingleton<SigningKeys>();
         services.AddSingleton<TokenIssuer>();
         services.AddSingleton<CredentialCache>();
         services.AddSingleton<SessionStamps>();

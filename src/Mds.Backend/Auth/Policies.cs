@@ -12,8 +12,10 @@ public static class Policies
     public const string Researcher = nameof(Researcher);
     /// <summary>Admins only.</summary>
     public const string Admin = nameof(Admin);
-    /// <summary>Worker processes (cluster key).</summary>
+    /// <summary>Worker processes, each with its own credential (handlers check it acts on its own id).</summary>
     public const string Worker = nameof(Worker);
+    /// <summary>Worker registration: the cluster's bootstrap key (new names only) or a worker's own credential.</summary>
+    public const string WorkerRegistration = nameof(WorkerRegistration);
     /// <summary>Workers, researchers and admins: download artifacts.</summary>
     public const string ArtifactReader = nameof(ArtifactReader);
     /// <summary>The V2 inference endpoints: any authenticated caller, or anyone when allowed.</summary>
@@ -25,6 +27,7 @@ public static class Policies
         o.AddPolicy(Researcher, p => p.RequireRole(Roles.Admin, Roles.Researcher));
         o.AddPolicy(Admin, p => p.RequireRole(Roles.Admin));
         o.AddPolicy(Worker, p => p.RequireRole(Roles.Worker));
+        o.AddPolicy(WorkerRegistration, p => p.RequireAssertion(c => c.User.IsInRole(Roles.Worker) || c.User.HasClaim(WorkerCredentialHandler.BootstrapClaim, "true")));
         o.AddPolicy(ArtifactReader, p => p.RequireRole(Roles.Worker, Roles.Admin, Roles.Researcher));
         o.AddPolicy(Inference, p =>
         {

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using System.Text;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -7,7 +6,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace Mds.Backend.Auth;
 
 /// <summary>Issues the JWT bearer tokens of <c>POST /api/auth/token</c>.</summary>
-public sealed class TokenIssuer(IOptions<AuthOptions> options, TimeProvider clock)
+public sealed class TokenIssuer(IOptions<AuthOptions> options, SigningKeys keys, TimeProvider clock)
 {
     private readonly JsonWebTokenHandler _handler = new();
 
@@ -30,8 +29,7 @@ public sealed class TokenIssuer(IOptions<AuthOptions> options, TimeProvider cloc
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = expires.UtcDateTime,
-            SigningCredentials = new SigningCredentials(
-                new SymmetricSecurityKey(Encoding.UTF8.GetBytes(options.Value.SigningKey)), SecurityAlgorithms.HmacSha256),
+            SigningCredentials = keys.Credentials,
         };
         return (_handler.CreateToken(descriptor), expires);
     }

@@ -19,6 +19,8 @@ public sealed class Worker
     public required string State { get; set; }
     public DateTimeOffset RegisteredAt { get; set; }
     public DateTimeOffset LastHeartbeatAt { get; set; }
+    /// <summary>SHA-256 (hex) of the worker's own credential; null until issued, or after an admin reset it.</summary>
+    public string? CredentialHash { get; set; }
     public List<Replica> Replicas { get; set; } = [];
 }
 
@@ -49,6 +51,7 @@ internal sealed class WorkerConfiguration : IEntityTypeConfiguration<Worker>
         b.Property(w => w.RestUrl).HasMaxLength(512);
         b.Property(w => w.GrpcUrl).HasMaxLength(512);
         b.Property(w => w.State).HasMaxLength(16);
+        b.Property(w => w.CredentialHash).HasMaxLength(64);
         b.HasMany(w => w.Replicas).WithOne(r => r.Worker).HasForeignKey(r => r.WorkerId).OnDelete(DeleteBehavior.Cascade);
     }
 }

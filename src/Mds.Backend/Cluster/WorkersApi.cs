@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
@@ -7,6 +8,7 @@ using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
 using Mds.Contracts.Cluster;
 using Mds.Contracts.Inference;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -35,8 +37,12 @@ public static partial class WorkersApi
     public static IEndpointRouteBuilder MapWorkersApi(this IEndpointRouteBuilder app)
     {
         var workers = app.MapGroup("/api/workers").WithTags("Workers");
-        workers.MapPost("/register", Register).RequireAuthorization(Policies.Worker)
-            .WithName("RegisterWorker").WithSummary("A worker announces itself; answers its id and order queue");
+        workers.MapPost("/register", Register).RequireAuthorization(Policies.WorkerRegistration)
+            .WithName("RegisterWorker").WithSummary("A worker announces itself (a new name with the cluster key, its own name with its own credential); answers its id, order queue and, the first time, its credential");
+        workers.MapPost("/{id:long}/credential", RotateCredential).RequireAuthorization(Policies.Worker)
+            .WithName("RotateWorkerCredential").WithSummary("A worker replaces its own credential; the old one stops working at once");
+        workers.MapPost("/{id:long}/reset-credential", ResetCredential).RequireAuthorization(Policies.Admin)
+            .WithName("ResetWorkerCredential").WithSummary("Forget a worker's credential (it lost it, or it leaked): the cluster key may then register the name again");
         workers.MapPost("/{id:long}/heartbeat", Heartbeat).RequireAuthorization(Policies.Worker)
             .WithName("WorkerHeartbeat").WithSummary("A worker reports what it has loaded and how busy it is");
         workers.MapGet("/", List).RequireAuthorization(Policies.Researcher)
@@ -49,6 +55,7 @@ public static partial class WorkersApi
         var cluster = app.MapGroup("/api/cluster").WithTags("Workers").RequireAuthorization(Policies.Worker);
         cluster.MapGet("/replicas/{id:long}", Assignment).WithName("GetReplicaAssignment").WithSummary("What a worker needs to load a replica");
         cluster.MapPost("/replicas/{id:long}/state", ReportState).WithName("ReportReplicaState").WithSummary("A worker reports a replica Loading, Ready or Failed");
+        cluster.MapPost("/api-keys/check", CheckApiKey).WithName("CheckApiKey").WithSummary("A worker asks whose an API key a caller sent it is (404: none valid)");
 
         app.MapGet("/api/artifacts/{sha256}", Artifact).RequireAuthorization(Policies.ArtifactReader).WithTags("Workers")
             .WithName("GetArtifact").WithSummary("Stream an artifact by its SHA-256");
@@ -58,17 +65,25 @@ public static partial class WorkersApi
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     private static partial Regex NamePattern();
 
-    private static async Task<Results<Ok<WorkerRegistered>, ProblemHttpResult>> Register(WorkerRegistration? request, [FromServices] ClusterServices s)
+    private static async Task<Results<Ok<WorkerRegistered>, ProblemHttpResult>> Register(WorkerRegistration? request, ClaimsPrincipal user, [FromServices] ClusterServices s)
     {
         if (request is null || !NamePattern().IsMatch(request.Name ?? ""))
         {
             return TypedResults.Problem("A worker needs a name of letters, digits, '.', '_' or '-'.", statusCode: 400);
         }
 
-        if (!Uri.TryCreate(request.RestUrl, UriKind.Absolute, out var rest) || rest.Scheme is not ("http" or "https"))
+        // The gateway sends callers' requests to these URLs: only a bare origin (scheme, host, port) is accepted.
+        if (WhyNotOrigin(request.RestUrl, "restUrl") is { } restProblem)
         {
-            return TypedResults.Problem("restUrl must be an absolute http(s) URL.", statusCode: 400);
+            return TypedResults.Problem(restProblem, statusCode: 400);
         }
+
+        if (request.GrpcUrl is not null && WhyNotOrigin(request.GrpcUrl, "grpcUrl") is { } grpcProblem)
+        {
+            return TypedResults.Problem(grpcProblem, statusCode: 400);
+        }
+
+        var rest = new Uri(request.RestUrl);
 
         if (request.MemoryCapacityMb <= 0)
         {
@@ -76,29 +91,110 @@ public static partial class WorkersApi
         }
 
         var now = s.Clock.GetUtcNow();
+        long? caller = WorkerCredentialHandler.WorkerIdOf(user);
         var worker = await s.Db.Workers.SingleOrDefaultAsync(w => w.Name == request.Name);
+        if (worker is null ? caller is not null : caller != worker.Id && worker.CredentialHash is not null)
+        {
+            // A worker acts only as itself; the cluster key registers only names no worker holds a credential for.
+            return TypedResults.Problem(worker is null
+                ? "A worker's credential registers only that worker; a new name needs the cluster key."
+                : $"Worker name '{request.Name}' is taken; registering it again needs that worker's own credential (an admin can reset it).",
+                statusCode: StatusCodes.Status403Forbidden);
+        }
+
         if (worker is null)
         {
             worker = new Worker { Name = request.Name!, RestUrl = "", State = WorkerStates.Online, RegisteredAt = now };
             s.Db.Workers.Add(worker);
         }
 
-        worker.RestUrl = rest.ToString().TrimEnd('/');
-        worker.GrpcUrl = request.GrpcUrl;
+        worker.RestUrl = rest.GetLeftPart(UriPartial.Authority);
+        worker.GrpcUrl = request.GrpcUrl is null ? null : new Uri(request.GrpcUrl).GetLeftPart(UriPartial.Authority);
         worker.Capabilities = NormalizeCapabilities(request.Capabilities);
         worker.MemoryCapacityMb = request.MemoryCapacityMb;
         worker.State = worker.State == WorkerStates.Draining ? WorkerStates.Draining : WorkerStates.Online;
         worker.LastHeartbeatAt = now;
         await s.Db.SaveChangesAsync();
 
+        // First registration (or after an admin's reset): the worker's own credential, bound to its id, shown once.
+        string? credential = null;
+        if (worker.CredentialHash is null)
+        {
+            (credential, worker.CredentialHash) = WorkerCredentialHandler.NewCredential(worker.Id);
+            await s.Db.SaveChangesAsync();
+        }
+
         // A (re)started worker holds nothing it failed before; let the planner try it again.
         await s.Db.Replicas.Where(r => r.WorkerId == worker.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync();
         s.Reconcile.Request();
-        return TypedResults.Ok(new WorkerRegistered(worker.Id, ClusterNames.QueueFor(worker.Id), (int)s.Scheduler.HeartbeatInterval.TotalMilliseconds));
+        return TypedResults.Ok(new WorkerRegistered(worker.Id, ClusterNames.QueueFor(worker.Id), (int)s.Scheduler.HeartbeatInterval.TotalMilliseconds, credential));
     }
 
-    private static async Task<Results<Ok, NotFound<V2Error>>> Heartbeat(long id, WorkerHeartbeat? beat, [FromServices] ClusterServices s)
+    /// <summary>Why <paramref name="value"/> is not a bare http(s) origin, or null when it is one.</summary>
+    internal static string? WhyNotOrigin(string? value, string field)
     {
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+        {
+            return $"{field} must be an absolute http(s) URL with a host.";
+        }
+
+        if (uri.UserInfo.Length > 0 || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0 || value!.Contains('@', StringComparison.Ordinal))
+        {
+            return $"{field} must be scheme, host and port only (no user, path, query or fragment).";
+        }
+
+        return null;
+    }
+
+    private static async Task<Results<Ok<WorkerRegistered>, ProblemHttpResult>> RotateCredential(long id, ClaimsPrincipal user, [FromServices] ClusterServices s)
+    {
+        if (WorkerCredentialHandler.WorkerIdOf(user) != id)
+        {
+            return NotYours();
+        }
+
+        var worker = await s.Db.Workers.SingleAsync(w => w.Id == id);
+        (string credential, worker.CredentialHash) = WorkerCredentialHandler.NewCredential(id);
+        await s.Db.SaveChangesAsync();
+        return TypedResults.Ok(new WorkerRegistered(id, ClusterNames.QueueFor(id), (int)s.Scheduler.HeartbeatInterval.TotalMilliseconds, credential));
+    }
+
+    private static async Task<Results<NoContent, NotFound<V2Error>>> ResetCredential(long id, MdsDbContext db)
+    {
+        int changed = await db.Workers.Where(w => w.Id == id).ExecuteUpdateAsync(u => u.SetProperty(w => w.CredentialHash, (string?)null));
+        return changed == 0 ? TypedResults.NotFound(new V2Error($"worker {id} does not exist")) : TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<ApiKeyOwner>, NotFound<V2Error>>> CheckApiKey(ApiKeyCheck? check, HttpContext http)
+    {
+        if (check is null || !check.Key.StartsWith(ApiKeyAuthenticationHandler.KeyPrefix, StringComparison.Ordinal) || check.Key.Length > 256)
+        {
+            return TypedResults.NotFound(new V2Error("not a valid API key"));
+        }
+
+        // The backend's own API-key scheme decides, in a scope of its own, exactly as for a call to the backend.
+        using var scope = http.RequestServices.CreateScope();
+        var probe = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        probe.Request.Headers.Authorization = "Bearer " + check.Key;
+        var result = await probe.AuthenticateAsync(ApiKeyAuthenticationHandler.SchemeName);
+        if (!result.Succeeded || result.Principal is not { } owner)
+        {
+            return TypedResults.NotFound(new V2Error("not a valid API key"));
+        }
+
+        return TypedResults.Ok(new ApiKeyOwner(AuthApi.CallerName(owner) ?? "", [.. owner.FindAll(ClaimTypes.Role).Select(c => c.Value)]));
+    }
+
+    private static ProblemHttpResult NotYours() =>
+        TypedResults.Problem("A worker may act only on its own id and its own replicas.", statusCode: StatusCodes.Status403Forbidden);
+
+    private static async Task<Results<Ok, NotFound<V2Error>, ProblemHttpResult>> Heartbeat(long id, WorkerHeartbeat? beat, ClaimsPrincipal user, [FromServices] ClusterServices s)
+    {
+        if (WorkerCredentialHandler.WorkerIdOf(user) != id)
+        {
+            return NotYours();
+        }
+
         var worker = await s.Db.Workers.Include(w => w.Replicas).SingleOrDefaultAsync(w => w.Id == id);
         if (worker is null)
         {
@@ -185,8 +281,14 @@ public static partial class WorkersApi
         w.RegisteredAt, w.LastHeartbeatAt,
         [.. w.Replicas.OrderBy(r => r.Id).Select(r => new WorkerReplicaDto(r.Id, r.ModelVersion.Model.Name, r.ModelVersion.Version, r.State))]);
 
-    private static async Task<Results<Ok<ReplicaAssignment>, NotFound<V2Error>>> Assignment(long id, MdsDbContext db)
+    private static async Task<Results<Ok<ReplicaAssignment>, NotFound<V2Error>, ProblemHttpResult>> Assignment(long id, ClaimsPrincipal user, MdsDbContext db)
     {
+        var owner = await db.Replicas.Where(r => r.Id == id).Select(r => (long?)r.WorkerId).SingleOrDefaultAsync();
+        if (owner is not null && owner != WorkerCredentialHandler.WorkerIdOf(user))
+        {
+            return NotYours();
+        }
+
         var a = await db.Replicas.AsNoTracking().Where(r => r.Id == id)
             .Select(r => new ReplicaAssignment(r.Id, r.ModelVersionId, r.ModelVersion.Model.Name, r.ModelVersion.Version,
                 r.ModelVersion.ArtifactSha256, r.ModelVersion.Artifact.SizeBytes, r.State != ReplicaStates.Unloading,
@@ -195,7 +297,7 @@ public static partial class WorkersApi
         return a is null ? TypedResults.NotFound(new V2Error($"replica {id} does not exist")) : TypedResults.Ok(a);
     }
 
-    private static async Task<Results<NoContent, NotFound<V2Error>, ProblemHttpResult>> ReportState(long id, ReplicaStateReport? report, [FromServices] ClusterServices s)
+    private static async Task<Results<NoContent, NotFound<V2Error>, ProblemHttpResult>> ReportState(long id, ReplicaStateReport? report, ClaimsPrincipal user, [FromServices] ClusterServices s)
     {
         if (report is null || report.State is not (ReplicaStates.Loading or ReplicaStates.Ready or ReplicaStates.Failed))
         {
@@ -206,6 +308,11 @@ public static partial class WorkersApi
         if (replica is null)
         {
             return TypedResults.NotFound(new V2Error($"replica {id} does not exist"));
+        }
+
+        if (replica.WorkerId != WorkerCredentialHandler.WorkerIdOf(user))
+        {
+            return NotYours();
         }
 
         if (replica.State == ReplicaStates.Unloading)
@@ -232,11 +339,19 @@ public static partial class WorkersApi
         return TypedResults.NoContent();
     }
 
-    private static Results<PhysicalFileHttpResult, NotFound<V2Error>> Artifact(string sha256, ArtifactStore store)
+    private static async Task<Results<PhysicalFileHttpResult, NotFound<V2Error>, ProblemHttpResult>> Artifact(string sha256, ClaimsPrincipal user, ArtifactStore store, MdsDbContext db)
     {
         if (!ArtifactStore.IsSha256(sha256) || !File.Exists(store.PathOf(sha256)))
         {
             return TypedResults.NotFound(new V2Error($"no artifact {sha256}"));
+        }
+
+        // A worker downloads only the artifacts of versions placed on it; researchers and admins any.
+        long? worker = WorkerCredentialHandler.WorkerIdOf(user);
+        if (user.IsInRole(Roles.Worker)
+            && !await db.Replicas.AnyAsync(r => r.WorkerId == worker && r.ModelVersion.ArtifactSha256 == sha256))
+        {
+            return NotYours();
         }
 
         return TypedResults.PhysicalFile(store.PathOf(sha256), "application/octet-stream", enableRangeProcessing: true);

@@ -108,7 +108,8 @@ public static class GatewayApi
         string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 128 } given ? given : Guid.CreateVersion7().ToString("N"); // time-ordered: cheap to index
         http.Request.Headers[MdsHeaders.RequestId] = requestId;
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
-        http.Request.Headers[MdsHeaders.Caller] = AuthApi.CallerName(http.User) ?? "anonymous"; // for the worker's inference record
+        // The worker believes who the caller is only from a token the backend signed (caller and request id in it).
+        string internalToken = http.RequestServices.GetRequiredService<SigningKeys>().IssueInternal(AuthApi.CallerName(http.User) ?? "anonymous", requestId);
 
         // The body still streams to the worker; buffering keeps a copy (in memory up to 1 MiB) so a retry can resend it.
         http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);
@@ -125,7 +126,7 @@ public static class GatewayApi
                 http.Response.Headers[MdsHeaders.RequestId] = requestId;
             }
 
-            var transformer = new VersionPathTransformer(path, holdBackUnavailable: !attempt.LastTry);
+            var transformer = new VersionPathTransformer(path, internalToken, holdBackUnavailable: !attempt.LastTry);
             var sent = await forwarder.SendAsync(http, attempt.Replica.Url, client, ForwarderRequestConfig.Empty, transformer);
             return Outcome(http, sent, transformer.HeldBack);
         }, ct: http.RequestAborted);
@@ -184,11 +185,12 @@ public static class GatewayApi
     private enum HeldBack { Unavailable, NotLoaded }
 
     /// <summary>
-    /// Sends the request to the worker's versioned infer path; the caller's credentials stay here. A worker's 404 saying
+    /// Sends the request to the worker's versioned infer path with the gateway's internal token in place of the caller's
+    /// credentials (which stay here). A worker's 404 saying
     /// the model is not loaded there (the routing table was a moment behind an unload) is never copied to the caller,
     /// and neither is a 503 when a retry is allowed: the gateway tries another replica or answers 503 itself.
     /// </summary>
-    private sealed class VersionPathTransformer(string path, bool holdBackUnavailable) : HttpTransformer
+    private sealed class VersionPathTransformer(string path, string internalToken, bool holdBackUnavailable) : HttpTransformer
     {
         public HeldBack? HeldBack { get; private set; }
 
@@ -213,7 +215,8 @@ public static class GatewayApi
         {
             await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
             proxyRequest.RequestUri = new Uri(destinationPrefix.TrimEnd('/') + path + httpContext.Request.QueryString.Value);
-            proxyRequest.Headers.Authorization = null;
+            proxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", internalToken);
+            proxyRequest.Headers.Remove(MdsHeaders.Caller);
             proxyRequest.Headers.Host = null;
         }
     }

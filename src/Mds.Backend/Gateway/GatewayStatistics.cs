@@ -42,15 +42,16 @@ public static class GatewayStatistics
         return app;
     }
 
-    private static async Task<IResult> All(HttpContext http, RoutingTable routing, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory logs)
+    private static async Task<IResult> All(HttpContext http, RoutingTable routing, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory logs, Auth.SigningKeys keys)
     {
+        string token = keys.IssueInternal(Auth.AuthApi.CallerName(http.User) ?? "anonymous", http.TraceIdentifier);
         // One call per worker: which of its answers count is what the table says is Ready there.
         var readyOn = routing.Models
             .SelectMany(m => m.Versions.Values.SelectMany(v => v.Ready.Select(r => (r.WorkerId, r.WorkerName, r.Url, Key: (m.Name, Version: V(v.Version))))))
             .ToList();
         var counted = readyOn.Select(x => (x.WorkerId, x.Key)).ToHashSet();
         var workers = readyOn.DistinctBy(x => x.WorkerId).Select(x => (x.WorkerId, x.WorkerName, x.Url)).ToList();
-        var answers = await Task.WhenAll(workers.Select(w => AskAsync(clients, options.Value.StatisticsTimeout, w.WorkerName, w.Url, "/v2/models/stats", http.RequestAborted)));
+        var answers = await Task.WhenAll(workers.Select(w => AskAsync(clients, token, options.Value.StatisticsTimeout, w.WorkerName, w.Url, "/v2/models/stats", http.RequestAborted)));
 
         var sums = new SortedDictionary<(string Name, string Version), List<ModelStatistics>>();
         foreach (var key in counted.Select(c => c.Key).Distinct())
@@ -73,8 +74,9 @@ public static class GatewayStatistics
         return TypedResults.Ok(new ModelStatisticsResponse([.. sums.Select(kv => Sum(kv.Key.Name, kv.Key.Version, kv.Value))]));
     }
 
-    private static async Task<IResult> Model(HttpContext http, string name, string? version, RoutingTable routing, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory logs)
+    private static async Task<IResult> Model(HttpContext http, string name, string? version, RoutingTable routing, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory logs, Auth.SigningKeys keys)
     {
+        string token = keys.IssueInternal(Auth.AuthApi.CallerName(http.User) ?? "anonymous", http.TraceIdentifier);
         if (!RoutingTable.TryParseVersion(version, out int? v))
         {
             return GatewayApi.Error(StatusCodes.Status404NotFound, $"model '{name}' has no version '{version}'");
@@ -89,7 +91,7 @@ public static class GatewayStatistics
         // A version asked for by number is answered even with no Ready replica (all zeros); otherwise the versions
         // that have one.
         var versions = v is not null ? [found.Version!] : found.Model.Versions.Values.Where(r => r.Ready.Length > 0).ToList();
-        var asks = versions.Select(r => Task.WhenAll(r.Ready.Select(replica => AskAsync(clients, options.Value.StatisticsTimeout, replica.WorkerName, replica.Url,
+        var asks = versions.Select(r => Task.WhenAll(r.Ready.Select(replica => AskAsync(clients, token, options.Value.StatisticsTimeout, replica.WorkerName, replica.Url,
             $"/v2/models/{Uri.EscapeDataString(found.Model.Name)}/versions/{V(r.Version)}/stats", http.RequestAborted)))).ToList();
         var answers = await Task.WhenAll(asks);
 
@@ -123,14 +125,16 @@ public static class GatewayStatistics
     private static string V(int version) => version.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A worker's statistics; null with a reason when it did not answer in time or not in the protocol's form.</summary>
-    private static async Task<Answer> AskAsync(IHttpClientFactory clients, TimeSpan timeout, string worker, string url, string path, CancellationToken ct)
+    private static async Task<Answer> AskAsync(IHttpClientFactory clients, string token, TimeSpan timeout, string worker, string url, string path, CancellationToken ct)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
         try
         {
             using var http = clients.CreateClient(ClientName);
-            using var response = await http.GetAsync(new Uri(new Uri(url), path), cts.Token);
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(url), path));
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var response = await http.SendAsync(request, cts.Token);
             if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
             {
                 return new Answer(worker, [], null); // not loaded there after all (the table is a moment behind): nothing to add

@@ -62,12 +62,11 @@ public static class GrpcGateway
 /// Callers authenticate as for REST (<c>authorization: Bearer …</c> metadata); the credentials stay here.
 /// </summary>
 [Authorize(Policy = Policies.Inference)]
-internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines)
+internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines, SigningKeys keys)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ServerVersion = typeof(GatewayGrpcService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
     private static readonly string RequestIdKey = MdsHeaders.RequestId.ToLowerInvariant();
-    private static readonly string CallerKey = MdsHeaders.Caller.ToLowerInvariant();
 
     [AllowAnonymous]
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
@@ -168,7 +167,8 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
         var headers = new Metadata
         {
             { RequestIdKey, requestId },
-            { CallerKey, AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous" },
+            // The worker believes who the caller is only from this token, signed here (caller and request id in it).
+            { "authorization", "Bearer " + keys.IssueInternal(AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous", requestId) },
         };
 
         string name = request.ModelName;

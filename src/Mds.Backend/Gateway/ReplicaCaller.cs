@@ -27,7 +27,7 @@ public sealed record ReplicaAnswer(InferenceResponse Response, int Version, stri
 /// replica, picked and retried by the gateway's <see cref="ReplicaCallPolicy"/> like REST and gRPC calls, sent with the
 /// binary tensor data extension (no JSON number formatting either way). Counted in the traffic statistics like gateway calls.
 /// </summary>
-public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, ReplicaCallPolicy policy, TrafficStats traffic)
+public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, ReplicaCallPolicy policy, TrafficStats traffic, Auth.SigningKeys keys)
 {
     /// <summary>Runs <paramref name="request"/> on a Ready replica of <paramref name="model"/>.</summary>
     /// <param name="model">The model.</param>
@@ -132,7 +132,8 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(replica.Url), path)) { Content = content };
         message.Headers.TryAddWithoutValidation(BinaryTensorData.HeaderLengthHeader, headerLength.ToString(CultureInfo.InvariantCulture));
         message.Headers.TryAddWithoutValidation(MdsHeaders.RequestId, options.RequestId);
-        message.Headers.TryAddWithoutValidation(MdsHeaders.Caller, options.Caller);
+        // The worker believes who the caller is only from this token, signed here (caller and request id in it).
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", keys.IssueInternal(options.Caller, options.RequestId));
         HttpResponseMessage response;
         try
         {

@@ -8,8 +8,20 @@ public sealed record WorkerRegistration(
     IReadOnlyList<string> Capabilities,
     int MemoryCapacityMb);
 
-/// <summary>The answer to a registration: the worker's id and the Hangfire queue that holds its orders.</summary>
-public sealed record WorkerRegistered(long WorkerId, string Queue, int HeartbeatIntervalMs);
+/// <summary>
+/// The answer to a registration: the worker's id and the Hangfire queue that holds its orders, and, on a first
+/// registration or a rotation, the worker's own credential (shown once; the worker keeps it and sends it from then on).
+/// </summary>
+public sealed record WorkerRegistered(long WorkerId, string Queue, int HeartbeatIntervalMs, string? Credential = null);
+
+/// <summary><c>POST /api/cluster/api-keys/check</c> body: a worker asks who an API key a caller sent it belongs to.</summary>
+/// <param name="Key">The API key as the caller sent it.</param>
+public sealed record ApiKeyCheck(string Key);
+
+/// <summary>Who an API key belongs to, as a worker needs it: the user's name (for the audit record) and roles.</summary>
+/// <param name="Name">The user's e-mail.</param>
+/// <param name="Roles">The user's roles.</param>
+public sealed record ApiKeyOwner(string Name, IReadOnlyList<string> Roles);
 
 /// <summary>A worker's heartbeat: what it has loaded and how busy it is.</summary>
 public sealed record WorkerHeartbeat(

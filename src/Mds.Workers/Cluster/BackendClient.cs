@@ -8,7 +8,8 @@ using Mds.Contracts.Cluster;
 namespace Mds.Workers.Cluster;
 
 /// <summary>
-/// The backend's cluster API as the worker calls it (every call carries the worker key as a bearer token):
+/// The backend's cluster API as the worker calls it (every call carries the worker's own credential as a bearer token,
+/// or the cluster key until the first registration has issued one: <see cref="WorkerCredential"/>):
 /// <list type="bullet">
 /// <item><c>POST /api/workers/register</c> <see cref="WorkerRegistration"/> → <see cref="WorkerRegistered"/></item>
 /// <item><c>POST /api/workers/{id}/heartbeat</c> <see cref="WorkerHeartbeat"/> → 2xx, or 404 when the backend forgot the worker</item>
@@ -71,6 +72,20 @@ internal sealed class BackendClient(IHttpClientFactory httpClientFactory)
         await EnsureSuccessAsync(response, "report replica state", timeout.Token).ConfigureAwait(false);
     }
 
+    /// <summary>Whose API key <paramref name="key"/> is; null when it is not a valid key (404).</summary>
+    public async Task<ApiKeyOwner?> CheckApiKeyAsync(string key, CancellationToken cancellationToken)
+    {
+        using var timeout = Timeout(cancellationToken);
+        using var response = await Http().PostAsJsonAsync("api/cluster/api-keys/check", new ApiKeyCheck(key), Json, timeout.Token).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await EnsureSuccessAsync(response, "check an API key", timeout.Token).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<ApiKeyOwner>(Json, timeout.Token).ConfigureAwait(false);
+    }
+
     /// <summary>Starts downloading an artifact; the caller reads and disposes the response.</summary>
     public async Task<HttpResponseMessage> GetArtifactAsync(string sha256, CancellationToken cancellationToken)
     {
@@ -112,7 +127,7 @@ internal sealed class BackendClient(IHttpClientFactory httpClientFactory)
         }
 
         string hint = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
-            ? " (check Mds:Cluster:WorkerKey)"
+            ? " (check Mds:Cluster:WorkerKey, and the worker's credential file)"
             : "";
         throw new BackendException($"{what}: the backend answered {(int)response.StatusCode} {response.ReasonPhrase}{hint}: {body}", response.StatusCode);
     }

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using Hangfire;
 using Hangfire.PostgreSql;
 using Mds.Contracts.Cluster;
@@ -22,12 +21,12 @@ internal static class ClusterExtensions
         services.AddHttpClient(BackendClient.HttpClientName, (provider, http) =>
         {
             var worker = provider.GetRequiredService<IOptions<WorkerOptions>>().Value;
-            var cluster = provider.GetRequiredService<IOptions<ClusterOptions>>().Value;
             http.BaseAddress = new Uri(worker.BackendUrl.TrimEnd('/') + "/");
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(ClusterNames.WorkerKeyScheme, cluster.WorkerKey);
             // Control calls set their own short timeouts; artifact downloads may take long.
             http.Timeout = Timeout.InfiniteTimeSpan;
-        });
+        }).AddHttpMessageHandler<WorkerCredential.Handler>();
+        services.AddSingleton<WorkerCredential>();
+        services.AddTransient<WorkerCredential.Handler>();
         services.AddSingleton<BackendClient>();
         services.AddSingleton<WorkerIdentity>();
         services.AddSingleton<ArtifactCache>();

@@ -16,6 +16,7 @@ internal sealed partial class ClusterMembership(
     SessionRegistry registry,
     InferenceRunner runner,
     WorkerIdentity identity,
+    WorkerCredential credential,
     IOptions<WorkerOptions> options,
     IHostApplicationLifetime lifetime,
     ILogger<ClusterMembership> logger) : BackgroundService
@@ -101,8 +102,21 @@ internal sealed partial class ClusterMembership(
             try
             {
                 var registered = await backend.RegisterAsync(request, cancellationToken).ConfigureAwait(false);
+                if (registered.Credential is { } issued)
+                {
+                    credential.Save(issued);
+                    LogCredentialIssued(registered.WorkerId);
+                }
+
                 LogRegistered(registered.WorkerId, registered.Queue);
                 return registered;
+            }
+            catch (BackendException e) when (e.StatusCode == System.Net.HttpStatusCode.Unauthorized && credential.Own is not null)
+            {
+                // The backend does not know the stored credential (its database was replaced): try as a new worker.
+                LogCredentialRejected(e.Message);
+                credential.Forget();
+                continue;
             }
             catch (Exception e) when (IsBackendAway(e, cancellationToken))
             {
@@ -141,6 +155,12 @@ internal sealed partial class ClusterMembership(
                     LogHeartbeatRecovered();
                     failing = false;
                 }
+            }
+            catch (BackendException e) when (e.StatusCode == System.Net.HttpStatusCode.Unauthorized && !cancellationToken.IsCancellationRequested)
+            {
+                // The credential was reset by an admin (or the database replaced): register again, which issues a new one.
+                LogCredentialRejected(e.Message);
+                return;
             }
             catch (Exception e) when (IsBackendAway(e, cancellationToken))
             {
@@ -195,6 +215,12 @@ internal sealed partial class ClusterMembership(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Registration attempt {Attempt} failed: {Reason}")]
     private partial void LogRegisterRetry(int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The backend issued worker {WorkerId} its own credential; kept in the credential file")]
+    private partial void LogCredentialIssued(long workerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The backend refused this worker's stored credential ({Reason}); registering with the cluster key")]
+    private partial void LogCredentialRejected(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The backend no longer knows worker {WorkerId}; registering again")]
     private partial void LogForgotten(long workerId);

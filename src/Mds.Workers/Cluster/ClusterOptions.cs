@@ -8,7 +8,10 @@ internal sealed class ClusterOptions
     /// <summary>The configuration section.</summary>
     public const string Section = "Mds:Cluster";
 
-    /// <summary>The shared secret sent as <c>Authorization: Bearer {key}</c> on every call to the backend.</summary>
+    /// <summary>
+    /// The cluster's bootstrap secret: sent as <c>Authorization: Bearer {key}</c> only to register a name not yet taken;
+    /// the backend then issues the worker its own credential (<see cref="WorkerCredential"/>).
+    /// </summary>
     public string? WorkerKey { get; set; }
 
     /// <summary>The PostgreSQL database that holds Hangfire's storage, shared with the backend (<c>ConnectionStrings:Mds</c>).</summary>

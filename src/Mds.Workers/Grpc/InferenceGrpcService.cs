@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
+using Microsoft.AspNetCore.Authorization;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
@@ -15,13 +16,16 @@ namespace Mds.Workers.Grpc;
 /// lookup, runner, checks and error messages as the REST endpoints in <see cref="InferenceApi"/>, bound to gRPC.
 /// A model that is not loaded is NOT_FOUND; a request that does not fit is INVALID_ARGUMENT with REST's message.
 /// </summary>
+[Authorize]
 internal sealed class InferenceGrpcService(
     SessionRegistry registry, InferenceRunner runner, ClusterMembership membership, AuditLog audit, WorkerMetrics metrics)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
+    [AllowAnonymous]
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
 
+    [AllowAnonymous]
     public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerReadyResponse { Ready = membership.HasRegistered });
 
@@ -107,11 +111,10 @@ internal sealed class InferenceGrpcService(
                 return;
             }
 
-            var headers = context.RequestHeaders;
-            string requestId = headers.GetValue(MdsHeaders.RequestId.ToLowerInvariant()) is { Length: > 0 } given
-                ? given
-                : request.Id.Length > 0 ? request.Id : context.GetHttpContext().TraceIdentifier;
-            string? caller = headers.GetValue(MdsHeaders.Caller.ToLowerInvariant()) ?? context.GetHttpContext().Connection.RemoteIpAddress?.ToString();
+            // Who called comes from the credential, never from metadata (Auth/CallerAuthentication).
+            var http = context.GetHttpContext();
+            var (caller, requestId) = Auth.CallerAuthentication.CallerOf(
+                http.User, context.RequestHeaders.GetValue(MdsHeaders.RequestId.ToLowerInvariant()), request.Id, http.TraceIdentifier);
             audit.Add(new InferenceRecord(
                 Guid.CreateVersion7(time), time, requestId, model.Name,
                 int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,

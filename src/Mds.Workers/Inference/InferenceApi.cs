@@ -30,11 +30,12 @@ internal static class InferenceApi
     /// <summary>Maps <c>/v2/…</c>.</summary>
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
     {
-        var v2 = app.MapGroup("/v2").WithTags("Open Inference Protocol");
+        // Every caller authenticates (Auth/CallerAuthentication), health excepted.
+        var v2 = app.MapGroup("/v2").WithTags("Open Inference Protocol").RequireAuthorization();
 
-        v2.MapGet("/health/live", ServerLive).WithName("ServerLive")
+        v2.MapGet("/health/live", ServerLive).AllowAnonymous().WithName("ServerLive")
             .WithSummary("200 while the worker process is up.");
-        v2.MapGet("/health/ready", ServerReady).WithName("ServerReady")
+        v2.MapGet("/health/ready", ServerReady).AllowAnonymous().WithName("ServerReady")
             .WithSummary("200 once the worker has registered with the backend (and from then on, even while the backend is away); 400 before.");
         v2.MapGet("", GetServerMetadata).WithName("ServerMetadata")
             .WithSummary("Server name, version and protocol extensions.");
@@ -184,9 +185,9 @@ internal static class InferenceApi
 
             if (services.Audit.Enabled)
             {
-                var headers = context.Request.Headers;
-                string requestId = headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 } given ? given : request?.Id ?? context.TraceIdentifier;
-                string? caller = headers[MdsHeaders.Caller].FirstOrDefault() ?? context.Connection.RemoteIpAddress?.ToString();
+                // Who called comes from the credential, never from a header (Auth/CallerAuthentication).
+                var (caller, requestId) = Auth.CallerAuthentication.CallerOf(
+                    context.User, context.Request.Headers[MdsHeaders.RequestId].FirstOrDefault(), request?.Id, context.TraceIdentifier);
                 services.Audit.Add(new InferenceRecord(
                     Guid.CreateVersion7(time), time, requestId, model.Name,
                     int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,

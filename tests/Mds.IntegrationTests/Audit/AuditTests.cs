@@ -42,17 +42,39 @@ public sealed class AuditTests(MdsCluster cluster)
         Assert.Contains(errors.Records, r => r.RequestId == badId);
         Assert.DoesNotContain(errors.Records, r => r.RequestId == requestId);
 
-        // straight to the worker: the caller is the client's address
-        using var worker = new HttpClient { BaseAddress = cluster.Workers[0].Url };
+        // straight to the worker: the caller is the user the token names
+        using var worker = await cluster.WorkerClientAsync(cluster.Workers[0].Url);
         using var direct = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audited/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { 4f }) };
         string directId = requestId + "-direct";
         direct.Headers.Add(MdsHeaders.RequestId, directId);
         Assert.Equal(HttpStatusCode.OK, (await worker.SendAsync(direct)).StatusCode);
-        Assert.Equal("127.0.0.1", (await WaitForRecordAsync(analyst, directId)).Caller);
+        Assert.Equal(MdsCluster.EmailOf(Roles.Analyst), (await WaitForRecordAsync(analyst, directId)).Caller);
 
         Assert.Equal(HttpStatusCode.BadRequest, (await analyst.GetAsync("/api/records?status=sometimes")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await analyst.GetAsync($"/api/records/{Guid.NewGuid()}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await (await cluster.ClientAsync(null)).GetAsync("/api/records")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_forged_Mds_Caller_header_does_not_reach_the_audit_record()
+    {
+        await cluster.EnsureReadyAsync("audited", TestGraphs.Linear([2f], 1f));
+        using var analyst = await cluster.ClientAsync(Roles.Analyst);
+        string viaGateway = "forged-gw-" + Guid.NewGuid().ToString("N");
+        using var throughGateway = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audited/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { 4f }) };
+        throughGateway.Headers.Add(MdsHeaders.RequestId, viaGateway);
+        throughGateway.Headers.Add(MdsHeaders.Caller, "explainer");
+        Assert.Equal(HttpStatusCode.OK, (await analyst.SendAsync(throughGateway)).StatusCode);
+
+        using var worker = await cluster.WorkerClientAsync(cluster.Workers[0].Url);
+        string direct = "forged-direct-" + Guid.NewGuid().ToString("N");
+        using var straight = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audited/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { 4f }) };
+        straight.Headers.Add(MdsHeaders.RequestId, direct);
+        straight.Headers.Add(MdsHeaders.Caller, "explainer");
+        Assert.Equal(HttpStatusCode.OK, (await worker.SendAsync(straight)).StatusCode);
+
+        Assert.Equal(MdsCluster.EmailOf(Roles.Analyst), (await WaitForRecordAsync(analyst, viaGateway)).Caller);
+        Assert.Equal(MdsCluster.EmailOf(Roles.Analyst), (await WaitForRecordAsync(analyst, direct)).Caller);
     }
 
     [Fact]
@@ -84,7 +106,7 @@ public sealed class AuditTests(MdsCluster cluster)
         try
         {
             await cluster.DeployAsync("audit-outage", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,auditoutage" });
-            using var direct = new HttpClient { BaseAddress = worker.Url };
+            using var direct = await cluster.WorkerClientAsync(worker.Url);
             string run = Guid.NewGuid().ToString("N")[..8];
             int sent = 0;
             async Task SendAsync(int count)
@@ -232,7 +254,7 @@ public sealed class AuditTests(MdsCluster cluster)
         try
         {
             await cluster.DeployAsync("audit-restart", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,auditrestart" });
-            using var direct = new HttpClient { BaseAddress = worker.Url };
+            using var direct = await cluster.WorkerClientAsync(worker.Url);
             string run = Guid.NewGuid().ToString("N")[..8];
             int sent = 0;
             using var stop = new CancellationTokenSource();

@@ -34,11 +34,17 @@ public sealed class RoleRulesTests(MdsCluster cluster)
         Rule("POST", "/api/models/rules-model/versions/1/live", 401, 403, 200, 200, 403);
         Rule("DELETE", "/api/models/rules-model/versions/999", 401, 403, 404, 404, 403);
         Rule("GET", "/api/workers", 401, 403, 200, 200, 403);
+        // "worker-key" is the cluster's bootstrap key: it may register a new worker name and nothing else (a worker's
+        // own credential is tested in Workers/WorkerAuthTests).
         Rule("POST", "/api/workers/register", 401, 403, 403, 403, 400);
-        Rule("POST", "/api/workers/999999/heartbeat", 401, 403, 403, 403, 404);
-        Rule("GET", "/api/cluster/replicas/999999", 401, 403, 403, 403, 404);
-        Rule("POST", "/api/cluster/replicas/999999/state", 401, 403, 403, 403, 400);
-        Rule("GET", "/api/artifacts/" + new string('0', 64), 401, 403, 404, 404, 404);
+        Rule("POST", "/api/workers/999999/heartbeat", 401, 403, 403, 403, 403);
+        Rule("POST", "/api/workers/999999/credential", 401, 403, 403, 403, 403);
+        Rule("POST", "/api/workers/999999/reset-credential", 401, 403, 403, 404, 403);
+        Rule("GET", "/api/cluster/replicas/999999", 401, 403, 403, 403, 403);
+        Rule("POST", "/api/cluster/replicas/999999/state", 401, 403, 403, 403, 403);
+        Rule("POST", "/api/cluster/api-keys/check", 401, 403, 403, 403, 403);
+        Rule("GET", "/api/artifacts/" + new string('0', 64), 401, 403, 404, 404, 403);
+        Rule("GET", "/.well-known/jwks.json", 200, 200, 200, 200, 200);
         Rule("GET", "/api/users", 401, 403, 403, 200, 403);
         Rule("POST", "/api/users", 401, 403, 403, 400, 403);
         Rule("PUT", "/api/users/no-such-user/roles", 401, 403, 403, 400, 403); // "{}" names no roles

@@ -202,7 +202,7 @@ public sealed class BinaryTensorDataTests(MdsCluster cluster)
         var version = (await admin.GetFromJsonAsync<ModelVersionDto>($"/api/models/{Iris}/versions/1"))!;
         var workers = (await admin.GetFromJsonAsync<List<WorkerDto>>("/api/workers"))!;
         string name = version.ReplicaStates.First(r => r.State == ReplicaStates.Ready).WorkerName;
-        return (gateway, new HttpClient { BaseAddress = new Uri(workers.Single(w => w.Name == name).RestUrl) });
+        return (gateway, await cluster.WorkerClientAsync(new Uri(workers.Single(w => w.Name == name).RestUrl)));
     }
 
     private static InferenceRequest IrisRequest(Dictionary<string, object?>? parameters = null, RequestedOutput[]? outputs = null) => new()

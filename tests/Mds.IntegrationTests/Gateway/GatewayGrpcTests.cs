@@ -75,7 +75,7 @@ public sealed class GatewayGrpcTests(GatewayGrpcFixture fixture) : IDisposable
     public async Task Infer_through_the_gateway_answers_as_the_worker_does_with_typed_and_raw_contents()
     {
         await Cluster.EnsureReadyAsync(Iris, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
-        using var directChannel = GrpcChannel.ForAddress(await WorkerGrpcUrlAsync(Iris));
+        using var directChannel = await Cluster.WorkerChannelAsync(await WorkerGrpcUrlAsync(Iris));
         var direct = new GRPCInferenceService.GRPCInferenceServiceClient(directChannel);
 
         var typed = IrisRequest(raw: false);
@@ -190,7 +190,7 @@ public sealed class GatewayGrpcTests(GatewayGrpcFixture fixture) : IDisposable
         var auth = await AuthAsync();
         var refused = await Assert.ThrowsAsync<RpcException>(() => Gateway.ModelInferAsync(request, auth).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
-        using var directChannel = GrpcChannel.ForAddress(await WorkerGrpcUrlAsync(Iris));
+        using var directChannel = await Cluster.WorkerChannelAsync(await WorkerGrpcUrlAsync(Iris));
         var direct = await Assert.ThrowsAsync<RpcException>(() => new GRPCInferenceService.GRPCInferenceServiceClient(directChannel).ModelInferAsync(request).ResponseAsync);
         Assert.Equal(direct.Status.Detail, refused.Status.Detail);
     }
@@ -256,7 +256,7 @@ public sealed class GatewayGrpcTests(GatewayGrpcFixture fixture) : IDisposable
         long directSuccess = 0, directNs = 0;
         foreach (var w in workers)
         {
-            using var direct = new HttpClient { BaseAddress = new Uri(w.RestUrl) };
+            using var direct = await Cluster.WorkerClientAsync(new Uri(w.RestUrl));
             var own = await StatsAsync(direct, $"/v2/models/{model}/versions/1/stats");
             (directSuccess, directNs) = (directSuccess + own.InferenceStats.Success.Count, directNs + own.InferenceStats.ComputeInfer.Ns);
         }

@@ -159,7 +159,7 @@ public sealed class GatewayTests(MdsCluster cluster)
     public async Task Workers_answer_v2_directly_too()
     {
         await cluster.EnsureReadyAsync("direct", TestGraphs.Linear([2f], 1f));
-        using var worker = new HttpClient { BaseAddress = cluster.Workers[0].Url };
+        using var worker = await cluster.WorkerClientAsync(cluster.Workers[0].Url);
         Assert.Equal(HttpStatusCode.OK, (await worker.GetAsync("/v2/health/live")).StatusCode);
         var response = await worker.PostAsync("/v2/models/direct/infer", V2Json.Request("x", [2, 1], "FP32", new[] { 1f, 2f }));
         string text = await response.Content.ReadAsStringAsync();
@@ -171,7 +171,7 @@ public sealed class GatewayTests(MdsCluster cluster)
     public async Task A_worker_marks_its_not_loaded_404_so_the_gateway_can_tell_it_from_an_unknown_model()
     {
         await cluster.EnsureReadyAsync("direct", TestGraphs.Linear([2f], 1f));
-        using var worker = new HttpClient { BaseAddress = cluster.Workers[0].Url };
+        using var worker = await cluster.WorkerClientAsync(cluster.Workers[0].Url);
         var response = await worker.PostAsync("/v2/models/direct/versions/99/infer", V2Json.Request("x", [1, 1], "FP32", new[] { 1f }));
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.True(response.Headers.Contains(MdsHeaders.NotLoaded));
@@ -206,7 +206,7 @@ public sealed class GatewayTests(MdsCluster cluster)
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
 
         // and the worker lets go of it
-        using var worker = new HttpClient { BaseAddress = cluster.Workers[0].Url };
+        using var worker = await cluster.WorkerClientAsync(cluster.Workers[0].Url);
         await Eventually.TrueAsync(async () => (await worker.GetAsync("/v2/models/short-lived/versions/1/ready")).StatusCode == HttpStatusCode.NotFound,
             TimeSpan.FromSeconds(15), "the worker to unload short-lived v1");
     }

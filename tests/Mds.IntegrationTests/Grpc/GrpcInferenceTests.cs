@@ -23,6 +23,9 @@ public sealed class GrpcClusterFixture : IAsyncLifetime
 
     public int GrpcPort { get; private set; }
 
+    /// <summary>An analyst's token, for calling the worker directly.</summary>
+    public string Token { get; private set; } = "";
+
     public async Task InitializeAsync()
     {
         await Cluster.InitializeAsync();
@@ -31,6 +34,7 @@ public sealed class GrpcClusterFixture : IAsyncLifetime
         {
             ["Mds__Worker__GrpcPort"] = GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
+        Token = await Cluster.TokenAsync(Mds.Contracts.Api.Roles.Analyst);
     }
 
     public Task DisposeAsync() => Cluster.DisposeAsync();
@@ -97,7 +101,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
         }
 
         // REST on the same worker gives the same values
-        using var rest = new HttpClient { BaseAddress = fixture.Worker.Url };
+        using var rest = await fixture.Cluster.WorkerClientAsync(fixture.Worker.Url);
         var response = await rest.PostAsync($"/v2/models/{model}/infer", V2Json.Request("input", Shape, datatype.ToWireName(), JsonData(datatype)));
         string text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, text);
@@ -130,7 +134,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
         Assert.False((await client.ModelReadyAsync(new ModelReadyRequest { Name = "no-such-model" })).Ready);
 
         var metadata = await client.ModelMetadataAsync(new ModelMetadataRequest { Name = model });
-        using var rest = new HttpClient { BaseAddress = fixture.Worker.Url };
+        using var rest = await fixture.Cluster.WorkerClientAsync(fixture.Worker.Url);
         var expected = (await rest.GetFromJsonAsync<ModelMetadata>($"/v2/models/{model}"))!;
         Assert.Equal(expected.Name, metadata.Name);
         Assert.Equal(expected.Platform, metadata.Platform);
@@ -179,7 +183,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
         var error = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(request).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
 
-        using var rest = new HttpClient { BaseAddress = fixture.Worker.Url };
+        using var rest = await fixture.Cluster.WorkerClientAsync(fixture.Worker.Url);
         var response = await rest.PostAsync($"/v2/models/{model}/infer", V2Json.Request(name, shape, datatype, values));
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         string restError = (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!;
@@ -223,6 +227,25 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
     }
 
     [Fact]
+    public async Task An_anonymous_caller_cannot_run_a_model_on_a_worker_over_grpc()
+    {
+        string model = await DeployIdentityAsync(TensorDatatype.Fp32);
+        using var channel = MdsCluster.ChannelWithToken($"http://127.0.0.1:{fixture.GrpcPort}", token: null);
+        var anonymous = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var infer = await Assert.ThrowsAsync<RpcException>(() => anonymous.ModelInferAsync(Request(model, TensorDatatype.Fp32)).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, infer.StatusCode);
+        var metadata = await Assert.ThrowsAsync<RpcException>(() => anonymous.ModelMetadataAsync(new ModelMetadataRequest { Name = model }).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, metadata.StatusCode);
+
+        // a forged caller in the metadata is no credential either
+        var forged = await Assert.ThrowsAsync<RpcException>(() => anonymous.ModelInferAsync(Request(model, TensorDatatype.Fp32), new Metadata { { "mds-caller", "explainer" } }).ResponseAsync);
+        Assert.Equal(StatusCode.Unauthenticated, forged.StatusCode);
+
+        // health stays open
+        Assert.True((await anonymous.ServerLiveAsync(new ServerLiveRequest())).Live);
+    }
+
+    [Fact]
     public async Task Grpc_inferences_are_recorded_in_the_audit_log_like_rest_ones()
     {
         string model = await DeployIdentityAsync(TensorDatatype.Fp32);
@@ -239,7 +262,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
 
         using var analyst = await fixture.Cluster.ClientAsync(Mds.Contracts.Api.Roles.Analyst);
         var record = await WaitForRecordAsync(analyst, id);
-        Assert.Equal((model, 1, 200, "127.0.0.1"), (record.ModelName, record.Version, record.Status, record.Caller));
+        Assert.Equal((model, 1, 200, MdsCluster.EmailOf(Mds.Contracts.Api.Roles.Analyst)), (record.ModelName, record.Version, record.Status, record.Caller));
         var full = (await analyst.GetFromJsonAsync<Mds.Contracts.Api.InferenceRecordDto>($"/api/records/{record.Id}"))!;
         Assert.Equal(Numbers(TensorDatatype.Fp32), full.Response!.Value.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetDouble()));
         var failed = await WaitForRecordAsync(analyst, id + "-bad");
@@ -262,7 +285,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
     /// <summary>A generated client over cleartext HTTP/2 to the worker's gRPC port.</summary>
     private (GRPCInferenceService.GRPCInferenceServiceClient Client, GrpcChannel Channel) Client()
     {
-        var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{fixture.GrpcPort}");
+        var channel = MdsCluster.ChannelWithToken($"http://127.0.0.1:{fixture.GrpcPort}", fixture.Token);
         return (new GRPCInferenceService.GRPCInferenceServiceClient(channel), channel);
     }
 

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Mds.Contracts.Api;
 using Mds.Migrations;
 
@@ -217,6 +219,42 @@ public sealed class MdsCluster : IAsyncLifetime
         }
 
         return client;
+    }
+
+    /// <summary>A client that calls a worker directly (REST) with <paramref name="role"/>'s token (null: anonymous).</summary>
+    public async Task<HttpClient> WorkerClientAsync(Uri workerUrl, string? role = Roles.Analyst)
+    {
+        var client = new HttpClient { BaseAddress = workerUrl };
+        if (role is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await TokenAsync(role));
+        }
+
+        return client;
+    }
+
+    /// <summary>A gRPC channel to a worker (cleartext HTTP/2) whose calls carry <paramref name="role"/>'s token (null: none).</summary>
+    public async Task<GrpcChannel> WorkerChannelAsync(string address, string? role = Roles.Analyst) =>
+        ChannelWithToken(address, role is null ? null : await TokenAsync(role));
+
+    /// <summary>A gRPC channel (cleartext HTTP/2) whose calls carry <c>authorization: Bearer {token}</c> (null: none).</summary>
+    public static GrpcChannel ChannelWithToken(string address, string? token)
+    {
+        if (token is null)
+        {
+            return GrpcChannel.ForAddress(address);
+        }
+
+        var credentials = CallCredentials.FromInterceptor((_, metadata) =>
+        {
+            metadata.Add("authorization", "Bearer " + token);
+            return Task.CompletedTask;
+        });
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, credentials),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
     }
 
     public async Task<string> TokenAsync(string role)

@@ -22,7 +22,7 @@ public sealed class MetricsTests(MdsCluster cluster)
         await cluster.EnsureReadyAsync(Model, TestGraphs.Linear([2f], 1f));
         var worker = await WorkerOfAsync(Model);
         using var analyst = await cluster.ClientAsync(Roles.Analyst);
-        using var direct = new HttpClient { BaseAddress = worker.Url };
+        using var direct = await cluster.WorkerClientAsync(worker.Url);
         string madeUp = "metrics-made-up-" + Guid.NewGuid().ToString("N")[..8];
         var workerBefore = await PrometheusText.ScrapeAsync(worker.Url);
         var backendBefore = await PrometheusText.ScrapeAsync(cluster.BackendUrl);

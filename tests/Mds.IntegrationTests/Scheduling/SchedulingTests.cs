@@ -66,7 +66,7 @@ public sealed class SchedulingTests(SchedulingClusterFixture fixture, ITestOutpu
         Assert.Equal("cap-gpu", Assert.Single((await VersionAsync("cap-gpu-model")).ReplicaStates).WorkerName);
         foreach (var w in cpuOnly)
         {
-            using var direct = new HttpClient { BaseAddress = w.Url };
+            using var direct = await Cluster.WorkerClientAsync(w.Url);
             Assert.Equal(HttpStatusCode.NotFound, (await direct.GetAsync("/v2/models/cap-gpu-model/versions/1/ready")).StatusCode);
         }
     }
@@ -138,7 +138,7 @@ public sealed class SchedulingTests(SchedulingClusterFixture fixture, ITestOutpu
         var drained = (await admin.GetFromJsonAsync<List<WorkerDto>>("/api/workers"))!.Single(w => w.Id == drainedId);
         Assert.Equal(WorkerStates.Draining, drained.State);
         Assert.Empty(drained.Replicas);
-        using var direct = new HttpClient { BaseAddress = first.Url };
+        using var direct = await Cluster.WorkerClientAsync(first.Url);
         await Eventually.TrueAsync(async () => (await direct.GetAsync("/v2/models/dr-model/versions/1/ready")).StatusCode == HttpStatusCode.NotFound,
             TimeSpan.FromSeconds(15), "dr-1 to unload dr-model");
     }
@@ -169,7 +169,7 @@ public sealed class SchedulingTests(SchedulingClusterFixture fixture, ITestOutpu
 
         foreach (var w in workers.Where(w => w.Name != kept))
         {
-            using var direct = new HttpClient { BaseAddress = w.Url };
+            using var direct = await Cluster.WorkerClientAsync(w.Url);
             await Eventually.TrueAsync(async () => (await direct.GetAsync("/v2/models/sc-model/versions/1/ready")).StatusCode == HttpStatusCode.NotFound,
                 TimeSpan.FromSeconds(15), $"{w.Name} to unload sc-model");
         }

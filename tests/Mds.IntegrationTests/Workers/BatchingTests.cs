@@ -24,7 +24,7 @@ public sealed class BatchingTests(MdsCluster cluster)
         await cluster.EnsureReadyAsync(model, TestGraphs.Linear([2f, -1f, 0.5f], 1f));
         using var researcher = await cluster.ClientAsync(Roles.Researcher);
         var worker = await WorkerServingAsync(researcher, model);
-        using var direct = new HttpClient { BaseAddress = worker };
+        using var direct = await cluster.WorkerClientAsync(worker);
         var bodies = Enumerable.Range(0, 32)
             .Select(i => V2Json.Request("x", [2, 3], "FP32", new[] { i, 0.5f * i, -i, 1f, -2f, 0.25f * i }))
             .ToArray();

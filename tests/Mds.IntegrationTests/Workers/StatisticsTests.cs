@@ -17,7 +17,7 @@ public sealed class StatisticsTests(MdsCluster cluster)
         const string model = "worker-statistics"; // not "stats-linear": MonitoringTests has that name, with another graph
         await cluster.EnsureReadyAsync(model, TestGraphs.Linear([2f, 1f], 0f));
         var worker = await WorkerServingAsync(model);
-        using var direct = new HttpClient { BaseAddress = worker };
+        using var direct = await cluster.WorkerClientAsync(worker);
         var before = await StatsAsync(direct, $"/v2/models/{model}/versions/1/stats");
 
         for (int i = 0; i < 5; i++)

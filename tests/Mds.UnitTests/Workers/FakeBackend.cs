@@ -73,6 +73,9 @@ internal sealed class FakeBackend : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
+    /// <summary>The one API key this backend knows: what tests send to the worker (it authenticates every caller).</summary>
+    public const string CallerKey = "mds_0000test_caller-key";
+
     private void Map(WebApplication app)
     {
         app.Use(async (context, next) =>
@@ -115,6 +118,8 @@ internal sealed class FakeBackend : IAsyncDisposable
             Reports.Enqueue((id, report));
             return TypedResults.NoContent();
         });
+        app.MapPost("/api/cluster/api-keys/check", IResult (ApiKeyCheck check) =>
+            check.Key == CallerKey ? TypedResults.Ok(new ApiKeyOwner("tester@test.local", ["Analyst"])) : TypedResults.NotFound());
         app.MapGet("/api/artifacts/{sha256}", IResult (string sha256) =>
         {
             Interlocked.Increment(ref ArtifactDownloads);

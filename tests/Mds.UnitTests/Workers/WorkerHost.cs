@@ -1,5 +1,6 @@
 using Mds.Contracts.Cluster;
 using Mds.Workers;
+using Mds.Workers.Auth;
 using Mds.Workers.Cluster;
 using Mds.Workers.Inference;
 using Microsoft.AspNetCore.Builder;
@@ -26,6 +27,7 @@ internal sealed class WorkerHost : IAsyncDisposable
         _cacheDirectory = cacheDirectory;
         Backend = backend;
         Http = new HttpClient { BaseAddress = new Uri(Identity.RestUrl + "/") };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", FakeBackend.CallerKey);
     }
 
     public FakeBackend Backend { get; }
@@ -61,6 +63,7 @@ internal sealed class WorkerHost : IAsyncDisposable
         builder.AddWorkerHost();
         var app = builder.Build();
         app.UseExceptionHandler();
+        app.UseCallerAuthentication();
         app.MapInferenceApi();
         try
         {

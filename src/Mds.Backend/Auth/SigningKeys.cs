@@ -1,0 +1,95 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Mds.Backend.Auth;
+
+/// <summary>
+/// The key every JWT of MDS is signed with: ECDSA P-256 (ES256), so that workers can check tokens with the public half
+/// the backend publishes (<c>/.well-known/jwks.json</c>) and never hold anything that could sign one. The private key
+/// is derived from <c>Mds:Auth:SigningKey</c> (HKDF-SHA256), the secret the backend already keeps: every backend of a
+/// cluster signs with the same key, nothing new has to be stored, and changing the secret changes the key (and its id).
+/// </summary>
+public sealed class SigningKeys : IDisposable
+{
+    /// <summary>The audience of the gateway's internal tokens: only workers accept them.</summary>
+    public const string WorkerAudience = "mds-worker";
+
+    /// <summary>Claim of an internal token: the caller's name, for the worker's inference record.</summary>
+    public const string CallerClaim = "mds_caller";
+
+    /// <summary>Claim of an internal token: the request id, for the worker's inference record.</summary>
+    public const string RequestIdClaim = "mds_rid";
+
+    /// <summary>How long an internal token lives (one call, with its retries).</summary>
+    public static readonly TimeSpan InternalTokenLifetime = TimeSpan.FromSeconds(60);
+
+    private readonly ECDsa _key;
+    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
+    private readonly TimeProvider _clock;
+
+    public SigningKeys(IOptions<AuthOptions> options, TimeProvider clock)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _clock = clock;
+        _key = Derive(options.Value.SigningKey);
+        var parameters = _key.ExportParameters(includePrivateParameters: false);
+        string x = Base64UrlEncoder.Encode(parameters.Q.X);
+        string y = Base64UrlEncoder.Encode(parameters.Q.Y);
+        // RFC 7638 thumbprint: the key id changes exactly when the key does.
+        string kid = Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes($"{{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"{x}\",\"y\":\"{y}\"}}")));
+        Key = new ECDsaSecurityKey(_key) { KeyId = kid };
+        Credentials = new SigningCredentials(Key, SecurityAlgorithms.EcdsaSha256);
+        PublicJwk = new Dictionary<string, string> { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = x, ["y"] = y, ["kid"] = kid, ["use"] = "sig", ["alg"] = "ES256" };
+    }
+
+    /// <summary>The key (private half included: never serialise it).</summary>
+    public SecurityKey Key { get; }
+
+    /// <summary>What tokens are signed with.</summary>
+    public SigningCredentials Credentials { get; }
+
+    /// <summary>The public half as a JSON Web Key.</summary>
+    public IReadOnlyDictionary<string, string> PublicJwk { get; }
+
+    /// <summary>
+    /// A token that proves to a worker, for one call, that the gateway let <paramref name="caller"/> in: audience
+    /// <see cref="WorkerAudience"/>, <see cref="InternalTokenLifetime"/>, the caller and request id as claims.
+    /// </summary>
+    public string IssueInternal(string caller, string requestId)
+    {
+        var now = _clock.GetUtcNow().UtcDateTime;
+        return _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = AuthOptions.Issuer,
+            Audience = WorkerAudience,
+            Subject = new ClaimsIdentity([new Claim(CallerClaim, caller), new Claim(RequestIdClaim, requestId)]),
+            IssuedAt = now,
+            NotBefore = now,
+            Expires = now + InternalTokenLifetime,
+            SigningCredentials = Credentials,
+        });
+    }
+
+    public void Dispose() => _key.Dispose();
+
+    private static ECDsa Derive(string secret)
+    {
+        byte[] ikm = Encoding.UTF8.GetBytes(secret);
+        for (int counter = 0; ; counter++)
+        {
+            byte[] d = HKDF.DeriveKey(HashAlgorithmName.SHA256, ikm, 32, "mds-jwt-es256"u8.ToArray(), Encoding.ASCII.GetBytes("p256-" + counter));
+            try
+            {
+                // A scalar of 0 or ≥ the curve's order (odds about 2^-32) is refused; the next counter gives another.
+                return ECDsa.Create(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, D = d });
+            }
+            catch (CryptographicException) when (counter < 8)
+            {
+            }
+        }
+    }
+}
