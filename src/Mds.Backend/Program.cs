@@ -38,7 +38,6 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodeBodies();
-app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
