@@ -31,6 +31,7 @@ public static class GrpcGateway
             return builder;
         }
 
+        GatewayGrpcService.Limits = new GrpcRequestLimits(options.MaxGrpcTensors, options.MaxGrpcElements);
         builder.Services.AddGrpc();
         builder.Services.AddOptions<GrpcServiceOptions>()
             .Configure<IOptions<GatewayOptions>>((grpc, gateway) => grpc.MaxReceiveMessageSize = gateway.Value.MaxGrpcMessageMb * 1024 * 1024);
@@ -60,14 +61,22 @@ public static class GrpcGateway
 /// routing table; infer sent on to a Ready replica's gRPC endpoint, picked and retried as REST does (power of two
 /// choices; once more on another replica when the first is unavailable or no longer has the model loaded).
 /// Callers authenticate as for REST (<c>authorization: Bearer …</c> metadata); the credentials stay here.
+/// <c>ModelInfer</c>'s messages are counted against <see cref="Limits"/> before they are parsed, as on the workers.
 /// </summary>
 [Authorize(Policy = Policies.Inference)]
+[BindServiceMethod(typeof(GatewayGrpcService), nameof(BindService))]
 internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ServerVersion = typeof(GatewayGrpcService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
     private static readonly string RequestIdKey = MdsHeaders.RequestId.ToLowerInvariant();
     private static readonly string CallerKey = MdsHeaders.Caller.ToLowerInvariant();
+
+    /// <summary>The limits on <c>ModelInfer</c> messages (from <c>Mds:Gateway</c>; set when the service is registered).</summary>
+    internal static GrpcRequestLimits Limits { get; set; } = new();
+
+    /// <summary>Binds the service as the generated code does, with <see cref="Limits"/> checked before parsing.</summary>
+    public static void BindService(ServiceBinderBase binder, GatewayGrpcService? service) => Limits.Bind(binder, service);
 
     [AllowAnonymous]
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
