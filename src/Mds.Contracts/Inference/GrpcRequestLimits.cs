@@ -94,7 +94,7 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
             int inputs = 0, outputs = 0, raw = 0, parameters = 0;
             while (_reader.Consumed < end)
             {
-                var (field, wire) = Tag();
+                var (field, wire) = Tag(end);
                 switch (field, wire)
                 {
                     case (4, Delimited):
@@ -114,7 +114,11 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
                         Skip(wire, end);
                         break;
                     default:
-                        Element();
+                        if (field > 3)
+                        {
+                            Element(); // not model_name, model_version or id
+                        }
+
                         Skip(wire, end);
                         break;
                 }
@@ -126,7 +130,7 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
             int parameters = 0;
             while (_reader.Consumed < end)
             {
-                var (field, wire) = Tag();
+                var (field, wire) = Tag(end);
                 switch (field, wire)
                 {
                     case (3, Delimited): // packed shape
@@ -140,7 +144,11 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
                         Contents(Length(end));
                         break;
                     default:
-                        Element();
+                        if (field > 2)
+                        {
+                            Element(); // not name or datatype
+                        }
+
                         Skip(wire, end);
                         break;
                 }
@@ -154,7 +162,7 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
             int parameters = 0;
             while (_reader.Consumed < end)
             {
-                var (field, wire) = Tag();
+                var (field, wire) = Tag(end);
                 if (field == 2 && wire == Delimited)
                 {
                     Count(ref parameters, "parameters of one requested output");
@@ -174,7 +182,7 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
         {
             while (_reader.Consumed < end)
             {
-                var (field, wire) = Tag();
+                var (field, wire) = Tag(end);
                 if (wire == Delimited && field is >= 1 and <= 7)
                 {
                     long packedEnd = Length(end);
@@ -212,6 +220,11 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
             {
                 var span = _reader.UnreadSpan;
                 int take = (int)Math.Min(span.Length, end - _reader.Consumed);
+                if (take <= 0)
+                {
+                    throw Malformed();
+                }
+
                 foreach (byte b in span[..take])
                 {
                     if (b < 0x80)
@@ -245,9 +258,14 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
             }
         }
 
-        private (int Field, int Wire) Tag()
+        private (int Field, int Wire) Tag(long end)
         {
             ulong tag = ReadVarint();
+            if (_reader.Consumed > end)
+            {
+                throw Malformed();
+            }
+
             int wire = (int)(tag & 7);
             ulong field = tag >> 3;
             if (field == 0 || field > int.MaxValue)
@@ -262,7 +280,8 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
         private long Length(long end)
         {
             ulong length = ReadVarint();
-            if (length > (ulong)(end - _reader.Consumed))
+            long remaining = end - _reader.Consumed; // negative when the varint itself ran past the field's end
+            if (remaining < 0 || length > (ulong)remaining)
             {
                 throw Malformed();
             }
@@ -285,6 +304,8 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
                 ReadVarint();
                 size = 0;
             }
+
+            // Every read stays inside the enclosing field: a varint or tag may not run past its end.
 
             if (size > end - _reader.Consumed)
             {
