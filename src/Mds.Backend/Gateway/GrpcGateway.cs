@@ -44,9 +44,10 @@ public static class GrpcGateway
     public static IEndpointRouteBuilder MapGrpcGateway(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        if (Options(app.ServiceProvider.GetRequiredService<IConfiguration>()).GrpcPort > 0)
+        var options = Options(app.ServiceProvider.GetRequiredService<IConfiguration>());
+        if (options.GrpcPort > 0)
         {
-            app.MapGrpcService<GatewayGrpcService>();
+            app.MapGrpcService<GatewayGrpcService>().WithMetadata(new GrpcBodySizeLimit(options.MaxGrpcMessageMb * 1024L * 1024));
         }
 
         return app;
@@ -76,7 +77,7 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     internal static GrpcRequestLimits Limits { get; set; } = new();
 
     /// <summary>Binds the service as the generated code does, with <see cref="Limits"/> checked before parsing.</summary>
-    public static void BindService(ServiceBinderBase binder, GatewayGrpcService? service) => Limits.Bind(binder, service);
+    public static void BindService(ServiceBinderBase binder, GRPCInferenceService.GRPCInferenceServiceBase? service) => Limits.Bind(binder, service);
 
     [AllowAnonymous]
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
@@ -129,6 +130,7 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        GrpcRequestLimits.ThrowIfRefused(request);
         if (Pipelines.PipelineRunner.PipelineNameOf(request.ModelName) is { } pipeline)
         {
             return await Pipelines.PipelineGrpc.InferAsync(pipelines, pipeline, request, context); // counted by the pipeline runner

@@ -54,22 +54,51 @@ public sealed record GrpcRequestLimits(int MaxTensors = GrpcRequestLimits.Defaul
         },
         context =>
         {
+            // gRPC for ASP.NET Core answers UNKNOWN to any exception from a deserializer, so a refused message becomes
+            // an empty placeholder that carries the status; the service throws it (ThrowIfRefused) before anything else.
             var payload = context.PayloadAsReadOnlySequence();
-            Check(payload);
             try
             {
+                Check(payload);
                 return ModelInferRequest.Parser.ParseFrom(payload);
+            }
+            catch (RpcException e)
+            {
+                return Refuse(e);
             }
             catch (InvalidProtocolBufferException e)
             {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, "the request is not a valid ModelInferRequest: " + e.Message));
+                return Refuse(new RpcException(new Status(StatusCode.InvalidArgument, "the request is not a valid ModelInferRequest: " + e.Message)));
             }
         });
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ModelInferRequest, RpcException> Refusals = [];
+
+    private static ModelInferRequest Refuse(RpcException e)
+    {
+        var placeholder = new ModelInferRequest();
+        Refusals.Add(placeholder, e);
+        return placeholder;
+    }
+
+    /// <summary>
+    /// Throws the status <see cref="RequestMarshaller"/> refused <paramref name="request"/> with (RESOURCE_EXHAUSTED
+    /// naming the limit, or INVALID_ARGUMENT); does nothing for a request it parsed.
+    /// </summary>
+    /// <exception cref="RpcException">The request was refused before it was parsed.</exception>
+    public static void ThrowIfRefused(ModelInferRequest request)
+    {
+        if (request is not null && Refusals.TryGetValue(request, out var refusal))
+        {
+            throw refusal;
+        }
+    }
 
     /// <summary>
     /// Binds <c>inference.GRPCInferenceService</c> as the generated code does, with <see cref="RequestMarshaller"/>
     /// for <c>ModelInfer</c>. Call it from a <c>BindService</c> method named by the service's
-    /// <see cref="BindServiceMethodAttribute"/>.
+    /// <see cref="BindServiceMethodAttribute"/>, whose second parameter is the generated base type (ASP.NET Core's
+    /// binder only finds handlers that override methods of that type).
     /// </summary>
     /// <param name="binder">The binder the gRPC server passes.</param>
     /// <param name="service">The service instance (null when the server binds by type).</param>

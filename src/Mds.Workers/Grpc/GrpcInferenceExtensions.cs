@@ -38,7 +38,8 @@ internal static class GrpcInferenceExtensions
         ArgumentNullException.ThrowIfNull(app);
         if (GrpcPort(app.ServiceProvider.GetRequiredService<IConfiguration>()) > 0)
         {
-            app.MapGrpcService<InferenceGrpcService>();
+            var worker = app.ServiceProvider.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            app.MapGrpcService<InferenceGrpcService>().WithMetadata(new GrpcBodySizeLimit(worker.MaxRequestBodyMb * 1024L * 1024));
         }
 
         return app;

@@ -25,7 +25,7 @@ internal sealed class InferenceGrpcService(
     internal static GrpcRequestLimits Limits { get; set; } = new();
 
     /// <summary>Binds the service as the generated code does, with <see cref="Limits"/> checked before parsing.</summary>
-    public static void BindService(ServiceBinderBase binder, InferenceGrpcService? service) => Limits.Bind(binder, service);
+    public static void BindService(ServiceBinderBase binder, GRPCInferenceService.GRPCInferenceServiceBase? service) => Limits.Bind(binder, service);
 
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
@@ -65,6 +65,7 @@ internal sealed class InferenceGrpcService(
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        GrpcRequestLimits.ThrowIfRefused(request);
         var time = DateTimeOffset.UtcNow;
         long started = Stopwatch.GetTimestamp();
         string? version = Version(request.ModelVersion);

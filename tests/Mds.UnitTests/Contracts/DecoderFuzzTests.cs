@@ -319,6 +319,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
                 try
                 {
                     parsed = marshaller.ContextualDeserializer(new GrpcRequestLimitsTests.Payload(wire));
+                    GrpcRequestLimits.ThrowIfRefused(parsed);
                 }
                 catch (RpcException e) when (e.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
                 {

@@ -125,6 +125,17 @@ public sealed class GrpcRequestLimitsTests
     }
 
     [Fact]
+    public void TheMarshaller_HandsTheServiceARefusal_ThatThrowsTheLimitsStatus()
+    {
+        var refused = Limits.RequestMarshaller().ContextualDeserializer(new Payload(EmptyEntries(7, GrpcRequestLimits.DefaultMaxTensors + 1)));
+
+        var e = Assert.Throws<RpcException>(() => GrpcRequestLimits.ThrowIfRefused(refused));
+        Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+        Assert.Contains("raw_input_contents", e.Status.Detail, StringComparison.Ordinal);
+        GrpcRequestLimits.ThrowIfRefused(Valid()); // a parsed request passes
+    }
+
+    [Fact]
     public void ElementsExactlyAtTheLimit_AreAccepted()
     {
         var request = Valid(); // 2 shape dimensions + 3 contents elements
