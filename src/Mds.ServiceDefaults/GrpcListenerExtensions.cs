@@ -74,3 +74,15 @@ public static class GrpcListenerExtensions
         }
     }
 }
+
+/// <summary>
+/// Endpoint metadata that sets Kestrel's request body limit for gRPC calls to one largest message and its 5-byte frame
+/// header. Without it Kestrel's default (30,000,000 bytes) cut every larger message off as UNKNOWN, below the
+/// configured gRPC maximum; with it a larger message is RESOURCE_EXHAUSTED from gRPC's own check of the frame header.
+/// </summary>
+/// <param name="maxMessageBytes">The gRPC maximum receive message size, in bytes.</param>
+public sealed class GrpcBodySizeLimit(long maxMessageBytes) : Microsoft.AspNetCore.Http.Metadata.IRequestSizeLimitMetadata
+{
+    /// <inheritdoc />
+    public long? MaxRequestBodySize { get; } = maxMessageBytes + 5;
+}

@@ -57,6 +57,18 @@ internal sealed class WorkerOptions
     /// </summary>
     public TimeSpan InferenceTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// gRPC <c>ModelInfer</c>: the most inputs, requested outputs, <c>raw_input_contents</c> entries and parameters per
+    /// map in one message, counted before it is parsed (RESOURCE_EXHAUSTED beyond). Keep equal to the gateway's.
+    /// </summary>
+    public int MaxGrpcTensors { get; set; } = Mds.Contracts.Inference.Grpc.GrpcRequestLimits.DefaultMaxTensors;
+
+    /// <summary>
+    /// gRPC <c>ModelInfer</c>: the most repeated elements (typed contents, shape dimensions, unknown fields) in one
+    /// message, counted before it is parsed. Keep equal to the gateway's.
+    /// </summary>
+    public int MaxGrpcElements { get; set; } = Mds.Contracts.Inference.Grpc.GrpcRequestLimits.DefaultMaxElements;
+
     /// <summary>ONNX Runtime intra-op threads per session; 0 picks min(4, cores / 2), at least 1.</summary>
     public int IntraOpThreads { get; set; }
 
@@ -135,6 +147,8 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         Positive(options.MemoryCapacityMb, "MemoryCapacityMb", failures);
         Positive(options.HeartbeatIntervalMs, "HeartbeatIntervalMs", failures);
         Positive(options.MaxRequestBodyMb, "MaxRequestBodyMb", failures);
+        Positive(options.MaxGrpcTensors, "MaxGrpcTensors", failures);
+        Positive(options.MaxGrpcElements, "MaxGrpcElements", failures);
         if (options.GrpcPort is < 0 or > 65535)
         {
             failures.Add($"{WorkerOptions.Section}:GrpcPort must be 0 (no gRPC) or a port number (got {options.GrpcPort.ToString(CultureInfo.InvariantCulture)}).");

@@ -5,6 +5,8 @@ using Mds.Backend.Auth;
 using Mds.Backend.Monitoring;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Mds.Backend.Gateway;
@@ -77,13 +79,28 @@ public static class GatewayApi
         return error ?? TypedResults.Ok();
     }
 
-    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics)
+    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
     {
         long started = Stopwatch.GetTimestamp();
         bool answered = false;
         RouteLookup? found = null;
         try
         {
+            // The workers' limit, here too: a body over it is refused before a replica is picked (by its Content-Length,
+            // or by Kestrel as it streams in).
+            long limit = (long)options.Value.MaxRequestBodyMb * 1024 * 1024;
+            if (http.Request.ContentLength > limit)
+            {
+                await Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {options.Value.MaxRequestBodyMb} MiB").ExecuteAsync(http);
+                answered = true;
+                return;
+            }
+
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
+            {
+                sizeLimit.MaxRequestBodySize = limit;
+            }
+
             (found, var error) = await LookupAsync(routing, name, version, http.RequestAborted);
             await ForwardAsync(http, name, found, error, policy, forwarder, client);
             answered = true;

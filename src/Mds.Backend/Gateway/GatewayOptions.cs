@@ -19,6 +19,21 @@ public sealed class GatewayOptions
     [Range(1, 2047)]
     public int MaxGrpcMessageMb { get; set; } = 64;
 
+    /// <summary>
+    /// Largest REST inference body (<c>/v2/models/…/infer</c>) the gateway accepts, in MiB (larger gets 413 before
+    /// anything is sent on); the same default as the workers' <c>Mds:Worker:MaxRequestBodyMb</c>.
+    /// </summary>
+    [Range(1, 2047)]
+    public int MaxRequestBodyMb { get; set; } = 64;
+
+    /// <summary>gRPC <c>ModelInfer</c>: the most inputs, requested outputs, raw entries and parameters per map (as the workers').</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxGrpcTensors { get; set; } = Mds.Contracts.Inference.Grpc.GrpcRequestLimits.DefaultMaxTensors;
+
+    /// <summary>gRPC <c>ModelInfer</c>: the most repeated elements in one message (as the workers').</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxGrpcElements { get; set; } = Mds.Contracts.Inference.Grpc.GrpcRequestLimits.DefaultMaxElements;
+
     /// <summary>How long <c>/v2/models/…/stats</c> waits for each worker before leaving it out.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan StatisticsTimeout { get; set; } = TimeSpan.FromSeconds(2);

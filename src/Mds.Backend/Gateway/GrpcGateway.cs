@@ -31,6 +31,7 @@ public static class GrpcGateway
             return builder;
         }
 
+        GatewayGrpcService.Limits = new GrpcRequestLimits(options.MaxGrpcTensors, options.MaxGrpcElements);
         builder.Services.AddGrpc();
         builder.Services.AddOptions<GrpcServiceOptions>()
             .Configure<IOptions<GatewayOptions>>((grpc, gateway) => grpc.MaxReceiveMessageSize = gateway.Value.MaxGrpcMessageMb * 1024 * 1024);
@@ -43,9 +44,10 @@ public static class GrpcGateway
     public static IEndpointRouteBuilder MapGrpcGateway(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        if (Options(app.ServiceProvider.GetRequiredService<IConfiguration>()).GrpcPort > 0)
+        var options = Options(app.ServiceProvider.GetRequiredService<IConfiguration>());
+        if (options.GrpcPort > 0)
         {
-            app.MapGrpcService<GatewayGrpcService>();
+            app.MapGrpcService<GatewayGrpcService>().WithMetadata(new GrpcBodySizeLimit(options.MaxGrpcMessageMb * 1024L * 1024));
         }
 
         return app;
@@ -60,13 +62,21 @@ public static class GrpcGateway
 /// routing table; infer sent on to a Ready replica's gRPC endpoint, picked and retried as REST does (power of two
 /// choices; once more on another replica when the first is unavailable or no longer has the model loaded).
 /// Callers authenticate as for REST (<c>authorization: Bearer …</c> metadata); the credentials stay here.
+/// <c>ModelInfer</c>'s messages are counted against <see cref="Limits"/> before they are parsed, as on the workers.
 /// </summary>
 [Authorize(Policy = Policies.Inference)]
+[BindServiceMethod(typeof(GatewayGrpcService), nameof(BindService))]
 internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines, SigningKeys keys)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ServerVersion = typeof(GatewayGrpcService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
     private static readonly string RequestIdKey = MdsHeaders.RequestId.ToLowerInvariant();
+
+    /// <summary>The limits on <c>ModelInfer</c> messages (from <c>Mds:Gateway</c>; set when the service is registered).</summary>
+    internal static GrpcRequestLimits Limits { get; set; } = new();
+
+    /// <summary>Binds the service as the generated code does, with <see cref="Limits"/> checked before parsing.</summary>
+    public static void BindService(ServiceBinderBase binder, GRPCInferenceService.GRPCInferenceServiceBase? service) => Limits.Bind(binder, service);
 
     [AllowAnonymous]
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
@@ -119,6 +129,7 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        GrpcRequestLimits.ThrowIfRefused(request);
         if (Pipelines.PipelineRunner.PipelineNameOf(request.ModelName) is { } pipeline)
         {
             return await Pipelines.PipelineGrpc.InferAsync(pipelines, pipeline, request, context); // counted by the pipeline runner

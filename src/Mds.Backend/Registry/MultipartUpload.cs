@@ -76,11 +76,17 @@ internal static class MultipartUpload
                 }
                 else
                 {
-                    using var sr = new StreamReader(section.Body);
-                    string value = await sr.ReadToEndAsync(http.RequestAborted);
-                    if (value.Length > 4000)
+                    if (fields.Count >= MaxFields)
                     {
-                        return fail(RegistryApi.Bad($"Field '{field}' is longer than 4000 characters."));
+                        await DiscardRestAsync(http.Request.Body);
+                        return fail(RegistryApi.Bad($"The upload has more than {MaxFields} fields."));
+                    }
+
+                    string? value = await ReadFieldAsync(section.Body, http.RequestAborted);
+                    if (value is null)
+                    {
+                        await DiscardRestAsync(http.Request.Body);
+                        return fail(RegistryApi.Bad($"Field '{Truncate(field)}' is longer than {MaxFieldChars} characters."));
                     }
 
                     fields[field] = value;
@@ -115,6 +121,37 @@ internal static class MultipartUpload
             }
         }
     }
+
+    /// <summary>The longest text field, in characters.</summary>
+    internal const int MaxFieldChars = 4000;
+
+    /// <summary>The most text fields in one upload.</summary>
+    internal const int MaxFields = 64;
+
+    /// <summary>
+    /// A text field, read while it streams: null as soon as it is longer than <see cref="MaxFieldChars"/> (reading
+    /// it whole first let one 120 MB field cost half a gigabyte).
+    /// </summary>
+    private static async Task<string?> ReadFieldAsync(Stream body, CancellationToken ct)
+    {
+        using var reader = new StreamReader(body, bufferSize: 4096);
+        var buffer = new char[MaxFieldChars + 1];
+        int length = 0;
+        while (length < buffer.Length)
+        {
+            int read = await reader.ReadAsync(buffer.AsMemory(length), ct);
+            if (read == 0)
+            {
+                return new string(buffer, 0, length);
+            }
+
+            length += read;
+        }
+
+        return null;
+    }
+
+    private static string Truncate(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "...");
 
     /// <summary>The client's name for the file, without any directory part.</summary>
     private static string? FileNameOf(ContentDispositionHeaderValue disposition)

@@ -172,14 +172,20 @@ public static class GrpcTensorCodec
 
     private static int ElementCount(string label, long[] shape)
     {
-        long count = 1;
-        foreach (long d in shape)
+        // Checked as REST's reader does: [2, 2^62] must not wrap around to a small count (it did: 2 * 2^62 is 0 in a long).
+        long count;
+        try
         {
-            count *= d;
-            if (count > Array.MaxLength)
-            {
-                throw new InferenceProtocolException($"{label}: shape {FormatShape(shape)} has too many elements");
-            }
+            count = InferenceTensor.ElementCount(shape);
+        }
+        catch (OverflowException)
+        {
+            count = long.MaxValue;
+        }
+
+        if (count > Array.MaxLength)
+        {
+            throw new InferenceProtocolException($"{label}: shape {FormatShape(shape)} has too many elements");
         }
 
         return (int)count;
@@ -321,6 +327,12 @@ public static class GrpcTensorCodec
             case TensorDatatype.Fp64: return Raw<double>(label, datatype, shape, count, bytes);
             case TensorDatatype.Bytes:
             {
+                // Each element takes at least its 4-byte length: refuse a shape the bytes cannot hold before allocating for it.
+                if (count > bytes.Length / 4)
+                {
+                    throw new InferenceProtocolException($"{label}: raw contents of {bytes.Length} bytes cannot hold the {Elements(count)} of shape {FormatShape(shape)} (each BYTES element has a 4-byte length)");
+                }
+
                 var data = new string[count];
                 int offset = 0;
                 for (int i = 0; i < count; i++)

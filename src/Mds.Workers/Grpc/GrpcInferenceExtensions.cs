@@ -1,4 +1,5 @@
 using Grpc.AspNetCore.Server;
+using Mds.Contracts.Inference.Grpc;
 using Mds.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
@@ -20,6 +21,8 @@ internal static class GrpcInferenceExtensions
             return builder;
         }
 
+        var worker = configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        InferenceGrpcService.Limits = new GrpcRequestLimits(worker.MaxGrpcTensors, worker.MaxGrpcElements);
         builder.Services.AddGrpc();
         builder.Services.AddOptions<GrpcServiceOptions>()
             .Configure<IOptions<WorkerOptions>>((grpc, worker) =>
@@ -35,7 +38,8 @@ internal static class GrpcInferenceExtensions
         ArgumentNullException.ThrowIfNull(app);
         if (GrpcPort(app.ServiceProvider.GetRequiredService<IConfiguration>()) > 0)
         {
-            app.MapGrpcService<InferenceGrpcService>();
+            var worker = app.ServiceProvider.GetRequiredService<IOptions<WorkerOptions>>().Value;
+            app.MapGrpcService<InferenceGrpcService>().WithMetadata(new GrpcBodySizeLimit(worker.MaxRequestBodyMb * 1024L * 1024));
         }
 
         return app;

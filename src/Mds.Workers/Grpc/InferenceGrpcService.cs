@@ -15,12 +15,20 @@ namespace Mds.Workers.Grpc;
 /// The Open Inference Protocol's gRPC service (<c>inference.GRPCInferenceService</c>) on a worker: the same model
 /// lookup, runner, checks and error messages as the REST endpoints in <see cref="InferenceApi"/>, bound to gRPC.
 /// A model that is not loaded is NOT_FOUND; a request that does not fit is INVALID_ARGUMENT with REST's message.
+/// <c>ModelInfer</c>'s messages are counted against <see cref="Limits"/> before they are parsed.
 /// </summary>
 [Authorize]
+[BindServiceMethod(typeof(InferenceGrpcService), nameof(BindService))]
 internal sealed class InferenceGrpcService(
     SessionRegistry registry, InferenceRunner runner, ClusterMembership membership, AuditLog audit, WorkerMetrics metrics)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
+    /// <summary>The limits on <c>ModelInfer</c> messages (from <c>Mds:Worker</c>; set when the service is registered).</summary>
+    internal static GrpcRequestLimits Limits { get; set; } = new();
+
+    /// <summary>Binds the service as the generated code does, with <see cref="Limits"/> checked before parsing.</summary>
+    public static void BindService(ServiceBinderBase binder, GRPCInferenceService.GRPCInferenceServiceBase? service) => Limits.Bind(binder, service);
+
     [AllowAnonymous]
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
@@ -61,6 +69,7 @@ internal sealed class InferenceGrpcService(
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        GrpcRequestLimits.ThrowIfRefused(request);
         var time = DateTimeOffset.UtcNow;
         long started = Stopwatch.GetTimestamp();
         string? version = Version(request.ModelVersion);

@@ -20,6 +20,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     public Uri Url { get; }
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process's peak resident memory so far (Linux <c>VmHWM</c>), in bytes.</summary>
+    public long PeakResidentBytes =>
+        long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+
     /// <summary>The last lines the process wrote, for failure messages.</summary>
     public string OutputTail => string.Join('\n', _output.TakeLast(60));
 
