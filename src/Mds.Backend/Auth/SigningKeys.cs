@@ -21,15 +21,14 @@ public sealed class SigningKeys : IDisposable
     /// <summary>Claim of an internal token: the caller's name, for the worker's inference record.</summary>
     public const string CallerClaim = "mds_caller";
 
-    /// <summary>Claim of an internal token: the request id, for the worker's inference record.</summary>
-    public const string RequestIdClaim = "mds_rid";
-
     /// <summary>How long an internal token lives (one call, with its retries).</summary>
     public static readonly TimeSpan InternalTokenLifetime = TimeSpan.FromSeconds(60);
 
     private readonly ECDsa _key;
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
     private readonly TimeProvider _clock;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Token, DateTime RenewAfter)> _internal = new(StringComparer.Ordinal);
+    private const int MaxCachedInternalTokens = 10_000;
 
     public SigningKeys(IOptions<AuthOptions> options, TimeProvider clock)
     {
@@ -56,22 +55,38 @@ public sealed class SigningKeys : IDisposable
     public IReadOnlyDictionary<string, string> PublicJwk { get; }
 
     /// <summary>
-    /// A token that proves to a worker, for one call, that the gateway let <paramref name="caller"/> in: audience
-    /// <see cref="WorkerAudience"/>, <see cref="InternalTokenLifetime"/>, the caller and request id as claims.
+    /// A token that proves to a worker that the gateway let <paramref name="caller"/> in: audience
+    /// <see cref="WorkerAudience"/>, <see cref="InternalTokenLifetime"/>, the caller as a claim. One token per caller is
+    /// reused for half its lifetime: signing (and a worker's check of the signature) per request would cost more than
+    /// the rest of a small model's call. The request id travels beside it in <c>X-Request-Id</c>, which workers take
+    /// from a caller only when it presents this token or its own credential.
     /// </summary>
-    public string IssueInternal(string caller, string requestId)
+    public string InternalTokenFor(string caller)
     {
+        ArgumentNullException.ThrowIfNull(caller);
         var now = _clock.GetUtcNow().UtcDateTime;
-        return _handler.CreateToken(new SecurityTokenDescriptor
+        if (_internal.TryGetValue(caller, out var cached) && cached.RenewAfter > now)
+        {
+            return cached.Token;
+        }
+
+        string token = _handler.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = AuthOptions.Issuer,
             Audience = WorkerAudience,
-            Subject = new ClaimsIdentity([new Claim(CallerClaim, caller), new Claim(RequestIdClaim, requestId)]),
+            Subject = new ClaimsIdentity([new Claim(CallerClaim, caller)]),
             IssuedAt = now,
             NotBefore = now,
             Expires = now + InternalTokenLifetime,
             SigningCredentials = Credentials,
         });
+        if (_internal.Count >= MaxCachedInternalTokens)
+        {
+            _internal.Clear();
+        }
+
+        _internal[caller] = (token, now + (InternalTokenLifetime / 2));
+        return token;
     }
 
     public void Dispose() => _key.Dispose();

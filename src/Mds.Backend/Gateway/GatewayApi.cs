@@ -125,8 +125,8 @@ public static class GatewayApi
         string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 128 } given ? given : Guid.CreateVersion7().ToString("N"); // time-ordered: cheap to index
         http.Request.Headers[MdsHeaders.RequestId] = requestId;
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
-        // The worker believes who the caller is only from a token the backend signed (caller and request id in it).
-        string internalToken = http.RequestServices.GetRequiredService<SigningKeys>().IssueInternal(AuthApi.CallerName(http.User) ?? "anonymous", requestId);
+        // The worker believes who the caller is only from a token the backend signed (the caller in it).
+        string internalToken = http.RequestServices.GetRequiredService<SigningKeys>().InternalTokenFor(AuthApi.CallerName(http.User) ?? "anonymous");
 
         // The body still streams to the worker; buffering keeps a copy (in memory up to 1 MiB) so a retry can resend it.
         http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);

@@ -178,8 +178,8 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
         var headers = new Metadata
         {
             { RequestIdKey, requestId },
-            // The worker believes who the caller is only from this token, signed here (caller and request id in it).
-            { "authorization", "Bearer " + keys.IssueInternal(AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous", requestId) },
+            // The worker believes who the caller is only from this token, signed here (the caller in it).
+            { "authorization", "Bearer " + keys.InternalTokenFor(AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous") },
         };
 
         string name = request.ModelName;

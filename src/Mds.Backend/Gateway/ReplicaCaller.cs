@@ -132,8 +132,8 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(replica.Url), path)) { Content = content };
         message.Headers.TryAddWithoutValidation(BinaryTensorData.HeaderLengthHeader, headerLength.ToString(CultureInfo.InvariantCulture));
         message.Headers.TryAddWithoutValidation(MdsHeaders.RequestId, options.RequestId);
-        // The worker believes who the caller is only from this token, signed here (caller and request id in it).
-        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", keys.IssueInternal(options.Caller, options.RequestId));
+        // The worker believes who the caller is only from this token, signed here (the caller in it).
+        message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", keys.InternalTokenFor(options.Caller));
         HttpResponseMessage response;
         try
         {

@@ -26,7 +26,6 @@ internal static class CallerAuthentication
     public const string UserAudience = "mds";
     public const string WorkerAudience = "mds-worker";
     public const string CallerClaim = "mds_caller";
-    public const string RequestIdClaim = "mds_rid";
 
     public static IHostApplicationBuilder AddCallerAuthentication(this IHostApplicationBuilder builder)
     {
@@ -40,6 +39,10 @@ internal static class CallerAuthentication
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
+                // A token is checked once per worker and remembered until it expires: an ECDSA verify per request
+                // would cost more than a small model's inference.
+                o.TokenHandlers.Clear();
+                o.TokenHandlers.Add(new RememberingTokenHandler());
                 o.RequireHttpsMetadata = false; // the backend is often plain HTTP inside the cluster; the keys are public anyway
                 o.TokenValidationParameters = new TokenValidationParameters
                 {
@@ -82,19 +85,16 @@ internal static class CallerAuthentication
     }
 
     /// <summary>
-    /// Who called and the request id, for the inference record. The gateway's internal token carries both; with a
-    /// user's own credential the caller is that user (a <c>Mds-Caller</c> header is never read) and the request id
-    /// theirs to choose (<c>X-Request-Id</c>), else the body's id, else the connection's trace id.
+    /// Who called and the request id, for the inference record. The caller comes only from a credential: the
+    /// gateway's internal token names it, a user's own credential is that user (a <c>Mds-Caller</c> header is never
+    /// read). The request id is <c>X-Request-Id</c> (sent by the gateway beside its token, or chosen by a user calling
+    /// with their own credential), else the body's id, else the connection's trace id; an anonymous call gets no
+    /// record at all (it is refused).
     /// </summary>
     public static (string? Caller, string RequestId) CallerOf(ClaimsPrincipal user, string? requestIdHeader, string? bodyId, string traceIdentifier)
     {
         ArgumentNullException.ThrowIfNull(user);
-        if (user.FindFirst(CallerClaim) is { } forwarded)
-        {
-            return (forwarded.Value, user.FindFirst(RequestIdClaim)?.Value is { Length: > 0 } rid ? rid : bodyId is { Length: > 0 } ? bodyId : traceIdentifier);
-        }
-
-        string? caller = user.FindFirst("email")?.Value ?? user.Identity?.Name;
+        string? caller = user.FindFirst(CallerClaim)?.Value ?? user.FindFirst("email")?.Value ?? user.Identity?.Name;
         string requestId = requestIdHeader is { Length: > 0 and <= 128 } given ? given : bodyId is { Length: > 0 } ? bodyId : traceIdentifier;
         return (caller, requestId);
     }
@@ -170,5 +170,39 @@ internal sealed class ApiKeyOwners(BackendClient backend)
 
         _entries[id] = (owner, now + Lifetime);
         return owner;
+    }
+}
+
+/// <summary>
+/// A JWT handler that remembers tokens it validated (by their SHA-256) until they expire, so a caller's token is
+/// checked once, not on every request. Failures are not remembered. Bounded: the memory is emptied when it is full.
+/// </summary>
+internal sealed class RememberingTokenHandler : Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler
+{
+    private const int MaxEntries = 10_000;
+    private readonly ConcurrentDictionary<string, (TokenValidationResult Result, DateTime Until)> _valid = new(StringComparer.Ordinal);
+
+    public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        string id = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        var now = DateTime.UtcNow;
+        if (_valid.TryGetValue(id, out var known) && known.Until > now)
+        {
+            return known.Result;
+        }
+
+        var result = await base.ValidateTokenAsync(token, validationParameters).ConfigureAwait(false);
+        if (result.IsValid && result.SecurityToken is { } valid && valid.ValidTo > now)
+        {
+            if (_valid.Count >= MaxEntries)
+            {
+                _valid.Clear();
+            }
+
+            _valid[id] = (result, valid.ValidTo);
+        }
+
+        return result;
     }
 }

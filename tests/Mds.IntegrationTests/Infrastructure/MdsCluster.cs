@@ -83,6 +83,16 @@ public sealed class MdsCluster : IAsyncLifetime
             // Tests sign in often from one address; the sign-in limits have their own tests (SignInAbuseTests).
             ["Mds__Auth__SignInPermitsPerAddress"] = "100000",
             ["Mds__Auth__SignInPermitsPerAccount"] = "100000",
+            // Suites deploy their models side by side; the concurrency limits have their own tests (OperationalLimitsTests).
+            ["Mds__Registry__MaxConcurrentUploads"] = "64",
+            ["Mds__Registry__MaxQueuedUploads"] = "1000",
+            ["Mds__Batch__MaxConcurrentUploads"] = "64",
+            ["Mds__Batch__MaxQueuedUploads"] = "1000",
+            ["Mds__Batch__MaxStoredPerUser"] = "100000",
+            ["Mds__Explanations__MaxConcurrent"] = "64",
+            ["Mds__Explanations__MaxQueued"] = "1000",
+            ["Mds__Drift__MaxConcurrentManualRuns"] = "64",
+            ["Mds__Drift__MaxQueuedManualRuns"] = "1000",
         };
         foreach (var (key, value) in BackendSettings)
         {
