@@ -149,7 +149,7 @@ public sealed class AuditTests(MdsCluster cluster)
     public async Task A_NUL_in_a_request_id_or_parameter_does_not_stop_the_audit_log()
     {
         await cluster.EnsureReadyAsync("audit-nul", TestGraphs.Linear([1f], 0f));
-        using var direct = new HttpClient { BaseAddress = cluster.Workers[0].Url };
+        using var direct = await cluster.WorkerClientAsync(cluster.Workers[0].Url);
         string run = Guid.NewGuid().ToString("N")[..8];
         async Task SendAsync(string id, bool header)
         {
@@ -200,7 +200,7 @@ public sealed class AuditTests(MdsCluster cluster)
         try
         {
             await cluster.DeployAsync("audit-refuse", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,auditrefuse" });
-            using var direct = new HttpClient { BaseAddress = worker.Url };
+            using var direct = await cluster.WorkerClientAsync(worker.Url);
             string run = Guid.NewGuid().ToString("N")[..8];
             async Task SendAsync(string id)
             {
@@ -331,7 +331,7 @@ public sealed class AuditTests(MdsCluster cluster)
         try
         {
             await cluster.DeployAsync("audit-kill", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,auditkill" });
-            using var direct = new HttpClient { BaseAddress = worker.Url };
+            using var direct = await cluster.WorkerClientAsync(worker.Url);
             string run = Guid.NewGuid().ToString("N")[..8];
             await postgres.StopServerAsync();
             for (int i = 0; i < 200; i++)

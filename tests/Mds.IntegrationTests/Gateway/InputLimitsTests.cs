@@ -59,7 +59,7 @@ public sealed class InputLimitsTests(GatewayGrpcFixture fixture)
         byte[] wire = EmptyRawEntries();
         var auth = new Metadata { { "authorization", "Bearer " + await Cluster.TokenAsync(Roles.Analyst) } };
 
-        foreach (var (url, process, headers) in new[] { (workerUrl, worker, new Metadata()), ($"http://127.0.0.1:{fixture.GrpcPort}", Cluster.Backend, auth) })
+        foreach (var (url, process, headers) in new[] { (workerUrl, worker, auth), ($"http://127.0.0.1:{fixture.GrpcPort}", Cluster.Backend, auth) })
         {
             using var channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { MaxSendMessageSize = null });
             long peakBefore = process.PeakResidentBytes;
@@ -81,7 +81,7 @@ public sealed class InputLimitsTests(GatewayGrpcFixture fixture)
         await Cluster.EnsureReadyAsync(Iris, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
         var (_, worker) = await WorkerAsync(Iris);
         using var gateway = await Cluster.ClientAsync(Roles.Analyst);
-        using var direct = new HttpClient { BaseAddress = worker.Url };
+        using var direct = await Cluster.WorkerClientAsync(worker.Url);
         var body = new byte[LimitBytes + 1];
 
         foreach (var (client, name) in new[] { (gateway, "gateway"), (direct, "worker") })
