@@ -252,24 +252,6 @@ public sealed record RouteLookup(RouteStatus Status, ModelRoute? Model, VersionR
 /// <summary>Refreshes the routing table on a short timer, for changes made by another backend instance.</summary>
 internal sealed class RoutingRefreshLoop(RoutingTable table, ILogger<RoutingRefreshLoop> log) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(2));
-        do
-        {
-            try
-            {
-                await table.RefreshAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
-            {
-                log.LogWarning(e, "Routing table refresh failed");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Data.PeriodicRefresh.RunAsync(table.RefreshAsync, TimeSpan.FromSeconds(2), log, "Routing table", stoppingToken);
 }

@@ -239,24 +239,6 @@ public sealed class PipelineTable(IServiceScopeFactory scopes, RoutingTable rout
 /// <summary>Refreshes the pipeline table on a short timer (pending versions go live; other backends' changes arrive).</summary>
 internal sealed class PipelineRefreshLoop(PipelineTable table, IOptions<PipelineOptions> options, ILogger<PipelineRefreshLoop> log) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.RefreshInterval);
-        do
-        {
-            try
-            {
-                await table.RefreshAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
-            {
-                log.LogWarning(e, "Pipeline table refresh failed");
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Data.PeriodicRefresh.RunAsync(table.RefreshAsync, options.Value.RefreshInterval, log, "Pipeline table", stoppingToken);
 }

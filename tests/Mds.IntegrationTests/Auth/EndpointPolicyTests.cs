@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Mds.Backend.Auth;
 using Mds.Contracts.Api;
 using Mds.IntegrationTests.Infrastructure;
 
@@ -30,17 +31,6 @@ public sealed partial class EndpointPolicyTests(MdsCluster cluster)
         [Policies.ArtifactReader] = [Roles.Admin, Roles.Researcher],
         [Policies.Inference] = [Roles.Admin, Roles.Researcher, Roles.Analyst],
     };
-
-    private static class Policies
-    {
-        public const string AnyUser = nameof(AnyUser);
-        public const string Researcher = nameof(Researcher);
-        public const string Admin = nameof(Admin);
-        public const string Worker = nameof(Worker);
-        public const string WorkerRegistration = nameof(WorkerRegistration);
-        public const string ArtifactReader = nameof(ArtifactReader);
-        public const string Inference = nameof(Inference);
-    }
 
     [Fact]
     public async Task An_endpoint_without_an_explicit_policy_cannot_be_added_unnoticed()
