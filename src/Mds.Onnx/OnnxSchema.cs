@@ -1,30 +1,44 @@
+using System.Globalization;
+using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Mds.Onnx;
 
-/// <summary>A model's V2 input/output schema, read from its ONNX graph through ONNX Runtime.</summary>
+/// <summary>
+/// A model's V2 input/output schema, read from its ONNX graph through ONNX Runtime, and what MDS cannot serve in it.
+/// A sequence of maps (ZipMap: class label → probability, one map a row) is served as an FP32/FP64 tensor
+/// <c>[rows, classes]</c> whose <see cref="TensorMetadata.ClassLabels"/> name the columns; a sequence of tensors as one
+/// tensor with the sequence as a new first axis.
+/// </summary>
 /// <param name="FeatureNames">The model's <c>features</c> metadata (comma-separated names of the input's columns), if any.</param>
-/// <param name="Classes">The model's <c>classes</c> metadata (comma-separated class names in score order), if any.</param>
+/// <param name="Classes">The model's <c>classes</c> metadata (comma-separated class names in score order), or else a ZipMap output's labels.</param>
+/// <param name="Problems">Why the model cannot be served, one sentence each (inputs that are not tensors, outputs of no V2 form); empty when it can.</param>
+/// <param name="File">What the file says about itself (producer, doc strings, metadata), when read.</param>
 public sealed record OnnxSchema(
     IReadOnlyList<TensorMetadata> Inputs,
     IReadOnlyList<TensorMetadata> Outputs,
     IReadOnlyList<string>? FeatureNames = null,
-    IReadOnlyList<string>? Classes = null)
+    IReadOnlyList<string>? Classes = null,
+    IReadOnlyList<string>? Problems = null,
+    ModelFileInfo? File = null)
 {
+    /// <summary>True when every input and output has a V2 form.</summary>
+    public bool CanServe => Problems is not { Count: > 0 } && Inputs.Count > 0 && Outputs.Count > 0;
+
     /// <summary>
-    /// Loads the model with ONNX Runtime (which validates the graph) and reads its schema.
-    /// Inputs or outputs that are not tensors (sequences, maps) are left out of the schema.
+    /// Loads the model with ONNX Runtime (which validates the graph) and reads its schema, and the file's own facts.
     /// </summary>
     /// <exception cref="InvalidOnnxModelException">The bytes are not a model ONNX Runtime can load.</exception>
     public static OnnxSchema Read(string path)
     {
         try
         {
+            var facts = OnnxFileFacts.Read(path);
             using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
             using var session = new InferenceSession(path, options);
-            return FromSession(session);
+            return FromSession(session, facts);
         }
         catch (OnnxRuntimeException e)
         {
@@ -32,40 +46,92 @@ public sealed record OnnxSchema(
         }
     }
 
-    /// <summary>Reads the schema of an already loaded session.</summary>
-    public static OnnxSchema FromSession(InferenceSession session)
+    /// <summary>Reads the schema of an already loaded session; <paramref name="facts"/> (from the same file) add ZipMap labels and the file's facts.</summary>
+    public static OnnxSchema FromSession(InferenceSession session, OnnxFileFacts? facts = null)
     {
         ArgumentNullException.ThrowIfNull(session);
         var custom = session.ModelMetadata.CustomMetadataMap;
-        return new OnnxSchema(ToMetadata(session.InputMetadata), ToMetadata(session.OutputMetadata), Names(custom, "features"), Names(custom, "classes"));
+        var problems = new List<string>();
+        var inputs = new List<TensorMetadata>(session.InputMetadata.Count);
+        foreach (var (name, node) in session.InputMetadata)
+        {
+            if (TensorOf(name, node) is { } tensor)
+            {
+                inputs.Add(tensor);
+            }
+            else
+            {
+                problems.Add($"input '{name}' is {Describe(node)}; MDS serves models whose inputs are tensors (export the model so that it takes tensors, e.g. without a DictVectorizer)");
+            }
+        }
+
+        var outputs = new List<TensorMetadata>(session.OutputMetadata.Count);
+        foreach (var (name, node) in session.OutputMetadata)
+        {
+            var form = OutputForm.Of(name, node, facts?.ZipMapLabels.GetValueOrDefault(name));
+            if (form.Metadata is { } tensor)
+            {
+                outputs.Add(tensor);
+            }
+            else
+            {
+                problems.Add(form.Problem!);
+            }
+        }
+
+        var classes = Names(custom, "classes") ?? outputs.FirstOrDefault(o => o.ClassLabels is not null)?.ClassLabels;
+        return new OnnxSchema(inputs, outputs, Names(custom, "features"), classes, problems, FileInfo(session.ModelMetadata, facts));
     }
+
+    /// <summary>The tensor metadata of a plain tensor with a V2 datatype; null for anything else.</summary>
+    internal static TensorMetadata? TensorOf(string name, NodeMetadata node)
+    {
+        if (!node.IsTensor)
+        {
+            return null;
+        }
+
+        var datatype = OnnxTypes.ToDatatype(node.ElementDataType);
+        return datatype == TensorDatatype.Invalid
+            ? null
+            : new TensorMetadata(name, datatype.ToWireName(), node.Dimensions.Select(d => d < 0 ? -1L : d).ToArray());
+    }
+
+    /// <summary>An ONNX type as a person reads it: <c>a map(string → float)</c>, <c>a sequence of tensor(float)</c>.</summary>
+    public static string Describe(NodeMetadata node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return "a " + TypeName(node);
+    }
+
+    private static string TypeName(NodeMetadata node) => node.OnnxValueType switch
+    {
+        OnnxValueType.ONNX_TYPE_TENSOR => $"tensor({node.ElementDataType.ToString().ToLowerInvariant()})",
+        OnnxValueType.ONNX_TYPE_SEQUENCE => $"sequence of {TypeName(node.AsSequenceMetadata().ElementMeta)}",
+        OnnxValueType.ONNX_TYPE_MAP => $"map({node.AsMapMetadata().KeyDataType.ToString().ToLowerInvariant()} → {TypeName(node.AsMapMetadata().ValueMetadata)})",
+        OnnxValueType.ONNX_TYPE_OPTIONAL => "optional value",
+        OnnxValueType.ONNX_TYPE_SPARSETENSOR => "sparse tensor",
+        _ => "value of an unknown kind",
+    };
+
+    private static ModelFileInfo? FileInfo(Microsoft.ML.OnnxRuntime.ModelMetadata metadata, OnnxFileFacts? facts)
+    {
+        string? producer = facts?.Producer ?? NullIfEmpty(metadata.ProducerName);
+        string? description = facts?.DocString ?? NullIfEmpty(metadata.Description);
+        var props = facts?.MetadataProps ?? metadata.CustomMetadataMap;
+        var docs = facts?.DocStrings ?? new Dictionary<string, string>();
+        return producer is null && description is null && props.Count == 0 && docs.Count == 0 && facts?.ProducerVersion is null
+            ? null
+            : new ModelFileInfo(producer, facts?.ProducerVersion, description, facts?.GraphName ?? NullIfEmpty(metadata.GraphName),
+                new Dictionary<string, string>(props, StringComparer.Ordinal), new Dictionary<string, string>(docs, StringComparer.Ordinal));
+    }
+
+    private static string? NullIfEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 
     private static string[]? Names(Dictionary<string, string> metadata, string key) =>
         metadata.TryGetValue(key, out string? value) && !string.IsNullOrWhiteSpace(value)
             ? value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             : null;
-
-    private static List<TensorMetadata> ToMetadata(IReadOnlyDictionary<string, NodeMetadata> nodes)
-    {
-        var list = new List<TensorMetadata>(nodes.Count);
-        foreach (var (name, node) in nodes)
-        {
-            if (!node.IsTensor)
-            {
-                continue;
-            }
-
-            var datatype = OnnxTypes.ToDatatype(node.ElementDataType);
-            if (datatype == TensorDatatype.Invalid)
-            {
-                continue;
-            }
-
-            list.Add(new TensorMetadata(name, datatype.ToWireName(), node.Dimensions.Select(d => d < 0 ? -1L : d).ToArray()));
-        }
-
-        return list;
-    }
 
     private static string Clean(string message)
     {
@@ -73,6 +139,80 @@ public sealed record OnnxSchema(
         int bracket = message.IndexOf("] ", StringComparison.Ordinal);
         return bracket >= 0 && message.StartsWith('[') ? message[(bracket + 2)..] : message;
     }
+}
+
+/// <summary>How one model output travels over V2: as it is (a tensor), or converted from a sequence.</summary>
+public enum OutputKind
+{
+    /// <summary>A tensor, passed as it is.</summary>
+    Tensor,
+
+    /// <summary>A sequence of maps (ZipMap), one map a row: a <c>[rows, classes]</c> tensor.</summary>
+    SequenceOfMaps,
+
+    /// <summary>A sequence of equally shaped tensors: stacked along a new first axis.</summary>
+    SequenceOfTensors,
+}
+
+/// <summary>
+/// The V2 form of one model output, or why it has none. For a sequence of maps, <see cref="Labels"/> are the columns'
+/// class labels in order (from the file's ZipMap node; null when unknown until the first answer).
+/// </summary>
+/// <param name="Kind">How the output is converted.</param>
+/// <param name="Metadata">The V2 metadata of the converted output; null when it has no V2 form.</param>
+/// <param name="Problem">Why the output has no V2 form; null when it has one.</param>
+/// <param name="KeyType">A map's key type (Int64 or String), for <see cref="OutputKind.SequenceOfMaps"/>.</param>
+/// <param name="Labels">The class labels of a sequence of maps, in column order, when the file names them.</param>
+public sealed record OutputForm(OutputKind Kind, TensorMetadata? Metadata, string? Problem, TensorElementType KeyType = TensorElementType.DataTypeMax, IReadOnlyList<string>? Labels = null)
+{
+    /// <summary>The form of output <paramref name="name"/>; <paramref name="zipMapLabels"/> are its labels when a ZipMap node makes it.</summary>
+    public static OutputForm Of(string name, NodeMetadata node, IReadOnlyList<string>? zipMapLabels)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(node);
+        if (node.IsTensor)
+        {
+            return OnnxSchema.TensorOf(name, node) is { } tensor
+                ? new OutputForm(OutputKind.Tensor, tensor, null)
+                : new OutputForm(OutputKind.Tensor, null, $"output '{name}' has element type {node.ElementDataType}, which has no V2 datatype");
+        }
+
+        if (node.OnnxValueType == OnnxValueType.ONNX_TYPE_SEQUENCE)
+        {
+            var element = node.AsSequenceMetadata().ElementMeta;
+            if (element.OnnxValueType == OnnxValueType.ONNX_TYPE_MAP)
+            {
+                var map = element.AsMapMetadata();
+                var value = map.ValueMetadata;
+                bool keyOk = map.KeyDataType is TensorElementType.Int64 or TensorElementType.String;
+                bool valueOk = value.IsTensor && value.ElementDataType is TensorElementType.Float or TensorElementType.Double;
+                if (keyOk && valueOk)
+                {
+                    var datatype = value.ElementDataType == TensorElementType.Double ? TensorDatatype.Fp64 : TensorDatatype.Fp32;
+                    var metadata = new TensorMetadata(name, datatype.ToWireName(), [-1, zipMapLabels?.Count ?? -1]) { ClassLabels = zipMapLabels };
+                    return new OutputForm(OutputKind.SequenceOfMaps, metadata, null, map.KeyDataType, zipMapLabels);
+                }
+            }
+            else if (OnnxSchema.TensorOf(name, element) is { } tensor)
+            {
+                long[] shape = [-1, .. tensor.Shape];
+                return new OutputForm(OutputKind.SequenceOfTensors, tensor with { Shape = shape }, null);
+            }
+        }
+
+        return new OutputForm(OutputKind.Tensor, null,
+            $"output '{name}' is {OnnxSchema.Describe(node)}, which has no V2 form (MDS serves tensors, sequences of equally shaped tensors, and sequences of maps from int64 or string labels to probabilities)");
+    }
+
+    /// <summary>The column of each int64 label (a ZipMap with <c>classlabels_int64s</c>), for looking a map's keys up.</summary>
+    public IReadOnlyDictionary<long, int>? Int64Columns { get; } = KeyType == TensorElementType.Int64 && Labels is not null
+        ? Labels.Select((l, i) => (Key: long.Parse(l, CultureInfo.InvariantCulture), Column: i)).DistinctBy(p => p.Key).ToDictionary(p => p.Key, p => p.Column)
+        : null;
+
+    /// <summary>The column of each string label.</summary>
+    public IReadOnlyDictionary<string, int>? StringColumns { get; } = KeyType == TensorElementType.String && Labels is not null
+        ? Labels.Select((l, i) => (Key: l, Column: i)).DistinctBy(p => p.Key).ToDictionary(p => p.Key, p => p.Column, StringComparer.Ordinal)
+        : null;
 }
 
 /// <summary>The uploaded bytes are not an ONNX model that ONNX Runtime can load.</summary>

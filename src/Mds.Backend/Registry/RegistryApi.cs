@@ -103,6 +103,11 @@ public static partial class RegistryApi
             return (null, Bad($"The file is not a valid ONNX model: {e.Message}"));
         }
 
+        if (schema.Problems is { Count: > 0 } problems)
+        {
+            return (null, Bad("The model cannot be served over the Open Inference Protocol: " + string.Join("; ", problems) + "."));
+        }
+
         return schema.Inputs.Count == 0 || schema.Outputs.Count == 0
             ? (null, Bad("The model has no tensor inputs or no tensor outputs, so it cannot be served over the Open Inference Protocol."))
             : (schema, null);
@@ -196,7 +201,7 @@ public static partial class RegistryApi
                     Model = model, Version = next, ArtifactSha256 = file.Sha256, Artifact = artifact, Description = description,
                     Requirements = requirements, MemoryMb = memoryMb, Replicas = replicas,
                     InputsJson = RegistryMapping.ToJson(schema!.Inputs), OutputsJson = RegistryMapping.ToJson(schema.Outputs),
-                    FeatureNames = schema.FeatureNames?.ToList(), Classes = schema.Classes?.ToList(),
+                    FeatureNames = schema.FeatureNames?.ToList(), Classes = schema.Classes?.ToList(), FileInfoJson = RegistryMapping.ToJson(schema.File),
                     CreatedAt = now, CreatedBy = AuthApi.CallerName(caller),
                 };
                 s.Db.ModelVersions.Add(version);

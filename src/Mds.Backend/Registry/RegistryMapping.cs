@@ -26,7 +26,8 @@ internal static class RegistryMapping
             Schema(v.InputsJson), Schema(v.OutputsJson),
             [.. v.ReplicaList.OrderBy(r => r.Id).Select(r => new ReplicaDto(r.Id, r.WorkerId, r.Worker?.Name ?? "", r.State, r.Error, r.UpdatedAt))],
             v.MinReplicas, v.MaxReplicas, v.FeatureNames, v.Classes,
-            v.MaxBatchSize is int size ? new BatchingDto(true, size, v.MaxBatchLatencyMicroseconds ?? 0) : null);
+            v.MaxBatchSize is int size ? new BatchingDto(true, size, v.MaxBatchLatencyMicroseconds ?? 0) : null,
+            FileInfo(v.FileInfoJson));
     }
 
     /// <summary>Ready if any replica is; Loading while any is on its way; Failed if all failed; else Pending.</summary>
@@ -53,6 +54,10 @@ internal static class RegistryMapping
     }
 
     public static string ToJson(IReadOnlyList<TensorMetadata> tensors) => JsonSerializer.Serialize(tensors, Json);
+
+    public static string? ToJson(ModelFileInfo? info) => info is null ? null : JsonSerializer.Serialize(info, Json);
+
+    public static ModelFileInfo? FileInfo(string? json) => json is null ? null : JsonSerializer.Deserialize<ModelFileInfo>(json, Json);
 
     public static IReadOnlyList<TensorMetadata> Schema(string json) => JsonSerializer.Deserialize<List<TensorMetadata>>(json, Json) ?? [];
 }

@@ -39,7 +39,8 @@ public sealed record ModelVersionDto(
     int? MaxReplicas = null,
     IReadOnlyList<string>? FeatureNames = null,
     IReadOnlyList<string>? Classes = null,
-    BatchingDto? Batching = null);
+    BatchingDto? Batching = null,
+    ModelFileInfo? File = null);
 
 /// <summary>
 /// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>
@@ -79,3 +80,21 @@ public static class VersionStates
     /// <summary>Every replica failed.</summary>
     public const string Failed = "Failed";
 }
+
+/// <summary>
+/// What a model file says about itself, as its exporter wrote it (ONNX <c>producer_name</c>, <c>producer_version</c>,
+/// <c>doc_string</c>, <c>metadata_props</c> and the doc strings of its inputs and outputs).
+/// </summary>
+/// <param name="Producer">The exporting tool, e.g. <c>skl2onnx</c>.</param>
+/// <param name="ProducerVersion">The exporting tool's version.</param>
+/// <param name="Description">The model's doc string.</param>
+/// <param name="GraphName">The main graph's name.</param>
+/// <param name="Metadata">The model's metadata properties (key → value).</param>
+/// <param name="DocStrings">Doc strings of inputs and outputs, by tensor name.</param>
+public sealed record ModelFileInfo(
+    string? Producer,
+    string? ProducerVersion,
+    string? Description,
+    string? GraphName,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyDictionary<string, string> DocStrings);

@@ -1,12 +1,60 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Mds.Contracts.Inference;
 
-/// <summary>V2 tensor metadata: <c>{"name", "datatype", "shape"}</c>; -1 marks a dynamic dimension.</summary>
+/// <summary>
+/// V2 tensor metadata: <c>{"name", "datatype", "shape"}</c>; -1 marks a dynamic dimension. A classifier's probability
+/// output that the model file produces as a sequence of maps (scikit-learn's ZipMap) is served as a
+/// <c>[rows, classes]</c> tensor and names its columns in <see cref="ClassLabels"/>, written on the wire as
+/// <c>"parameters": {"class_labels": "[\"a\",\"b\"]"}</c> (a JSON array in a string: V2 parameter values are scalars).
+/// </summary>
 public sealed record TensorMetadata(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("datatype")] string Datatype,
-    [property: JsonPropertyName("shape")] long[] Shape);
+    [property: JsonPropertyName("shape")] long[] Shape)
+{
+    /// <summary>The parameter that carries <see cref="ClassLabels"/> on tensors and tensor metadata.</summary>
+    public const string ClassLabelsParameter = "class_labels";
+
+    /// <summary>The class label of each column of the last dimension, in order; null when the model names none.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string>? ClassLabels { get; init; }
+
+    /// <summary>V2 metadata parameters: <c>class_labels</c> when <see cref="ClassLabels"/> is set; null otherwise.</summary>
+    [JsonPropertyName("parameters")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyDictionary<string, string>? Parameters
+    {
+        get => ClassLabels is null ? null : new Dictionary<string, string> { [ClassLabelsParameter] = EncodeLabels(ClassLabels) };
+        init => ClassLabels = value is not null && value.TryGetValue(ClassLabelsParameter, out string? text) ? DecodeLabels(text) : null;
+    }
+
+    /// <summary>Class labels as the <c>class_labels</c> parameter spells them: a JSON array of strings.</summary>
+    public static string EncodeLabels(IReadOnlyList<string> labels) => JsonSerializer.Serialize(labels, LabelsContext.Default.IReadOnlyListString);
+
+    /// <summary>The labels in a <c>class_labels</c> parameter; null when it is not a JSON array of strings.</summary>
+    public static IReadOnlyList<string>? DecodeLabels(string? text)
+    {
+        if (string.IsNullOrEmpty(text) || text.Length > 1 << 20)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(text, LabelsContext.Default.StringArray);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}
+
+[JsonSerializable(typeof(IReadOnlyList<string>))]
+[JsonSerializable(typeof(string[]))]
+internal sealed partial class LabelsContext : JsonSerializerContext;
 
 /// <summary>V2 model metadata response (<c>GET /v2/models/{name}[/versions/{v}]</c>).</summary>
 public sealed record ModelMetadata(

@@ -17,7 +17,8 @@ internal sealed class LoadedModel
     private int _inFlight;
     private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public LoadedModel(long replicaId, string name, int version, InferenceSession session, long memoryBytes)
+    /// <exception cref="ModelLoadException">The model has inputs or outputs the V2 protocol cannot carry.</exception>
+    public LoadedModel(long replicaId, string name, int version, InferenceSession session, long memoryBytes, OnnxFileFacts? facts = null)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(session);
@@ -27,8 +28,13 @@ internal sealed class LoadedModel
         VersionText = version.ToString(CultureInfo.InvariantCulture);
         Session = session;
         MemoryBytes = memoryBytes;
-        Schema = OnnxSchema.FromSession(session);
-        Signature = ModelSignature.Of(session);
+        Schema = OnnxSchema.FromSession(session, facts);
+        if (Schema.Problems is { Count: > 0 } problems)
+        {
+            throw new ModelLoadException($"model '{name}' version {version} cannot be served: {string.Join("; ", problems)}");
+        }
+
+        Signature = ModelSignature.Of(session, facts);
     }
 
     public long ReplicaId { get; }
@@ -149,8 +155,11 @@ internal readonly struct ModelLease : IDisposable
 /// <param name="Unsupported">Why V2 cannot feed this input (a sequence, a map, an unsupported element type), or null.</param>
 internal sealed record ModelInput(string Name, TensorDatatype Datatype, long[] Shape, string? Unsupported);
 
-/// <summary>One model output; <paramref name="Unsupported"/> says why V2 cannot carry it, or is null.</summary>
-internal sealed record ModelOutput(string Name, TensorDatatype Datatype, long[] Shape, string? Unsupported);
+/// <summary>
+/// One model output; <paramref name="Unsupported"/> says why V2 cannot carry it, or is null. <paramref name="Form"/>
+/// says how ONNX Runtime's value becomes a V2 tensor (as it is, or converted from a sequence).
+/// </summary>
+internal sealed record ModelOutput(string Name, TensorDatatype Datatype, long[] Shape, string? Unsupported, OutputForm Form);
 
 /// <summary>A session's inputs and outputs in model order, precomputed once so requests are checked without allocation.</summary>
 internal sealed class ModelSignature
@@ -211,7 +220,7 @@ internal sealed class ModelSignature
         return null;
     }
 
-    public static ModelSignature Of(InferenceSession session)
+    public static ModelSignature Of(InferenceSession session, OnnxFileFacts? facts = null)
     {
         var inputs = new List<ModelInput>(session.InputMetadata.Count);
         foreach (var (name, node) in session.InputMetadata)
@@ -223,8 +232,10 @@ internal sealed class ModelSignature
         var outputs = new List<ModelOutput>(session.OutputMetadata.Count);
         foreach (var (name, node) in session.OutputMetadata)
         {
-            var (datatype, unsupported) = Describe(node);
-            outputs.Add(new ModelOutput(name, datatype, Array.ConvertAll(node.Dimensions, d => d < 0 ? -1L : d), unsupported));
+            var form = OutputForm.Of(name, node, facts?.ZipMapLabels.GetValueOrDefault(name));
+            outputs.Add(form.Metadata is { } tensor
+                ? new ModelOutput(name, TensorDatatypes.Parse(tensor.Datatype), tensor.Shape, null, form)
+                : new ModelOutput(name, TensorDatatype.Invalid, [], form.Problem, form));
         }
 
         return new ModelSignature([.. inputs], [.. outputs]);
@@ -247,6 +258,11 @@ internal sealed class ModelSignature
 
         foreach (var output in outputs)
         {
+            if (output.Unsupported is null && output.Form.Kind == OutputKind.SequenceOfTensors)
+            {
+                return $"output '{output.Name}' is a sequence of tensors, whose first axis is the sequence, not the rows";
+            }
+
             if (output.Unsupported is null && (output.Shape.Length == 0 || output.Shape[0] >= 0))
             {
                 return $"output '{output.Name}' has no free first (batch) dimension";

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mds.Onnx;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
@@ -46,6 +47,16 @@ internal sealed class ModelLoader : IDisposable
         InferenceSession? session = null;
         try
         {
+            OnnxFileFacts facts;
+            try
+            {
+                facts = OnnxFileFacts.Read(path);
+            }
+            catch (InvalidOnnxModelException e)
+            {
+                throw new ModelLoadException($"model '{name}' version {version}: {e.Message}", e);
+            }
+
             long before = ResidentBytes();
             using (var options = CreateSessionOptions())
             {
@@ -53,7 +64,7 @@ internal sealed class ModelLoader : IDisposable
             }
 
             long grown = ResidentBytes() - before;
-            var model = new LoadedModel(replicaId, name, version, session, Math.Max(grown, fileSize)) { InferenceTimeout = _inferenceTimeout };
+            var model = new LoadedModel(replicaId, name, version, session, Math.Max(grown, fileSize), facts) { InferenceTimeout = _inferenceTimeout };
             session = null;
             return model;
         }

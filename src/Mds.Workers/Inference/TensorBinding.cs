@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using Mds.Contracts.Inference;
+using Mds.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -88,7 +89,10 @@ internal static class TensorBinding
                 int index = 0;
                 foreach (var value in results)
                 {
-                    outputs[index] = ToTensor(outputNames[index], value);
+                    var output = signature.FindOutput(outputNames[index]);
+                    outputs[index] = output is null || output.Form.Kind == OutputKind.Tensor
+                        ? ToTensor(outputNames[index], value)
+                        : SequenceConversion.ToTensor(output, value);
                     index++;
                 }
 
