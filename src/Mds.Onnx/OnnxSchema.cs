@@ -35,10 +35,10 @@ public sealed record OnnxSchema(
     {
         try
         {
-            var facts = OnnxFileFacts.Read(path);
             using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
             using var session = new InferenceSession(path, options);
-            return FromSession(session, facts);
+            // After ONNX Runtime accepted the file, so a broken file is described by ONNX Runtime's own words.
+            return FromSession(session, OnnxFileFacts.Read(path));
         }
         catch (OnnxRuntimeException e)
         {
@@ -128,10 +128,18 @@ public sealed record OnnxSchema(
 
     private static string? NullIfEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 
-    private static string[]? Names(Dictionary<string, string> metadata, string key) =>
-        metadata.TryGetValue(key, out string? value) && !string.IsNullOrWhiteSpace(value)
-            ? value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            : null;
+    /// <summary>A metadata list: a JSON array of strings (as some exporters write it) or comma-separated names.</summary>
+    private static IReadOnlyList<string>? Names(Dictionary<string, string> metadata, string key)
+    {
+        if (!metadata.TryGetValue(key, out string? value) || string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        return value.TrimStart().StartsWith('[') && TensorMetadata.DecodeLabels(value.Trim()) is { Count: > 0 } list
+            ? list
+            : value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    }
 
     private static string Clean(string message)
     {

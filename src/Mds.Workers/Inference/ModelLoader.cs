@@ -47,16 +47,6 @@ internal sealed class ModelLoader : IDisposable
         InferenceSession? session = null;
         try
         {
-            OnnxFileFacts facts;
-            try
-            {
-                facts = OnnxFileFacts.Read(path);
-            }
-            catch (InvalidOnnxModelException e)
-            {
-                throw new ModelLoadException($"model '{name}' version {version}: {e.Message}", e);
-            }
-
             long before = ResidentBytes();
             using (var options = CreateSessionOptions())
             {
@@ -64,6 +54,17 @@ internal sealed class ModelLoader : IDisposable
             }
 
             long grown = ResidentBytes() - before;
+            OnnxFileFacts facts;
+            try
+            {
+                // After ONNX Runtime accepted the file, so a broken file is described by ONNX Runtime's own words.
+                facts = OnnxFileFacts.Read(path);
+            }
+            catch (InvalidOnnxModelException e)
+            {
+                throw new ModelLoadException($"model '{name}' version {version}: {e.Message}", e);
+            }
+
             var model = new LoadedModel(replicaId, name, version, session, Math.Max(grown, fileSize), facts) { InferenceTimeout = _inferenceTimeout };
             session = null;
             return model;
