@@ -191,7 +191,12 @@ internal static class AuditOutageBench
         MarkdownTable.Row(
             Mib(before.Peak), Mib(during.Peak), Ratio(during.Peak, before.Peak), Mib(during.Peak - before.Peak), Mib(options.MaxBufferBytes),
             Ratio(during.Peak - before.Peak, options.MaxBufferBytes), Mib((long)bufferPeak));
-        Console.WriteLine($"  RSS samples every 100 ms: {before.Count} before (median {Mib(before.Median)}), {during.Count} during (median {Mib(during.Median)})");
+        var upAgain = sampler.Of("after");
+        var replaying = sampler.Of("drain");
+        Console.WriteLine(
+            $"  RSS samples every 100 ms: {before.Count} before (median {Mib(before.Median)}), {during.Count} during (median {Mib(during.Median)}), " +
+            $"{upAgain.Count} with PostgreSQL up again and the spill replaying under load (peak {Mib(upAgain.Peak)}, median {Mib(upAgain.Median)}), " +
+            $"{replaying.Count} while the rest drained without load (peak {Mib(replaying.Peak)})");
         Console.WriteLine();
         MarkdownTable.Header("SIGKILL during an outage: answered", "spilled at the kill", "spill files at the kill", "worker live again after", "records found", "lost", "duplicated", "replayed after PostgreSQL started", "phase 1 recounted: found / duplicated");
         MarkdownTable.Row(
