@@ -7,15 +7,20 @@ namespace Mds.Onnx;
 /// <summary>A model's V2 input/output schema, read from its ONNX graph through ONNX Runtime.</summary>
 /// <param name="FeatureNames">The model's <c>features</c> metadata (comma-separated names of the input's columns), if any.</param>
 /// <param name="Classes">The model's <c>classes</c> metadata (comma-separated class names in score order), if any.</param>
+/// <param name="OtherInputs">Inputs that are not V2 tensors (sequences, maps, optionals, element types V2 cannot carry), with their ONNX type.</param>
+/// <param name="OtherOutputs">Outputs that are not V2 tensors (e.g. a ZipMap's <c>seq(map(int64,tensor(float)))</c>), with their ONNX type.</param>
 public sealed record OnnxSchema(
     IReadOnlyList<TensorMetadata> Inputs,
     IReadOnlyList<TensorMetadata> Outputs,
     IReadOnlyList<string>? FeatureNames = null,
-    IReadOnlyList<string>? Classes = null)
+    IReadOnlyList<string>? Classes = null,
+    IReadOnlyList<OnnxValueInfo>? OtherInputs = null,
+    IReadOnlyList<OnnxValueInfo>? OtherOutputs = null)
 {
     /// <summary>
     /// Loads the model with ONNX Runtime (which validates the graph) and reads its schema.
-    /// Inputs or outputs that are not tensors (sequences, maps) are left out of the schema.
+    /// Inputs or outputs that are not V2 tensors (sequences, maps) are listed apart, in <see cref="OtherInputs"/> and
+    /// <see cref="OtherOutputs"/>. Runs in the caller's process: the backend inspects uploads in a child process instead.
     /// </summary>
     /// <exception cref="InvalidOnnxModelException">The bytes are not a model ONNX Runtime can load.</exception>
     public static OnnxSchema Read(string path)
@@ -37,7 +42,9 @@ public sealed record OnnxSchema(
     {
         ArgumentNullException.ThrowIfNull(session);
         var custom = session.ModelMetadata.CustomMetadataMap;
-        return new OnnxSchema(ToMetadata(session.InputMetadata), ToMetadata(session.OutputMetadata), Names(custom, "features"), Names(custom, "classes"));
+        var (inputs, otherInputs) = ToMetadata(session.InputMetadata);
+        var (outputs, otherOutputs) = ToMetadata(session.OutputMetadata);
+        return new OnnxSchema(inputs, outputs, Names(custom, "features"), Names(custom, "classes"), otherInputs, otherOutputs);
     }
 
     private static string[]? Names(Dictionary<string, string> metadata, string key) =>
@@ -45,35 +52,32 @@ public sealed record OnnxSchema(
             ? value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             : null;
 
-    private static List<TensorMetadata> ToMetadata(IReadOnlyDictionary<string, NodeMetadata> nodes)
+    private static (List<TensorMetadata> Tensors, List<OnnxValueInfo> Others) ToMetadata(IReadOnlyDictionary<string, NodeMetadata> nodes)
     {
-        var list = new List<TensorMetadata>(nodes.Count);
+        var tensors = new List<TensorMetadata>(nodes.Count);
+        var others = new List<OnnxValueInfo>();
         foreach (var (name, node) in nodes)
         {
-            if (!node.IsTensor)
-            {
-                continue;
-            }
-
-            var datatype = OnnxTypes.ToDatatype(node.ElementDataType);
+            var datatype = node.IsTensor ? OnnxTypes.ToDatatype(node.ElementDataType) : TensorDatatype.Invalid;
             if (datatype == TensorDatatype.Invalid)
             {
+                others.Add(new OnnxValueInfo(name, OnnxTypes.Describe(node)));
                 continue;
             }
 
-            list.Add(new TensorMetadata(name, datatype.ToWireName(), node.Dimensions.Select(d => d < 0 ? -1L : d).ToArray()));
+            tensors.Add(new TensorMetadata(name, datatype.ToWireName(), node.Dimensions.Select(d => d < 0 ? -1L : d).ToArray()));
         }
 
-        return list;
+        return (tensors, others);
     }
 
-    private static string Clean(string message)
-    {
-        // ONNX Runtime prefixes messages with "[ErrorCode:...] "; keep the human part.
-        int bracket = message.IndexOf("] ", StringComparison.Ordinal);
-        return bracket >= 0 && message.StartsWith('[') ? message[(bracket + 2)..] : message;
-    }
+    private static string Clean(string message) => OnnxSessions.CleanMessage(message);
 }
+
+/// <summary>An input or output that is not a V2 tensor, described in ONNX's type notation.</summary>
+/// <param name="Name">The input's or output's name in the graph.</param>
+/// <param name="Type">Its ONNX type, e.g. <c>seq(map(int64,tensor(float)))</c>, <c>map(string,tensor(int64))</c>, <c>tensor(bfloat16)</c>.</param>
+public sealed record OnnxValueInfo(string Name, string Type);
 
 /// <summary>The uploaded bytes are not an ONNX model that ONNX Runtime can load.</summary>
 public sealed class InvalidOnnxModelException : Exception
@@ -108,5 +112,32 @@ public static class OnnxTypes
         TensorElementType.Double => TensorDatatype.Fp64,
         TensorElementType.String => TensorDatatype.Bytes,
         _ => TensorDatatype.Invalid,
+    };
+
+    /// <summary>A value's type in ONNX's notation: <c>tensor(float)</c>, <c>seq(map(int64,tensor(float)))</c>, <c>optional(...)</c>.</summary>
+    public static string Describe(NodeMetadata node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return node.OnnxValueType switch
+        {
+            OnnxValueType.ONNX_TYPE_TENSOR => $"tensor({ElementName(node.ElementDataType)})",
+            OnnxValueType.ONNX_TYPE_SPARSETENSOR => $"sparse_tensor({ElementName(node.ElementDataType)})",
+            OnnxValueType.ONNX_TYPE_SEQUENCE => $"seq({Describe(node.AsSequenceMetadata().ElementMeta)})",
+            OnnxValueType.ONNX_TYPE_MAP => $"map({ElementName(node.AsMapMetadata().KeyDataType)},{Describe(node.AsMapMetadata().ValueMetadata)})",
+            OnnxValueType.ONNX_TYPE_OPTIONAL => $"optional({Describe(node.AsOptionalMetadata().ElementMeta)})",
+            var other => other.ToString(),
+        };
+    }
+
+    /// <summary>An element type as ONNX spells it in type strings (<c>float</c>, <c>int64</c>, <c>string</c>).</summary>
+    public static string ElementName(TensorElementType type) => type switch
+    {
+        TensorElementType.Float => "float",
+        TensorElementType.Double => "double",
+        TensorElementType.Float16 => "float16",
+        TensorElementType.BFloat16 => "bfloat16",
+        TensorElementType.Complex64 => "complex64",
+        TensorElementType.Complex128 => "complex128",
+        _ => type.ToString().ToLowerInvariant(),
     };
 }
