@@ -60,8 +60,12 @@ internal sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a worker named <paramref name="name"/> with <paramref name="settings"/> added, and waits until it is live.</summary>
-    public async Task<ServiceHost> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> settings, CancellationToken ct)
+    /// <summary>
+    /// Starts a worker named <paramref name="name"/> with <paramref name="settings"/> added, and waits until it is ready
+    /// (registered), or only live when <paramref name="readyPath"/> says <c>/v2/health/live</c> (a worker started while
+    /// the database is away cannot register yet).
+    /// </summary>
+    public async Task<ServiceHost> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> settings, CancellationToken ct, string readyPath = "/v2/health/ready")
     {
         var url = ServiceHost.FreeLoopbackUrl();
         int grpcPort = ServiceHost.FreeLoopbackUrl().Port;
@@ -85,7 +89,7 @@ internal sealed class LocalCluster : IAsyncDisposable
 
         var worker = ServiceHost.Start(name, ServiceHost.Dll("src", "Mds.Workers"), url, environment);
         _workers.Add(worker);
-        await worker.WaitUntilHealthyAsync("/v2/health/ready", TimeSpan.FromSeconds(90), ct); // ready = registered
+        await worker.WaitUntilHealthyAsync(readyPath, TimeSpan.FromSeconds(90), ct); // ready = registered
         return worker;
     }
 

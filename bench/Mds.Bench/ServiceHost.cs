@@ -126,6 +126,13 @@ internal sealed class ServiceHost : IAsyncDisposable
         throw new TimeoutException($"{Name} was not healthy at {path} within {timeout}:\n{OutputTail}");
     }
 
+    /// <summary>SIGKILL: no shutdown, no last write (for benchmarks that measure what a crash loses).</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

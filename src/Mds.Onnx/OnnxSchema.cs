@@ -141,12 +141,7 @@ public sealed record OnnxSchema(
             : value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
     }
 
-    private static string Clean(string message)
-    {
-        // ONNX Runtime prefixes messages with "[ErrorCode:...] "; keep the human part.
-        int bracket = message.IndexOf("] ", StringComparison.Ordinal);
-        return bracket >= 0 && message.StartsWith('[') ? message[(bracket + 2)..] : message;
-    }
+    private static string Clean(string message) => OnnxSessions.CleanMessage(message);
 }
 
 /// <summary>How one model output travels over V2: as it is (a tensor), or converted from a sequence.</summary>
@@ -256,5 +251,32 @@ public static class OnnxTypes
         TensorElementType.Double => TensorDatatype.Fp64,
         TensorElementType.String => TensorDatatype.Bytes,
         _ => TensorDatatype.Invalid,
+    };
+
+    /// <summary>A value's type in ONNX's notation: <c>tensor(float)</c>, <c>seq(map(int64,tensor(float)))</c>, <c>optional(...)</c>.</summary>
+    public static string Describe(NodeMetadata node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return node.OnnxValueType switch
+        {
+            OnnxValueType.ONNX_TYPE_TENSOR => $"tensor({ElementName(node.ElementDataType)})",
+            OnnxValueType.ONNX_TYPE_SPARSETENSOR => $"sparse_tensor({ElementName(node.ElementDataType)})",
+            OnnxValueType.ONNX_TYPE_SEQUENCE => $"seq({Describe(node.AsSequenceMetadata().ElementMeta)})",
+            OnnxValueType.ONNX_TYPE_MAP => $"map({ElementName(node.AsMapMetadata().KeyDataType)},{Describe(node.AsMapMetadata().ValueMetadata)})",
+            OnnxValueType.ONNX_TYPE_OPTIONAL => $"optional({Describe(node.AsOptionalMetadata().ElementMeta)})",
+            var other => other.ToString(),
+        };
+    }
+
+    /// <summary>An element type as ONNX spells it in type strings (<c>float</c>, <c>int64</c>, <c>string</c>).</summary>
+    public static string ElementName(TensorElementType type) => type switch
+    {
+        TensorElementType.Float => "float",
+        TensorElementType.Double => "double",
+        TensorElementType.Float16 => "float16",
+        TensorElementType.BFloat16 => "bfloat16",
+        TensorElementType.Complex64 => "complex64",
+        TensorElementType.Complex128 => "complex128",
+        _ => type.ToString().ToLowerInvariant(),
     };
 }

@@ -69,6 +69,13 @@ internal sealed class WorkerOptions
     /// </summary>
     public int MaxGrpcElements { get; set; } = Mds.Contracts.Inference.Grpc.GrpcRequestLimits.DefaultMaxElements;
 
+    /// <summary>
+    /// How long the backend's answer to "is this user's JWT still a live session?" is reused (per user and stamp): a
+    /// signed-out, demoted, deleted or re-passworded user's token is refused by this worker within this time. When the
+    /// backend cannot be asked and the answer is older, users' JWTs are refused with 503. Zero: ask on every request.
+    /// </summary>
+    public TimeSpan SessionCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>ONNX Runtime intra-op threads per session; 0 picks min(4, cores / 2), at least 1.</summary>
     public int IntraOpThreads { get; set; }
 
@@ -152,6 +159,11 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         if (options.GrpcPort is < 0 or > 65535)
         {
             failures.Add($"{WorkerOptions.Section}:GrpcPort must be 0 (no gRPC) or a port number (got {options.GrpcPort.ToString(CultureInfo.InvariantCulture)}).");
+        }
+
+        if (options.SessionCheckInterval < TimeSpan.Zero || options.SessionCheckInterval > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"{WorkerOptions.Section}:SessionCheckInterval must be between 0 and 1 minute.");
         }
 
         if (options.InferenceTimeout < TimeSpan.Zero)

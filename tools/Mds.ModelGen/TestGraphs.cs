@@ -231,6 +231,67 @@ public static class TestGraphs
         return Serialize(graph);
     }
 
+    /// <summary>
+    /// A file of a few hundred bytes that needs <paramref name="megabytes"/> MiB to load: a constant
+    /// <c>Expand</c>ed to that many floats and summed, which ONNX Runtime's constant folding (ORT_ENABLE_ALL, as workers
+    /// load) computes while creating the session. <c>x</c> FP32 [-1, 1] → <c>y</c> = x + the sum. For the upload
+    /// inspector's memory cap.
+    /// </summary>
+    public static byte[] MemoryHog(int megabytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(megabytes, 1);
+        var graph = new GraphProto { Name = "memory_hog" };
+        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Output.Add(Value("y", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Initializer.Add(FloatTensor("one", [1f], [1]));
+        var shape = new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64 };
+        shape.Dims.Add(1);
+        shape.Int64Data.Add(megabytes * 1024L * 1024 / sizeof(float));
+        graph.Initializer.Add(shape);
+        graph.Node.Add(Node("Expand", ["one", "shape"], ["big"]));
+        graph.Node.Add(Node("ReduceSum", ["big"], ["total"], IntAttribute("keepdims", 1)));
+        graph.Node.Add(Node("Add", ["x", "total"], ["y"]));
+        return Serialize(graph);
+    }
+
+    /// <summary>
+    /// A classifier exported the way skl2onnx does by default: <c>x</c> FP32 [-1, 2] → <c>label</c> INT64 [-1] (ArgMax)
+    /// and <c>probabilities</c>, a ZipMap's <c>seq(map(int64,tensor(float)))</c> (Softmax then ZipMap from ai.onnx.ml).
+    /// </summary>
+    public static byte[] ZipMapClassifier()
+    {
+        var graph = new GraphProto { Name = "zipmap_classifier" };
+        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, 2]));
+        graph.Output.Add(Value("label", TensorProto.Types.DataType.Int64, [-1]));
+        graph.Output.Add(new ValueInfoProto
+        {
+            Name = "probabilities",
+            Type = new TypeProto
+            {
+                SequenceType = new TypeProto.Types.Sequence
+                {
+                    ElemType = new TypeProto
+                    {
+                        MapType = new TypeProto.Types.Map
+                        {
+                            KeyType = (int)TensorProto.Types.DataType.Int64,
+                            ValueType = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+                        },
+                    },
+                },
+            },
+        });
+        graph.Node.Add(Node("Softmax", ["x"], ["scores"], IntAttribute("axis", 1)));
+        graph.Node.Add(Node("ArgMax", ["scores"], ["label"], IntAttribute("axis", 1), IntAttribute("keepdims", 0)));
+        var zipMap = Node("ZipMap", ["scores"], ["probabilities"], new AttributeProto
+        {
+            Name = "classlabels_int64s", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 0L, 1L },
+        });
+        zipMap.Domain = "ai.onnx.ml";
+        graph.Node.Add(zipMap);
+        return Serialize(graph, ("ai.onnx.ml", 1));
+    }
+
     /// <summary>1 KiB of seeded random bytes: not a model ONNX Runtime can load.</summary>
     public static byte[] Corrupt()
     {
@@ -302,7 +363,7 @@ public static class TestGraphs
         return tensor;
     }
 
-    internal static byte[] Serialize(GraphProto graph)
+    internal static byte[] Serialize(GraphProto graph, params (string Domain, long Version)[] moreOpsets)
     {
         var model = new ModelProto
         {
@@ -311,6 +372,11 @@ public static class TestGraphs
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (var (domain, version) in moreOpsets)
+        {
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
+        }
+
         return model.ToByteArray();
     }
 }

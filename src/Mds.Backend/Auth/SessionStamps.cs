@@ -33,6 +33,12 @@ public sealed class SessionStamps(IServiceScopeFactory scopes, IOptions<SessionO
             return false;
         }
 
+        return await IsCurrentAsync(userId, stamp, cancellationToken);
+    }
+
+    /// <summary>Whether <paramref name="stamp"/> is <paramref name="userId"/>'s stamp now (a worker asks for a token it was shown).</summary>
+    public async ValueTask<bool> IsCurrentAsync(string userId, string stamp, CancellationToken cancellationToken)
+    {
         string? current = await CurrentAsync(userId, cancellationToken);
         return current is not null && string.Equals(current, stamp, StringComparison.Ordinal);
     }

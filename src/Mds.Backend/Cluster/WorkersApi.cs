@@ -56,6 +56,7 @@ public static partial class WorkersApi
         cluster.MapGet("/replicas/{id:long}", Assignment).WithName("GetReplicaAssignment").WithSummary("What a worker needs to load a replica");
         cluster.MapPost("/replicas/{id:long}/state", ReportState).WithName("ReportReplicaState").WithSummary("A worker reports a replica Loading, Ready or Failed");
         cluster.MapPost("/api-keys/check", CheckApiKey).WithName("CheckApiKey").WithSummary("A worker asks whose an API key a caller sent it is (404: none valid)");
+        cluster.MapPost("/sessions/check", CheckSession).WithName("CheckSession").WithSummary("A worker asks whether a user's JWT is still a live session: its security stamp is current (204) or revoked (404)");
 
         app.MapGet("/api/artifacts/{sha256}", Artifact).RequireAuthorization(Policies.ArtifactReader).WithTags("Workers")
             .WithName("GetArtifact").WithSummary("Stream an artifact by its SHA-256");
@@ -163,6 +164,17 @@ public static partial class WorkersApi
     {
         int changed = await db.Workers.Where(w => w.Id == id).ExecuteUpdateAsync(u => u.SetProperty(w => w.CredentialHash, (string?)null));
         return changed == 0 ? TypedResults.NotFound(new V2Error($"worker {id} does not exist")) : TypedResults.NoContent();
+    }
+
+    private static async Task<Results<NoContent, NotFound<V2Error>>> CheckSession(SessionCheck? check, [FromServices] SessionStamps stamps, CancellationToken cancellationToken)
+    {
+        if (check is null || check.UserId is not { Length: > 0 and <= 256 } || check.Stamp is not { Length: > 0 and <= 256 }
+            || !await stamps.IsCurrentAsync(check.UserId, check.Stamp, cancellationToken))
+        {
+            return TypedResults.NotFound(new V2Error("not a live session"));
+        }
+
+        return TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<ApiKeyOwner>, NotFound<V2Error>>> CheckApiKey(ApiKeyCheck? check, HttpContext http)

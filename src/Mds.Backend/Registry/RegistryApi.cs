@@ -20,8 +20,9 @@ using Npgsql;
 namespace Mds.Backend.Registry;
 
 /// <summary>Handler dependencies of the registry endpoints.</summary>
-public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ReconcileSignal reconcile, RoutingTable routing, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log)
+public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ReconcileSignal reconcile, RoutingTable routing, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log, OnnxInspector inspector)
 {
+    public OnnxInspector Inspector { get; } = inspector;
     public MdsDbContext Db { get; } = db;
     public ArtifactStore Store { get; } = store;
     public RegistryOptions Options { get; } = options.Value;
@@ -77,32 +78,33 @@ public static partial class RegistryApi
             (fields, staged) => CreateVersionAsync(fields, staged, caller, s, http.RequestAborted), problem => problem);
 
     private static Task<Results<Ok<ModelInspection>, ProblemHttpResult>> Inspect(HttpContext http, [FromServices] RegistryServices s) =>
-        MultipartUpload.ReceiveAsync<Results<Ok<ModelInspection>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, (_, staged) =>
+        MultipartUpload.ReceiveAsync<Results<Ok<ModelInspection>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, async (_, staged) =>
         {
-            var (schema, error) = ReadSchema(staged);
-            Results<Ok<ModelInspection>, ProblemHttpResult> result = error ?? (Results<Ok<ModelInspection>, ProblemHttpResult>)TypedResults.Ok(
+            var (schema, error) = await ReadSchemaAsync(staged, s.Inspector, http.RequestAborted);
+            return error ?? (Results<Ok<ModelInspection>, ProblemHttpResult>)TypedResults.Ok(
                 new ModelInspection(staged!.Sha256, staged.SizeBytes, schema!.Inputs, schema.Outputs, schema.FeatureNames, schema.Classes));
-            return Task.FromResult(result);
         }, problem => problem);
 
-    /// <summary>Loads the staged file with ONNX Runtime: the schema, or the reason it cannot be served.</summary>
-    private static (OnnxSchema? Schema, ProblemHttpResult? Error) ReadSchema(StagedArtifact? staged)
+    /// <summary>Loads the staged file with ONNX Runtime in the inspector process: the schema, or the reason it cannot be served.</summary>
+    private static async Task<(OnnxSchema? Schema, ProblemHttpResult? Error)> ReadSchemaAsync(StagedArtifact? staged, OnnxInspector inspector, CancellationToken ct)
     {
         if (staged is null || staged.SizeBytes == 0)
         {
             return (null, Bad("'file' is required: the .onnx model file."));
         }
 
-        OnnxSchema schema;
-        try
+        var inspected = await inspector.InspectAsync(staged.Path, ct);
+        if (inspected.Failure is not null)
         {
-            schema = OnnxSchema.Read(staged.Path);
-        }
-        catch (InvalidOnnxModelException e)
-        {
-            return (null, Bad($"The file is not a valid ONNX model: {e.Message}"));
+            return (null, TypedResults.Problem(inspected.Failure, statusCode: StatusCodes.Status503ServiceUnavailable));
         }
 
+        if (inspected.Refusal is not null)
+        {
+            return (null, Bad(inspected.Refusal));
+        }
+
+        var schema = inspected.Schema!;
         if (schema.Problems is { Count: > 0 } problems)
         {
             return (null, Bad("The model cannot be served over the Open Inference Protocol: " + string.Join("; ", problems) + "."));
@@ -155,13 +157,13 @@ public static partial class RegistryApi
             return Bad(badTag);
         }
 
-        var (schema, invalid) = ReadSchema(staged);
+        var (schema, invalid) = await ReadSchemaAsync(staged, s.Inspector, ct);
         if (invalid is not null)
         {
             return invalid;
         }
 
-        var file = staged!; // ReadSchema answered an error when there was none
+        var file = staged!; // ReadSchemaAsync answered an error when there was none
 
         string? description = fields.GetValueOrDefault("description")?.Trim();
         var now = s.Clock.GetUtcNow();

@@ -28,4 +28,19 @@ public sealed class RegistryOptions
     /// <summary>Model uploads and inspections (ONNX parsing) that may wait for a slot before the rest are refused with 429.</summary>
     [Range(0, 10_000)]
     public int MaxQueuedUploads { get; set; } = 4;
+
+    /// <summary>
+    /// Most memory (MiB, resident) the child process that loads an uploaded model may use; above it the inspection
+    /// is killed and the upload refused (default 2048). Uploads are inspected in <c>Mds.ModelInspector</c>, never in
+    /// the backend's process.
+    /// </summary>
+    [Range(128, 1_000_000)]
+    public int InspectMemoryMb { get; set; } = 2048;
+
+    /// <summary>Longest an uploaded model may take to load in the inspector before the upload is refused (default 60 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan InspectTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The inspector's dll; empty for <c>Mds.ModelInspector.dll</c> beside the backend's own (the default, and what publish produces).</summary>
+    public string? InspectorPath { get; set; }
 }

@@ -13,6 +13,7 @@ public static class RegistrySetup
             .Configure(o => o.DataDirectory = builder.Configuration["Mds:DataDirectory"] ?? o.DataDirectory)
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ArtifactStore>();
+        builder.Services.AddSingleton<OnnxInspector>();
         builder.Services.AddHostedService<ArtifactCleanup>();
         builder.Services.AddConcurrencyLimit<RegistryOptions>(RegistryApi.LimitPolicy, o => (o.MaxConcurrentUploads, o.MaxQueuedUploads));
         builder.Services.AddScoped<RegistryServices>();

@@ -23,6 +23,15 @@ public sealed record ApiKeyCheck(string Key);
 /// <param name="Roles">The user's roles.</param>
 public sealed record ApiKeyOwner(string Name, IReadOnlyList<string> Roles);
 
+/// <summary>
+/// <c>POST /api/cluster/sessions/check</c> body: a worker asks whether a user's JWT is still a live session (its
+/// security stamp is its user's stamp now). 204: it is; 404: revoked (signed out, password changed, roles changed,
+/// user deleted).
+/// </summary>
+/// <param name="UserId">The token's subject (<c>sub</c>).</param>
+/// <param name="Stamp">The token's <c>stamp</c> claim.</param>
+public sealed record SessionCheck(string UserId, string Stamp);
+
 /// <summary>A worker's heartbeat: what it has loaded and how busy it is.</summary>
 public sealed record WorkerHeartbeat(
     IReadOnlyList<LoadedReplica> Loaded,

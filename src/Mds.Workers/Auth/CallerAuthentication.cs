@@ -7,6 +7,7 @@ using Mds.Contracts.Api;
 using Mds.Workers.Cluster;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
@@ -15,9 +16,12 @@ namespace Mds.Workers.Auth;
 /// <summary>
 /// Every caller of a worker authenticates (health endpoints and, unless <c>Mds:Worker:MetricsRequireToken</c>,
 /// <c>/metrics</c> excepted), with the credentials the gateway takes: a user's JWT, checked against the public keys
-/// the backend publishes (fetched from its discovery document, cached, fetched again for an unknown key id); a user's
-/// API key, checked by the backend and cached <see cref="ApiKeyOwners.Lifetime"/>; or the gateway's internal token
-/// (audience <c>mds-worker</c>), the only source of the caller's name and request id it forwards.
+/// the backend publishes (fetched from its discovery document, cached, fetched again for an unknown key id), and
+/// still a live session (<see cref="SessionStamps"/>: its security stamp current, asked of the backend, cached
+/// <c>Mds:Worker:SessionCheckInterval</c>); a user's API key, checked by the backend and cached
+/// <see cref="ApiKeyOwners.Lifetime"/>; or the gateway's internal token (audience <c>mds-worker</c>), the only source
+/// of the caller's name and request id it forwards. When the backend cannot answer, a credential it must vouch for is
+/// refused with 503 (gRPC UNAVAILABLE), not 401: the caller's credential may well be fine.
 /// </summary>
 internal static class CallerAuthentication
 {
@@ -39,10 +43,10 @@ internal static class CallerAuthentication
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
-                // A token is checked once per worker and remembered until it expires: an ECDSA verify per request
-                // would cost more than a small model's inference.
-                o.TokenHandlers.Clear();
-                o.TokenHandlers.Add(new RememberingTokenHandler());
+                // A token is checked once per worker and its principal remembered until it expires (ValidatedTokens):
+                // an ECDSA verify per request would cost more than a small model's inference. A user's token must
+                // still be a live session on every request (SessionStamps), remembered or not.
+                o.Events = JwtEvents();
                 o.RequireHttpsMetadata = false; // the backend is often plain HTTP inside the cluster; the keys are public anyway
                 o.TokenValidationParameters = new TokenValidationParameters
                 {
@@ -59,7 +63,89 @@ internal static class CallerAuthentication
             .Configure<IOptions<WorkerOptions>>((o, worker) => o.MetadataAddress = worker.Value.BackendUrl.TrimEnd('/') + "/.well-known/openid-configuration");
         services.AddAuthorization();
         services.AddSingleton<ApiKeyOwners>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ValidatedTokens>();
+        services.AddSingleton<SessionStamps>();
         return builder;
+    }
+
+    private static JwtBearerEvents JwtEvents() => new()
+    {
+        OnMessageReceived = async ctx =>
+        {
+            if (BearerToken(ctx.Request) is { } token
+                && ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>().TryGet(token, out var principal))
+            {
+                if (await WhyNotLiveAsync(ctx.HttpContext, principal).ConfigureAwait(false) is { } failure)
+                {
+                    ctx.Fail(failure);
+                }
+                else
+                {
+                    ctx.Principal = principal;
+                    ctx.Success();
+                }
+            }
+        },
+        OnTokenValidated = async ctx =>
+        {
+            if (ctx.Principal is not { } principal)
+            {
+                ctx.Fail("No principal.");
+                return;
+            }
+
+            if (await WhyNotLiveAsync(ctx.HttpContext, principal).ConfigureAwait(false) is { } failure)
+            {
+                ctx.Fail(failure);
+                return;
+            }
+
+            if (BearerToken(ctx.Request) is { } token)
+            {
+                ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>().Add(token, principal, ctx.SecurityToken.ValidTo);
+            }
+        },
+        OnChallenge = ctx =>
+        {
+            if (ctx.AuthenticateFailure is BackendUnavailableException)
+            {
+                ctx.HandleResponse();
+                return BackendUnavailableException.WriteAsync(ctx.Response);
+            }
+
+            return Task.CompletedTask;
+        },
+    };
+
+    /// <summary>
+    /// Why <paramref name="principal"/> may not call now, or null when it may: the gateway's internal token always may
+    /// (short-lived; the gateway checked the session); a user's token only while its security stamp is current.
+    /// </summary>
+    private static async Task<Exception?> WhyNotLiveAsync(HttpContext http, ClaimsPrincipal principal)
+    {
+        if (principal.HasClaim("aud", WorkerAudience) && !principal.HasClaim("aud", UserAudience))
+        {
+            return null;
+        }
+
+        string? userId = principal.FindFirst("sub")?.Value;
+        string? stamp = principal.FindFirst(SessionStamps.ClaimType)?.Value;
+        if (string.IsNullOrEmpty(userId) || string.IsNullOrEmpty(stamp))
+        {
+            return new SecurityTokenException("The token carries no session stamp.");
+        }
+
+        try
+        {
+            return await http.RequestServices.GetRequiredService<SessionStamps>().IsCurrentAsync(userId, stamp, http.RequestAborted).ConfigureAwait(false)
+                ? null
+                : new SecurityTokenException("The session was revoked.");
+        }
+        catch (Exception e) when (e is HttpRequestException or BackendException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            return new BackendUnavailableException("The backend cannot check sessions now: " + e.Message, e);
+        }
     }
 
     /// <summary>Authentication, then: <c>/metrics</c> answers 401 to an anonymous caller when configured so.</summary>
@@ -127,7 +213,7 @@ internal sealed class ApiKeyHandler(IOptionsMonitor<AuthenticationSchemeOptions>
         }
         catch (Exception e) when (e is HttpRequestException or BackendException or OperationCanceledException or System.Text.Json.JsonException)
         {
-            return AuthenticateResult.Fail("The backend cannot check API keys now: " + e.Message);
+            return AuthenticateResult.Fail(new BackendUnavailableException("The backend cannot check API keys now: " + e.Message, e));
         }
 
         if (owner is null)
@@ -138,6 +224,17 @@ internal sealed class ApiKeyHandler(IOptionsMonitor<AuthenticationSchemeOptions>
         var claims = new List<Claim> { new("email", owner.Name), new(ClaimTypes.Name, owner.Name) };
         claims.AddRange(owner.Roles.Select(r => new Claim("role", r)));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, "email", "role")), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if ((await HandleAuthenticateOnceSafeAsync().ConfigureAwait(false)).Failure is BackendUnavailableException)
+        {
+            await BackendUnavailableException.WriteAsync(Response).ConfigureAwait(false);
+            return;
+        }
+
+        await base.HandleChallengeAsync(properties).ConfigureAwait(false);
     }
 }
 
@@ -174,35 +271,132 @@ internal sealed class ApiKeyOwners(BackendClient backend)
 }
 
 /// <summary>
-/// A JWT handler that remembers tokens it validated (by their SHA-256) until they expire, so a caller's token is
-/// checked once, not on every request. Failures are not remembered. Bounded: the memory is emptied when it is full.
+/// Principals of JWTs this worker validated, by the token's SHA-256, until the token expires: a repeated token costs a
+/// hash and a lookup, not a signature check and claims parsing. Failures are not remembered. Bounded: emptied when full.
 /// </summary>
-internal sealed class RememberingTokenHandler : Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler
+internal sealed class ValidatedTokens(TimeProvider clock)
 {
     private const int MaxEntries = 10_000;
-    private readonly ConcurrentDictionary<string, (TokenValidationResult Result, DateTime Until)> _valid = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<TokenId, (ClaimsPrincipal Principal, DateTime Until)> _valid = new();
 
-    public override async Task<TokenValidationResult> ValidateTokenAsync(string token, TokenValidationParameters validationParameters)
+    public bool TryGet(string token, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal)
     {
-        ArgumentNullException.ThrowIfNull(token);
-        string id = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
-        var now = DateTime.UtcNow;
-        if (_valid.TryGetValue(id, out var known) && known.Until > now)
+        if (_valid.TryGetValue(TokenId.Of(token), out var known) && known.Until > clock.GetUtcNow().UtcDateTime)
         {
-            return known.Result;
+            principal = known.Principal;
+            return true;
         }
 
-        var result = await base.ValidateTokenAsync(token, validationParameters).ConfigureAwait(false);
-        if (result.IsValid && result.SecurityToken is { } valid && valid.ValidTo > now)
+        principal = null;
+        return false;
+    }
+
+    public void Add(string token, ClaimsPrincipal principal, DateTime validTo)
+    {
+        if (validTo <= clock.GetUtcNow().UtcDateTime)
         {
-            if (_valid.Count >= MaxEntries)
+            return;
+        }
+
+        if (_valid.Count >= MaxEntries)
+        {
+            _valid.Clear();
+        }
+
+        _valid[TokenId.Of(token)] = (principal, validTo);
+    }
+
+    /// <summary>A token's SHA-256 as four words: no string per lookup, and no token kept in memory.</summary>
+    private readonly record struct TokenId(ulong A, ulong B, ulong C, ulong D)
+    {
+        public static TokenId Of(string token)
+        {
+            int max = Encoding.UTF8.GetMaxByteCount(token.Length);
+            byte[]? rented = max > 4096 ? System.Buffers.ArrayPool<byte>.Shared.Rent(max) : null;
+            Span<byte> utf8 = rented ?? stackalloc byte[4096];
+            int length = Encoding.UTF8.GetBytes(token, utf8);
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(utf8[..length], hash);
+            if (rented is not null)
             {
-                _valid.Clear();
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
             }
 
-            _valid[id] = (result, valid.ValidTo);
+            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(hash);
+            return new TokenId(words[0], words[1], words[2], words[3]);
+        }
+    }
+}
+
+/// <summary>
+/// Whether a user's JWT is still a live session, as the backend says (<c>POST /api/cluster/sessions/check</c>),
+/// remembered per user and stamp for <see cref="WorkerOptions.SessionCheckInterval"/> (default 5 s, the backend's own
+/// re-read interval): sign-out, a password change, a role change or a deletion changes the stamp, and this worker
+/// refuses the old tokens within that time. Concurrent requests for the same answer share one backend call. A failed
+/// call is not remembered (the next request asks again); the caller refuses the token meanwhile (fail closed).
+/// </summary>
+internal sealed class SessionStamps(BackendClient backend, IOptions<WorkerOptions> options, TimeProvider clock)
+{
+    /// <summary>The claim holding the security stamp a user's JWT was issued under.</summary>
+    public const string ClaimType = "stamp";
+
+    private const int MaxEntries = 10_000;
+    private readonly ConcurrentDictionary<(string UserId, string Stamp), Entry> _entries = new();
+
+    public async Task<bool> IsCurrentAsync(string userId, string stamp, CancellationToken cancellationToken)
+    {
+        var key = (userId, stamp);
+        var now = clock.GetUtcNow();
+        if (!_entries.TryGetValue(key, out var entry) || entry.Until <= now)
+        {
+            // Not the request's token: a request that gives up must not fail the others waiting for the same answer.
+            var fresh = new Entry(backend.CheckSessionAsync(userId, stamp, CancellationToken.None), now + options.Value.SessionCheckInterval);
+            if (_entries.Count >= MaxEntries)
+            {
+                _entries.Clear();
+            }
+
+            entry = entry is null ? _entries.GetOrAdd(key, fresh) : _entries.TryUpdate(key, fresh, entry) ? fresh : _entries.GetOrAdd(key, fresh);
         }
 
-        return result;
+        try
+        {
+            return await entry.Answer.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch when (entry.Answer.IsFaulted || entry.Answer.IsCanceled)
+        {
+            _entries.TryRemove(KeyValuePair.Create(key, entry));
+            throw;
+        }
+    }
+
+    private sealed record Entry(Task<bool> Answer, DateTimeOffset Until);
+}
+
+/// <summary>The backend could not say whether a credential is valid: the caller gets 503 (gRPC UNAVAILABLE), not 401.</summary>
+internal sealed class BackendUnavailableException : Exception
+{
+    public BackendUnavailableException()
+    {
+    }
+
+    public BackendUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public BackendUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>503 with <c>Retry-After</c>; a V2 error body for REST, none for gRPC (its client maps 503 to UNAVAILABLE).</summary>
+    public static Task WriteAsync(HttpResponse response)
+    {
+        response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        response.Headers.RetryAfter = "5";
+        return response.HttpContext.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+            ? Task.CompletedTask
+            : response.WriteAsJsonAsync(new Mds.Contracts.Inference.V2Error("The backend cannot check credentials now; try again shortly."));
     }
 }

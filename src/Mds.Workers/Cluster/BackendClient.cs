@@ -16,6 +16,8 @@ namespace Mds.Workers.Cluster;
 /// <item><c>GET /api/cluster/replicas/{id}</c> → <see cref="ReplicaAssignment"/>, or 404</item>
 /// <item><c>POST /api/cluster/replicas/{id}/state</c> <see cref="ReplicaStateReport"/> → 2xx</item>
 /// <item><c>GET /api/artifacts/{sha256}</c> → the ONNX file's bytes</item>
+/// <item><c>POST /api/cluster/api-keys/check</c> <see cref="ApiKeyCheck"/> → <see cref="ApiKeyOwner"/>, or 404</item>
+/// <item><c>POST /api/cluster/sessions/check</c> <see cref="SessionCheck"/> → 204, or 404 when revoked</item>
 /// </list>
 /// </summary>
 internal sealed class BackendClient(IHttpClientFactory httpClientFactory)
@@ -84,6 +86,20 @@ internal sealed class BackendClient(IHttpClientFactory httpClientFactory)
 
         await EnsureSuccessAsync(response, "check an API key", timeout.Token).ConfigureAwait(false);
         return await response.Content.ReadFromJsonAsync<ApiKeyOwner>(Json, timeout.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Whether a user's JWT is still a live session (its stamp is current): true on 204, false on 404.</summary>
+    public async Task<bool> CheckSessionAsync(string userId, string stamp, CancellationToken cancellationToken)
+    {
+        using var timeout = Timeout(cancellationToken);
+        using var response = await Http().PostAsJsonAsync("api/cluster/sessions/check", new SessionCheck(userId, stamp), Json, timeout.Token).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        await EnsureSuccessAsync(response, "check a session", timeout.Token).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Starts downloading an artifact; the caller reads and disposes the response.</summary>

@@ -87,38 +87,8 @@ internal sealed class ModelLoader : IDisposable
 
     public void Dispose() => _oneAtATime.Dispose();
 
-    private SessionOptions CreateSessionOptions()
-    {
-        var options = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = _interOpThreads > 1 ? ExecutionMode.ORT_PARALLEL : ExecutionMode.ORT_SEQUENTIAL,
-            // Concurrency comes from concurrent requests on one shared session; a small pool per session keeps many
-            // loaded models from oversubscribing the cores.
-            IntraOpNumThreads = _intraOpThreads,
-            InterOpNumThreads = _interOpThreads,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-
-        try
-        {
-            // Idle pool threads must not spin: a worker hosts many sessions.
-            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-            options.AddSessionConfigEntry("session.inter_op.allow_spinning", "0");
-            if (_cudaDevice is int device)
-            {
-                // Nodes CUDA cannot run fall back to the CPU provider, which ORT always appends last.
-                options.AppendExecutionProvider_CUDA(device);
-            }
-        }
-        catch
-        {
-            options.Dispose();
-            throw;
-        }
-
-        return options;
-    }
+    // The options live in Mds.Onnx so that the backend's upload inspector creates sessions exactly as workers do.
+    private SessionOptions CreateSessionOptions() => OnnxSessions.CreateOptions(_intraOpThreads, _interOpThreads, _cudaDevice);
 
     private static long ResidentBytes()
     {
@@ -141,9 +111,5 @@ internal sealed class ModelLoadException : Exception
 internal static class OrtMessages
 {
     /// <summary>Drops the <c>[ErrorCode:...] </c> prefix ONNX Runtime puts on its messages.</summary>
-    public static string Clean(string message)
-    {
-        int bracket = message.IndexOf("] ", StringComparison.Ordinal);
-        return bracket >= 0 && message.StartsWith('[') ? message[(bracket + 2)..] : message;
-    }
+    public static string Clean(string message) => OnnxSessions.CleanMessage(message);
 }

@@ -154,14 +154,14 @@ public sealed class SessionRevocationTests(MdsCluster cluster)
         Assert.DoesNotContain(await admin.GetFromJsonAsync<List<ApiKeyDto>>("/api/keys") ?? [], k => k.Name == "minted-by-a-key");
     }
 
-    private static async Task<UserDto> CreateAsync(HttpClient admin, string email, string role)
+    internal static async Task<UserDto> CreateAsync(HttpClient admin, string email, string role)
     {
         var response = await admin.PostAsJsonAsync("/api/users", new CreateUserRequest(email, MdsCluster.Password, [role]));
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         return (await response.Content.ReadFromJsonAsync<UserDto>())!;
     }
 
-    private static async Task<HttpClient> SignedInAsync(Uri backend, string email)
+    internal static async Task<HttpClient> SignedInAsync(Uri backend, string email)
     {
         using var anonymous = new HttpClient { BaseAddress = backend };
         var response = await anonymous.PostAsJsonAsync("/api/auth/token", new TokenRequest(email, MdsCluster.Password));

@@ -246,6 +246,34 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_signed_out_users_token_is_refused_by_workers_over_grpc()
+    {
+        string model = await DeployIdentityAsync(TensorDatatype.Fp32);
+        using var admin = await fixture.Cluster.ClientAsync(Mds.Contracts.Api.Roles.Admin);
+        var user = await Auth.SessionRevocationTests.CreateAsync(admin, $"grpc-sign-out-{Guid.NewGuid():N}@test.local", Mds.Contracts.Api.Roles.Analyst);
+        using var onBackend = await Auth.SessionRevocationTests.SignedInAsync(fixture.Cluster.BackendUrl, user.Email);
+        using var channel = MdsCluster.ChannelWithToken($"http://127.0.0.1:{fixture.GrpcPort}", onBackend.DefaultRequestHeaders.Authorization!.Parameter);
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        await client.ModelInferAsync(Request(model, TensorDatatype.Fp32)); // validated, now remembered
+
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, (await onBackend.PostAsync("/api/auth/signout", null)).StatusCode);
+        var revokedAt = System.Diagnostics.Stopwatch.StartNew();
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                await client.ModelInferAsync(Request(model, TensorDatatype.Fp32));
+                return false;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
+            {
+                return true;
+            }
+        }, TimeSpan.FromSeconds(15), "the signed-out token to be refused over gRPC");
+        Assert.True(revokedAt.Elapsed < TimeSpan.FromSeconds(9), $"refused only after {revokedAt.Elapsed} (the interval is 5 s)");
+    }
+
+    [Fact]
     public async Task Grpc_inferences_are_recorded_in_the_audit_log_like_rest_ones()
     {
         string model = await DeployIdentityAsync(TensorDatatype.Fp32);

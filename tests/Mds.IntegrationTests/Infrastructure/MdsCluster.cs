@@ -86,6 +86,8 @@ public sealed class MdsCluster : IAsyncLifetime
             // Suites deploy their models side by side; the concurrency limits have their own tests (OperationalLimitsTests).
             ["Mds__Registry__MaxConcurrentUploads"] = "64",
             ["Mds__Registry__MaxQueuedUploads"] = "1000",
+            // Test models load in ~70 MiB; InspectTests' memory hog needs 1 GiB.
+            ["Mds__Registry__InspectMemoryMb"] = "256",
             ["Mds__Batch__MaxConcurrentUploads"] = "64",
             ["Mds__Batch__MaxQueuedUploads"] = "1000",
             ["Mds__Batch__MaxStoredPerUser"] = "100000",

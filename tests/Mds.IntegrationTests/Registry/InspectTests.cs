@@ -50,6 +50,56 @@ public sealed class InspectTests(MdsCluster cluster)
         Assert.Equal("virginica", version.Classes![2]);
     }
 
+    [Fact]
+    public async Task A_model_that_needs_more_memory_than_the_cap_is_refused_and_the_backend_survives()
+    {
+        // A few hundred bytes that ONNX Runtime's constant folding turns into 1 GiB while loading; the test backend's
+        // cap (Mds:Registry:InspectMemoryMb) is 256 MiB.
+        var response = await cluster.UploadAsync("memory-hog", TestGraphs.MemoryHog(1024));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("The model needs more than 256 MiB to load (limit Mds:Registry:InspectMemoryMb).",
+            (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"]!);
+        Assert.False(cluster.Backend.HasExited);
+        await AnswersNormallyAsync();
+    }
+
+    [Fact]
+    public async Task A_model_that_crashes_the_parser_does_not_take_the_backend_down()
+    {
+        // Garbage where ONNX Runtime expects a protobuf: the parse fails in the inspector process, not the backend's.
+        var response = await cluster.PostFileAsync("/api/models/inspect", TestGraphs.Corrupt(), "crash.onnx");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        string detail = (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"]!;
+        Assert.DoesNotContain(cluster.BackendDataDirectory, detail, StringComparison.Ordinal);
+        Assert.False(cluster.Backend.HasExited);
+        await AnswersNormallyAsync();
+    }
+
+    [Fact]
+    public async Task Without_its_inspector_the_backend_answers_503_with_the_reason_never_500()
+    {
+        await using var backend = await cluster.StartBackendAsync("backend-no-inspector",
+            new Dictionary<string, string> { ["Mds__Registry__InspectorPath"] = "/nonexistent/Mds.ModelInspector.dll" });
+        using var client = await cluster.ClientAsync(Roles.Researcher);
+        client.BaseAddress = backend.Url;
+        using var form = new MultipartFormDataContent();
+        form.Add(new ByteArrayContent(await File.ReadAllBytesAsync(TestEnvironment.Sample("iris"))), "file", "iris.onnx");
+
+        var response = await client.PostAsync("/api/models/inspect", form);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("model inspector", (string)(await response.Content.ReadFromJsonAsync<JsonObject>())!["detail"]!, StringComparison.Ordinal);
+    }
+
+    /// <summary>The backend still inspects a good model after a bad one.</summary>
+    private async Task AnswersNormallyAsync()
+    {
+        var next = await cluster.PostFileAsync("/api/models/inspect", await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")), "iris.onnx");
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+
     private async Task<long> ArtifactsAsync()
     {
         await using var conn = new NpgsqlConnection(cluster.ConnectionString);

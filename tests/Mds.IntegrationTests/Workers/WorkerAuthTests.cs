@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Mds.Contracts.Api;
 using Mds.Contracts.Cluster;
+using Mds.IntegrationTests.Auth;
 using Mds.IntegrationTests.Infrastructure;
 using Mds.ModelGen;
 
@@ -73,6 +74,72 @@ public sealed class WorkerAuthTests(MdsCluster cluster)
             TimeSpan.FromSeconds(45), "the revoked key to be refused by the worker");
         Assert.True(DateTime.UtcNow - revokedAt < TimeSpan.FromSeconds(35), "refused only after the 30 s cache window");
     }
+
+    [Fact]
+    public async Task A_signed_out_users_token_is_refused_by_workers()
+    {
+        await cluster.EnsureReadyAsync(Model, TestGraphs.Linear([2f], 1f));
+        using var admin = await cluster.ClientAsync(Roles.Admin);
+        var user = await SessionRevocationTests.CreateAsync(admin, Unique("worker-sign-out"), Roles.Analyst);
+        using var onBackend = await SessionRevocationTests.SignedInAsync(cluster.BackendUrl, user.Email);
+        using var onWorker = OnWorker(onBackend);
+        Assert.Equal(HttpStatusCode.OK, (await onWorker.PostAsync($"/v2/models/{Model}/infer", Request())).StatusCode); // validated, now remembered
+
+        Assert.Equal(HttpStatusCode.NoContent, (await onBackend.PostAsync("/api/auth/signout", null)).StatusCode);
+        await RefusedWithinTheSessionCheckIntervalAsync(onWorker, "the signed-out token");
+    }
+
+    [Fact]
+    public async Task A_demoted_admin_loses_admin_on_workers()
+    {
+        await cluster.EnsureReadyAsync(Model, TestGraphs.Linear([2f], 1f));
+        using var admin = await cluster.ClientAsync(Roles.Admin);
+        var user = await SessionRevocationTests.CreateAsync(admin, Unique("worker-demoted"), Roles.Admin);
+        using var onBackend = await SessionRevocationTests.SignedInAsync(cluster.BackendUrl, user.Email);
+        using var onWorker = OnWorker(onBackend);
+        Assert.Equal(HttpStatusCode.OK, (await onWorker.PostAsync($"/v2/models/{Model}/infer", Request())).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"/api/users/{user.Id}/roles", new UpdateUserRolesRequest([Roles.Analyst]))).StatusCode);
+        await RefusedWithinTheSessionCheckIntervalAsync(onWorker, "the token that still says Admin");
+
+        // signed in again, the user is an analyst, and that token works on the worker
+        using var again = await SessionRevocationTests.SignedInAsync(cluster.BackendUrl, user.Email);
+        using var againOnWorker = OnWorker(again);
+        Assert.Equal(HttpStatusCode.OK, (await againOnWorker.PostAsync($"/v2/models/{Model}/infer", Request())).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_deleted_users_token_is_refused_by_workers()
+    {
+        await cluster.EnsureReadyAsync(Model, TestGraphs.Linear([2f], 1f));
+        using var admin = await cluster.ClientAsync(Roles.Admin);
+        var user = await SessionRevocationTests.CreateAsync(admin, Unique("worker-deleted"), Roles.Researcher);
+        using var onBackend = await SessionRevocationTests.SignedInAsync(cluster.BackendUrl, user.Email);
+        using var onWorker = OnWorker(onBackend);
+        Assert.Equal(HttpStatusCode.OK, (await onWorker.GetAsync($"/v2/models/{Model}")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/users/{user.Id}")).StatusCode);
+        await RefusedWithinTheSessionCheckIntervalAsync(onWorker, "the deleted user's token");
+    }
+
+    /// <summary>The worker refuses the client's token (401) within its session check interval (5 s) plus slack.</summary>
+    private static async Task RefusedWithinTheSessionCheckIntervalAsync(HttpClient onWorker, string what)
+    {
+        var revokedAt = System.Diagnostics.Stopwatch.StartNew();
+        await Eventually.TrueAsync(async () =>
+            (await onWorker.PostAsync($"/v2/models/{Model}/infer", Request())).StatusCode == HttpStatusCode.Unauthorized,
+            TimeSpan.FromSeconds(15), what + " to be refused by the worker");
+        Assert.True(revokedAt.Elapsed < TimeSpan.FromSeconds(9), $"refused only after {revokedAt.Elapsed} (the interval is 5 s)");
+    }
+
+    private HttpClient OnWorker(HttpClient signedIn)
+    {
+        var client = new HttpClient { BaseAddress = cluster.Workers[0].Url };
+        client.DefaultRequestHeaders.Authorization = signedIn.DefaultRequestHeaders.Authorization;
+        return client;
+    }
+
+    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}@test.local";
 
     [Fact]
     public async Task The_cluster_key_cannot_re_register_another_workers_name()

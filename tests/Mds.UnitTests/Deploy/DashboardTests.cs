@@ -78,7 +78,7 @@ public sealed partial class DashboardTests
     [GeneratedRegex("_(bucket|sum|count)$")]
     private static partial Regex HistogramSeries();
 
-    private static string FindRepoRoot()
+    internal static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
