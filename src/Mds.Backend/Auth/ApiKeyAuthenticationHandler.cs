@@ -22,7 +22,8 @@ internal sealed class ApiKeyAuthenticationHandler(
     MdsDbContext db,
     UserManager<MdsUser> users,
     CredentialCache cache,
-    SessionStamps stamps)
+    SessionStamps stamps,
+    IOptions<SessionOptions> sessions)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -51,11 +52,43 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         var now = TimeProvider.GetUtcNow();
+        ClaimsPrincipal? principal;
+        try
+        {
+            principal = await LookUpAsync(token, prefix, now);
+        }
+        catch (Exception e) when (DatabaseOutage.IsOutage(e) && !Context.RequestAborted.IsCancellationRequested)
+        {
+            // Stale-if-error: nothing can revoke the key or change its user while the database is away (those write to
+            // it), so the answer read last is good for SessionOutageGrace; a key not seen in that time gets 503.
+            if (!cache.TryGetLastKnown(token, now - sessions.Value.SessionOutageGrace, out var lastKnown))
+            {
+                throw new UserStoreUnavailableException(e);
+            }
+
+            principal = lastKnown;
+            if (!await stamps.IsCurrentAsync(principal, Context.RequestAborted))
+            {
+                return AuthenticateResult.Fail("The session was revoked.");
+            }
+        }
+
+        if (principal is null)
+        {
+            return AuthenticateResult.Fail("Unknown, revoked or expired API key.");
+        }
+
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+
+    /// <summary>The key's principal from the database (remembered in the cache), or null: unknown, revoked or expired.</summary>
+    private async Task<ClaimsPrincipal?> LookUpAsync(string token, string prefix, DateTimeOffset now)
+    {
         var key = await db.ApiKeys.Include(k => k.User)
             .SingleOrDefaultAsync(k => k.Prefix == prefix && k.RevokedAt == null && (k.ExpiresAt == null || k.ExpiresAt > now), Context.RequestAborted);
         if (key is null || !FixedTimeEquals(Hash(token), key.KeyHash))
         {
-            return AuthenticateResult.Fail("Unknown, revoked or expired API key.");
+            return null;
         }
 
         // Record use at most once a minute, so a busy client does not turn every request into a write.
@@ -74,9 +107,11 @@ internal sealed class ApiKeyAuthenticationHandler(
         };
         claims.AddRange(roles.Select(r => new Claim(ClaimTypes.Role, r)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        stamps.Remember(key.UserId, key.User.SecurityStamp); // what an outage falls back on, with the key itself
         var until = now + CredentialCache.ApiKeyLifetime;
-        cache.Add(token, principal, key.ExpiresAt is { } expires && expires < until ? expires : until);
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+        var notAfter = key.ExpiresAt ?? DateTimeOffset.MaxValue;
+        cache.Add(token, principal, notAfter < until ? notAfter : until, notAfter);
+        return principal;
     }
 
     internal static string? BearerToken(HttpRequest request)

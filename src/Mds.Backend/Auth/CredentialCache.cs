@@ -13,7 +13,9 @@ namespace Mds.Backend.Auth;
 /// its user's security stamp is unchanged (<see cref="SessionStamps"/>, checked on every request), so a session revoked
 /// on another backend instance is refused here within <c>Mds:Auth:SessionCheckInterval</c>. Keyed by the credential's
 /// SHA-256, never the credential itself. The cached principal is shared by the requests that present the same
-/// credential: nothing in MDS changes a principal after authentication.
+/// credential: nothing in MDS changes a principal after authentication. An API key's entry is kept past its lifetime
+/// (up to the key's expiry, within the size bound) as the last known answer for a database outage
+/// (<see cref="TryGetLastKnown"/>).
 /// </summary>
 public sealed class CredentialCache(TimeProvider clock)
 {
@@ -38,15 +40,35 @@ public sealed class CredentialCache(TimeProvider clock)
     public bool TryGet(string credential, out ClaimsPrincipal principal)
     {
         string key = KeyOf(credential);
+        var now = clock.GetUtcNow();
         if (_entries.TryGetValue(key, out var entry))
         {
-            if (entry.Until > clock.GetUtcNow())
+            if (entry.Until > now)
             {
                 principal = entry.Principal;
                 return true;
             }
 
-            _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+            if (entry.NotAfter <= now)
+            {
+                _entries.TryRemove(new KeyValuePair<string, Entry>(key, entry));
+            }
+        }
+
+        principal = null!;
+        return false;
+    }
+
+    /// <summary>
+    /// The principal <paramref name="credential"/> was last validated as, if that was at or after
+    /// <paramref name="validatedSince"/> and the credential has not expired: the fallback while the database is away.
+    /// </summary>
+    public bool TryGetLastKnown(string credential, DateTimeOffset validatedSince, out ClaimsPrincipal principal)
+    {
+        if (_entries.TryGetValue(KeyOf(credential), out var entry) && entry.ValidatedAt >= validatedSince && entry.NotAfter > clock.GetUtcNow())
+        {
+            principal = entry.Principal;
+            return true;
         }
 
         principal = null!;
@@ -54,10 +76,17 @@ public sealed class CredentialCache(TimeProvider clock)
     }
 
     /// <summary>Remembers that <paramref name="credential"/> is <paramref name="principal"/> until <paramref name="until"/>.</summary>
-    public void Add(string credential, ClaimsPrincipal principal, DateTimeOffset until)
+    public void Add(string credential, ClaimsPrincipal principal, DateTimeOffset until) => Add(credential, principal, until, until);
+
+    /// <summary>
+    /// Remembers that <paramref name="credential"/> is <paramref name="principal"/> until <paramref name="until"/>, and
+    /// as the last known answer until <paramref name="notAfter"/> (when the credential itself expires).
+    /// </summary>
+    public void Add(string credential, ClaimsPrincipal principal, DateTimeOffset until, DateTimeOffset notAfter)
     {
         ArgumentNullException.ThrowIfNull(principal);
-        if (until <= clock.GetUtcNow())
+        var now = clock.GetUtcNow();
+        if (until <= now)
         {
             return;
         }
@@ -67,7 +96,7 @@ public sealed class CredentialCache(TimeProvider clock)
             _entries.Clear();
         }
 
-        _entries[KeyOf(credential)] = new Entry(principal, until);
+        _entries[KeyOf(credential)] = new Entry(principal, until, notAfter < until ? until : notAfter, now);
     }
 
     /// <summary>Forgets every entry: a key was revoked, or a user's roles changed or the user was deleted.</summary>
@@ -79,5 +108,9 @@ public sealed class CredentialCache(TimeProvider clock)
         return Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(credential)));
     }
 
-    private sealed record Entry(ClaimsPrincipal Principal, DateTimeOffset Until);
+    /// <param name="Principal">Who the credential is.</param>
+    /// <param name="Until">Used without asking again until then.</param>
+    /// <param name="NotAfter">Never used after then (the credential expires).</param>
+    /// <param name="ValidatedAt">When it was validated.</param>
+    private sealed record Entry(ClaimsPrincipal Principal, DateTimeOffset Until, DateTimeOffset NotAfter, DateTimeOffset ValidatedAt);
 }

@@ -16,6 +16,16 @@ public sealed class SessionOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan SessionCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// While the database cannot be reached, how old the last answer this backend read about a user's security stamp or
+    /// an API key may be and still be used (stale-if-error). Safe because everything that would change that answer —
+    /// sign-out, a password or role change, deleting a user, revoking a key — writes to the database, so cannot happen
+    /// while it is down. Past this age (or for a credential not seen before the outage) the caller gets 503 with
+    /// <c>Retry-After</c>. Zero: 503 at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan SessionOutageGrace { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Sign-in attempts (<c>POST /api/auth/token</c>) one client address gets per <see cref="SignInWindow"/>.</summary>
     [Range(1, 1_000_000)]
     public int SignInPermitsPerAddress { get; set; } = 5;

@@ -26,6 +26,7 @@ public static class DataSetup
             })
             .WithJobExpirationTimeout(TimeSpan.FromHours(1))); // the reconcile timer alone finishes 720 jobs an hour
         builder.Services.AddHostedService<MigrationCheck>();
+        builder.Services.AddExceptionHandler<DatabaseOutageHandler>(); // 503, not 500, while the database is away
         return builder;
     }
 }

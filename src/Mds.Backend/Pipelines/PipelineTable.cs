@@ -39,7 +39,14 @@ public sealed class PipelineTable(IServiceScopeFactory scopes, RoutingTable rout
 
         if (clock.GetUtcNow() - _snapshot.BuiltAt > MissRefreshInterval)
         {
-            await RefreshAsync(ct);
+            try
+            {
+                await RefreshAsync(ct);
+            }
+            catch (Exception e) when (Data.DatabaseOutage.IsOutage(e) && !ct.IsCancellationRequested)
+            {
+                log.LogWarning("Pipeline table refresh failed ({Reason}); answering from the last table", e.GetBaseException().Message);
+            }
         }
 
         return _snapshot.Routes.GetValueOrDefault(name);
