@@ -120,6 +120,27 @@ public sealed record OnnxFileFacts(IReadOnlyList<string> ExternalDataFiles)
         /// </summary>
         public void Message(long end, Func<int, long, bool> onMessage)
         {
+            // ONNX's own protobuf limit: a file nesting deeper is hostile, and must not exhaust this thread's stack.
+            if (++_depth > MaxDepth)
+            {
+                throw new InvalidOnnxModelException($"the model nests messages more than {MaxDepth} deep");
+            }
+
+            try
+            {
+                Fields(end, onMessage);
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        private const int MaxDepth = 100;
+        private int _depth;
+
+        private void Fields(long end, Func<int, long, bool> onMessage)
+        {
             while (stream.Position < end)
             {
                 ulong tag = Varint();
