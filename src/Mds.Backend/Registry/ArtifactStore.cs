@@ -3,7 +3,11 @@ using Microsoft.Extensions.Options;
 
 namespace Mds.Backend.Registry;
 
-/// <summary>Artifact files named by their SHA-256 under <c>{DataDirectory}/artifacts</c>.</summary>
+/// <summary>
+/// Artifact files named by their SHA-256 under <c>{DataDirectory}/artifacts</c>: <c>{sha256}.onnx</c> for a model in
+/// one file, <c>{sha256}.zip</c> for a model with external data (a <see cref="Mds.Contracts.Cluster.ModelBundle"/>,
+/// named by the SHA-256 of its manifest).
+/// </summary>
 public sealed class ArtifactStore
 {
     private readonly string _root;
@@ -61,7 +65,7 @@ public sealed class ArtifactStore
     /// </summary>
     public void Commit(StagedArtifact staged)
     {
-        string target = PathOf(staged.Sha256);
+        string target = Path.Combine(_root, staged.Sha256 + (staged.IsBundle ? BundleExtension : ".onnx"));
         if (File.Exists(target))
         {
             File.Delete(staged.Path);
@@ -90,7 +94,7 @@ public sealed class ArtifactStore
             }
         }
 
-        foreach (var stored in new DirectoryInfo(_root).EnumerateFiles("*.onnx"))
+        foreach (var stored in new DirectoryInfo(_root).EnumerateFiles("*.onnx").Concat(new DirectoryInfo(_root).EnumerateFiles("*" + BundleExtension)))
         {
             string sha = Path.GetFileNameWithoutExtension(stored.Name);
             if (now - stored.LastWriteTimeUtc > minAge && IsSha256(sha) && !isKnown(sha) && TryDelete(stored))
@@ -99,8 +103,37 @@ public sealed class ArtifactStore
             }
         }
 
+        foreach (var workspace in new DirectoryInfo(_incoming).EnumerateDirectories("*.d"))
+        {
+            if (now - workspace.LastWriteTimeUtc > minAge)
+            {
+                try
+                {
+                    workspace.Delete(recursive: true);
+                    removed++;
+                }
+                catch (IOException)
+                {
+                    // in use: the next round tries again
+                }
+            }
+        }
+
         return removed;
     }
+
+    /// <summary>A fresh directory under <c>incoming/</c> for unpacking an upload; <see cref="CleanUp"/> removes forgotten ones.</summary>
+    public string NewWorkspace()
+    {
+        string path = Path.Combine(_incoming, Guid.NewGuid().ToString("N") + ".d");
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    /// <summary>A fresh <c>.part</c> path under <c>incoming/</c>, for a file the backend writes itself (a bundle).</summary>
+    public string NewPartPath() => Path.Combine(_incoming, Guid.NewGuid().ToString("N") + ".part");
+
+    private const string BundleExtension = ".zip";
 
     private static bool TryDelete(FileInfo file)
     {
@@ -123,14 +156,19 @@ public sealed class ArtifactStore
             throw new ArgumentException("Not a SHA-256 hex string.", nameof(sha256));
         }
 
-        return Path.Combine(_root, sha256 + ".onnx");
+        string single = Path.Combine(_root, sha256 + ".onnx");
+        string bundle = Path.Combine(_root, sha256 + BundleExtension);
+        return !File.Exists(single) && File.Exists(bundle) ? bundle : single;
     }
 
     public static bool IsSha256(string value) => value.Length == 64 && value.All(char.IsAsciiHexDigitLower);
 }
 
-/// <summary>An upload written to a temporary file: where, its hash and size, and the name the client gave it.</summary>
-public sealed record StagedArtifact(string Path, string Sha256, long SizeBytes, string? FileName = null);
+/// <summary>
+/// An upload written to a temporary file: where, its hash and size, the name the client gave it, and whether it is a
+/// model bundle (then <paramref name="Sha256"/> is its manifest's hash).
+/// </summary>
+public sealed record StagedArtifact(string Path, string Sha256, long SizeBytes, string? FileName = null, bool IsBundle = false);
 
 public sealed class ArtifactTooLargeException(long maxBytes) : Exception($"The file is larger than the upload limit of {maxBytes} bytes.")
 {

@@ -12,9 +12,20 @@ namespace Mds.Backend.Registry;
 /// </summary>
 internal static class MultipartUpload
 {
-    public static async Task<TResult> ReceiveAsync<TResult>(
+    public static Task<TResult> ReceiveAsync<TResult>(
         HttpContext http, ArtifactStore store, long maxBytes,
         Func<Dictionary<string, string>, StagedArtifact?, Task<TResult>> handle,
+        Func<ProblemHttpResult, TResult> fail) =>
+        ReceiveAsync(http, store, maxBytes, maxDataParts: 0, (fields, staged, _) => handle(fields, staged), fail);
+
+    /// <summary>
+    /// As above, and also up to <paramref name="maxDataParts"/> file parts named <c>data</c> (a model's external-data
+    /// files, each named by its <c>location</c>: the part's file name as sent, directories included); the file and
+    /// the data parts together stop at <paramref name="maxBytes"/>.
+    /// </summary>
+    public static async Task<TResult> ReceiveAsync<TResult>(
+        HttpContext http, ArtifactStore store, long maxBytes, int maxDataParts,
+        Func<Dictionary<string, string>, StagedArtifact?, IReadOnlyList<StagedArtifact>, Task<TResult>> handle,
         Func<ProblemHttpResult, TResult> fail)
     {
         // Kestrel's hard cap is twice the limit: up to there an oversized upload is read to the end and answered 413
@@ -45,6 +56,8 @@ internal static class MultipartUpload
 
         var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         StagedArtifact? staged = null;
+        var data = new List<StagedArtifact>();
+        long StagedBytes() => (staged?.SizeBytes ?? 0) + data.Sum(d => d.SizeBytes);
         try
         {
             var reader = new MultipartReader(boundary, http.Request.Body);
@@ -60,6 +73,21 @@ internal static class MultipartUpload
                 string field = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
                 if (disposition.IsFileDisposition())
                 {
+                    if (field == "data" && maxDataParts > 0)
+                    {
+                        if (data.Count >= maxDataParts)
+                        {
+                            await DiscardRestAsync(http.Request.Body);
+                            return fail(RegistryApi.Bad($"The upload has more than {maxDataParts} data files."));
+                        }
+
+                        // The location as sent, directories included: the caller checks it is confined.
+                        var raw = disposition.FileNameStar.HasValue ? disposition.FileNameStar : HeaderUtilities.RemoveQuotes(disposition.FileName);
+                        var part = await store.StageAsync(section.Body, maxBytes - StagedBytes(), http.RequestAborted);
+                        data.Add(part with { FileName = raw.Value ?? "" });
+                        continue;
+                    }
+
                     if (field != "file")
                     {
                         continue; // only one file field is read; others are ignored unread
@@ -71,7 +99,7 @@ internal static class MultipartUpload
                     }
 
                     fields.TryAdd("fileName", HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? "");
-                    staged = await store.StageAsync(section.Body, maxBytes, http.RequestAborted);
+                    staged = await store.StageAsync(section.Body, maxBytes - StagedBytes(), http.RequestAborted);
                     staged = staged with { FileName = FileNameOf(disposition) };
                 }
                 else
@@ -93,7 +121,7 @@ internal static class MultipartUpload
                 }
             }
 
-            return await handle(fields, staged);
+            return await handle(fields, staged, data);
         }
         catch (ArtifactTooLargeException)
         {
@@ -115,9 +143,12 @@ internal static class MultipartUpload
         }
         finally
         {
-            if (staged is not null && File.Exists(staged.Path))
+            foreach (var part in data.Append(staged))
             {
-                ArtifactStore.Discard(staged);
+                if (part is not null && File.Exists(part.Path))
+                {
+                    ArtifactStore.Discard(part);
+                }
             }
         }
     }

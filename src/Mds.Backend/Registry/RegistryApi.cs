@@ -62,6 +62,8 @@ public static partial class RegistryApi
             .WithName("SetModelVersionBatching").WithSummary("Turn a version's adaptive batching on (max batch size, max latency) or off");
         models.MapPut("/{name}/tags", SetTags).RequireAuthorization(Policies.Researcher)
             .WithName("SetModelTags").WithSummary("Replace a model's tags");
+        models.MapPost("/{name}/versions/{version:int}/retry", Retry).RequireAuthorization(Policies.Researcher)
+            .WithName("RetryModelVersion").WithSummary("Forget where a version failed to load and place it again");
         models.MapPost("/{name}/versions/{version:int}/live", SetLive).RequireAuthorization(Policies.Researcher)
             .WithName("SetLiveVersion").WithSummary("Make this version answer the bare model name");
         return app;
@@ -73,27 +75,51 @@ public static partial class RegistryApi
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     private static partial Regex CapabilityPattern();
 
+    /// <summary>
+    /// A model is one .onnx file as <c>file</c>, or — weights in external-data files — a zip of the model and its data
+    /// files as <c>file</c>, or the .onnx as <c>file</c> plus one <c>data</c> part per data file (see <see cref="ModelPackage"/>).
+    /// </summary>
     private static Task<Results<Created<ModelVersionDto>, ProblemHttpResult>> Upload(HttpContext http, ClaimsPrincipal caller, [FromServices] RegistryServices s) =>
-        MultipartUpload.ReceiveAsync<Results<Created<ModelVersionDto>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes,
-            (fields, staged) => CreateVersionAsync(fields, staged, caller, s, http.RequestAborted), problem => problem);
+        MultipartUpload.ReceiveAsync<Results<Created<ModelVersionDto>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, ModelPackage.MaxDataParts,
+            async (fields, staged, data) =>
+            {
+                var (package, refused) = await ModelPackage.PrepareAsync(staged, data, s.Store, s.Options.MaxUploadBytes, http.RequestAborted);
+                if (package is null)
+                {
+                    return refused!;
+                }
+
+                using (package)
+                {
+                    return await CreateVersionAsync(fields, package, caller, s, http.RequestAborted);
+                }
+            }, problem => problem);
 
     private static Task<Results<Ok<ModelInspection>, ProblemHttpResult>> Inspect(HttpContext http, [FromServices] RegistryServices s) =>
-        MultipartUpload.ReceiveAsync<Results<Ok<ModelInspection>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, async (_, staged) =>
+        MultipartUpload.ReceiveAsync<Results<Ok<ModelInspection>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, ModelPackage.MaxDataParts, async (_, staged, data) =>
         {
-            var (schema, error) = await ReadSchemaAsync(staged, s.Inspector, http.RequestAborted);
-            return error ?? (Results<Ok<ModelInspection>, ProblemHttpResult>)TypedResults.Ok(
-                new ModelInspection(staged!.Sha256, staged.SizeBytes, schema!.Inputs, schema.Outputs, schema.FeatureNames, schema.Classes));
+            var (package, refused) = await ModelPackage.PrepareAsync(staged, data, s.Store, s.Options.MaxUploadBytes, http.RequestAborted);
+            if (package is null)
+            {
+                return refused!;
+            }
+
+            using (package)
+            {
+                var (schema, error) = await ReadSchemaAsync(package.ModelPath, s.Inspector, http.RequestAborted);
+                var artifact = package.Artifact;
+                return error ?? (Results<Ok<ModelInspection>, ProblemHttpResult>)TypedResults.Ok(
+                    new ModelInspection(artifact.Sha256, artifact.SizeBytes, schema!.Inputs, schema.Outputs, schema.FeatureNames, schema.Classes));
+            }
         }, problem => problem);
 
-    /// <summary>Loads the staged file with ONNX Runtime in the inspector process: the schema, or the reason it cannot be served.</summary>
-    private static async Task<(OnnxSchema? Schema, ProblemHttpResult? Error)> ReadSchemaAsync(StagedArtifact? staged, OnnxInspector inspector, CancellationToken ct)
+    /// <summary>
+    /// Loads the model (its data files beside it) with ONNX Runtime in the inspector process: the schema, or the reason
+    /// it cannot be served.
+    /// </summary>
+    private static async Task<(OnnxSchema? Schema, ProblemHttpResult? Error)> ReadSchemaAsync(string modelPath, OnnxInspector inspector, CancellationToken ct)
     {
-        if (staged is null || staged.SizeBytes == 0)
-        {
-            return (null, Bad("'file' is required: the .onnx model file."));
-        }
-
-        var inspected = await inspector.InspectAsync(staged.Path, ct);
+        var inspected = await inspector.InspectAsync(modelPath, ct);
         if (inspected.Failure is not null)
         {
             return (null, TypedResults.Problem(inspected.Failure, statusCode: StatusCodes.Status503ServiceUnavailable));
@@ -116,7 +142,7 @@ public static partial class RegistryApi
     }
 
     private static async Task<Results<Created<ModelVersionDto>, ProblemHttpResult>> CreateVersionAsync(
-        Dictionary<string, string> fields, StagedArtifact? staged, ClaimsPrincipal caller, RegistryServices s, CancellationToken ct)
+        Dictionary<string, string> fields, ModelPackage package, ClaimsPrincipal caller, RegistryServices s, CancellationToken ct)
     {
         string name = fields.GetValueOrDefault("name")?.Trim() ?? "";
         if (!NamePattern().IsMatch(name))
@@ -157,13 +183,13 @@ public static partial class RegistryApi
             return Bad(badTag);
         }
 
-        var (schema, invalid) = await ReadSchemaAsync(staged, s.Inspector, ct);
+        var (schema, invalid) = await ReadSchemaAsync(package.ModelPath, s.Inspector, ct);
         if (invalid is not null)
         {
             return invalid;
         }
 
-        var file = staged!; // ReadSchemaAsync answered an error when there was none
+        var file = package.Artifact;
 
         string? description = fields.GetValueOrDefault("description")?.Trim();
         var now = s.Clock.GetUtcNow();
@@ -344,6 +370,27 @@ public static partial class RegistryApi
         await s.Routing.RefreshAsync(CancellationToken.None);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh));
+    }
+
+    /// <summary>
+    /// The failed replicas are the scheduler's memory of where a version failed to load (it does not place the version
+    /// on those workers again); deleting them makes the next reconcile pass try every eligible worker again.
+    /// </summary>
+    private static async Task<Results<Accepted<ModelVersionDto>, ProblemHttpResult>> Retry(string name, int version, [FromServices] RegistryServices s)
+    {
+        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+        if (v is null)
+        {
+            return NotFoundModel(name, version);
+        }
+
+        int forgotten = await s.Db.Replicas.Where(r => r.ModelVersionId == v.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync();
+        v.PendingReason = null;
+        await s.Db.SaveChangesAsync();
+        s.Reconcile.Request();
+        s.Log.LogInformation("Model {Model} version {Version}: retry asked; {Failed} failed replicas forgotten", name, version, forgotten);
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
+        return TypedResults.Accepted($"/api/models/{name}/versions/{version}", RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
     }
 
     private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> Scale(string name, int version, ScaleRequest? request, [FromServices] RegistryServices s)

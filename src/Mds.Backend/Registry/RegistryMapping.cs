@@ -45,6 +45,11 @@ internal static class RegistryMapping
         }
 
         var failed = replicas.FirstOrDefault(r => r.State == ReplicaStates.Failed);
+        if (failed is not null && Scheduling.LoadFailure.Is(v.PendingReason))
+        {
+            return (VersionStates.Failed, v.PendingReason); // failed on every eligible worker: their errors, not a placement message
+        }
+
         if (failed is not null && v.PendingReason is null)
         {
             return (VersionStates.Failed, failed.Error);

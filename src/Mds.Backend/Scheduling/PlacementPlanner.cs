@@ -39,6 +39,13 @@ public sealed record PlacementPlan(
     IReadOnlyDictionary<long, string> PendingReasons)
 {
     public bool IsEmpty => Loads.Count == 0 && Unloads.Count == 0;
+
+    /// <summary>
+    /// Versions that stay short only because their replicas failed to load on every eligible worker that does not
+    /// already serve them: version → those workers (in id order). Such a version is not placed there again until its
+    /// failed replicas go (a worker registers again, or a manual retry).
+    /// </summary>
+    public IReadOnlyDictionary<long, IReadOnlyList<long>> FailedOn { get; init; } = new Dictionary<long, IReadOnlyList<long>>();
 }
 
 /// <summary>Place one replica of a version on a worker.</summary>
@@ -99,6 +106,7 @@ public static class PlacementPlanner
         var unloads = new List<long>();
         var pending = new Dictionary<long, string>();
         var occupied = new HashSet<long>();
+        var failedOn = new Dictionary<long, IReadOnlyList<long>>();
 
         void Unload(ReplicaPlacement r)
         {
@@ -165,6 +173,11 @@ public static class PlacementPlanner
 
                 if (best is null)
                 {
+                    if (FailedEverywhere(v, all, placed) is { } failedWorkers)
+                    {
+                        failedOn[v.VersionId] = failedWorkers;
+                    }
+
                     pending[v.VersionId] = Explain(v, all, occupied, serving.Count + i)
                         + (draining.Count > 0 ? $"; {draining.Count} replica(s) stay on draining workers until they can move" : "");
                     break;
@@ -187,7 +200,48 @@ public static class PlacementPlanner
             }
         }
 
-        return new PlacementPlan(loads, unloads, pending);
+        return new PlacementPlan(loads, unloads, pending) { FailedOn = failedOn };
+    }
+
+    /// <summary>
+    /// The eligible (Online, capable) workers where <paramref name="v"/> failed to load, when every eligible worker
+    /// either serves it already or failed it — and at least one failed; else null (memory or spread is the reason).
+    /// </summary>
+    private static List<long>? FailedEverywhere(VersionDemand v, WorkerState[] workers, List<ReplicaPlacement> placed)
+    {
+        List<long>? failed = null;
+        foreach (var w in workers)
+        {
+            if (w.Supply.Condition != WorkerCondition.Online || !w.Supply.Capabilities.IsSupersetOf(v.Requirements))
+            {
+                continue;
+            }
+
+            bool serves = false, failedHere = false;
+            foreach (var r in placed)
+            {
+                if (r.WorkerId == w.Supply.WorkerId)
+                {
+                    serves |= r.Condition != ReplicaCondition.Failed;
+                    failedHere |= r.Condition == ReplicaCondition.Failed;
+                }
+            }
+
+            if (serves)
+            {
+                continue;
+            }
+
+            if (!failedHere)
+            {
+                return null; // an eligible worker it never failed on: memory or spread keeps it short, not failures
+            }
+
+            (failed ??= []).Add(w.Supply.WorkerId);
+        }
+
+        failed?.Sort();
+        return failed;
     }
 
     private static string Explain(VersionDemand v, WorkerState[] workers, HashSet<long> occupied, int placed)

@@ -98,10 +98,20 @@ public sealed class Reconciler(
                 jobs.Add((r.WorkerId, r.Id, true));
             }
 
-            // Pending reasons: set where the planner gave one, cleared where it no longer applies.
+            // Pending reasons: set where the planner gave one, cleared where it no longer applies. A version that failed
+            // to load on every eligible worker says so, with the workers' own errors, instead of a placement message.
+            var workerNames = workers.ToDictionary(w => w.Id, w => w.Name);
             foreach (var v in tracked)
             {
                 string? reason = plan.PendingReasons.GetValueOrDefault(v.Id);
+                if (plan.FailedOn.TryGetValue(v.Id, out var failedOn))
+                {
+                    var failures = replicas.Where(r => r.ModelVersionId == v.Id && r.State == ReplicaStates.Failed && failedOn.Contains(r.WorkerId)).ToList();
+                    int serving = replicas.Count(r => r.ModelVersionId == v.Id && r.State is ReplicaStates.Ready or ReplicaStates.Loading or ReplicaStates.Scheduled);
+                    reason = LoadFailure.Describe([.. failedOn.Select(id => workerNames.GetValueOrDefault(id, $"worker {id}"))],
+                        failures.OrderBy(r => r.WorkerId).Select(r => r.Error), serving, v.Replicas);
+                }
+
                 if (reason != v.PendingReason)
                 {
                     reasonsChanged = true;

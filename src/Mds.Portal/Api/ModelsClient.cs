@@ -49,6 +49,10 @@ public sealed class ModelsClient(HttpClient http, BackendToken token) : BackendC
     public Task SetLiveAsync(string name, int version, CancellationToken cancellationToken = default)
         => SendAsync(HttpMethod.Post, VersionPath(name, version) + "/live", null, cancellationToken);
 
+    /// <summary>Forgets where a Failed version failed to load; the scheduler places it again.</summary>
+    public Task RetryAsync(string name, int version, CancellationToken cancellationToken = default)
+        => SendAsync(HttpMethod.Post, VersionPath(name, version) + "/retry", null, cancellationToken);
+
     /// <summary>Sets the desired replicas, and the autoscaling bounds (both null: no autoscaling).</summary>
     public async Task ScaleAsync(string name, int version, ScaleRequest scale, CancellationToken cancellationToken = default)
         => await SendAsync(HttpMethod.Put, VersionPath(name, version) + "/replicas", await JsonBodyAsync(scale, cancellationToken), cancellationToken);

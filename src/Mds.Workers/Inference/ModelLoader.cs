@@ -42,7 +42,10 @@ internal sealed class ModelLoader : IDisposable
     /// <exception cref="ModelLoadException">ONNX Runtime cannot load the file; the message says why.</exception>
     public async Task<LoadedModel> LoadAsync(long replicaId, string name, int version, string path, CancellationToken cancellationToken)
     {
-        long fileSize = new FileInfo(path).Length;
+        // A model unpacked from a bundle counts its external-data files too (ONNX Runtime may map them rather than read them).
+        long fileSize = File.Exists(Path.Combine(Path.GetDirectoryName(path)!, Mds.Contracts.Cluster.ModelBundle.ManifestName))
+            ? new DirectoryInfo(Path.GetDirectoryName(path)!).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)
+            : new FileInfo(path).Length;
         await _oneAtATime.WaitAsync(cancellationToken).ConfigureAwait(false);
         InferenceSession? session = null;
         try

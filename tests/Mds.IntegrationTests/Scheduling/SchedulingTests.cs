@@ -208,6 +208,55 @@ public sealed class SchedulingTests(SchedulingClusterFixture fixture, ITestOutpu
         Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsync("/api/workers/999999/drain", null)).StatusCode);
     }
 
+    [Fact]
+    public async Task A_model_no_worker_can_load_shows_Failed_with_their_errors_and_is_not_retried_until_something_changes()
+    {
+        // Uploaded while no worker can take it, then its stored file is damaged: every worker's SHA-256 check refuses it.
+        var created = await Cluster.UploadAsync("lf-model", TestGraphs.Linear([1f, 1f], 0f), Fields("onnx,lf"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        string sha = (await created.Content.ReadFromJsonAsync<ModelVersionDto>())!.Sha256;
+        string stored = Path.Combine(Cluster.BackendDataDirectory, "artifacts", sha + ".onnx");
+        byte[] original = await File.ReadAllBytesAsync(stored);
+        byte[] damaged = (byte[])original.Clone();
+        damaged[^1] ^= 0xff;
+        await File.WriteAllBytesAsync(stored, damaged);
+
+        await StartWorkerAsync("lf-1", "onnx,cpu,lf");
+        await StartWorkerAsync("lf-2", "onnx,cpu,lf");
+        var failed = await Cluster.WaitForVersionAsync("lf-model", 1, VersionStates.Failed, TimeSpan.FromSeconds(30));
+        Assert.StartsWith("failed to load on lf-1 and lf-2: artifact " + sha, failed.StateReason, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(failed.StateReason!, "the download is corrupt")); // one error, said once
+        var attempts = failed.ReplicaStates.Select(r => r.Id).Order().ToList();
+        Assert.Equal(2, attempts.Count);
+
+        // Reconcile passes (each scale request runs one) place nothing new: no attempt on a worker that failed it.
+        using var researcher = await Cluster.ClientAsync(Roles.Researcher);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await researcher.PutAsJsonAsync("/api/models/lf-model/versions/1/replicas", new ScaleRequest(1))).StatusCode);
+            await Task.Delay(700);
+        }
+
+        var still = await VersionAsync("lf-model");
+        Assert.Equal(VersionStates.Failed, still.State);
+        Assert.Equal(attempts, still.ReplicaStates.Select(r => r.Id).Order().ToList());
+
+        // A new worker: one attempt there, which fails the same way, and the reason names it too.
+        await StartWorkerAsync("lf-3", "onnx,cpu,lf");
+        await Eventually.TrueAsync(async () => (await VersionAsync("lf-model")).StateReason?.StartsWith("failed to load on lf-1, lf-2 and lf-3: ", StringComparison.Ordinal) == true,
+            TimeSpan.FromSeconds(30), "the third worker's attempt to fail too");
+        Assert.Equal(3, (await VersionAsync("lf-model")).ReplicaStates.Count);
+
+        // A manual retry (Researcher only) forgets the failures and places it again: with the file repaired, it loads.
+        using var analyst = await Cluster.ClientAsync(Roles.Analyst);
+        Assert.Equal(HttpStatusCode.Forbidden, (await analyst.PostAsync("/api/models/lf-model/versions/1/retry", null)).StatusCode);
+        await File.WriteAllBytesAsync(stored, original);
+        Assert.Equal(HttpStatusCode.Accepted, (await researcher.PostAsync("/api/models/lf-model/versions/1/retry", null)).StatusCode);
+        var ready = await Cluster.WaitForVersionAsync("lf-model", 1, VersionStates.Ready, TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain(ready.ReplicaStates, r => attempts.Contains(r.Id));
+        Assert.Equal(HttpStatusCode.NotFound, (await researcher.PostAsync("/api/models/lf-model/versions/9/retry", null)).StatusCode);
+    }
+
     /// <summary>Starts a worker that this test stops when it ends.</summary>
     private async Task<ServiceProcess> StartWorkerAsync(string name, string capabilities)
     {

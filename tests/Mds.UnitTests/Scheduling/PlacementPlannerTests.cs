@@ -127,6 +127,34 @@ public sealed class PlacementPlannerTests
     }
 
     [Fact]
+    public void A_version_failed_on_every_eligible_worker_is_reported_as_failed_there_and_placed_nowhere()
+    {
+        var plan = PlacementPlanner.Plan([V(1)], [W(1), W(2)],
+            [R(10, 1, 1, condition: ReplicaCondition.Failed), R(11, 1, 2, condition: ReplicaCondition.Failed)]);
+        Assert.Empty(plan.Loads);
+        Assert.Equal([1L, 2L], plan.FailedOn[1]);
+    }
+
+    [Fact]
+    public void A_version_short_for_memory_beside_a_failure_is_not_reported_as_failed_everywhere()
+    {
+        var plan = PlacementPlanner.Plan([V(1)], [W(1), W(2, capacityMb: 10)], [R(10, 1, 1, condition: ReplicaCondition.Failed)]);
+        Assert.Empty(plan.Loads);
+        Assert.Empty(plan.FailedOn);
+        Assert.Contains("MiB", plan.PendingReasons[1], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "w0" }, new[] { "boom" }, "failed to load on w0: boom")]
+    [InlineData(new[] { "w0", "w1" }, new[] { "same", "same" }, "failed to load on w0 and w1: same")]
+    [InlineData(new[] { "a", "b", "c" }, new[] { "x", "y", "x" }, "failed to load on a, b and c: x; y")]
+    public void Load_failure_reason_names_the_workers_and_each_error_once(string[] workers, string[] errors, string expected)
+    {
+        Assert.Equal(expected, LoadFailure.Describe(workers, errors));
+        Assert.True(LoadFailure.Is(expected));
+    }
+
+    [Fact]
     public void Offline_and_draining_workers_take_nothing_new_and_offline_replicas_do_not_count()
     {
         var plan = PlacementPlanner.Plan([V(1)], [W(1, condition: WorkerCondition.Offline), W(2, condition: WorkerCondition.Draining), W(3)], [R(10, 1, 1)]);

@@ -141,6 +141,9 @@ public partial class ModelDetail
     private async Task SetLiveAsync(ModelVersionDto version)
         => await ActAsync(() => ModelsApi.SetLiveAsync(Name, version.Version, _refresh.Stopping), $"v{version.Version} is now live.");
 
+    private async Task RetryAsync(ModelVersionDto version)
+        => await ActAsync(() => ModelsApi.RetryAsync(Name, version.Version, _refresh.Stopping), $"v{version.Version}: placing it again on every eligible worker.");
+
     private async Task ScaleAsync(ModelVersionDto version)
     {
         var parameters = new DialogParameters<ScaleDialog>
