@@ -145,7 +145,7 @@ public sealed class LabelComparison(string labelColumn)
             double value = predicted switch
             {
                 Half h => (float)h,
-                BFloat16 b => b,
+                BFloat16 bf => bf,
                 _ => System.Convert.ToDouble(predicted, CultureInfo.InvariantCulture),
             };
             _numeric = true;
