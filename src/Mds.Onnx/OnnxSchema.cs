@@ -247,6 +247,7 @@ public static class OnnxTypes
         TensorElementType.Int32 => TensorDatatype.Int32,
         TensorElementType.Int64 => TensorDatatype.Int64,
         TensorElementType.Float16 => TensorDatatype.Fp16,
+        TensorElementType.BFloat16 => TensorDatatype.Bf16,
         TensorElementType.Float => TensorDatatype.Fp32,
         TensorElementType.Double => TensorDatatype.Fp64,
         TensorElementType.String => TensorDatatype.Bytes,

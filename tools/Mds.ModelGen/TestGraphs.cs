@@ -313,6 +313,7 @@ public static class TestGraphs
         TensorDatatype.Int32 => TensorProto.Types.DataType.Int32,
         TensorDatatype.Int64 => TensorProto.Types.DataType.Int64,
         TensorDatatype.Fp16 => TensorProto.Types.DataType.Float16,
+        TensorDatatype.Bf16 => TensorProto.Types.DataType.Bfloat16,
         TensorDatatype.Fp32 => TensorProto.Types.DataType.Float,
         TensorDatatype.Fp64 => TensorProto.Types.DataType.Double,
         TensorDatatype.Bytes => TensorProto.Types.DataType.String,

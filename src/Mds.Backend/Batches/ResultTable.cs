@@ -88,6 +88,7 @@ public static class ResultTable
             float f => f.ToString(CultureInfo.InvariantCulture),
             double d => d.ToString(CultureInfo.InvariantCulture),
             Half h => ((float)h).ToString(CultureInfo.InvariantCulture),
+            BFloat16 b => b.ToString(),
             string s => s,
             bool b => b ? "true" : "false",
             IFormattable n => n.ToString(null, CultureInfo.InvariantCulture),
@@ -133,7 +134,7 @@ public sealed class LabelComparison(string labelColumn)
 
         var output = response.Outputs.First(o => o.Name == single.Output);
         object? predicted = output.Data.GetValue(row);
-        bool isRegression = output.Datatype is TensorDatatype.Fp16 or TensorDatatype.Fp32 or TensorDatatype.Fp64;
+        bool isRegression = output.Datatype is TensorDatatype.Fp16 or TensorDatatype.Bf16 or TensorDatatype.Fp32 or TensorDatatype.Fp64;
         if (isRegression)
         {
             if (!double.TryParse(label, NumberStyles.Float, CultureInfo.InvariantCulture, out double truth))
@@ -141,7 +142,12 @@ public sealed class LabelComparison(string labelColumn)
                 return;
             }
 
-            double value = System.Convert.ToDouble(predicted is Half h ? (float)h : predicted, CultureInfo.InvariantCulture);
+            double value = predicted switch
+            {
+                Half h => (float)h,
+                BFloat16 bf => bf,
+                _ => System.Convert.ToDouble(predicted, CultureInfo.InvariantCulture),
+            };
             _numeric = true;
             _rows++;
             _absoluteError += Math.Abs(value - truth);

@@ -129,7 +129,7 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
     {
         var numeric = RegistryMapping.Schema(version.OutputsJson)
             .Where(t => TensorDatatypes.Parse(t.Datatype) is not (TensorDatatype.Bytes or TensorDatatype.Bool or TensorDatatype.Invalid))
-            .OrderBy(t => TensorDatatypes.Parse(t.Datatype) is TensorDatatype.Fp32 or TensorDatatype.Fp64 or TensorDatatype.Fp16 ? 0 : 1)
+            .OrderBy(t => TensorDatatypes.Parse(t.Datatype) is TensorDatatype.Fp32 or TensorDatatype.Fp64 or TensorDatatype.Fp16 or TensorDatatype.Bf16 ? 0 : 1)
             .ToList();
         if (numeric.Count == 0)
         {

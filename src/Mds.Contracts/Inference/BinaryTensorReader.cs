@@ -57,7 +57,7 @@ internal static class BinaryTensorReader
     public static int ElementSize(TensorDatatype datatype) => datatype switch
     {
         TensorDatatype.Bool or TensorDatatype.UInt8 or TensorDatatype.Int8 => 1,
-        TensorDatatype.UInt16 or TensorDatatype.Int16 or TensorDatatype.Fp16 => 2,
+        TensorDatatype.UInt16 or TensorDatatype.Int16 or TensorDatatype.Fp16 or TensorDatatype.Bf16 => 2,
         TensorDatatype.UInt32 or TensorDatatype.Int32 or TensorDatatype.Fp32 => 4,
         TensorDatatype.UInt64 or TensorDatatype.Int64 or TensorDatatype.Fp64 => 8,
         _ => 0,
@@ -192,6 +192,7 @@ internal static class BinaryTensorReader
         TensorDatatype.Int32 => GC.AllocateUninitializedArray<int>(count),
         TensorDatatype.Int64 => GC.AllocateUninitializedArray<long>(count),
         TensorDatatype.Fp16 => GC.AllocateUninitializedArray<Half>(count),
+        TensorDatatype.Bf16 => GC.AllocateUninitializedArray<BFloat16>(count),
         TensorDatatype.Fp32 => GC.AllocateUninitializedArray<float>(count),
         TensorDatatype.Fp64 => GC.AllocateUninitializedArray<double>(count),
         _ => throw new ArgumentOutOfRangeException(nameof(datatype), datatype, "Not a fixed-size datatype."),

@@ -112,7 +112,7 @@ public static class GrpcTensorCodec
 
     /// <summary>
     /// Encodes <paramref name="response"/>: in <c>raw_output_contents</c> when <paramref name="raw"/> (the request sent
-    /// raw inputs) or when an output is FP16, which has no typed field; otherwise in each output's <c>contents</c>.
+    /// raw inputs) or when an output is FP16 or BF16, which have no typed field; otherwise in each output's <c>contents</c>.
     /// </summary>
     public static ModelInferResponse Encode(InferenceResponse response, bool raw)
     {
@@ -120,7 +120,7 @@ public static class GrpcTensorCodec
         var outputs = response.Outputs;
         for (int i = 0; i < outputs.Count && !raw; i++)
         {
-            raw = outputs[i].Datatype == TensorDatatype.Fp16;
+            raw = outputs[i].Datatype is TensorDatatype.Fp16 or TensorDatatype.Bf16;
         }
 
         var message = new ModelInferResponse
@@ -323,6 +323,7 @@ public static class GrpcTensorCodec
             case TensorDatatype.Int32: return Raw<int>(label, datatype, shape, count, bytes);
             case TensorDatatype.Int64: return Raw<long>(label, datatype, shape, count, bytes);
             case TensorDatatype.Fp16: return Raw<Half>(label, datatype, shape, count, bytes);
+            case TensorDatatype.Bf16: return Raw<BFloat16>(label, datatype, shape, count, bytes);
             case TensorDatatype.Fp32: return Raw<float>(label, datatype, shape, count, bytes);
             case TensorDatatype.Fp64: return Raw<double>(label, datatype, shape, count, bytes);
             case TensorDatatype.Bytes:
@@ -497,6 +498,7 @@ public static class GrpcTensorCodec
             case TensorDatatype.UInt64: return Bytes((ulong[])data);
             case TensorDatatype.Int64: return Bytes((long[])data);
             case TensorDatatype.Fp16: return Bytes((Half[])data);
+            case TensorDatatype.Bf16: return Bytes((BFloat16[])data);
             case TensorDatatype.Fp32: return Bytes((float[])data);
             case TensorDatatype.Fp64: return Bytes((double[])data);
             default:

@@ -3,7 +3,7 @@ namespace Mds.Contracts.Inference;
 /// <summary>
 /// A named tensor of the Open Inference Protocol, with its elements decoded into one typed array
 /// (row-major): <c>bool[]</c>, <c>byte[]</c>, <c>ushort[]</c>, <c>uint[]</c>, <c>ulong[]</c>, <c>sbyte[]</c>,
-/// <c>short[]</c>, <c>int[]</c>, <c>long[]</c>, <c>Half[]</c>, <c>float[]</c>, <c>double[]</c> or <c>string[]</c>
+/// <c>short[]</c>, <c>int[]</c>, <c>long[]</c>, <c>Half[]</c>, <see cref="BFloat16"/><c>[]</c>, <c>float[]</c>, <c>double[]</c> or <c>string[]</c>
 /// as <see cref="TensorDatatypes.ElementType"/> says. The array's length equals the product of <see cref="Shape"/>.
 /// </summary>
 public sealed class InferenceTensor

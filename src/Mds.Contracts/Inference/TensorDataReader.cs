@@ -34,6 +34,7 @@ internal static class TensorDataReader
         TensorDatatype.Int32 => Read<int, Int32Element>(ref reader, ref scope, datatype, shape, count, bodyLength),
         TensorDatatype.Int64 => Read<long, Int64Element>(ref reader, ref scope, datatype, shape, count, bodyLength),
         TensorDatatype.Fp16 => Read<Half, Fp16Element>(ref reader, ref scope, datatype, shape, count, bodyLength),
+        TensorDatatype.Bf16 => Read<BFloat16, Bf16Element>(ref reader, ref scope, datatype, shape, count, bodyLength),
         TensorDatatype.Fp32 => Read<float, Fp32Element>(ref reader, ref scope, datatype, shape, count, bodyLength),
         TensorDatatype.Fp64 => Read<double, Fp64Element>(ref reader, ref scope, datatype, shape, count, bodyLength),
         TensorDatatype.Bytes => Read<string, BytesElement>(ref reader, ref scope, datatype, shape, count, bodyLength),
@@ -419,6 +420,25 @@ internal static class TensorDataReader
 
             bool ok = TryReadNonFinite(ref reader, out double special);
             value = (Half)special;
+            return ok;
+        }
+    }
+
+    private readonly struct Bf16Element : IElementReader<BFloat16>
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static bool TryRead(ref Utf8JsonReader reader, out BFloat16 value)
+        {
+            // Read as double and rounded once to BF16; beyond BF16's range is a mistake, as FP16's reader holds.
+            if (reader.TokenType == JsonTokenType.Number)
+            {
+                bool parsed = reader.TryGetDouble(out double number);
+                value = BFloat16.FromDouble(number);
+                return parsed && BFloat16.IsFinite(value);
+            }
+
+            bool ok = TryReadNonFinite(ref reader, out double special);
+            value = BFloat16.FromDouble(special);
             return ok;
         }
     }

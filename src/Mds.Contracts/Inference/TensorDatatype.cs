@@ -31,6 +31,8 @@ public enum TensorDatatype
     Fp64,
     /// <summary>BYTES (strings in JSON)</summary>
     Bytes,
+    /// <summary>BF16 (bfloat16, as Triton spells it; elements are <see cref="BFloat16"/>)</summary>
+    Bf16,
 }
 
 /// <summary>Wire names and CLR element types of <see cref="TensorDatatype"/>.</summary>
@@ -49,6 +51,7 @@ public static class TensorDatatypes
         TensorDatatype.Int32 => "INT32",
         TensorDatatype.Int64 => "INT64",
         TensorDatatype.Fp16 => "FP16",
+        TensorDatatype.Bf16 => "BF16",
         TensorDatatype.Fp32 => "FP32",
         TensorDatatype.Fp64 => "FP64",
         TensorDatatype.Bytes => "BYTES",
@@ -68,6 +71,7 @@ public static class TensorDatatypes
         "INT32" => TensorDatatype.Int32,
         "INT64" => TensorDatatype.Int64,
         "FP16" => TensorDatatype.Fp16,
+        "BF16" => TensorDatatype.Bf16,
         "FP32" => TensorDatatype.Fp32,
         "FP64" => TensorDatatype.Fp64,
         "BYTES" => TensorDatatype.Bytes,
@@ -76,7 +80,7 @@ public static class TensorDatatypes
 
     /// <summary>
     /// The CLR element type that holds this datatype's elements in a decoded tensor:
-    /// bool, byte, ushort, uint, ulong, sbyte, short, int, long, Half, float, double, string.
+    /// bool, byte, ushort, uint, ulong, sbyte, short, int, long, Half, <see cref="BFloat16"/>, float, double, string.
     /// </summary>
     public static Type ElementType(this TensorDatatype datatype) => datatype switch
     {
@@ -90,6 +94,7 @@ public static class TensorDatatypes
         TensorDatatype.Int32 => typeof(int),
         TensorDatatype.Int64 => typeof(long),
         TensorDatatype.Fp16 => typeof(Half),
+        TensorDatatype.Bf16 => typeof(BFloat16),
         TensorDatatype.Fp32 => typeof(float),
         TensorDatatype.Fp64 => typeof(double),
         TensorDatatype.Bytes => typeof(string),

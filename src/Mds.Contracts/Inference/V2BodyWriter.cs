@@ -229,6 +229,9 @@ internal static class V2BodyWriter
             case TensorDatatype.Fp16:
                 WriteHalves(writer, (Half[])data);
                 break;
+            case TensorDatatype.Bf16:
+                WriteBFloat16s(writer, (BFloat16[])data);
+                break;
             case TensorDatatype.Int64:
                 foreach (long value in (long[])data)
                 {
@@ -321,6 +324,27 @@ internal static class V2BodyWriter
             else
             {
                 writer.WriteStringValue(NonFinite((double)value));
+            }
+        }
+    }
+
+    // The shortest text that reads back as the same BF16 ("0.1"), not the float's ("0.10009766").
+    private static void WriteBFloat16s(Utf8JsonWriter writer, BFloat16[] values)
+    {
+        Span<byte> text = stackalloc byte[32];
+        foreach (BFloat16 value in values)
+        {
+            if (!BFloat16.IsFinite(value))
+            {
+                writer.WriteStringValue(NonFinite(value.ToSingle()));
+            }
+            else if (value.TryFormat(text, out int written, default, CultureInfo.InvariantCulture))
+            {
+                writer.WriteRawValue(text[..written], skipInputValidation: true);
+            }
+            else
+            {
+                writer.WriteNumberValue(value.ToSingle());
             }
         }
     }

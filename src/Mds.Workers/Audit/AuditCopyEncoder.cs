@@ -106,9 +106,9 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
                     bytes += 24 + (2L * (s?.Length ?? 0));
                 }
             }
-            else if (tensor.Data is Half[] halves)
+            else if (tensor.Data is Half[] or BFloat16[])
             {
-                bytes += 2L * halves.Length; // not a primitive type: Buffer.ByteLength would throw
+                bytes += 2L * tensor.Data.Length; // not a primitive type: Buffer.ByteLength would throw
             }
             else if (tensor.Data.GetType().GetElementType() is { IsPrimitive: true })
             {

@@ -221,6 +221,7 @@ internal static class TensorBinding
             TensorDatatype.UInt32 => OrtValue.CreateTensorValueFromMemory((uint[])data, shape),
             TensorDatatype.UInt64 => OrtValue.CreateTensorValueFromMemory((ulong[])data, shape),
             TensorDatatype.Fp16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new HalfAsFloat16Memory((Half[])data).Memory, shape),
+            TensorDatatype.Bf16 => OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Bf16AsOrtMemory((Mds.Contracts.Inference.BFloat16[])data).Memory, shape),
             TensorDatatype.Bytes => ToStringValue((string[])data, shape),
             _ => throw new InferenceProtocolException($"input '{tensor.Name}': datatype {tensor.Datatype.ToWireName()} is not supported"),
         };
@@ -252,6 +253,7 @@ internal static class TensorBinding
             TensorElementType.UInt32 => value.GetTensorDataAsSpan<uint>().ToArray(),
             TensorElementType.UInt64 => value.GetTensorDataAsSpan<ulong>().ToArray(),
             TensorElementType.Float16 => MemoryMarshal.Cast<Float16, Half>(value.GetTensorDataAsSpan<Float16>()).ToArray(),
+            TensorElementType.BFloat16 => MemoryMarshal.Cast<Microsoft.ML.OnnxRuntime.BFloat16, Mds.Contracts.Inference.BFloat16>(value.GetTensorDataAsSpan<Microsoft.ML.OnnxRuntime.BFloat16>()).ToArray(),
             TensorElementType.String => value.GetStringTensorAsArray(),
             _ => throw new InferenceProtocolException($"output '{name}' has element type {info.ElementDataType}, which has no V2 datatype"),
         };
@@ -319,6 +321,31 @@ internal static class TensorBinding
         protected override void Dispose(bool disposing)
         {
         }
+    }
+}
+
+/// <summary>
+/// MDS's <see cref="Mds.Contracts.Inference.BFloat16"/> array seen as ONNX Runtime's
+/// <see cref="Microsoft.ML.OnnxRuntime.BFloat16"/> (the same 16 bits), so BF16 inputs are pinned instead of copied.
+/// </summary>
+internal sealed unsafe class Bf16AsOrtMemory(Mds.Contracts.Inference.BFloat16[] array) : MemoryManager<Microsoft.ML.OnnxRuntime.BFloat16>
+{
+    public override Span<Microsoft.ML.OnnxRuntime.BFloat16> GetSpan() =>
+        MemoryMarshal.Cast<Mds.Contracts.Inference.BFloat16, Microsoft.ML.OnnxRuntime.BFloat16>(array.AsSpan());
+
+    public override MemoryHandle Pin(int elementIndex = 0)
+    {
+        // The handle frees the GCHandle when ONNX Runtime's value is disposed.
+        var handle = GCHandle.Alloc(array, GCHandleType.Pinned);
+        return new MemoryHandle((Microsoft.ML.OnnxRuntime.BFloat16*)handle.AddrOfPinnedObject() + elementIndex, handle, this);
+    }
+
+    public override void Unpin()
+    {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
@@ -277,6 +278,121 @@ public sealed class GatewayGrpcTests(GatewayGrpcFixture fixture) : IDisposable
 
         using var anonymous = await Cluster.ClientAsync(null);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/v2/models/{model}/stats")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_bf16_model_answers_its_reference_over_json_binary_and_grpc_on_the_worker()
+    {
+        // Threat: BF16 values are mangled (or the model is refused) somewhere between the wire and ONNX Runtime.
+        var (restUrl, grpcUrl) = await Bf16ModelAsync();
+        using var rest = await Cluster.WorkerClientAsync(new Uri(restUrl));
+        await AssertBf16AnswersAsync(rest);
+
+        using var directChannel = await Cluster.WorkerChannelAsync(grpcUrl);
+        await AssertBf16GrpcAnswersAsync(new GRPCInferenceService.GRPCInferenceServiceClient(directChannel), new Metadata());
+    }
+
+    [Fact]
+    public async Task A_bf16_model_answers_its_reference_through_the_gateway_over_rest_and_grpc()
+    {
+        await Bf16ModelAsync();
+        using var rest = await Cluster.ClientAsync(Roles.Analyst);
+        var metadata = (await rest.GetFromJsonAsync<ModelMetadata>($"/v2/models/{Bf16Mlp}"))!;
+        Assert.Equal(("input", "BF16", "-1,4"), (metadata.Inputs[0].Name, metadata.Inputs[0].Datatype, string.Join(',', metadata.Inputs[0].Shape)));
+        Assert.Equal(("output", "BF16", "-1,3"), (metadata.Outputs[0].Name, metadata.Outputs[0].Datatype, string.Join(',', metadata.Outputs[0].Shape)));
+        await AssertBf16AnswersAsync(rest);
+        await AssertBf16GrpcAnswersAsync(Gateway, await AuthAsync());
+    }
+
+    private const string Bf16Mlp = "gw-grpc-bf16-mlp";
+
+    /// <summary>Three rows of four features, each a value BF16 holds exactly.</summary>
+    private static readonly float[][] Bf16Rows = [.. new[]
+    {
+        new[] { 5.1f, 3.5f, 1.4f, 0.2f },
+        new[] { 6.5f, 2.9f, 4.9f, 1.2f },
+        new[] { 7.2f, 3.2f, 6.0f, 1.8f },
+    }.Select(r => r.Select(ExportStylesReference.RoundToBf16).ToArray())];
+
+    /// <summary>Uploads the BF16 MLP (once), waits for Ready, and gives its ready replica's worker URLs.</summary>
+    private async Task<(string RestUrl, string GrpcUrl)> Bf16ModelAsync()
+    {
+        await Cluster.EnsureReadyAsync(Bf16Mlp, ExportStyles.Bf16Mlp());
+        using var admin = await Cluster.ClientAsync(Roles.Admin);
+        var version = (await admin.GetFromJsonAsync<ModelVersionDto>($"/api/models/{Bf16Mlp}/versions/1"))!;
+        var workers = (await admin.GetFromJsonAsync<List<WorkerDto>>("/api/workers"))!;
+        var worker = workers.Single(w => w.Name == version.ReplicaStates.First(r => r.State == ReplicaStates.Ready).WorkerName);
+        return (worker.RestUrl, worker.GrpcUrl!);
+    }
+
+    private static InferenceTensor Bf16Input() =>
+        new("input", TensorDatatype.Bf16, [Bf16Rows.Length, 4], Bf16Rows.SelectMany(r => r).Select(v => (BFloat16)v).ToArray());
+
+    /// <summary>Each output element equals the reference to BF16's precision (the model sums in FP32 and rounds once).</summary>
+    private static void AssertBf16Reference(IReadOnlyList<float> actual)
+    {
+        Assert.Equal(Bf16Rows.Length * 3, actual.Count);
+        for (int r = 0; r < Bf16Rows.Length; r++)
+        {
+            float[] expected = ExportStylesReference.Bf16Mlp(Bf16Rows[r]);
+            for (int k = 0; k < 3; k++)
+            {
+                Assert.Equal(expected[k], actual[(r * 3) + k], Math.Max(2e-2f, MathF.Abs(expected[k]) * 1e-2f));
+            }
+        }
+    }
+
+    /// <summary>V2 JSON (numbers in, numbers out) and the binary tensor data extension (2 bytes per element both ways).</summary>
+    private static async Task AssertBf16AnswersAsync(HttpClient client)
+    {
+        var json = new ArrayBufferWriter<byte>();
+        V2JsonCodec.WriteRequest(json, new InferenceRequest { Inputs = [Bf16Input()] });
+        using var jsonContent = new ByteArrayContent(json.WrittenSpan.ToArray());
+        jsonContent.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var jsonResponse = await client.PostAsync($"/v2/models/{Bf16Mlp}/infer", jsonContent);
+        string text = await jsonResponse.Content.ReadAsStringAsync();
+        Assert.True(jsonResponse.IsSuccessStatusCode, text);
+        var output = System.Text.Json.Nodes.JsonNode.Parse(text)!["outputs"]![0]!;
+        Assert.Equal("BF16", (string)output["datatype"]!);
+        AssertBf16Reference([.. output["data"]!.AsArray().Select(n => (float)n!)]);
+
+        var binary = new ArrayBufferWriter<byte>();
+        var request = new InferenceRequest
+        {
+            Inputs = [Bf16Input()],
+            Parameters = new Dictionary<string, object?> { [BinaryTensorData.AllOutputsParameter] = true },
+        };
+        int headerLength = BinaryTensorData.WriteRequest(binary, request, [true]);
+        using var message = new HttpRequestMessage(HttpMethod.Post, $"/v2/models/{Bf16Mlp}/infer") { Content = new ByteArrayContent(binary.WrittenSpan.ToArray()) };
+        message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(BinaryTensorData.ContentType);
+        message.Headers.Add(BinaryTensorData.HeaderLengthHeader, headerLength.ToString(CultureInfo.InvariantCulture));
+        using var binaryResponse = await client.SendAsync(message);
+        byte[] body = await binaryResponse.Content.ReadAsByteArrayAsync();
+        Assert.True(binaryResponse.IsSuccessStatusCode, System.Text.Encoding.UTF8.GetString(body));
+        int responseHeader = int.Parse(binaryResponse.Headers.GetValues(BinaryTensorData.HeaderLengthHeader).Single(), CultureInfo.InvariantCulture);
+        Assert.Equal(Bf16Rows.Length * 3 * 2, body.Length - responseHeader);
+        var decoded = Assert.Single(BinaryTensorData.DecodeResponse(body, responseHeader).Outputs);
+        Assert.Equal(TensorDatatype.Bf16, decoded.Datatype);
+        AssertBf16Reference([.. ((BFloat16[])decoded.Data).Select(v => (float)v)]);
+    }
+
+    /// <summary>gRPC: raw contents in and out; typed contents (which have no BF16 field) refused naming raw contents.</summary>
+    private static async Task AssertBf16GrpcAnswersAsync(GRPCInferenceService.GRPCInferenceServiceClient client, Metadata headers)
+    {
+        var input = new ModelInferRequest.Types.InferInputTensor { Name = "input", Datatype = "BF16", Shape = { Bf16Rows.Length, 4 } };
+        var raw = new ModelInferRequest { ModelName = Bf16Mlp, Inputs = { input } };
+        raw.RawInputContents.Add(ByteString.CopyFrom(MemoryMarshal.AsBytes(((BFloat16[])Bf16Input().Data).AsSpan())));
+        var response = await client.ModelInferAsync(raw, headers);
+        var output = Assert.Single(response.Outputs);
+        Assert.Equal(("BF16", $"{Bf16Rows.Length},3"), (output.Datatype, string.Join(',', output.Shape)));
+        AssertBf16Reference([.. MemoryMarshal.Cast<byte, BFloat16>(Assert.Single(response.RawOutputContents).Span).ToArray().Select(v => (float)v)]);
+
+        var typed = raw.Clone();
+        typed.RawInputContents.Clear();
+        typed.Inputs[0].Contents = new InferTensorContents { Fp32Contents = { Bf16Rows.SelectMany(r => r) } };
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(typed, headers).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("BF16 has no typed contents field; send it in raw_input_contents", refused.Status.Detail, StringComparison.Ordinal);
     }
 
     private static async Task<ModelStatistics> StatsAsync(HttpClient client, string path)

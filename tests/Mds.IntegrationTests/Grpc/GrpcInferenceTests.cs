@@ -61,7 +61,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
     [
         TensorDatatype.Bool, TensorDatatype.UInt8, TensorDatatype.UInt16, TensorDatatype.UInt32, TensorDatatype.UInt64,
         TensorDatatype.Int8, TensorDatatype.Int16, TensorDatatype.Int32, TensorDatatype.Int64,
-        TensorDatatype.Fp16, TensorDatatype.Fp32, TensorDatatype.Fp64, TensorDatatype.Bytes,
+        TensorDatatype.Fp16, TensorDatatype.Bf16, TensorDatatype.Fp32, TensorDatatype.Fp64, TensorDatatype.Bytes,
     ];
 
     [Theory]
@@ -85,9 +85,9 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
         Assert.Equal(Shape, rawOutput.Shape.ToArray());
         Assert.Equal(expected, FromRaw(datatype, Assert.Single(rawResponse.RawOutputContents).ToByteArray()));
 
-        // typed contents in and out; FP16 has no typed field, so it is refused in and answered raw
+        // typed contents in and out; FP16 and BF16 have no typed field, so they are refused in and answered raw
         var typed = Request(model, datatype);
-        if (datatype == TensorDatatype.Fp16)
+        if (datatype is TensorDatatype.Fp16 or TensorDatatype.Bf16)
         {
             var refused = await Assert.ThrowsAsync<RpcException>(() => client.ModelInferAsync(typed).ResponseAsync);
             Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
@@ -343,6 +343,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
         TensorDatatype.Int32 => [-2147483648, -70000, 0, 1, 70000, 2147483647],
         TensorDatatype.Int64 => [-9007199254740992, -4294967296, 0, 1, 1e12, 9007199254740992],
         TensorDatatype.Fp16 => [0.5, -1.25, 2, 1024, -0.125, 3],
+        TensorDatatype.Bf16 => [0.5, -1.25, 2, 3.3895313892515355e38, -0.125, 9.183549615799121e-41],
         TensorDatatype.Fp32 => [1.5, -2.25, 3.125, 0, 1e10, -7],
         TensorDatatype.Fp64 => [0.1, -2.5, 1e-300, 0, 123456789.123, -7],
         _ => throw new ArgumentOutOfRangeException(nameof(datatype)),
@@ -369,6 +370,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
     {
         TensorDatatype.Bytes => (string)node!,
         TensorDatatype.Bool => ((bool)node).ToString(),
+        TensorDatatype.Bf16 => Text((BFloat16)(double)node), // JSON carries the shortest text that reads back as the BF16
         _ => Text((double)node),
     };
 
@@ -392,7 +394,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
                 case TensorDatatype.Int64: c.Int64Contents.Add((long)v); break;
                 case TensorDatatype.Fp32: c.Fp32Contents.Add((float)v); break;
                 case TensorDatatype.Fp64: c.Fp64Contents.Add(v); break;
-                default: break; // FP16: no typed field
+                default: break; // FP16, BF16: no typed field
             }
         }
 
@@ -443,6 +445,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
             TensorDatatype.Int32 => Le(v.Select(x => (int)x).ToArray()),
             TensorDatatype.Int64 => Le(v.Select(x => (long)x).ToArray()),
             TensorDatatype.Fp16 => Le(v.Select(x => (Half)x).ToArray()),
+            TensorDatatype.Bf16 => Le(v.Select(x => (BFloat16)x).ToArray()),
             TensorDatatype.Fp32 => Le(v.Select(x => (float)x).ToArray()),
             _ => Le(v),
         };
@@ -479,6 +482,7 @@ public sealed class GrpcInferenceTests(GrpcClusterFixture fixture)
             TensorDatatype.Int32 => [.. MemoryMarshal.Cast<byte, int>(bytes).ToArray().Select(x => Text(x))],
             TensorDatatype.Int64 => [.. MemoryMarshal.Cast<byte, long>(bytes).ToArray().Select(x => Text(x))],
             TensorDatatype.Fp16 => [.. MemoryMarshal.Cast<byte, Half>(bytes).ToArray().Select(x => Text((double)x))],
+            TensorDatatype.Bf16 => [.. MemoryMarshal.Cast<byte, BFloat16>(bytes).ToArray().Select(x => Text(x))],
             TensorDatatype.Fp32 => [.. MemoryMarshal.Cast<byte, float>(bytes).ToArray().Select(x => Text(x))],
             _ => [.. MemoryMarshal.Cast<byte, double>(bytes).ToArray().Select(Text)],
         };

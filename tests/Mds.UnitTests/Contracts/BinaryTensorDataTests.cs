@@ -22,6 +22,7 @@ public class BinaryTensorDataTests
         { TensorDatatype.Int32, new[] { int.MinValue, 0, int.MaxValue } },
         { TensorDatatype.Int64, new[] { long.MinValue, 0L, long.MaxValue } },
         { TensorDatatype.Fp16, new[] { (Half)0.1, Half.MinValue, Half.NaN } },
+        { TensorDatatype.Bf16, new[] { (BFloat16)0.1f, BFloat16.MinValue, BFloat16.NaN } },
         { TensorDatatype.Fp32, new[] { 0.1f, float.MinValue, float.NegativeInfinity } },
         { TensorDatatype.Fp64, new[] { 0.1, double.Epsilon, double.NaN } },
         { TensorDatatype.Bytes, new[] { "", "h\u00e9llo", "\u65e5\u672c\u8a9e \ud83d\ude00" } },

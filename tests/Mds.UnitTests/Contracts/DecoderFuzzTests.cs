@@ -78,6 +78,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             TensorDatatype.Int32 => MemoryMarshal.Cast<byte, int>(bytes)[..count].ToArray(),
             TensorDatatype.Int64 => MemoryMarshal.Cast<byte, long>(bytes)[..count].ToArray(),
             TensorDatatype.Fp16 => MemoryMarshal.Cast<byte, Half>(bytes)[..count].ToArray(),
+            TensorDatatype.Bf16 => MemoryMarshal.Cast<byte, BFloat16>(bytes)[..count].ToArray(),
             TensorDatatype.Fp32 => MemoryMarshal.Cast<byte, float>(bytes)[..count].ToArray(),
             TensorDatatype.Fp64 => MemoryMarshal.Cast<byte, double>(bytes)[..count].ToArray(),
             _ => Enumerable.Range(0, count).Select(i => random.Next(3) switch { 0 => "", 1 => "h\u00e9llo", _ => new string((char)random.Next(32, 0xD7FF), random.Next(5)) }).ToArray(),

@@ -33,6 +33,7 @@ internal sealed class TestTensors : ITensorSource
         TensorDatatype.Int32 => Array.ConvertAll(values, v => (int)v),
         TensorDatatype.Int64 => Array.ConvertAll(values, v => (long)v),
         TensorDatatype.Fp16 => Array.ConvertAll(values, v => (Half)v),
+        TensorDatatype.Bf16 => Array.ConvertAll(values, v => (BFloat16)v),
         TensorDatatype.Fp32 => Array.ConvertAll(values, v => (float)v),
         TensorDatatype.Fp64 => values,
         _ => throw new ArgumentOutOfRangeException(nameof(datatype)),

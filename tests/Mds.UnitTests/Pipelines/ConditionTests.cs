@@ -18,7 +18,7 @@ public class ConditionTests
     [
         TensorDatatype.UInt8, TensorDatatype.UInt16, TensorDatatype.UInt32, TensorDatatype.UInt64,
         TensorDatatype.Int8, TensorDatatype.Int16, TensorDatatype.Int32, TensorDatatype.Int64,
-        TensorDatatype.Fp16, TensorDatatype.Fp32, TensorDatatype.Fp64,
+        TensorDatatype.Fp16, TensorDatatype.Bf16, TensorDatatype.Fp32, TensorDatatype.Fp64,
     ];
 
     [Theory]

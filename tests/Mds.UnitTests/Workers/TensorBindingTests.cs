@@ -22,6 +22,7 @@ public sealed class TensorBindingTests : IDisposable
         { TensorDatatype.Int32, new[] { int.MinValue, -70000, 0, 1, 70000, int.MaxValue } },
         { TensorDatatype.Int64, new[] { long.MinValue, -(1L << 40), 0, 1, 1L << 40, long.MaxValue } },
         { TensorDatatype.Fp16, new[] { (Half)0, (Half)(-1.5), (Half)0.1, Half.MaxValue, Half.NegativeInfinity, Half.NaN } },
+        { TensorDatatype.Bf16, new[] { BFloat16.FromBits(0x8000), (BFloat16)(-1.5f), (BFloat16)0.1f, BFloat16.MaxValue, BFloat16.Epsilon, BFloat16.NaN } },
         { TensorDatatype.Fp32, new[] { 0f, -1.5f, 0.1f, float.MaxValue, float.NegativeInfinity, float.NaN } },
         { TensorDatatype.Fp64, new[] { 0d, -1.5d, 0.1d, double.Epsilon, double.PositiveInfinity, double.NaN } },
         { TensorDatatype.Bytes, new[] { "", "a", "héllo", "🙂 emoji", "with \"quotes\"", new string('x', 1000) } },

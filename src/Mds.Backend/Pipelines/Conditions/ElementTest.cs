@@ -21,7 +21,7 @@ internal readonly struct ElementReader(TensorDatatype datatype, Array data)
     public ElementKind Kind { get; } = datatype switch
     {
         TensorDatatype.Bool => ElementKind.Bool,
-        TensorDatatype.Fp16 or TensorDatatype.Fp32 or TensorDatatype.Fp64 => ElementKind.Real,
+        TensorDatatype.Fp16 or TensorDatatype.Bf16 or TensorDatatype.Fp32 or TensorDatatype.Fp64 => ElementKind.Real,
         TensorDatatype.Bytes => ElementKind.Text,
         _ => ElementKind.Integer,
     };
@@ -47,6 +47,7 @@ internal readonly struct ElementReader(TensorDatatype datatype, Array data)
         TensorDatatype.Fp32 => Unsafe.As<float[]>(data)[i],
         TensorDatatype.Fp64 => Unsafe.As<double[]>(data)[i],
         TensorDatatype.Fp16 => (double)Unsafe.As<Half[]>(data)[i],
+        TensorDatatype.Bf16 => Unsafe.As<BFloat16[]>(data)[i],
         _ => (double)Integer(i),
     };
 

@@ -66,6 +66,7 @@ public static class PredictionReader
         float f => f.ToString("G6", CultureInfo.InvariantCulture),
         double d => d.ToString("G6", CultureInfo.InvariantCulture),
         Half h => ((float)h).ToString("G4", CultureInfo.InvariantCulture),
+        BFloat16 b => b.ToString(),
         string s => s,
         bool b => b ? "true" : "false",
         IFormattable n => n.ToString(null, CultureInfo.InvariantCulture),

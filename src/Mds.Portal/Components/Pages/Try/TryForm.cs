@@ -185,6 +185,7 @@ public sealed class TryForm
         TensorDatatype.Fp32 => values.Select(v => (float)v).ToArray(),
         TensorDatatype.Fp64 => values,
         TensorDatatype.Fp16 => values.Select(v => (Half)v).ToArray(),
+        TensorDatatype.Bf16 => values.Select(BFloat16.FromDouble).ToArray(),
         TensorDatatype.Int8 => values.Select(v => checked((sbyte)Math.Round(v))).ToArray(),
         TensorDatatype.Int16 => values.Select(v => checked((short)Math.Round(v))).ToArray(),
         TensorDatatype.Int32 => values.Select(v => checked((int)Math.Round(v))).ToArray(),
