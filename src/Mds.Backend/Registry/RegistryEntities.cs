@@ -58,6 +58,8 @@ public sealed class ModelVersion
     public List<string>? FeatureNames { get; set; }
     /// <summary>Class names in score order, from the model's <c>classes</c> metadata.</summary>
     public List<string>? Classes { get; set; }
+    /// <summary>An image model's preprocessing (<see cref="Mds.Contracts.Api.ImagePreprocessingDto"/> as JSON); null for other models.</summary>
+    public string? ImagePreprocessingJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public string? CreatedBy { get; set; }
     public List<Cluster.Replica> ReplicaList { get; set; } = [];
@@ -95,6 +97,7 @@ internal sealed class ModelVersionConfiguration : IEntityTypeConfiguration<Model
         b.Property(v => v.Description).HasMaxLength(4000);
         b.Property(v => v.InputsJson).HasColumnType("jsonb");
         b.Property(v => v.OutputsJson).HasColumnType("jsonb");
+        b.Property(v => v.ImagePreprocessingJson).HasColumnType("jsonb");
         b.Property(v => v.CreatedBy).HasMaxLength(256);
         b.Property(v => v.PendingReason).HasMaxLength(1000);
     }

@@ -39,7 +39,8 @@ public sealed record ModelVersionDto(
     int? MaxReplicas = null,
     IReadOnlyList<string>? FeatureNames = null,
     IReadOnlyList<string>? Classes = null,
-    BatchingDto? Batching = null);
+    BatchingDto? Batching = null,
+    ImagePreprocessingDto? ImagePreprocessing = null);
 
 /// <summary>
 /// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>
