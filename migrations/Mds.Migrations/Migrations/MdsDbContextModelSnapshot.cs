@@ -812,6 +812,9 @@ namespace Mds.Migrations.Migrations
                     b.PrimitiveCollection<List<string>>("FeatureNames")
                         .HasColumnType("text[]");
 
+                    b.Property<string>("ImagePreprocessingJson")
+                        .HasColumnType("jsonb");
+
                     b.Property<string>("InputsJson")
                         .IsRequired()
                         .HasColumnType("jsonb");
