@@ -20,16 +20,32 @@ public static class ImageTensor
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(images);
-        int perImage = 3 * settings.Height * settings.Width;
+        int perImage = ValuesPerImage(settings);
         var values = new double[images.Count * perImage];
         for (int i = 0; i < images.Count; i++)
         {
             Fill(images[i], settings, values.AsSpan(i * perImage, perImage));
         }
 
+        return FromValues(input, settings, values, images.Count);
+    }
+
+    /// <summary>How many values one image becomes: 3 × H × W.</summary>
+    public static int ValuesPerImage(ImagePreprocessingDto settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return 3 * settings.Height * settings.Width;
+    }
+
+    /// <summary>The tensor for <paramref name="images"/> images whose values <see cref="Fill"/> wrote one after another.</summary>
+    /// <exception cref="InferenceProtocolException">A value does not fit the input's datatype.</exception>
+    public static InferenceTensor FromValues(ImageInput input, ImagePreprocessingDto settings, double[] values, int images)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(settings);
         long[] shape = settings.Layout == "NHWC"
-            ? [images.Count, settings.Height, settings.Width, 3]
-            : [images.Count, 3, settings.Height, settings.Width];
+            ? [images, settings.Height, settings.Width, 3]
+            : [images, 3, settings.Height, settings.Width];
         return new InferenceTensor(input.Name, input.Datatype, shape, TabularTensor.Convert(values, input.Datatype));
     }
 
