@@ -815,6 +815,9 @@ namespace Mds.Migrations.Migrations
                     b.Property<string>("FileInfoJson")
                         .HasColumnType("jsonb");
 
+                    b.Property<string>("ImagePreprocessingJson")
+                        .HasColumnType("jsonb");
+
                     b.Property<string>("InputsJson")
                         .IsRequired()
                         .HasColumnType("jsonb");

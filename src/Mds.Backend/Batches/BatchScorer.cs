@@ -3,6 +3,7 @@ using System.Globalization;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
+using Mds.Backend.Images;
 using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
@@ -19,7 +20,8 @@ namespace Mds.Backend.Batches;
 /// reason in words. Used inline for small files and by <see cref="BatchJob"/> for large ones.
 /// </summary>
 public sealed partial class BatchScorer(
-    MdsDbContext db, ReplicaCaller replicas, PipelineRunner pipelines, BatchFiles files, IOptions<BatchOptions> options, TimeProvider clock, ILogger<BatchScorer> log)
+    MdsDbContext db, ReplicaCaller replicas, PipelineRunner pipelines, BatchFiles files, IOptions<BatchOptions> options, IOptions<ImageOptions> imageOptions,
+    TimeProvider clock, ILogger<BatchScorer> log)
 {
     private const string RefusedRows = " refused the rows: ";
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(500);
@@ -76,6 +78,11 @@ public sealed partial class BatchScorer(
     private async Task<(List<string> Columns, string? Summary)> ScoreFileAsync(Batch batch, string resultPath, bool waitForReplicas, CancellationToken ct)
     {
         var target = await BatchTarget.OfAsync(batch, replicas, pipelines, ct);
+        if (target.Image is { } image)
+        {
+            return await ScoreImagesAsync(batch, target, image.Input, image.Settings, resultPath, waitForReplicas, ct);
+        }
+
         var input = target.Input;
         var datatype = TensorDatatypes.Parse(input.Datatype);
         int rowsPerRequest = options.Value.RowsPerRequest;
@@ -172,6 +179,85 @@ public sealed partial class BatchScorer(
         }
 
         return (columns, comparison?.Summary());
+    }
+
+    /// <summary>
+    /// A zip of images, one row per image file named by its path in the zip: each image decoded (bounded), preprocessed
+    /// as the version says, and sent in chunks; the row gets the predicted class, its probability, and the outputs.
+    /// Only one decoded image is held at a time.
+    /// </summary>
+    private async Task<(List<string> Columns, string? Summary)> ScoreImagesAsync(
+        Batch batch, BatchTarget target, ImageInput image, ImagePreprocessingDto settings, string resultPath, bool waitForReplicas, CancellationToken ct)
+    {
+        var bounds = imageOptions.Value;
+        int perRequest = target.Input.Shape[0] < 0 ? Math.Clamp(options.Value.RowsPerRequest, 1, 16) : 1;
+        int perImage = ImageTensor.ValuesPerImage(settings);
+        string[] header = ["file", "predicted", "probability"];
+        await using var writer = new StreamWriter(resultPath, append: false, new System.Text.UTF8Encoding(false));
+        using var entries = ImageZip.Read(files.InputOf(batch.Id), bounds).GetEnumerator();
+        List<string>? columns = null;
+        IReadOnlyList<OutputColumns>? outputColumns = null;
+        var names = new List<string>(perRequest);
+        var values = new double[perRequest * perImage];
+        int done = 0;
+        long lastProgress = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            names.Clear();
+            try
+            {
+                while (names.Count < perRequest && entries.MoveNext())
+                {
+                    var (name, bytes) = entries.Current;
+                    using var bitmap = ImageDecoder.Decode(bytes, bounds.MaxPixels);
+                    ImageTensor.Fill(bitmap, settings, values.AsSpan(names.Count * perImage, perImage));
+                    names.Add(name);
+                }
+            }
+            catch (ImageRejectedException e)
+            {
+                throw new InferenceRejectedException(StatusCodes.Status400BadRequest, $"image {done + names.Count + 1} of the zip cannot be used: {e.Message}");
+            }
+
+            if (names.Count == 0)
+            {
+                break;
+            }
+
+            var request = new InferenceRequest
+            {
+                Id = string.Create(CultureInfo.InvariantCulture, $"batch-{batch.Id}-{done}"),
+                Inputs = [ImageTensor.FromValues(image, settings, names.Count == perRequest ? values : values[..(names.Count * perImage)], names.Count)],
+            };
+            var response = await InferAsync(target, request, waitForReplicas, ct);
+            if (outputColumns is null)
+            {
+                outputColumns = ResultTable.ColumnsOf(response, names.Count, target.Classes, header);
+                columns = [.. header, .. outputColumns.SelectMany(c => c.Names)];
+                Csv.Write(writer, columns);
+            }
+
+            for (int r = 0; r < names.Count; r++)
+            {
+                var reading = ImageClasses.Read(response, r, names.Count, target.Classes);
+                string probability = reading.Ranked.Count > 0 ? reading.Ranked[0].Probability.ToString("R", CultureInfo.InvariantCulture) : "";
+                Csv.Write(writer, new[] { names[r], reading.Predicted, probability }.Concat(ResultTable.CellsOf(response, outputColumns, r)));
+            }
+
+            done += names.Count;
+            if (Stopwatch.GetElapsedTime(lastProgress) >= ProgressInterval)
+            {
+                lastProgress = Stopwatch.GetTimestamp();
+                await writer.FlushAsync(ct);
+                int reported = done;
+                if (await UpdateAsync(batch.Id, s => s.SetProperty(b => b.DoneRows, reported), ct) == 0)
+                {
+                    throw new BatchDeletedException();
+                }
+            }
+        }
+
+        return columns is null ? throw new BatchFailedException("the zip holds no images") : (columns, null);
     }
 
     /// <summary>One chunk through the target; when nothing can answer, waits (up to <see cref="BatchOptions.ReplicaWait"/>) if allowed.</summary>

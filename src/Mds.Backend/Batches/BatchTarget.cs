@@ -3,6 +3,7 @@ using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
 using Mds.Backend.Pipelines;
 using Mds.Backend.Registry;
+using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 
 namespace Mds.Backend.Batches;
@@ -26,6 +27,9 @@ public abstract class BatchTarget
     /// <summary>Class labels, for naming the columns of an output with one value per class.</summary>
     public virtual IReadOnlyList<string>? Classes => null;
 
+    /// <summary>An image model's input and preprocessing: the batch's file is then a zip of images, one row each.</summary>
+    public (ImageInput Input, ImagePreprocessingDto Settings)? Image { get; private init; }
+
     /// <summary>How many features a row has (-1: as many as the file has columns, less the label).</summary>
     public int FeatureCount => TabularCsv.FeatureCount(Input, FeatureNames);
 
@@ -45,6 +49,13 @@ public abstract class BatchTarget
         string caller = RecordOwnership.BatchCaller(batch.Id, batch.CreatedBy);
         if (batch.ModelVersion is { } version)
         {
+            if (ImageInput.Of(RegistryMapping.Schema(version.InputsJson)) is { } image)
+            {
+                var settings = RegistryMapping.ImagePreprocessingOf(version)
+                    ?? throw new BatchFailedException("the image model has no preprocessing settings (PUT …/preprocessing sets them)");
+                return new ModelTarget(batch.ModelName, version, RegistryMapping.Schema(version.InputsJson)[0], replicas, caller) { Image = (image, settings) };
+            }
+
             var input = TabularCsv.InputOf(version) ?? throw new BatchFailedException("the model is not tabular: one numeric input of shape [rows, features]");
             return new ModelTarget(batch.ModelName, version, input, replicas, caller);
         }

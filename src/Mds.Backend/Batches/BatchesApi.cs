@@ -5,6 +5,7 @@ using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
+using Mds.Backend.Images;
 using Mds.Backend.Limits;
 using Mds.Backend.Pipelines;
 using Mds.Backend.Registry;
@@ -20,7 +21,7 @@ namespace Mds.Backend.Batches;
 /// <summary>Handler dependencies of the batch endpoints.</summary>
 public sealed class BatchServices(
     MdsDbContext db, ArtifactStore store, BatchFiles files, BatchScorer scorer, RoutingTable routing, PipelineRunner pipelines,
-    IBackgroundJobClient jobs, IOptions<BatchOptions> options, TimeProvider clock)
+    IBackgroundJobClient jobs, IOptions<BatchOptions> options, IOptions<ImageOptions> imageOptions, TimeProvider clock)
 {
     public MdsDbContext Db { get; } = db;
     public ArtifactStore Store { get; } = store;
@@ -30,6 +31,7 @@ public sealed class BatchServices(
     public PipelineRunner Pipelines { get; } = pipelines;
     public IBackgroundJobClient Jobs { get; } = jobs;
     public BatchOptions Options { get; } = options.Value;
+    public ImageOptions ImageOptions { get; } = imageOptions.Value;
     public TimeProvider Clock { get; } = clock;
 }
 
@@ -105,13 +107,26 @@ public static class BatchesApi
                 return missing!;
             }
 
-            if (TabularCsv.InputOf(version) is not { } input)
+            NewBatch target;
+            if (ImageInput.Of(RegistryMapping.Schema(version.InputsJson)) is not null)
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular models: one numeric input of shape [rows, features]; '{name}' version {version.Version} is not one.");
+                if (RegistryMapping.ImagePreprocessingOf(version) is null)
+                {
+                    return RegistryApi.Bad($"Model '{name}' version {version.Version} has no image preprocessing yet; set it with PUT /api/models/{name}/versions/{version.Version}/preprocessing.");
+                }
+
+                target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version, 0, null, Images: true);
+            }
+            else if (TabularCsv.InputOf(version) is { } input)
+            {
+                target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
+                    TabularCsv.FeatureCount(version, input), version.FeatureNames);
+            }
+            else
+            {
+                return RegistryApi.Bad($"Batch predictions are for tabular models (one numeric input of shape [rows, features]) and image models (a zip of images); '{name}' version {version.Version} is neither.");
             }
 
-            var target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
-                TabularCsv.FeatureCount(version, input), version.FeatureNames);
             return await AcceptAsync(target, fields, staged, http, caller, s, async () =>
             {
                 // A version nothing can answer is said now, not after the file has waited in a queue.
@@ -188,14 +203,31 @@ public static class BatchesApi
     {
         if (staged is null || staged.SizeBytes == 0)
         {
-            return RegistryApi.Bad("'file' is required: a CSV with a header row.");
+            return RegistryApi.Bad(target.Images ? "'file' is required: a zip of image files." : "'file' is required: a CSV with a header row.");
         }
 
-        string? labelColumn = fields.GetValueOrDefault("labelColumn") is { Length: > 0 } l ? l.Trim() : null;
-        var (info, error) = TabularCsv.Check(staged.Path, target.FeatureCount, target.FeatureNames, labelColumn);
-        if (info is null)
+        (int Rows, string? LabelColumn) info;
+        if (target.Images)
         {
-            return RegistryApi.Bad($"The file does not fit the {target.Kind}: " + error + ".");
+            try
+            {
+                info = (ImageZip.Check(staged.Path, s.ImageOptions).Count, null);
+            }
+            catch (ImageRejectedException e)
+            {
+                return RegistryApi.Bad($"The zip of images cannot be used: {e.Message}.");
+            }
+        }
+        else
+        {
+            string? labelColumn = fields.GetValueOrDefault("labelColumn") is { Length: > 0 } l ? l.Trim() : null;
+            var (csv, error) = TabularCsv.Check(staged.Path, target.FeatureCount, target.FeatureNames, labelColumn);
+            if (csv is null)
+            {
+                return RegistryApi.Bad($"The file does not fit the {target.Kind}: " + error + ".");
+            }
+
+            info = (csv.Rows, csv.LabelColumn);
         }
 
         if (await unservable() is { } reason)
@@ -207,7 +239,7 @@ public static class BatchesApi
         {
             ModelVersionId = target.ModelVersionId, PipelineId = target.PipelineId, PipelineName = target.PipelineName,
             ModelName = target.ModelName, Version = target.Version, State = BatchStates.Queued,
-            FileName = string.IsNullOrWhiteSpace(staged.FileName) ? "batch.csv" : staged.FileName[..Math.Min(staged.FileName.Length, 256)],
+            FileName = string.IsNullOrWhiteSpace(staged.FileName) ? (target.Images ? "images.zip" : "batch.csv") : staged.FileName[..Math.Min(staged.FileName.Length, 256)],
             SizeBytes = staged.SizeBytes, TotalRows = info.Rows, LabelColumn = info.LabelColumn,
             CreatedBy = AuthApi.CallerName(caller) ?? "unknown", CreatedAt = s.Clock.GetUtcNow(),
         };
@@ -389,9 +421,10 @@ public static class BatchesApi
     /// <summary>What a new batch is scored by, as its row will name it, and the features its file must have.</summary>
     /// <param name="Kind">"model" or "pipeline", for messages.</param>
     /// <param name="What">The target in words, e.g. "Model 'iris' version 2".</param>
+    /// <param name="Images">The file is a zip of images (an image model), not a CSV.</param>
     private sealed record NewBatch(
         string Kind, string What, long? ModelVersionId, long? PipelineId, string? PipelineName, string ModelName, int Version,
-        int FeatureCount, IReadOnlyList<string>? FeatureNames);
+        int FeatureCount, IReadOnlyList<string>? FeatureNames, bool Images = false);
 
     private sealed class CleanupRegistration(IRecurringJobManager jobs) : IHostedService
     {

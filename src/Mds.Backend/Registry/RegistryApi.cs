@@ -7,6 +7,7 @@ using Mds.Backend.Gateway;
 using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
 using Mds.Contracts.Cluster;
+using Mds.Contracts.Inference;
 using Mds.Onnx;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -60,6 +61,8 @@ public static partial class RegistryApi
             .WithName("ScaleModelVersion").WithSummary("Set a version's desired replicas and optional autoscaling bounds");
         models.MapPut("/{name}/versions/{version:int}/batching", SetBatching).RequireAuthorization(Policies.Researcher)
             .WithName("SetModelVersionBatching").WithSummary("Turn a version's adaptive batching on (max batch size, max latency) or off");
+        models.MapPut("/{name}/versions/{version:int}/preprocessing", SetPreprocessing).RequireAuthorization(Policies.Researcher)
+            .WithName("SetModelVersionPreprocessing").WithSummary("Set an image model version's preprocessing (size, mean, std, scale, channel order)");
         models.MapPut("/{name}/tags", SetTags).RequireAuthorization(Policies.Researcher)
             .WithName("SetModelTags").WithSummary("Replace a model's tags");
         models.MapPost("/{name}/versions/{version:int}/retry", Retry).RequireAuthorization(Policies.Researcher)
@@ -190,6 +193,11 @@ public static partial class RegistryApi
         }
 
         var file = package.Artifact;
+        var (imageSettings, imageError) = ImagePreprocessingOf(schema!.Inputs, fields);
+        if (imageError is not null)
+        {
+            return imageError;
+        }
 
         string? description = fields.GetValueOrDefault("description")?.Trim();
         var now = s.Clock.GetUtcNow();
@@ -230,6 +238,7 @@ public static partial class RegistryApi
                     Requirements = requirements, MemoryMb = memoryMb, Replicas = replicas,
                     InputsJson = RegistryMapping.ToJson(schema!.Inputs), OutputsJson = RegistryMapping.ToJson(schema.Outputs),
                     FeatureNames = schema.FeatureNames?.ToList(), Classes = schema.Classes?.ToList(), FileInfoJson = RegistryMapping.ToJson(schema.File),
+                    ImagePreprocessingJson = imageSettings is null ? null : RegistryMapping.ToJson(imageSettings),
                     CreatedAt = now, CreatedBy = AuthApi.CallerName(caller),
                 };
                 s.Db.ModelVersions.Add(version);
@@ -462,6 +471,53 @@ public static partial class RegistryApi
 
         s.Log.LogInformation("Model {Model} version {Version} batching: {Batching}", name, version,
             settings is null ? "off" : $"up to {settings.MaxBatchSize} rows, {settings.MaxLatencyMicroseconds} µs");
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
+        return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
+    }
+
+    /// <summary>
+    /// The preprocessing an upload sets: for an image model, the fields given with defaults for the rest (none when its
+    /// input does not fix the size and none is given: it is set later); for another model, an error when fields are given.
+    /// </summary>
+    private static (ImagePreprocessingDto? Settings, ProblemHttpResult? Error) ImagePreprocessingOf(IReadOnlyList<TensorMetadata> inputs, Dictionary<string, string> fields)
+    {
+        var (given, unreadable) = ImagePreprocessingForm.Parse(fields);
+        if (unreadable is not null)
+        {
+            return (null, Bad(unreadable + "."));
+        }
+
+        if (ImageInput.Of(inputs) is not { } image)
+        {
+            return given is null ? (null, null) : (null, Bad("Image preprocessing was given, but the model is not an image model: its input is not one numeric tensor of shape [N, 3, H, W] or [N, H, W, 3]."));
+        }
+
+        var (settings, error) = image.Resolve(given);
+        return settings is null && given is not null ? (null, Bad($"The image preprocessing does not fit the model: {error}.")) : (settings, null);
+    }
+
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> SetPreprocessing(string name, int version, ImagePreprocessingRequest? request, [FromServices] RegistryServices s)
+    {
+        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+        if (v is null)
+        {
+            return NotFoundModel(name, version);
+        }
+
+        if (ImageInput.Of(RegistryMapping.Schema(v.InputsJson)) is not { } image)
+        {
+            return Bad($"Model '{name}' version {version} is not an image model: its input is not one numeric tensor of shape [N, 3, H, W] or [N, H, W, 3].");
+        }
+
+        var (settings, error) = image.Resolve(request);
+        if (settings is null)
+        {
+            return Bad($"The image preprocessing does not fit the model: {error}.");
+        }
+
+        v.ImagePreprocessingJson = RegistryMapping.ToJson(settings);
+        await s.Db.SaveChangesAsync();
+        s.Log.LogInformation("Model {Model} version {Version} image preprocessing: {Preprocessing}", name, version, settings);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
     }

@@ -61,6 +61,8 @@ public sealed class ModelVersion
 
     /// <summary>What the file says about itself (<see cref="Mds.Contracts.Api.ModelFileInfo"/> as JSON), if anything.</summary>
     public string? FileInfoJson { get; set; }
+    /// <summary>An image model's preprocessing (<see cref="Mds.Contracts.Api.ImagePreprocessingDto"/> as JSON); null for other models.</summary>
+    public string? ImagePreprocessingJson { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public string? CreatedBy { get; set; }
     public List<Cluster.Replica> ReplicaList { get; set; } = [];
@@ -99,6 +101,7 @@ internal sealed class ModelVersionConfiguration : IEntityTypeConfiguration<Model
         b.Property(v => v.InputsJson).HasColumnType("jsonb");
         b.Property(v => v.OutputsJson).HasColumnType("jsonb");
         b.Property(v => v.FileInfoJson).HasColumnType("jsonb");
+        b.Property(v => v.ImagePreprocessingJson).HasColumnType("jsonb");
         b.Property(v => v.CreatedBy).HasMaxLength(256);
         b.Property(v => v.PendingReason).HasMaxLength(1000);
     }

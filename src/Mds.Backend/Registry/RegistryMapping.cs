@@ -27,7 +27,8 @@ internal static class RegistryMapping
             [.. v.ReplicaList.OrderBy(r => r.Id).Select(r => new ReplicaDto(r.Id, r.WorkerId, r.Worker?.Name ?? "", r.State, r.Error, r.UpdatedAt))],
             v.MinReplicas, v.MaxReplicas, v.FeatureNames, v.Classes,
             v.MaxBatchSize is int size ? new BatchingDto(true, size, v.MaxBatchLatencyMicroseconds ?? 0) : null,
-            FileInfo(v.FileInfoJson));
+            FileInfo(v.FileInfoJson),
+            ImagePreprocessingOf(v));
     }
 
     /// <summary>Ready if any replica is; Loading while any is on its way; Failed if all failed; else Pending.</summary>
@@ -57,6 +58,12 @@ internal static class RegistryMapping
 
         return (VersionStates.Pending, v.PendingReason ?? failed?.Error ?? (v.Replicas == 0 ? "scaled to zero replicas" : "waiting for the scheduler"));
     }
+
+    /// <summary>The version's stored image preprocessing, or null for a model that is not an image model.</summary>
+    public static ImagePreprocessingDto? ImagePreprocessingOf(ModelVersion v) =>
+        v.ImagePreprocessingJson is { } json ? JsonSerializer.Deserialize<ImagePreprocessingDto>(json, Json) : null;
+
+    public static string ToJson(ImagePreprocessingDto settings) => JsonSerializer.Serialize(settings, Json);
 
     public static string ToJson(IReadOnlyList<TensorMetadata> tensors) => JsonSerializer.Serialize(tensors, Json);
 

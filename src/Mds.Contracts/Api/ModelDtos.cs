@@ -40,7 +40,8 @@ public sealed record ModelVersionDto(
     IReadOnlyList<string>? FeatureNames = null,
     IReadOnlyList<string>? Classes = null,
     BatchingDto? Batching = null,
-    ModelFileInfo? File = null);
+    ModelFileInfo? File = null,
+    ImagePreprocessingDto? ImagePreprocessing = null);
 
 /// <summary>
 /// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>

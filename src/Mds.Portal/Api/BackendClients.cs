@@ -32,6 +32,7 @@ public static class BackendClients
         services.AddHttpClient<DatasetsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<BatchUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<InferenceClient>((s, http) => Configure(s, http, InferenceTimeout));
+        services.AddHttpClient<ImagesClient>((s, http) => Configure(s, http, InferenceTimeout));
         services.AddHttpClient<DriftClient>((s, http) => Configure(s, http, InferenceTimeout));
         services.AddHttpClient<ExplanationsClient>((s, http) => Configure(s, http, InferenceTimeout));
         return services;

@@ -52,14 +52,23 @@ public sealed class ModelUploadsClient(HttpClient http, BackendToken token) : Ba
             form.Add(new StringContent(string.Join(',', tags)), "tags");
         }
 
+        foreach (var (field, value) in upload.ImageFields ?? new Dictionary<string, string>())
+        {
+            form.Add(new StringContent(value), field);
+        }
+
         // The file goes last so the fields are read before the large part.
         form.Add(new ProgressStreamContent(file.Open(), file.Length, progress), "file", file.Name);
         return await SendForAsync<ModelVersionDto>(HttpMethod.Post, "api/models", form, cancellationToken);
     }
 }
 
-/// <summary>The fields of a model upload besides the file; <paramref name="Tags"/> are added to the model's.</summary>
-public sealed record ModelUpload(string Name, string? Description, IReadOnlyList<string> Requirements, int? MemoryMb, int Replicas, IReadOnlyList<string>? Tags = null);
+/// <summary>
+/// The fields of a model upload besides the file; <paramref name="Tags"/> are added to the model's; <paramref name="ImageFields"/>
+/// are an image model's preprocessing form fields (<c>imageSize</c>, <c>imageMean</c>, <c>imageStd</c>, <c>imageScale</c>, <c>channelOrder</c>).
+/// </summary>
+public sealed record ModelUpload(string Name, string? Description, IReadOnlyList<string> Requirements, int? MemoryMb, int Replicas, IReadOnlyList<string>? Tags = null,
+    IReadOnlyDictionary<string, string>? ImageFields = null);
 
 /// <summary>A file to send: its name, length and a way to read it (once per call; a browser file can be read again).</summary>
 public sealed record UploadFile(string Name, long Length, Func<Stream> Open);

@@ -54,6 +54,7 @@ public class MonitoringPagesTests
         ctx.Services.AddScoped(s => new DatasetsClient(backend.Client(), s.GetRequiredService<BackendToken>()));
         ctx.Services.AddScoped(s => new FeedbackClient(backend.Client(), s.GetRequiredService<BackendToken>()));
         ctx.Services.AddScoped(s => new InferenceClient(backend.Client(), s.GetRequiredService<BackendToken>()));
+        ctx.Services.AddScoped(s => new ImagesClient(backend.Client(), s.GetRequiredService<BackendToken>()));
         ctx.Render<MudPopoverProvider>();
         return ctx;
     }

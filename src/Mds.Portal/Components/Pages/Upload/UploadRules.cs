@@ -102,6 +102,10 @@ public sealed class UploadInput
     /// <summary>The chosen file's size.</summary>
     public long FileSizeBytes { get; set; }
 
+    /// <summary>An image model's preprocessing fields as typed (<c>imageSize</c>, <c>imageMean</c>, …); empty ones take the backend's defaults.</summary>
+    public Dictionary<string, string> ImageFields { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The fields the backend takes.</summary>
-    public ModelUpload ToUpload() => new(Name!.Trim(), Description, [.. Requirements], MemoryMb, Replicas ?? 1, Tags);
+    public ModelUpload ToUpload() => new(Name!.Trim(), Description, [.. Requirements], MemoryMb, Replicas ?? 1, Tags,
+        ImageFields.Where(f => !string.IsNullOrWhiteSpace(f.Value)).ToDictionary(f => f.Key, f => f.Value.Trim(), StringComparer.Ordinal));
 }

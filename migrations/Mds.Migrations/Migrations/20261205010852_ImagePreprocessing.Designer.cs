@@ -13,8 +13,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Mds.Migrations.Migrations
 {
     [DbContext(typeof(MdsDbContext))]
-    [Migration("20261205011656_ModelFileInfo")]
-    partial class ModelFileInfo
+    [Migration("20261205010852_ImagePreprocessing")]
+    partial class ImagePreprocessing
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -815,7 +815,7 @@ namespace Mds.Migrations.Migrations
                     b.PrimitiveCollection<List<string>>("FeatureNames")
                         .HasColumnType("text[]");
 
-                    b.Property<string>("FileInfoJson")
+                    b.Property<string>("ImagePreprocessingJson")
                         .HasColumnType("jsonb");
 
                     b.Property<string>("InputsJson")
