@@ -16,7 +16,13 @@ public sealed record ModelDto(
 /// <param name="Tags">Lower-case words (letters, digits, <c>-</c>, <c>_</c>, <c>.</c>, <c>:</c>; at most 32 characters, 20 tags).</param>
 public sealed record TagsRequest(IReadOnlyList<string> Tags);
 
-/// <summary>One version of a model.</summary>
+/// <summary>
+/// One version of a model. <c>FeatureNames</c> and <c>Classes</c> come from the ONNX file's <c>metadata_props</c> when it
+/// has them. What else the file says about itself, each null when the file does not say it (or the backend does not
+/// read it): <c>Producer</c> and <c>ProducerVersion</c> (the ONNX <c>producer_name</c> and <c>producer_version</c>, e.g.
+/// <c>skl2onnx</c> <c>1.17.0</c>), <c>DocString</c> (the model's or its graph's <c>doc_string</c>), and <c>TensorDocs</c>
+/// (each input's or output's <c>doc_string</c>, by tensor name; only the tensors that have one).
+/// </summary>
 public sealed record ModelVersionDto(
     long Id,
     string ModelName,
@@ -39,7 +45,11 @@ public sealed record ModelVersionDto(
     int? MaxReplicas = null,
     IReadOnlyList<string>? FeatureNames = null,
     IReadOnlyList<string>? Classes = null,
-    BatchingDto? Batching = null);
+    BatchingDto? Batching = null,
+    string? Producer = null,
+    string? ProducerVersion = null,
+    string? DocString = null,
+    IReadOnlyDictionary<string, string>? TensorDocs = null);
 
 /// <summary>
 /// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>

@@ -30,4 +30,15 @@ public class PredictionReaderTests
         Assert.True(PredictionReader.IsSingleValue(response));
         Assert.Equal("3.2", PredictionReader.Predicted(response));
     }
+
+    [Fact]
+    public void Feedback_records_an_int64_label_that_follows_a_scores_output_not_the_first_score()
+    {
+        // What the Try page recorded before: "-2", the first score, for a prediction of class 2.
+        var response = Response(
+            new InferenceTensor("scores", TensorDatatype.Fp32, [1, 3], new[] { -2f, 0.5f, 3f }),
+            new InferenceTensor("label", TensorDatatype.Int64, [1], new[] { 2L }));
+
+        Assert.Equal("2", PredictionReader.Predicted(response));
+    }
 }
