@@ -258,7 +258,7 @@ public static class TestGraphs
         _ => throw new ArgumentOutOfRangeException(nameof(datatype), datatype, "No ONNX element type for this datatype."),
     };
 
-    private static ValueInfoProto Value(string name, TensorProto.Types.DataType elementType, long[] shape)
+    internal static ValueInfoProto Value(string name, TensorProto.Types.DataType elementType, long[] shape)
     {
         var tensorShape = new TensorShapeProto();
         for (int axis = 0; axis < shape.Length; axis++)
@@ -275,7 +275,7 @@ public static class TestGraphs
         };
     }
 
-    private static NodeProto Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    internal static NodeProto Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = opType.ToLowerInvariant() + "_" + outputs[0] };
         node.Input.AddRange(inputs);
@@ -284,17 +284,17 @@ public static class TestGraphs
         return node;
     }
 
-    private static AttributeProto IntAttribute(string name, long value) =>
+    internal static AttributeProto IntAttribute(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    private static AttributeProto IntAttribute(string name, long[] values)
+    internal static AttributeProto IntAttribute(string name, long[] values)
     {
         var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
         attribute.Ints.AddRange(values);
         return attribute;
     }
 
-    private static TensorProto FloatTensor(string name, float[] values, long[] dims)
+    internal static TensorProto FloatTensor(string name, float[] values, long[] dims)
     {
         var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
         tensor.Dims.AddRange(dims);
@@ -302,7 +302,7 @@ public static class TestGraphs
         return tensor;
     }
 
-    private static byte[] Serialize(GraphProto graph)
+    internal static byte[] Serialize(GraphProto graph)
     {
         var model = new ModelProto
         {
