@@ -291,7 +291,7 @@ public static class TestGraphs
         _ => throw new ArgumentOutOfRangeException(nameof(datatype), datatype, "No ONNX element type for this datatype."),
     };
 
-    private static ValueInfoProto Value(string name, TensorProto.Types.DataType elementType, long[] shape)
+    internal static ValueInfoProto Value(string name, TensorProto.Types.DataType elementType, long[] shape)
     {
         var tensorShape = new TensorShapeProto();
         for (int axis = 0; axis < shape.Length; axis++)
@@ -308,7 +308,7 @@ public static class TestGraphs
         };
     }
 
-    private static NodeProto Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
+    internal static NodeProto Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = opType.ToLowerInvariant() + "_" + outputs[0] };
         node.Input.AddRange(inputs);
@@ -317,10 +317,10 @@ public static class TestGraphs
         return node;
     }
 
-    private static AttributeProto IntAttribute(string name, long value) =>
+    internal static AttributeProto IntAttribute(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    private static AttributeProto IntAttribute(string name, long[] values)
+    internal static AttributeProto IntAttribute(string name, long[] values)
     {
         var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
         attribute.Ints.AddRange(values);
@@ -334,7 +334,7 @@ public static class TestGraphs
         return attribute;
     }
 
-    private static TensorProto FloatTensor(string name, float[] values, long[] dims)
+    internal static TensorProto FloatTensor(string name, float[] values, long[] dims)
     {
         var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
         tensor.Dims.AddRange(dims);
@@ -342,7 +342,7 @@ public static class TestGraphs
         return tensor;
     }
 
-    private static byte[] Serialize(GraphProto graph) => Model(graph).ToByteArray();
+    internal static byte[] Serialize(GraphProto graph) => Model(graph).ToByteArray();
 
     private static ModelProto Model(GraphProto graph)
     {

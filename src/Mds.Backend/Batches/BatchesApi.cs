@@ -105,13 +105,13 @@ public static class BatchesApi
                 return missing!;
             }
 
-            if (TabularCsv.InputOf(version) is not { } input)
+            if (!TabularCsv.IsTabular(version))
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular models: one numeric input of shape [rows, features]; '{name}' version {version.Version} is not one.");
+                return RegistryApi.Bad($"Batch predictions are for tabular models: {TabularCsv.Rule}; '{name}' version {version.Version} is not one.");
             }
 
             var target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
-                TabularCsv.FeatureCount(version, input), version.FeatureNames);
+                RegistryMapping.Schema(version.InputsJson), version.FeatureNames);
             return await AcceptAsync(target, fields, staged, http, caller, s, async () =>
             {
                 // A version nothing can answer is said now, not after the file has waited in a queue.
@@ -154,13 +154,13 @@ public static class BatchesApi
                 return RegistryApi.Bad($"A pipeline's rows are scored by its live version ({live}); version '{given}' cannot be chosen.");
             }
 
-            if (TabularCsv.InputOf(route.Inputs) is not { } input)
+            if (TabularCsv.LayoutOf(route.Inputs, null) is null && TabularCsv.InputOf(route.Inputs) is null)
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular pipelines: one numeric input of shape [rows, features]; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
+                return RegistryApi.Bad($"Batch predictions are for tabular pipelines: {TabularCsv.Rule}; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
             }
 
             var target = new NewBatch("pipeline", $"Pipeline '{name}' version {live}", null, route.Id, name, name + PipelineRunner.ModelSuffix, live,
-                TabularCsv.FeatureCount(input, null), null);
+                route.Inputs, null);
             return await AcceptAsync(target, fields, staged, http, caller, s, () => Task.FromResult<string?>(null));
         }, problem => problem);
     }
@@ -192,7 +192,7 @@ public static class BatchesApi
         }
 
         string? labelColumn = fields.GetValueOrDefault("labelColumn") is { Length: > 0 } l ? l.Trim() : null;
-        var (info, error) = TabularCsv.Check(staged.Path, target.FeatureCount, target.FeatureNames, labelColumn);
+        var (info, error) = TabularCsv.Check(staged.Path, target.Inputs, target.FeatureNames, labelColumn);
         if (info is null)
         {
             return RegistryApi.Bad($"The file does not fit the {target.Kind}: " + error + ".");
@@ -391,7 +391,7 @@ public static class BatchesApi
     /// <param name="What">The target in words, e.g. "Model 'iris' version 2".</param>
     private sealed record NewBatch(
         string Kind, string What, long? ModelVersionId, long? PipelineId, string? PipelineName, string ModelName, int Version,
-        int FeatureCount, IReadOnlyList<string>? FeatureNames);
+        IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<string>? FeatureNames);
 
     private sealed class CleanupRegistration(IRecurringJobManager jobs) : IHostedService
     {
