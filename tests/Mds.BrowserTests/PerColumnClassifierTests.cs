@@ -58,6 +58,7 @@ public sealed class PerColumnClassifierTests(PortalFixture portal)
         await page.WaitForFunctionAsync("selector => { const p = document.querySelector(selector); return !!p && Array.isArray(p.data) && p.data.length === 1; }",
             "[data-testid=try-probabilities] .js-plotly-plot");
         Assert.Equal(["0", "1", "2"], await plot.EvaluateAsync<string[]>("p => p.data[0].x.map(String)"));
+        Assert.Equal("category", await plot.EvaluateAsync<string>("p => p._fullLayout.xaxis.type"));
         double[] probabilities = await plot.EvaluateAsync<double[]>("p => p.data[0].y.map(Number)");
         double sum = 1 + Math.E + Math.Exp(0.6);
         Assert.Equal(Math.E / sum, probabilities[1], 4);
@@ -66,7 +67,7 @@ public sealed class PerColumnClassifierTests(PortalFixture portal)
         await PortalFixture.ScreenshotAsync(page, "try-per-column-classifier");
 
         // Feedback records the class the page showed (the label output), not the first value of the first output.
-        await page.Locator("[data-testid=feedback-verdict]").GetByText("Correct").ClickAsync();
+        await page.Locator("[data-testid=feedback-verdict]").GetByText("Correct", new LocatorGetByTextOptions { Exact = true }).ClickAsync();
         await page.Locator("[data-testid=feedback-send]").ClickAsync();
         await Assertions.Expect(page.Locator("[data-testid=feedback-saved]")).ToBeVisibleAsync();
         var feedback = await client.GetFromJsonAsync<List<FeedbackDto>>($"/api/models/{Model}/feedback?skip=0&take=20");
