@@ -60,4 +60,19 @@ public class VersionDetailTests
 
         Assert.Contains("uploaded by the test", panel.Markup, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Markup_in_a_files_doc_strings_is_shown_as_text_never_run()
+    {
+        // Whoever uploads a model writes these strings; every reader of the model page sees them.
+        await using var ctx = new BunitContext();
+        const string Script = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+        var version = Plain with { Producer = Script, DocString = Script, TensorDocs = new Dictionary<string, string> { ["age"] = Script } };
+
+        var panel = Render(ctx, version);
+
+        Assert.Empty(panel.FindAll("img, script"));
+        Assert.Equal(Script, panel.Find("[data-testid=version-doc-string]").TextContent.Trim());
+        Assert.Equal(Script, panel.Find("[data-testid=version-inputs] [data-testid=tensor-doc]").TextContent.Trim());
+    }
 }
