@@ -74,5 +74,24 @@ public sealed class PerColumnClassifierTests(PortalFixture portal)
         var recorded = Assert.Single(feedback!, f => f.RequestId == requestId);
         Assert.Equal("1", recorded.Predicted);
         Assert.True(recorded.Correct);
+
+        // Batch: the CSV's columns are matched to the inputs by name (in another order here), the predicted class marked.
+        string csv = Path.Combine(Directory.CreateTempSubdirectory("mds-batch-").FullName, "cities.csv");
+        await File.WriteAllTextAsync(csv, "city,truth,age\nparis,0,30\nrome,1,30\noslo,2,30\n");
+        await page.Locator("[data-testid=try-mode]").GetByText("Batch (CSV)").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=batch-upload]")).ToContainTextAsync("The columns age, city are the model's inputs");
+        await PortalFixture.SetInputFileAsync(page, "[data-testid=batch-upload]", csv);
+        await Assertions.Expect(page.Locator("[data-testid=batch-file-name]")).ToHaveTextAsync("cities.csv");
+        await page.Locator("[data-testid=batch-submit]").ClickAsync();
+        var table = page.Locator("[data-testid=batch-rows]");
+        await Assertions.Expect(table.Locator("[data-predicted-class=true]")).ToHaveTextAsync("label");
+        await Assertions.Expect(table.Locator("tbody tr")).ToHaveCountAsync(3);
+        var headers = await table.Locator("thead th").AllInnerTextsAsync();
+        int labelColumn = headers.Select(h => h.Trim()).ToList().IndexOf("label");
+        Assert.True(labelColumn > 0, string.Join(" | ", headers));
+        var predicted = await table.Locator($"tbody tr td:nth-child({labelColumn + 1})").AllInnerTextsAsync();
+        Assert.Equal(["0", "1", "2"], predicted.Select(p => p.Trim()));
+        await page.Mouse.MoveAsync(0, 0);
+        await PortalFixture.ScreenshotAsync(page, "batch-per-column-classifier");
     }
 }
