@@ -16,13 +16,7 @@ public sealed record ModelDto(
 /// <param name="Tags">Lower-case words (letters, digits, <c>-</c>, <c>_</c>, <c>.</c>, <c>:</c>; at most 32 characters, 20 tags).</param>
 public sealed record TagsRequest(IReadOnlyList<string> Tags);
 
-/// <summary>
-/// One version of a model. <c>FeatureNames</c> and <c>Classes</c> come from the ONNX file's <c>metadata_props</c> when it
-/// has them. What else the file says about itself, each null when the file does not say it (or the backend does not
-/// read it): <c>Producer</c> and <c>ProducerVersion</c> (the ONNX <c>producer_name</c> and <c>producer_version</c>, e.g.
-/// <c>skl2onnx</c> <c>1.17.0</c>), <c>DocString</c> (the model's or its graph's <c>doc_string</c>), and <c>TensorDocs</c>
-/// (each input's or output's <c>doc_string</c>, by tensor name; only the tensors that have one).
-/// </summary>
+/// <summary>One version of a model.</summary>
 public sealed record ModelVersionDto(
     long Id,
     string ModelName,
@@ -46,10 +40,7 @@ public sealed record ModelVersionDto(
     IReadOnlyList<string>? FeatureNames = null,
     IReadOnlyList<string>? Classes = null,
     BatchingDto? Batching = null,
-    string? Producer = null,
-    string? ProducerVersion = null,
-    string? DocString = null,
-    IReadOnlyDictionary<string, string>? TensorDocs = null);
+    ModelFileInfo? File = null);
 
 /// <summary>
 /// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>
@@ -89,3 +80,21 @@ public static class VersionStates
     /// <summary>Every replica failed.</summary>
     public const string Failed = "Failed";
 }
+
+/// <summary>
+/// What a model file says about itself, as its exporter wrote it (ONNX <c>producer_name</c>, <c>producer_version</c>,
+/// <c>doc_string</c>, <c>metadata_props</c> and the doc strings of its inputs and outputs).
+/// </summary>
+/// <param name="Producer">The exporting tool, e.g. <c>skl2onnx</c>.</param>
+/// <param name="ProducerVersion">The exporting tool's version.</param>
+/// <param name="Description">The model's doc string.</param>
+/// <param name="GraphName">The main graph's name.</param>
+/// <param name="Metadata">The model's metadata properties (key → value).</param>
+/// <param name="DocStrings">Doc strings of inputs and outputs, by tensor name.</param>
+public sealed record ModelFileInfo(
+    string? Producer,
+    string? ProducerVersion,
+    string? Description,
+    string? GraphName,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyDictionary<string, string> DocStrings);

@@ -28,12 +28,10 @@ public class VersionDetailTests
         await using var ctx = new BunitContext();
         var version = Plain with
         {
-            Producer = "skl2onnx",
-            ProducerVersion = "1.17.0",
-            DocString = "Income bracket from age and city.",
+            File = new ModelFileInfo("skl2onnx", "1.17.0", "Income bracket from age and city.", "pipeline", new Dictionary<string, string>(),
+                new Dictionary<string, string> { ["city"] = "City of residence", ["output_label"] = "The predicted bracket" }),
             FeatureNames = ["age", "city"],
             Classes = ["<=50K", ">50K"],
-            TensorDocs = new Dictionary<string, string> { ["city"] = "City of residence", ["output_label"] = "The predicted bracket" },
         };
 
         var panel = Render(ctx, version);
@@ -51,7 +49,7 @@ public class VersionDetailTests
     {
         await using var ctx = new BunitContext();
 
-        var panel = Render(ctx, Plain);
+        var panel = Render(ctx, Plain with { File = new ModelFileInfo(null, null, " ", null, new Dictionary<string, string>(), new Dictionary<string, string>()) });
 
         foreach (string id in new[] { "version-producer", "version-doc-string", "version-features", "version-classes", "tensor-doc" })
         {
@@ -67,7 +65,10 @@ public class VersionDetailTests
         // Whoever uploads a model writes these strings; every reader of the model page sees them.
         await using var ctx = new BunitContext();
         const string Script = "<img src=x onerror=alert(1)><script>alert(2)</script>";
-        var version = Plain with { Producer = Script, DocString = Script, TensorDocs = new Dictionary<string, string> { ["age"] = Script } };
+        var version = Plain with
+        {
+            File = new ModelFileInfo(Script, null, Script, null, new Dictionary<string, string>(), new Dictionary<string, string> { ["age"] = Script }),
+        };
 
         var panel = Render(ctx, version);
 
