@@ -292,6 +292,39 @@ public static class TestGraphs
         return Serialize(graph, ("ai.onnx.ml", 1));
     }
 
+    /// <summary>
+    /// A classifier with one input per column, as skl2onnx exports a ColumnTransformer pipeline (plain tensors, no
+    /// ZipMap): <c>age</c> FP32 [-1, 1] and <c>city</c> BYTES [-1, 1] → LabelEncoder (ai.onnx.ml; paris 0, rome 1,
+    /// oslo 2, anything else -1) → Cast → Concat [age, city] → MatMul, Add → Softmax <c>probabilities</c> FP32
+    /// [-1, 3] and ArgMax <c>label</c> INT64 [-1]. The logits are (0, 2c − 1, 4c − 4 + 0.02·age) for city code c:
+    /// the class is the city's code until age tips it towards 2 (rome at 30: logits 0, 1, 0.6, class 1). Metadata
+    /// names the classes <c>0,1,2</c>, as skl2onnx's integer labels.
+    /// </summary>
+    public static byte[] PerColumnClassifier()
+    {
+        var graph = new GraphProto { Name = "per_column_classifier" };
+        graph.Input.Add(Value("age", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Input.Add(Value("city", TensorProto.Types.DataType.String, [-1, 1]));
+        graph.Output.Add(Value("label", TensorProto.Types.DataType.Int64, [-1]));
+        graph.Output.Add(Value("probabilities", TensorProto.Types.DataType.Float, [-1, 3]));
+        graph.Initializer.Add(FloatTensor("w", [0f, 0f, 0.02f, 0f, 2f, 4f], [2, 3]));
+        graph.Initializer.Add(FloatTensor("b", [0f, -1f, -4f], [3]));
+        var encoder = Node("LabelEncoder", ["city"], ["city_code"],
+            StringsAttribute("keys_strings", ["paris", "rome", "oslo"]), IntAttribute("values_int64s", [0, 1, 2]), IntAttribute("default_int64", -1));
+        encoder.Domain = "ai.onnx.ml";
+        graph.Node.Add(encoder);
+        graph.Node.Add(Node("Cast", ["city_code"], ["city_value"], IntAttribute("to", (long)TensorProto.Types.DataType.Float)));
+        graph.Node.Add(Node("Concat", ["age", "city_value"], ["features"], IntAttribute("axis", 1)));
+        graph.Node.Add(Node("MatMul", ["features", "w"], ["features_w"]));
+        graph.Node.Add(Node("Add", ["features_w", "b"], ["logits"]));
+        graph.Node.Add(Node("Softmax", ["logits"], ["probabilities"], IntAttribute("axis", 1)));
+        graph.Node.Add(Node("ArgMax", ["logits"], ["label"], IntAttribute("axis", 1), IntAttribute("keepdims", 0)));
+        var model = Model(graph);
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "ai.onnx.ml", Version = 2 });
+        model.MetadataProps.Add(new StringStringEntryProto { Key = "classes", Value = "0,1,2" });
+        return model.ToByteArray();
+    }
+
     /// <summary>1 KiB of seeded random bytes: not a model ONNX Runtime can load.</summary>
     public static byte[] Corrupt()
     {
@@ -356,6 +389,13 @@ public static class TestGraphs
         return attribute;
     }
 
+    private static AttributeProto StringsAttribute(string name, string[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Strings };
+        attribute.Strings.AddRange(values.Select(ByteString.CopyFromUtf8));
+        return attribute;
+    }
+
     internal static TensorProto FloatTensor(string name, float[] values, long[] dims)
     {
         var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
@@ -364,7 +404,9 @@ public static class TestGraphs
         return tensor;
     }
 
-    internal static byte[] Serialize(GraphProto graph, params (string Domain, long Version)[] moreOpsets)
+    internal static byte[] Serialize(GraphProto graph, params (string Domain, long Version)[] moreOpsets) => Model(graph, moreOpsets).ToByteArray();
+
+    private static ModelProto Model(GraphProto graph, params (string Domain, long Version)[] moreOpsets)
     {
         var model = new ModelProto
         {
@@ -378,6 +420,6 @@ public static class TestGraphs
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
         }
 
-        return model.ToByteArray();
+        return model;
     }
 }

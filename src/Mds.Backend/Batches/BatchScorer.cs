@@ -83,8 +83,6 @@ public sealed partial class BatchScorer(
             return await ScoreImagesAsync(batch, target, image.Input, image.Settings, resultPath, waitForReplicas, ct);
         }
 
-        var input = target.Input;
-        var datatype = TensorDatatypes.Parse(input.Datatype);
         int rowsPerRequest = options.Value.RowsPerRequest;
 
         using var reader = new StreamReader(files.InputOf(batch.Id));
@@ -96,8 +94,10 @@ public sealed partial class BatchScorer(
         }
 
         var header = records.Current;
-        int featureCount = target.FeatureCount;
-        var (layout, error) = DatasetValidator.Layout(header, featureCount > 0 ? featureCount : header.Count - (batch.LabelColumn is null ? 0 : 1), target.FeatureNames, batch.LabelColumn);
+        // Per-column inputs take their columns by name (strings allowed); a matrix by feature name or position.
+        var tabular = target.LayoutFor(header, batch.LabelColumn) ?? throw new BatchFailedException($"the {target.Kind} is not tabular: {TabularCsv.Rule}");
+        var (layout, error) = TabularCsv.Columns(header, target.FeatureNames, tabular, batch.LabelColumn);
+        bool[] text = [.. tabular.Columns.Select(c => c.IsText)];
         if (layout is null)
         {
             throw new BatchFailedException($"the file does not fit the {target.Kind}: " + error);
@@ -123,24 +123,32 @@ public sealed partial class BatchScorer(
                 break;
             }
 
-            var values = new double[chunk.Count * layout.FeatureColumns.Count];
+            var cells = new IReadOnlyList<string>[chunk.Count];
             for (int r = 0; r < chunk.Count; r++)
             {
-                if (DatasetValidator.FirstBadCell(header, chunk[r], done + r + 1, layout) is { } bad)
+                if (DatasetValidator.FirstBadCell(header, chunk[r], done + r + 1, layout, text) is { } bad)
                 {
                     throw new BatchFailedException(bad);
                 }
 
-                for (int f = 0; f < layout.FeatureColumns.Count; f++)
-                {
-                    values[(r * layout.FeatureColumns.Count) + f] = double.Parse(chunk[r][layout.FeatureColumns[f]], NumberStyles.Float, CultureInfo.InvariantCulture);
-                }
+                var row = chunk[r];
+                cells[r] = [.. layout.FeatureColumns.Select(c => row[c])];
+            }
+
+            IReadOnlyList<InferenceTensor> inputs;
+            try
+            {
+                inputs = tabular.CreateInputs(cells);
+            }
+            catch (InferenceProtocolException e)
+            {
+                throw new BatchFailedException(e.Message);
             }
 
             var request = new InferenceRequest
             {
                 Id = string.Create(CultureInfo.InvariantCulture, $"batch-{batch.Id}-{done}"),
-                Inputs = [TabularTensor.Create(input.Name, datatype, values, chunk.Count)],
+                Inputs = inputs,
             };
             var response = await InferAsync(target, request, waitForReplicas, ct);
 
@@ -190,7 +198,7 @@ public sealed partial class BatchScorer(
         Batch batch, BatchTarget target, ImageInput image, ImagePreprocessingDto settings, string resultPath, bool waitForReplicas, CancellationToken ct)
     {
         var bounds = imageOptions.Value;
-        int perRequest = target.Input.Shape[0] < 0 ? Math.Clamp(options.Value.RowsPerRequest, 1, 16) : 1;
+        int perRequest = target.Inputs[0].Shape[0] < 0 ? Math.Clamp(options.Value.RowsPerRequest, 1, 16) : 1;
         int perImage = ImageTensor.ValuesPerImage(settings);
         string[] header = ["file", "predicted", "probability"];
         await using var writer = new StreamWriter(resultPath, append: false, new System.Text.UTF8Encoding(false));

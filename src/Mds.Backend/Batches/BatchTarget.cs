@@ -18,8 +18,8 @@ public abstract class BatchTarget
     /// <summary>"model" or "pipeline", for messages.</summary>
     public abstract string Kind { get; }
 
-    /// <summary>The one numeric [rows, features] input the rows become.</summary>
-    public abstract TensorMetadata Input { get; }
+    /// <summary>The inputs the rows become (see <see cref="TabularLayout"/>).</summary>
+    public abstract IReadOnlyList<TensorMetadata> Inputs { get; }
 
     /// <summary>The features' names, when the target names them (the file's columns are then picked by name).</summary>
     public virtual IReadOnlyList<string>? FeatureNames => null;
@@ -30,8 +30,8 @@ public abstract class BatchTarget
     /// <summary>An image model's input and preprocessing: the batch's file is then a zip of images, one row each.</summary>
     public (ImageInput Input, ImagePreprocessingDto Settings)? Image { get; private init; }
 
-    /// <summary>How many features a row has (-1: as many as the file has columns, less the label).</summary>
-    public int FeatureCount => TabularCsv.FeatureCount(Input, FeatureNames);
+    /// <summary>The columns a row has, for a file with <paramref name="header"/>; null when the target is not tabular.</summary>
+    public TabularLayout? LayoutFor(IReadOnlyList<string> header, string? labelColumn) => TabularCsv.LayoutOf(Inputs, FeatureNames, header, labelColumn);
 
     /// <summary>Scores one chunk of rows.</summary>
     /// <exception cref="ReplicaUnavailableException">Nothing can answer now (the scorer may wait and try again).</exception>
@@ -49,15 +49,20 @@ public abstract class BatchTarget
         string caller = RecordOwnership.BatchCaller(batch.Id, batch.CreatedBy);
         if (batch.ModelVersion is { } version)
         {
-            if (ImageInput.Of(RegistryMapping.Schema(version.InputsJson)) is { } image)
+            var inputs = RegistryMapping.Schema(version.InputsJson);
+            if (ImageInput.Of(inputs) is { } image)
             {
                 var settings = RegistryMapping.ImagePreprocessingOf(version)
                     ?? throw new BatchFailedException("the image model has no preprocessing settings (PUT …/preprocessing sets them)");
-                return new ModelTarget(batch.ModelName, version, RegistryMapping.Schema(version.InputsJson)[0], replicas, caller) { Image = (image, settings) };
+                return new ModelTarget(batch.ModelName, version, inputs, replicas, caller) { Image = (image, settings) };
             }
 
-            var input = TabularCsv.InputOf(version) ?? throw new BatchFailedException("the model is not tabular: one numeric input of shape [rows, features]");
-            return new ModelTarget(batch.ModelName, version, input, replicas, caller);
+            if (!TabularCsv.IsTabular(version))
+            {
+                throw new BatchFailedException("the model is not tabular: " + TabularCsv.Rule);
+            }
+
+            return new ModelTarget(batch.ModelName, version, inputs, replicas, caller);
         }
 
         string name = batch.PipelineName ?? throw new BatchFailedException("the batch names neither a model version nor a pipeline");
@@ -72,17 +77,20 @@ public abstract class BatchTarget
             throw new BatchFailedException($"pipeline '{name}' version {batch.Version} is no longer live (version {live} is); upload the file again");
         }
 
-        var tabular = TabularCsv.InputOf(route.Inputs)
-            ?? throw new BatchFailedException($"pipeline '{name}' version {live} is not tabular: its inputs are not one numeric input of shape [rows, features]");
-        return new PipelineTarget(name, live, tabular, pipelines, caller);
+        if (TabularCsv.LayoutOf(route.Inputs, null) is null && TabularCsv.InputOf(route.Inputs) is null)
+        {
+            throw new BatchFailedException($"pipeline '{name}' version {live} is not tabular: its inputs are not {TabularCsv.Rule}");
+        }
+
+        return new PipelineTarget(name, live, route.Inputs, pipelines, caller);
     }
 
     /// <summary>A model version: each chunk is one V2 request to a Ready replica, through the gateway's replica-call policy.</summary>
-    private sealed class ModelTarget(string model, ModelVersion version, TensorMetadata input, ReplicaCaller replicas, string caller) : BatchTarget
+    private sealed class ModelTarget(string model, ModelVersion version, IReadOnlyList<TensorMetadata> inputs, ReplicaCaller replicas, string caller) : BatchTarget
     {
         public override string Kind => "model";
 
-        public override TensorMetadata Input => input;
+        public override IReadOnlyList<TensorMetadata> Inputs => inputs;
 
         public override IReadOnlyList<string>? FeatureNames => version.FeatureNames;
 
@@ -96,11 +104,11 @@ public abstract class BatchTarget
     }
 
     /// <summary>A pipeline: each chunk is one ordinary run of its live version, with its run record (request id = the chunk's).</summary>
-    private sealed class PipelineTarget(string pipeline, int version, TensorMetadata input, PipelineRunner runner, string caller) : BatchTarget
+    private sealed class PipelineTarget(string pipeline, int version, IReadOnlyList<TensorMetadata> inputs, PipelineRunner runner, string caller) : BatchTarget
     {
         public override string Kind => "pipeline";
 
-        public override TensorMetadata Input => input;
+        public override IReadOnlyList<TensorMetadata> Inputs => inputs;
 
         public override async Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken ct)
         {

@@ -115,16 +115,17 @@ public static class BatchesApi
                     return RegistryApi.Bad($"Model '{name}' version {version.Version} has no image preprocessing yet; set it with PUT /api/models/{name}/versions/{version.Version}/preprocessing.");
                 }
 
-                target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version, 0, null, Images: true);
+                target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
+                    RegistryMapping.Schema(version.InputsJson), null, Images: true);
             }
-            else if (TabularCsv.InputOf(version) is { } input)
+            else if (TabularCsv.IsTabular(version))
             {
                 target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
-                    TabularCsv.FeatureCount(version, input), version.FeatureNames);
+                    RegistryMapping.Schema(version.InputsJson), version.FeatureNames);
             }
             else
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular models (one numeric input of shape [rows, features]) and image models (a zip of images); '{name}' version {version.Version} is neither.");
+                return RegistryApi.Bad($"Batch predictions are for tabular models ({TabularCsv.Rule}) and image models (a zip of images); '{name}' version {version.Version} is neither.");
             }
 
             return await AcceptAsync(target, fields, staged, http, caller, s, async () =>
@@ -169,13 +170,13 @@ public static class BatchesApi
                 return RegistryApi.Bad($"A pipeline's rows are scored by its live version ({live}); version '{given}' cannot be chosen.");
             }
 
-            if (TabularCsv.InputOf(route.Inputs) is not { } input)
+            if (TabularCsv.LayoutOf(route.Inputs, null) is null && TabularCsv.InputOf(route.Inputs) is null)
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular pipelines: one numeric input of shape [rows, features]; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
+                return RegistryApi.Bad($"Batch predictions are for tabular pipelines: {TabularCsv.Rule}; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
             }
 
             var target = new NewBatch("pipeline", $"Pipeline '{name}' version {live}", null, route.Id, name, name + PipelineRunner.ModelSuffix, live,
-                TabularCsv.FeatureCount(input, null), null);
+                route.Inputs, null);
             return await AcceptAsync(target, fields, staged, http, caller, s, () => Task.FromResult<string?>(null));
         }, problem => problem);
     }
@@ -221,7 +222,7 @@ public static class BatchesApi
         else
         {
             string? labelColumn = fields.GetValueOrDefault("labelColumn") is { Length: > 0 } l ? l.Trim() : null;
-            var (csv, error) = TabularCsv.Check(staged.Path, target.FeatureCount, target.FeatureNames, labelColumn);
+            var (csv, error) = TabularCsv.Check(staged.Path, target.Inputs, target.FeatureNames, labelColumn);
             if (csv is null)
             {
                 return RegistryApi.Bad($"The file does not fit the {target.Kind}: " + error + ".");
@@ -424,7 +425,7 @@ public static class BatchesApi
     /// <param name="Images">The file is a zip of images (an image model), not a CSV.</param>
     private sealed record NewBatch(
         string Kind, string What, long? ModelVersionId, long? PipelineId, string? PipelineName, string ModelName, int Version,
-        int FeatureCount, IReadOnlyList<string>? FeatureNames, bool Images = false);
+        IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<string>? FeatureNames, bool Images = false);
 
     private sealed class CleanupRegistration(IRecurringJobManager jobs) : IHostedService
     {

@@ -193,8 +193,11 @@ public static class DatasetValidator
         return (new DatasetLayout(features, label ?? (others.Count == 1 ? others[0] : null)), null);
     }
 
-    /// <summary>The first cell that is not a number in a feature column, as "row R, column 'C': 'value'"; null when all are.</summary>
-    public static string? FirstBadCell(IReadOnlyList<string> header, IReadOnlyList<string> row, int rowNumber, DatasetLayout layout)
+    /// <summary>
+    /// The first cell that is not a number in a numeric feature column, as "row R, column 'C': 'value'"; null when all
+    /// are. <paramref name="text"/> marks (by feature position) the text columns, which take any cell.
+    /// </summary>
+    public static string? FirstBadCell(IReadOnlyList<string> header, IReadOnlyList<string> row, int rowNumber, DatasetLayout layout, IReadOnlyList<bool>? text = null)
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(row);
@@ -204,8 +207,14 @@ public static class DatasetValidator
             return $"row {rowNumber} has {row.Count} cells but the header has {header.Count}";
         }
 
-        foreach (int c in layout.FeatureColumns)
+        for (int f = 0; f < layout.FeatureColumns.Count; f++)
         {
+            int c = layout.FeatureColumns[f];
+            if (text is not null && f < text.Count && text[f])
+            {
+                continue;
+            }
+
             if (!Csv.IsNumber(row[c]))
             {
                 return $"row {rowNumber}, column '{header[c]}': '{row[c]}' is not a number";

@@ -12,8 +12,9 @@ using Microsoft.Extensions.Options;
 namespace Mds.Backend.Datasets;
 
 /// <summary>Handler dependencies of the dataset endpoints.</summary>
-public sealed class DatasetServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, TimeProvider clock)
+public sealed class DatasetServices(MdsDbContext db, ArtifactStore store, ReferenceSamples samples, IOptions<RegistryOptions> options, TimeProvider clock)
 {
+    public ReferenceSamples Samples { get; } = samples;
     public MdsDbContext Db { get; } = db;
     public ArtifactStore Store { get; } = store;
     public TimeProvider Clock { get; } = clock;
@@ -56,12 +57,12 @@ public static class DatasetsApi
             return NotFound(name, version);
         }
 
-        if (TabularCsv.InputOf(v) is not { } input)
+        if (!TabularCsv.IsTabular(v))
         {
-            return RegistryApi.Bad("Reference datasets are for tabular models: one numeric input of shape [rows, features].");
+            return RegistryApi.Bad("Reference datasets are for tabular models: " + TabularCsv.Rule + ".");
         }
 
-        long width = input.Shape[1];
+        var inputs = RegistryMapping.Schema(v.InputsJson);
         return await MultipartUpload.ReceiveAsync<Results<Created<DatasetDto>, ProblemHttpResult>>(http, s.Store, s.MaxBytes, async (fields, staged) =>
         {
             if (staged is null || staged.SizeBytes == 0)
@@ -69,7 +70,7 @@ public static class DatasetsApi
                 return RegistryApi.Bad("'file' is required: a CSV with a header row.");
             }
 
-            var (result, error) = TabularCsv.Check(staged.Path, width > 0 ? (int)width : v.FeatureNames?.Count ?? -1, v.FeatureNames, fields.GetValueOrDefault("labelColumn"));
+            var (result, error) = TabularCsv.Check(staged.Path, inputs, v.FeatureNames, fields.GetValueOrDefault("labelColumn"));
             if (error is not null)
             {
                 return RegistryApi.Bad("The dataset does not fit the model: " + error + ".");
@@ -91,14 +92,32 @@ public static class DatasetsApi
             dataset.UploadedAt = s.Clock.GetUtcNow();
             dataset.UploadedBy = AuthApi.CallerName(caller);
             await s.Db.SaveChangesAsync();
-            return TypedResults.Created($"/api/models/{name}/versions/{version}/dataset", ToDto(dataset, name, version));
+            return TypedResults.Created($"/api/models/{name}/versions/{version}/dataset", ToDto(dataset, name, version, await TextValuesAsync(s, v)));
         }, problem => problem);
     }
 
     private static async Task<Results<Ok<DatasetDto>, ProblemHttpResult>> Get(string name, int version, [FromServices] DatasetServices s)
     {
         var d = await Find(s.Db, name, version);
-        return d is null ? NoDataset(name, version) : TypedResults.Ok(ToDto(d, name, version));
+        if (d is null)
+        {
+            return NoDataset(name, version);
+        }
+
+        var v = await s.Db.ModelVersions.AsNoTracking().Include(x => x.Model).SingleAsync(x => x.Id == d.ModelVersionId);
+        return TypedResults.Ok(ToDto(d, name, version, await TextValuesAsync(s, v)));
+    }
+
+    // The text columns' seen values, from the sample the analytics read (so the file is read once); null without text columns.
+    private static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>?> TextValuesAsync(DatasetServices s, ModelVersion v)
+    {
+        if (TabularCsv.LayoutOf(v) is not { HasText: true })
+        {
+            return null;
+        }
+
+        var (sample, _) = await s.Samples.GetAsync(s.Db, v, CancellationToken.None);
+        return sample?.TextValues;
     }
 
     private static async Task<Results<Ok<DatasetPreviewDto>, ProblemHttpResult>> Preview(string name, int version, [FromServices] DatasetServices s, int rows = 20)
@@ -134,8 +153,8 @@ public static class DatasetsApi
         return set.SingleOrDefaultAsync(d => d.ModelVersion.Model.Name == name && d.ModelVersion.Version == version);
     }
 
-    private static DatasetDto ToDto(ReferenceDataset d, string name, int version) =>
-        new(name, version, d.FileName, d.SizeBytes, d.Rows, d.Columns, d.LabelColumn, d.UploadedAt, d.UploadedBy);
+    private static DatasetDto ToDto(ReferenceDataset d, string name, int version, IReadOnlyDictionary<string, IReadOnlyList<string>>? textValues) =>
+        new(name, version, d.FileName, d.SizeBytes, d.Rows, d.Columns, d.LabelColumn, d.UploadedAt, d.UploadedBy, textValues);
 
     private static ProblemHttpResult NotFound(string name, int version) =>
         TypedResults.Problem($"Model '{name}' has no version {version}.", statusCode: StatusCodes.Status404NotFound);

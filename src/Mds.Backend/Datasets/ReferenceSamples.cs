@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text;
+using Mds.Backend.Audit;
 using Mds.Analytics.Drift;
 using Mds.Analytics.Outliers;
+using Mds.Analytics.Tabular;
 using Mds.Backend.Data;
 using Mds.Backend.Registry;
 using Mds.Contracts.Inference;
@@ -11,28 +14,34 @@ using Microsoft.Extensions.Options;
 namespace Mds.Backend.Datasets;
 
 /// <summary>
-/// A version's reference dataset read into memory: its feature rows in the model's input order, which features are
-/// categorical, and the detectors fitted on it (built once, on first use). Immutable and shared between requests.
+/// A version's reference dataset read into memory: its rows in the model's column order (<see cref="TabularLayout"/>),
+/// text columns as codes into a per-column vocabulary (<see cref="CategoryCodes"/>), which columns are categorical,
+/// and the detectors fitted on it (built once, on first use). Immutable and shared between requests.
 /// </summary>
 public sealed class ReferenceSample
 {
     /// <summary>Integral features with at most this many distinct values (and at least ten rows a value) count as categorical.</summary>
     public const int MaxCategories = 20;
 
-    private readonly Lazy<MahalanobisDetector> _outliers;
+    /// <summary>How many of a text column's values the dataset's API answer lists.</summary>
+    public const int MaxListedValues = 50;
+
+    private readonly Lazy<MahalanobisDetector?> _outliers;
     private readonly ConcurrentDictionary<(double Alpha, int Bins), DriftDetector> _drift = new();
 
-    internal ReferenceSample(ModelVersion version, ReferenceDataset dataset, TensorMetadata input, IReadOnlyList<string> features, double[][] rows)
+    internal ReferenceSample(ModelVersion version, ReferenceDataset dataset, TabularLayout layout, IReadOnlyList<string> features, double[][] rows, IReadOnlyList<CategoryCodes?> vocabularies)
     {
         VersionId = version.Id;
         Model = version.Model.Name;
         Version = version.Version;
         UploadedAt = dataset.UploadedAt;
-        Input = input;
+        Layout = layout;
         Features = features;
         Rows = rows;
-        Categorical = [.. Enumerable.Range(0, features.Count).Where(f => IsCategorical(rows, f))];
-        _outliers = new Lazy<MahalanobisDetector>(() => MahalanobisDetector.Fit(Rows));
+        Vocabularies = vocabularies;
+        NumericColumns = [.. Enumerable.Range(0, features.Count).Where(f => vocabularies[f] is null)];
+        Categorical = [.. Enumerable.Range(0, features.Count).Where(f => vocabularies[f] is not null || IsCategorical(rows, f))];
+        _outliers = new Lazy<MahalanobisDetector?>(() => NumericColumns.Count == 0 ? null : MahalanobisDetector.Fit([.. Rows.Select(Numeric)]));
     }
 
     public long VersionId { get; }
@@ -40,20 +49,92 @@ public sealed class ReferenceSample
     public int Version { get; }
     public DateTimeOffset UploadedAt { get; }
 
-    /// <summary>The model's one tabular input.</summary>
-    public TensorMetadata Input { get; }
+    /// <summary>The model's inputs as rows of named columns.</summary>
+    public TabularLayout Layout { get; }
 
-    /// <summary>Feature names in input order.</summary>
+    /// <summary>Feature names in column order.</summary>
     public IReadOnlyList<string> Features { get; }
 
-    /// <summary>The dataset's feature rows, in file order.</summary>
+    /// <summary>The dataset's rows, in file order; a text column's cells are codes into its <see cref="Vocabularies"/> entry.</summary>
     public double[][] Rows { get; }
 
-    /// <summary>Indices of the features compared by the chi-squared test rather than Kolmogorov–Smirnov.</summary>
+    /// <summary>Each column's vocabulary: for a text column the values seen (most frequent first), null for a numeric one.</summary>
+    public IReadOnlyList<CategoryCodes?> Vocabularies { get; }
+
+    /// <summary>The indices of the numeric (not text) columns: the ones the outlier detector reads.</summary>
+    public IReadOnlyList<int> NumericColumns { get; }
+
+    /// <summary>Indices of the features compared by the chi-squared test rather than Kolmogorov–Smirnov: every text column, and integral ones with few values.</summary>
     public IReadOnlyList<int> Categorical { get; }
 
-    /// <summary>The Mahalanobis detector fitted on the rows (threshold: the rows' own 99th percentile).</summary>
-    public MahalanobisDetector Outliers => _outliers.Value;
+    /// <summary>
+    /// The Mahalanobis detector fitted on the rows' numeric columns (threshold: the rows' own 99th percentile); text
+    /// columns are left out. Null when the model has no numeric column.
+    /// </summary>
+    public MahalanobisDetector? Outliers => _outliers.Value;
+
+    /// <summary>Each text column's values as seen in the dataset, most frequent first, at most <see cref="MaxListedValues"/> each.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> TextValues =>
+        Enumerable.Range(0, Features.Count).Where(f => Vocabularies[f] is not null)
+            .ToDictionary(f => Features[f], f => (IReadOnlyList<string>)[.. Vocabularies[f]!.Values.Take(MaxListedValues)]);
+
+    /// <summary>A row's numeric columns, as the outlier detector reads them.</summary>
+    public double[] Numeric(double[] row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        var numeric = new double[NumericColumns.Count];
+        for (int i = 0; i < numeric.Length; i++)
+        {
+            numeric[i] = row[NumericColumns[i]];
+        }
+
+        return numeric;
+    }
+
+    /// <summary>The outlier score of an encoded row (the Mahalanobis distance of its numeric columns); NaN when there is no detector.</summary>
+    public double OutlierScore(double[] row) => Outliers is { } detector ? detector.Score(Numeric(row)) : double.NaN;
+
+    /// <summary>A codec for one use (a drift window, an explanation): unseen text values get codes of their own.</summary>
+    public RowCodec NewCodec() => new(this);
+
+    /// <summary>
+    /// The rows of a stored V2 request (an inference record's), encoded with <paramref name="codec"/>; empty when the
+    /// request does not hold them readably (truncated, another shape, a word in a numeric column, binary data).
+    /// </summary>
+    public IReadOnlyList<double[]> RowsOf(string? requestJson, RowCodec codec)
+    {
+        ArgumentNullException.ThrowIfNull(codec);
+        if (Layout.Kind == TabularLayoutKind.Matrix)
+        {
+            return RecordRows.Of(requestJson, Layout.Inputs[0].Name, Features.Count);
+        }
+
+        if (string.IsNullOrEmpty(requestJson))
+        {
+            return [];
+        }
+
+        try
+        {
+            var request = V2JsonCodec.DecodeRequest(Encoding.UTF8.GetBytes(requestJson));
+            var rows = new List<double[]>();
+            foreach (var cells in Layout.ReadRows(request.Inputs))
+            {
+                if (codec.Encode(cells) is not { } row)
+                {
+                    return [];
+                }
+
+                rows.Add(row);
+            }
+
+            return rows;
+        }
+        catch (InferenceProtocolException)
+        {
+            return [];
+        }
+    }
 
     /// <summary>The drift detector for <paramref name="alpha"/> and <paramref name="psiBins"/>, prepared once.</summary>
     public DriftDetector Drift(double alpha, int psiBins) =>
@@ -92,6 +173,71 @@ public sealed class ReferenceSample
 }
 
 /// <summary>
+/// Rows of cells (text) to rows of numbers for the statistics and back, for one use of a <see cref="ReferenceSample"/>:
+/// numeric cells parsed (invariant), text cells coded by the column's vocabulary, unseen values getting codes of their own.
+/// </summary>
+public sealed class RowCodec
+{
+    private readonly ReferenceSample _sample;
+    private readonly CategoryCodes.Encoder?[] _encoders;
+
+    internal RowCodec(ReferenceSample sample)
+    {
+        _sample = sample;
+        _encoders = [.. sample.Vocabularies.Select(v => v?.NewEncoder())];
+    }
+
+    /// <summary>The row as numbers; null when a numeric cell is not a finite number or the count is wrong.</summary>
+    public double[]? Encode(IReadOnlyList<string> cells)
+    {
+        ArgumentNullException.ThrowIfNull(cells);
+        if (cells.Count != _encoders.Length)
+        {
+            return null;
+        }
+
+        var row = new double[cells.Count];
+        for (int c = 0; c < row.Length; c++)
+        {
+            if (_encoders[c] is { } encoder)
+            {
+                row[c] = encoder.Code(cells[c] ?? "");
+            }
+            else if (double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v))
+            {
+                row[c] = v;
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        return row;
+    }
+
+    /// <summary>The row as cells: numbers in the invariant round-trip form, codes as their text.</summary>
+    public string[] Decode(double[] row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        var cells = new string[row.Length];
+        for (int c = 0; c < row.Length; c++)
+        {
+            cells[c] = _encoders[c] is { } encoder ? encoder.Value(row[c]) : row[c].ToString("R", CultureInfo.InvariantCulture);
+        }
+
+        return cells;
+    }
+
+    /// <summary>The text a column's code stands for, or the number itself for a numeric column.</summary>
+    public string Cell(int column, double value) =>
+        _encoders[column] is { } encoder ? encoder.Value(value) : value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Whether column <paramref name="column"/> holds text.</summary>
+    public bool IsText(int column) => _sample.Vocabularies[column] is not null;
+}
+
+/// <summary>
 /// Reads reference datasets into <see cref="ReferenceSample"/>s and keeps them, keyed by version and upload time, so a
 /// replaced dataset is read afresh and a deleted version's sample is forgotten on the next sweep.
 /// </summary>
@@ -104,15 +250,20 @@ public sealed class ReferenceSamples(IOptions<RegistryOptions> options)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(version);
-        if (TabularCsv.InputOf(version) is not { } input)
+        if (!TabularCsv.IsTabular(version))
         {
-            return (null, $"model '{version.Model.Name}' version {version.Version} is not tabular (one numeric input of shape [rows, features])");
+            return (null, $"model '{version.Model.Name}' version {version.Version} is not tabular ({TabularCsv.Rule})");
         }
 
         var dataset = await db.Set<ReferenceDataset>().AsNoTracking().SingleOrDefaultAsync(d => d.ModelVersionId == version.Id, ct);
         if (dataset is null)
         {
             return (null, $"model '{version.Model.Name}' version {version.Version} has no reference dataset; upload one on the version's page");
+        }
+
+        if (TabularCsv.LayoutOf(version, dataset.Columns, dataset.LabelColumn) is not { } input)
+        {
+            return (null, $"the reference dataset of model '{version.Model.Name}' version {version.Version} does not give the model's width");
         }
 
         var entry = _samples.AddOrUpdate(
@@ -141,7 +292,7 @@ public sealed class ReferenceSamples(IOptions<RegistryOptions> options)
         }
     }
 
-    private Entry Load(ModelVersion version, ReferenceDataset dataset, TensorMetadata input)
+    private Entry Load(ModelVersion version, ReferenceDataset dataset, TabularLayout input)
     {
         string path = DatasetServices.PathOf(options.Value.DataDirectory, version.Id);
         return new Entry(dataset.UploadedAt, new Lazy<Task<ReferenceSample>>(() => Task.Run(() => Read(version, dataset, input, path))));
@@ -149,19 +300,19 @@ public sealed class ReferenceSamples(IOptions<RegistryOptions> options)
 
     private sealed record Entry(DateTimeOffset UploadedAt, Lazy<Task<ReferenceSample>> Sample);
 
-    internal static ReferenceSample Read(ModelVersion version, ReferenceDataset dataset, TensorMetadata input, string path)
+    internal static ReferenceSample Read(ModelVersion version, ReferenceDataset dataset, TabularLayout layout, string path)
     {
         using var reader = new StreamReader(path);
         List<string>? header = null;
-        DatasetLayout? layout = null;
-        var rows = new List<double[]>(dataset.Rows);
+        DatasetLayout? columns = null;
+        var cells = new List<string[]>(dataset.Rows);
         foreach (var record in Csv.Read(reader))
         {
             if (header is null)
             {
                 header = record;
                 string? error;
-                (layout, error) = DatasetValidator.Layout(header, TabularCsv.FeatureCount(version, input), version.FeatureNames, dataset.LabelColumn);
+                (columns, error) = TabularCsv.Columns(header, version, layout, dataset.LabelColumn);
                 if (error is not null)
                 {
                     throw new InvalidDataException(error);
@@ -170,21 +321,29 @@ public sealed class ReferenceSamples(IOptions<RegistryOptions> options)
                 continue;
             }
 
-            var row = new double[layout!.FeatureColumns.Count];
-            for (int f = 0; f < row.Length; f++)
-            {
-                row[f] = double.Parse(record[layout.FeatureColumns[f]], NumberStyles.Float, CultureInfo.InvariantCulture);
-            }
-
-            rows.Add(row);
+            cells.Add([.. columns!.FeatureColumns.Select(c => record[c])]);
         }
 
-        if (header is null || rows.Count == 0)
+        if (header is null || cells.Count == 0)
         {
             throw new InvalidDataException("the file has no data rows");
         }
 
-        var names = version.FeatureNames is { Count: > 0 } named ? named : [.. layout!.FeatureColumns.Select(c => header[c].Trim())];
-        return new ReferenceSample(version, dataset, input, names, [.. rows]);
+        var vocabularies = layout.Columns.Select(c => c.IsText ? CategoryCodes.Fit(cells.Select(row => row[c.Index])) : null).ToList();
+        var rows = new double[cells.Count][];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            rows[r] = new double[layout.Columns.Count];
+            for (int f = 0; f < rows[r].Length; f++)
+            {
+                rows[r][f] = vocabularies[f] is { } codes ? codes.CodeOf(cells[r][f])!.Value
+                    : double.Parse(cells[r][f], NumberStyles.Float, CultureInfo.InvariantCulture);
+            }
+        }
+
+        var names = layout.Kind == TabularLayoutKind.Matrix && version.FeatureNames is { Count: > 0 } named && named.Count == layout.Columns.Count
+            ? named
+            : layout.Kind == TabularLayoutKind.Columns ? layout.ColumnNames : [.. columns!.FeatureColumns.Select(c => header[c].Trim())];
+        return new ReferenceSample(version, dataset, layout, names, rows, vocabularies);
     }
 }

@@ -3,12 +3,73 @@ using Mds.Contracts.Inference;
 
 namespace Mds.Backend.Datasets;
 
-/// <summary>What <see cref="TabularCsv.Check"/> learnt about a file: its header, data rows, layout and label column.</summary>
-public sealed record TabularCsvInfo(IReadOnlyList<string> Header, int Rows, DatasetLayout Layout, string? LabelColumn);
+/// <summary>What <see cref="TabularCsv.Check"/> learnt about a file: its header, data rows, layout and label column, and the model's columns.</summary>
+public sealed record TabularCsvInfo(IReadOnlyList<string> Header, int Rows, DatasetLayout Layout, string? LabelColumn, TabularLayout Tabular);
 
-/// <summary>CSV files of rows for a tabular model (one numeric input of shape [rows, features]): reference datasets, batches.</summary>
+/// <summary>
+/// CSV files of rows for a tabular model (<see cref="TabularLayout"/>: one numeric input of shape [rows, features], or
+/// one input per column, strings allowed): reference datasets, batches.
+/// </summary>
 public static class TabularCsv
 {
+    /// <summary>The tabular rule in words, for the messages that refuse other models.</summary>
+    public const string Rule = "one numeric input of shape [rows, features], or one input of shape [rows, 1] per column, numbers or strings";
+
+    /// <summary>
+    /// The version's columns; null when the model is not tabular. A matrix of unknown width whose model names no
+    /// features takes its width from <paramref name="csvHeader"/> (every column but <paramref name="labelColumn"/>).
+    /// </summary>
+    public static TabularLayout? LayoutOf(ModelVersion version, IReadOnlyList<string>? csvHeader = null, string? labelColumn = null)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        return LayoutOf(RegistryMapping.Schema(version.InputsJson), version.FeatureNames, csvHeader, labelColumn);
+    }
+
+    /// <summary>The columns of any V2 signature (a version's, a pipeline's derived one); see <see cref="LayoutOf(ModelVersion, IReadOnlyList{string}?, string?)"/>.</summary>
+    public static TabularLayout? LayoutOf(IReadOnlyList<TensorMetadata> inputs, IReadOnlyList<string>? featureNames, IReadOnlyList<string>? csvHeader = null, string? labelColumn = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (TabularLayout.Of(inputs, featureNames) is { } layout)
+        {
+            return layout;
+        }
+
+        if (csvHeader is null || InputOf(inputs) is null)
+        {
+            return null;
+        }
+
+        string? label = string.IsNullOrWhiteSpace(labelColumn) ? null : labelColumn.Trim();
+        return TabularLayout.Of(inputs, [.. csvHeader.Select(h => h.Trim()).Where(h => !string.Equals(h, label, StringComparison.Ordinal))]);
+    }
+
+    /// <summary>Whether the version is tabular, perhaps of a width only a file will tell.</summary>
+    public static bool IsTabular(ModelVersion version)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        var inputs = RegistryMapping.Schema(version.InputsJson);
+        return TabularLayout.Of(inputs, version.FeatureNames) is not null || InputOf(inputs) is not null;
+    }
+
+    /// <summary>
+    /// Which CSV columns are the model's: per-column inputs by name (the header must name every input); a matrix by the
+    /// model's feature names when it has them, else the first columns in order (see <see cref="DatasetValidator.Layout"/>).
+    /// </summary>
+    public static (DatasetLayout? Layout, string? Error) Columns(IReadOnlyList<string> header, IReadOnlyList<string>? featureNames, TabularLayout layout, string? labelColumn)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        var names = layout.Kind == TabularLayoutKind.Columns ? layout.ColumnNames
+            : featureNames is { } f && f.Count == layout.Columns.Count ? featureNames : null;
+        return DatasetValidator.Layout(header, layout.Columns.Count, names, labelColumn);
+    }
+
+    /// <summary><see cref="Columns(IReadOnlyList{string}, IReadOnlyList{string}?, TabularLayout, string?)"/> with the version's feature names.</summary>
+    public static (DatasetLayout? Layout, string? Error) Columns(IReadOnlyList<string> header, ModelVersion version, TabularLayout layout, string? labelColumn)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        return Columns(header, version.FeatureNames, layout, labelColumn);
+    }
+
     /// <summary>The version's one numeric [rows, features] input; null when the model is not tabular.</summary>
     public static TensorMetadata? InputOf(ModelVersion version)
     {
@@ -45,15 +106,18 @@ public static class TabularCsv
     }
 
     /// <summary>
-    /// Reads the whole file once: the layout from the header (see <see cref="DatasetValidator.Layout"/>; with an unknown
-    /// <paramref name="featureCount"/> every column but the label is a feature), then every row's feature cells must be numbers.
+    /// Reads the whole file once: the model's columns (see <see cref="LayoutOf(IReadOnlyList{TensorMetadata}, IReadOnlyList{string}?, IReadOnlyList{string}?, string?)"/>),
+    /// the file's layout from the header (<see cref="Columns(IReadOnlyList{string}, IReadOnlyList{string}?, TabularLayout, string?)"/>),
+    /// then every row's numeric cells must be numbers; text columns take any text.
     /// </summary>
     /// <returns>What the file holds, or the reason (in words) it does not fit.</returns>
-    public static (TabularCsvInfo? Info, string? Error) Check(string path, int featureCount, IReadOnlyList<string>? featureNames, string? labelColumn)
+    public static (TabularCsvInfo? Info, string? Error) Check(string path, IReadOnlyList<TensorMetadata> inputs, IReadOnlyList<string>? featureNames, string? labelColumn)
     {
         using var reader = new StreamReader(path);
         List<string>? header = null;
         DatasetLayout? layout = null;
+        TabularLayout? tabular = null;
+        bool[] text = [];
         int rows = 0;
         try
         {
@@ -62,19 +126,25 @@ public static class TabularCsv
                 if (header is null)
                 {
                     header = record;
-                    int features = featureCount > 0 ? featureCount : header.Count - (string.IsNullOrWhiteSpace(labelColumn) ? 0 : 1);
+                    tabular = LayoutOf(inputs, featureNames, header, labelColumn);
+                    if (tabular is null)
+                    {
+                        return (null, "the model is not tabular (" + Rule + ")");
+                    }
+
                     string? error;
-                    (layout, error) = DatasetValidator.Layout(header, features, featureNames, labelColumn);
+                    (layout, error) = Columns(header, featureNames, tabular, labelColumn);
                     if (error is not null)
                     {
                         return (null, error);
                     }
 
+                    text = [.. tabular.Columns.Select(c => c.IsText)];
                     continue;
                 }
 
                 rows++;
-                string? bad = DatasetValidator.FirstBadCell(header, record, rows, layout!);
+                string? bad = DatasetValidator.FirstBadCell(header, record, rows, layout!, text);
                 if (bad is not null)
                 {
                     return (null, bad);
@@ -91,6 +161,6 @@ public static class TabularCsv
             return (null, "the file has no header row or no data rows");
         }
 
-        return (new TabularCsvInfo(header, rows, layout!, layout!.LabelColumn is int l ? header[l] : null), null);
+        return (new TabularCsvInfo(header, rows, layout!, layout!.LabelColumn is int l ? header[l] : null, tabular!), null);
     }
 }

@@ -45,12 +45,13 @@ public sealed class DriftRunner(MdsDbContext db, ReferenceSamples samples, Drift
             .Select(r => new { r.Time, r.Request })
             .ToListAsync(ct);
 
+        var codec = sample.NewCodec();
         var rows = new List<double[]>(o.WindowRows);
         int used = 0;
         DateTimeOffset from = now, to = now;
         foreach (var r in records)
         {
-            var recordRows = RecordRows.Of(r.Request, sample.Input.Name, sample.Features.Count);
+            var recordRows = sample.RowsOf(r.Request, codec);
             if (recordRows.Count == 0)
             {
                 continue;
@@ -77,7 +78,7 @@ public sealed class DriftRunner(MdsDbContext db, ReferenceSamples samples, Drift
         var result = sample.Drift(o.Alpha, o.PsiBins).Detect(window);
         var features = result.Features.Select(f => new FeatureDriftDto(
             f.Name, f.Test == DriftTest.ChiSquared ? "chi2" : "ks", f.Statistic, f.PValue, f.Psi, f.Drifted,
-            f.Histogram is { } h ? new DriftHistogramDto(h.Bins, h.Reference, h.Current) : null)).ToList();
+            f.Histogram is { } h ? new DriftHistogramDto(Bins(sample, codec, f.Name, h.Bins), h.Reference, h.Current) : null)).ToList();
         var multivariate = o.Multivariate ? Multivariate(sample, window, o) : null;
         var report = new DriftReportRecord
         {
@@ -102,21 +103,37 @@ public sealed class DriftRunner(MdsDbContext db, ReferenceSamples samples, Drift
         return (report, null);
     }
 
+    // A text column's categories are codes to the detector: the report shows the text they stand for.
+    private static IReadOnlyList<string> Bins(ReferenceSample sample, RowCodec codec, string feature, IReadOnlyList<string> bins)
+    {
+        int column = Enumerable.Range(0, sample.Features.Count).FirstOrDefault(i => sample.Features[i] == feature, -1);
+        return column >= 0 && codec.IsText(column)
+            ? [.. bins.Select(b => double.TryParse(b, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double code) ? codec.Cell(column, code) : b)]
+            : bins;
+    }
+
     // MMD on features standardised by the reference's mean and deviation (raw features on different scales would let
     // the widest dominate the kernel), both samples spread-subsampled to MultivariateRows; seeded for repeatable p-values.
+    // Text columns (codes, not quantities) are left out of it.
     private static MultivariateDriftDto? Multivariate(ReferenceSample sample, double[][] window, DriftOptions o)
     {
-        int width = sample.Features.Count;
+        int width = sample.NumericColumns.Count;
+        if (width == 0)
+        {
+            return null;
+        }
+
+        var referenceRows = sample.Rows.Select(sample.Numeric).ToArray();
         var mean = new double[width];
         var scale = new double[width];
         for (int f = 0; f < width; f++)
         {
-            mean[f] = sample.Rows.Average(r => r[f]);
-            double variance = sample.Rows.Average(r => (r[f] - mean[f]) * (r[f] - mean[f]));
+            mean[f] = referenceRows.Average(r => r[f]);
+            double variance = referenceRows.Average(r => (r[f] - mean[f]) * (r[f] - mean[f]));
             scale[f] = variance > 0 ? 1 / Math.Sqrt(variance) : 1;
         }
 
-        double[][] Standardise(double[][] rows) => [.. ReferenceSample.Spread(rows, o.MultivariateRows).Select(r => r.Select((v, f) => (v - mean[f]) * scale[f]).ToArray())];
+        double[][] Standardise(double[][] rows) => [.. ReferenceSample.Spread(rows, o.MultivariateRows).Select(r => sample.Numeric(r).Select((v, f) => (v - mean[f]) * scale[f]).ToArray())];
         var reference = Standardise(sample.Rows);
         var current = Standardise(window);
         if (reference.Length < 2 || current.Length < 2)

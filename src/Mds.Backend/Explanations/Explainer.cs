@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Globalization;
 using Mds.Analytics.Explanations;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
@@ -58,21 +59,41 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
     /// <summary>Whether a record's caller is the explainer.</summary>
     public static bool IsExplainerCall(string? caller) => caller is not null && caller.StartsWith(CallerPrefix, StringComparison.Ordinal);
 
-    /// <summary>Explains the model's output for <paramref name="instance"/>.</summary>
+    /// <summary>Explains the model's output for a row of numbers (a model without text columns).</summary>
+    /// <exception cref="ExplanationException">As <see cref="ExplainAsync(ModelVersion, IReadOnlyList{string}, Guid?, int, string?, CancellationToken)"/>.</exception>
+    public Task<ExplanationDto> ExplainAsync(ModelVersion version, double[] instance, Guid? recordId, int row, string? user, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        if (instance.Any(v => !double.IsFinite(v)))
+        {
+            throw new ExplanationException("The row must hold finite numbers.", StatusCodes.Status400BadRequest);
+        }
+
+        return ExplainAsync(version, [.. instance.Select(v => v.ToString("R", CultureInfo.InvariantCulture))], recordId, row, user, ct);
+    }
+
+    /// <summary>
+    /// Explains the model's output for <paramref name="cells"/> (a cell a column, text allowed). Every column is a
+    /// player, text ones included: a coalition replaces a column's value by a background row's, coded by the column's
+    /// vocabulary and decoded to text when the request tensors are built.
+    /// </summary>
     /// <exception cref="ExplanationException">No usable dataset (400), a bad row (400), the model refused it (400), no replica (503), too slow (504).</exception>
-    public async Task<ExplanationDto> ExplainAsync(ModelVersion version, double[] instance, Guid? recordId, int row, string? user, CancellationToken ct)
+    public async Task<ExplanationDto> ExplainAsync(ModelVersion version, IReadOnlyList<string> cells, Guid? recordId, int row, string? user, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(version);
-        ArgumentNullException.ThrowIfNull(instance);
+        ArgumentNullException.ThrowIfNull(cells);
         var (sample, error) = await samples.GetAsync(db, version, ct);
         if (sample is null)
         {
             throw new ExplanationException(Sentence(error!), StatusCodes.Status400BadRequest);
         }
 
-        if (instance.Length != sample.Features.Count || instance.Any(v => !double.IsFinite(v)))
+        var codec = sample.NewCodec();
+        if (codec.Encode(cells) is not { } instance)
         {
-            throw new ExplanationException($"The row must hold {sample.Features.Count} finite numbers, one per feature.", StatusCodes.Status400BadRequest);
+            throw new ExplanationException(
+                $"The row must hold {sample.Features.Count} cells, one per column ({string.Join(", ", sample.Features)}), numbers in the numeric columns.",
+                StatusCodes.Status400BadRequest);
         }
 
         var o = options.Value;
@@ -80,14 +101,13 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
         timeout.CancelAfter(o.Timeout);
         string model = version.Model.Name;
         string caller = CallerPrefix + " " + (user ?? "anonymous");
-        var input = sample.Input;
-        var datatype = TensorDatatypes.Parse(input.Datatype);
+        var layout = sample.Layout;
         try
         {
-            var target = await TargetAsync(version, datatype, instance, caller, timeout.Token);
+            var target = await TargetAsync(version, layout, codec.Decode(instance), caller, timeout.Token);
             async Task<double[]> Predict(double[][] rows, CancellationToken token)
             {
-                var values = await PredictAsync(model, version.Version, input.Name, datatype, rows, target.Output, caller, token);
+                var values = await PredictAsync(model, version.Version, layout, [.. rows.Select(codec.Decode)], target.Output, caller, token);
                 int width = values.Length / rows.Length;
                 return [.. Enumerable.Range(0, rows.Length).Select(r => values[r * width + target.Index])];
             }
@@ -95,14 +115,14 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
             var background = sample.Spread(o.BackgroundRows);
             var explainer = await KernelShap.CreateAsync(Predict, background, o.MaxBatchRows, timeout.Token);
             var shap = await explainer.ExplainAsync(instance, o.Samples, new Random(7), timeout.Token);
-            var detector = sample.Outliers;
-            double score = detector.Score(instance);
+            double score = sample.OutlierScore(instance);
+            bool scored = !double.IsNaN(score);
             return new ExplanationDto(
                 model, version.Version, recordId, row, target.Output, target.Classifier ? target.Index : null,
-                target.Classifier && version.Classes is { } classes && target.Index < classes.Count ? classes[target.Index] : null,
+                target.Classifier ? target.Label : null,
                 shap.BaseValue, shap.Prediction,
-                [.. sample.Features.Select((f, i) => new AttributionDto(f, instance[i], shap.Attributions[i]))],
-                shap.Coalitions, shap.Exact, background.Length, clock.GetUtcNow(), score, score > detector.Threshold);
+                [.. sample.Features.Select((f, i) => new AttributionDto(f, instance[i], shap.Attributions[i], codec.IsText(i) ? codec.Cell(i, instance[i]) : null))],
+                shap.Coalitions, shap.Exact, background.Length, clock.GetUtcNow(), scored ? score : null, scored ? score > sample.Outliers!.Threshold : null);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -122,12 +142,32 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
         }
     }
 
-    // Which output and which value of a row are explained: the first numeric output with several values a row
-    // (class scores) at the instance's highest score, else the first numeric one-value-a-row output (floating point first).
-    private async Task<(string Output, int Index, bool Classifier)> TargetAsync(
-        ModelVersion version, TensorDatatype datatype, double[] instance, string caller, CancellationToken ct)
+    // Which output and which value of a row are explained. A classifier (ClassifierOutputs: a label output beside
+    // probabilities, however named): the probability column of the label it predicts for the instance — never the
+    // label itself. Otherwise the first numeric output with several values a row (scores) at the instance's highest
+    // score, else the first numeric one-value-a-row output (floating point first).
+    private async Task<(string Output, int Index, bool Classifier, string? Label)> TargetAsync(
+        ModelVersion version, TabularLayout layout, string[] instance, string caller, CancellationToken ct)
     {
-        var numeric = RegistryMapping.Schema(version.OutputsJson)
+        var outputs = RegistryMapping.Schema(version.OutputsJson);
+        if (ClassifierOutputs.Of(outputs, version.Classes) is { ProbabilityOutput: { } probabilities } classifier)
+        {
+            var request = new InferenceRequest
+            {
+                Inputs = layout.CreateInputs([instance]),
+                Outputs = [new RequestedOutput(classifier.LabelOutput.Name), new RequestedOutput(probabilities.Name)],
+            };
+            var response = (await replicas.InferAsync(version.Model.Name, version.Version, request, Options(caller), ct)).Response;
+            if (classifier.Read(response.Outputs) is [{ LabelIndex: int index } predicted, ..])
+            {
+                bool named = probabilities.ClassLabels is { Count: > 0 } || version.Classes is { Count: > 0 };
+                return (probabilities.Name, index, true, named && index < predicted.Classes.Count ? predicted.Classes[index] : null);
+            }
+
+            throw new ExplanationException("The model answered no class probabilities to explain.", StatusCodes.Status400BadRequest);
+        }
+
+        var numeric = outputs
             .Where(t => TensorDatatypes.Parse(t.Datatype) is not (TensorDatatype.Bytes or TensorDatatype.Bool or TensorDatatype.Invalid))
             .OrderBy(t => TensorDatatypes.Parse(t.Datatype) is TensorDatatype.Fp32 or TensorDatatype.Fp64 or TensorDatatype.Fp16 or TensorDatatype.Bf16 ? 0 : 1)
             .ToList();
@@ -136,13 +176,13 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
             throw new ExplanationException("The model has no numeric output to explain.", StatusCodes.Status400BadRequest);
         }
 
-        var request = new InferenceRequest
+        var plain = new InferenceRequest
         {
-            Inputs = [TabularTensor.Create(TabularCsv.InputOf(version)!.Name, datatype, instance, 1)],
+            Inputs = layout.CreateInputs([instance]),
             Outputs = [.. numeric.Select(t => new RequestedOutput(t.Name))],
         };
-        var response = (await replicas.InferAsync(version.Model.Name, version.Version, request, Options(caller), ct)).Response;
-        var answered = numeric.Select(t => (t.Name, Values: response.Outputs.FirstOrDefault(o => o.Name == t.Name) is { } o ? TabularTensor.ToDoubles(o.Data) : null))
+        var answer = (await replicas.InferAsync(version.Model.Name, version.Version, plain, Options(caller), ct)).Response;
+        var answered = numeric.Select(t => (t.Name, Values: answer.Outputs.FirstOrDefault(o => o.Name == t.Name) is { } o ? TabularTensor.ToDoubles(o.Data) : null))
             .Where(x => x.Values is { Length: > 0 }).ToList();
         if (answered.FirstOrDefault(x => x.Values!.Length > 1) is { Name: not null } scores)
         {
@@ -152,28 +192,22 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
                 best = scores.Values[i] > scores.Values[best] ? i : best;
             }
 
-            return (scores.Name, best, true);
+            return (scores.Name, best, true, version.Classes is { } classes && best < classes.Count ? classes[best] : null);
         }
 
-        return answered.Count > 0 ? (answered[0].Name, 0, false)
+        return answered.Count > 0 ? (answered[0].Name, 0, false, null)
             : throw new ExplanationException("The model answered no numeric output to explain.", StatusCodes.Status400BadRequest);
     }
 
     private async Task<double[]> PredictAsync(
-        string model, int version, string input, TensorDatatype datatype, double[][] rows, string output, string caller, CancellationToken ct)
+        string model, int version, TabularLayout layout, IReadOnlyList<IReadOnlyList<string>> rows, string output, string caller, CancellationToken ct)
     {
-        var flat = new double[rows.Length * rows[0].Length];
-        for (int r = 0; r < rows.Length; r++)
-        {
-            rows[r].CopyTo(flat, r * rows[0].Length);
-        }
-
-        var request = new InferenceRequest { Inputs = [TabularTensor.Create(input, datatype, flat, rows.Length)], Outputs = [new RequestedOutput(output)] };
+        var request = new InferenceRequest { Inputs = layout.CreateInputs(rows), Outputs = [new RequestedOutput(output)] };
         var response = (await replicas.InferAsync(model, version, request, Options(caller), ct)).Response;
         var values = response.Outputs.FirstOrDefault(o => o.Name == output) is { } tensor ? TabularTensor.ToDoubles(tensor.Data) : null;
-        if (values is null || values.Length == 0 || values.Length % rows.Length != 0)
+        if (values is null || values.Length == 0 || values.Length % rows.Count != 0)
         {
-            throw new ExplanationException($"The model's output '{output}' did not hold the same number of values for each of {rows.Length} rows.", StatusCodes.Status400BadRequest);
+            throw new ExplanationException($"The model's output '{output}' did not hold the same number of values for each of {rows.Count} rows.", StatusCodes.Status400BadRequest);
         }
 
         return values;

@@ -45,7 +45,7 @@ public static class ExplanationsApi
     }
 
     private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> ExplainRow(
-        string name, int version, [FromBody] FeatureRowsDto? body, ClaimsPrincipal caller, MdsDbContext db, ReferenceSamples samples, Explainer explainer, CancellationToken ct)
+        string name, int version, [FromBody] ExplainRowsDto? body, ClaimsPrincipal caller, MdsDbContext db, ReferenceSamples samples, Explainer explainer, CancellationToken ct)
     {
         var (sample, problem) = await OutliersApi.SampleAsync(db, samples, name, version, ct);
         if (sample is null)
@@ -53,15 +53,32 @@ public static class ExplanationsApi
             return problem!;
         }
 
-        if (OutliersApi.CheckRows(body, sample.Features.Count, maxRows: 1) is { } error)
+        if (body?.Rows is not { Count: 1 } rows || rows[0] is not { } cells || cells.Count != sample.Features.Count)
         {
-            return Problem(error, StatusCodes.Status400BadRequest);
+            return Problem(body?.Rows is { Count: > 1 } many ? $"Send exactly one row; {many.Count} were sent."
+                : $"'rows' is required: one row of {sample.Features.Count} cells, one per column ({string.Join(", ", sample.Features)}).", StatusCodes.Status400BadRequest);
+        }
+
+        // Numbers as JSON numbers (today's form) or text; text columns as strings.
+        var text = new string[cells.Count];
+        for (int i = 0; i < cells.Count; i++)
+        {
+            text[i] = cells[i].ValueKind switch
+            {
+                JsonValueKind.String => cells[i].GetString()!,
+                JsonValueKind.Number => cells[i].GetRawText(),
+                _ => "",
+            };
+            if (cells[i].ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
+            {
+                return Problem($"Cell {i} ('{sample.Features[i]}') must be a number or a string.", StatusCodes.Status400BadRequest);
+            }
         }
 
         var v = await db.ModelVersions.AsNoTracking().Include(x => x.Model).SingleAsync(x => x.Id == sample.VersionId, ct);
         try
         {
-            return TypedResults.Ok(await explainer.ExplainAsync(v, [.. body!.Rows[0]], recordId: null, row: 0, AuthApi.CallerName(caller), ct));
+            return TypedResults.Ok(await explainer.ExplainAsync(v, text, recordId: null, row: 0, AuthApi.CallerName(caller), ct));
         }
         catch (ExplanationException e)
         {
@@ -115,10 +132,11 @@ public static class ExplanationsApi
             return Problem(char.ToUpperInvariant(error![0]) + error[1..] + ".", StatusCodes.Status400BadRequest);
         }
 
-        var rows = RecordRows.Of(record.Request, sample.Input.Name, sample.Features.Count);
+        var codec = sample.NewCodec();
+        var rows = sample.RowsOf(record.Request, codec);
         if (rows.Count == 0)
         {
-            return Problem("The record's input rows were not kept (the request was over the audit log's size limit, or is not a table of numbers).", StatusCodes.Status400BadRequest);
+            return Problem("The record's input rows were not kept (the request was over the audit log's size limit, or does not fit the model's columns).", StatusCodes.Status400BadRequest);
         }
 
         if (row < 0 || row >= rows.Count)
@@ -129,7 +147,7 @@ public static class ExplanationsApi
         ExplanationDto explanation;
         try
         {
-            explanation = await explainer.ExplainAsync(version, rows[row], id, row, AuthApi.CallerName(caller), ct);
+            explanation = await explainer.ExplainAsync(version, codec.Decode(rows[row]), id, row, AuthApi.CallerName(caller), ct);
         }
         catch (ExplanationException e)
         {

@@ -89,7 +89,8 @@ public sealed partial class OutlierScorer(
                 continue;
             }
 
-            var detector = sample.Outliers;
+            var detector = sample.Outliers; // numeric columns only: text columns are not scored
+            var codec = sample.NewCodec();
             var ids = new Guid[records.Count];
             var times = new DateTime[records.Count];
             var scores = new double[records.Count];
@@ -99,9 +100,9 @@ public sealed partial class OutlierScorer(
                 var r = records[i];
                 ids[i] = r.Id;
                 times[i] = r.Time.UtcDateTime;
-                var rows = Explanations.Explainer.IsExplainerCall(r.Caller) ? [] : RecordRows.Of(r.Request, sample.Input.Name, sample.Features.Count);
-                scores[i] = rows.Count == 0 ? double.NaN : rows.Max(row => detector.Score(row));
-                flags[i] = rows.Count == 0 ? null : scores[i] > detector.Threshold;
+                var rows = detector is null || Explanations.Explainer.IsExplainerCall(r.Caller) ? [] : sample.RowsOf(r.Request, codec);
+                scores[i] = rows.Count == 0 ? double.NaN : rows.Max(row => detector!.Score(sample.Numeric(row)));
+                flags[i] = rows.Count == 0 ? null : scores[i] > detector!.Threshold;
                 _scored.Add(1, new TagList { { "model", model }, { "version", number.ToString(System.Globalization.CultureInfo.InvariantCulture) }, { "outlier", flags[i] switch { true => "true", false => "false", null => "unreadable" } } });
             }
 

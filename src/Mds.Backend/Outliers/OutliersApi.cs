@@ -38,8 +38,15 @@ public static class OutliersApi
             return problem!;
         }
 
-        var detector = sample.Outliers;
-        return TypedResults.Ok(new OutlierDetectorDto("mahalanobis", detector.Threshold, detector.Quantile, sample.Rows.Length, sample.Features));
+        if (sample.Outliers is not { } detector)
+        {
+            return Bad(NoNumericColumns);
+        }
+
+        return TypedResults.Ok(new OutlierDetectorDto(
+            "mahalanobis", detector.Threshold, detector.Quantile, sample.Rows.Length,
+            [.. sample.NumericColumns.Select(f => sample.Features[f])],
+            [.. Enumerable.Range(0, sample.Features.Count).Except(sample.NumericColumns).Select(f => sample.Features[f])]));
     }
 
     private static async Task<Results<Ok<OutlierScoresDto>, ProblemHttpResult>> Score(
@@ -51,12 +58,17 @@ public static class OutliersApi
             return problem!;
         }
 
-        if (CheckRows(body, sample.Features.Count, MaxRows) is { } error)
+        if (sample.Outliers is not { } detector)
+        {
+            return Bad(NoNumericColumns);
+        }
+
+        // Rows hold the numeric features only (the detector's Features): text columns are not scored.
+        if (CheckRows(body, sample.NumericColumns.Count, MaxRows) is { } error)
         {
             return Bad(error);
         }
 
-        var detector = sample.Outliers;
         var scores = body!.Rows.Select(r => detector.Score(r.ToArray())).ToList();
         return TypedResults.Ok(new OutlierScoresDto(scores, [.. scores.Select(s => s > detector.Threshold)], detector.Threshold));
     }
@@ -103,6 +115,8 @@ public static class OutliersApi
 
         return null;
     }
+
+    private const string NoNumericColumns = "The model has no numeric columns: outliers are scored on numeric columns only (text columns are skipped).";
 
     private static ProblemHttpResult Bad(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest);
 }

@@ -73,8 +73,9 @@ public sealed record FeatureRowsDto(IReadOnlyList<IReadOnlyList<double>> Rows);
 /// <param name="Threshold">Scores above this are outliers: the reference's own scores' <paramref name="Quantile"/>.</param>
 /// <param name="Quantile">The quantile of the reference's scores the threshold sits at (0.99).</param>
 /// <param name="ReferenceRows">Rows it was fitted on.</param>
-/// <param name="Features">The features, in order.</param>
-public sealed record OutlierDetectorDto(string Method, double Threshold, double Quantile, int ReferenceRows, IReadOnlyList<string> Features);
+/// <param name="Features">The numeric features it reads (and a scored row holds), in order.</param>
+/// <param name="SkippedFeatures">The text (categorical) columns, which the detector does not read; empty for an all-numeric model.</param>
+public sealed record OutlierDetectorDto(string Method, double Threshold, double Quantile, int ReferenceRows, IReadOnlyList<string> Features, IReadOnlyList<string>? SkippedFeatures = null);
 
 /// <summary>Outlier scores of the rows sent, in order.</summary>
 /// <param name="Scores">Each row's Mahalanobis distance from the reference.</param>
@@ -86,7 +87,12 @@ public sealed record OutlierScoresDto(IReadOnlyList<double> Scores, IReadOnlyLis
 /// <param name="Feature">The feature's name.</param>
 /// <param name="Value">The instance's value of it.</param>
 /// <param name="Attribution">Its SHAP value: how much it moved the output from the base value.</param>
-public sealed record AttributionDto(string Feature, double Value, double Attribution);
+/// <param name="Text">For a text column, the instance's value (then <paramref name="Value"/> is its code in the reference's vocabulary); null for a numeric one.</param>
+public sealed record AttributionDto(string Feature, double Value, double Attribution, string? Text = null);
+
+/// <summary><c>POST .../explain</c>: the row to explain.</summary>
+/// <param name="Rows">One row: a cell a column, in the model's column order; numbers as JSON numbers (or text), text columns as strings.</param>
+public sealed record ExplainRowsDto(IReadOnlyList<IReadOnlyList<System.Text.Json.JsonElement>> Rows);
 
 /// <summary>A KernelSHAP explanation of one prediction (of a stored record's row, or of a row sent).</summary>
 /// <param name="Model">The model.</param>

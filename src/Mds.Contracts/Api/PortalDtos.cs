@@ -24,9 +24,23 @@ public sealed record FeedbackDto(
 public sealed record AccuracyPointDto(DateTimeOffset BucketStart, int Total, int Correct, double Accuracy);
 
 /// <summary>A version's reference dataset (CSV), used later for drift, outliers and explanations.</summary>
+/// <param name="ModelName">The model.</param>
+/// <param name="Version">The version.</param>
+/// <param name="FileName">The uploaded file's name.</param>
+/// <param name="SizeBytes">The file's size.</param>
+/// <param name="Rows">Data rows.</param>
+/// <param name="Columns">The header's columns.</param>
+/// <param name="LabelColumn">The label column, if any.</param>
+/// <param name="UploadedAt">When it was uploaded.</param>
+/// <param name="UploadedBy">Who uploaded it.</param>
+/// <param name="TextValues">
+/// For a model with text (string) columns: each text column's values as seen in the dataset, most frequent first, at
+/// most 50 a column (the Try form offers them); null when the model has none or the file cannot be read.
+/// </param>
 public sealed record DatasetDto(
     string ModelName, int Version, string FileName, long SizeBytes, int Rows, IReadOnlyList<string> Columns,
-    string? LabelColumn, DateTimeOffset UploadedAt, string? UploadedBy);
+    string? LabelColumn, DateTimeOffset UploadedAt, string? UploadedBy,
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? TextValues = null);
 
 /// <summary>The first rows of a dataset.</summary>
 public sealed record DatasetPreviewDto(IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, int TotalRows);

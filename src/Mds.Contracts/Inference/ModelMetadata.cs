@@ -33,27 +33,54 @@ public sealed record TensorMetadata(
     /// <summary>Class labels as the <c>class_labels</c> parameter spells them: a JSON array of strings.</summary>
     public static string EncodeLabels(IReadOnlyList<string> labels) => JsonSerializer.Serialize(labels, LabelsContext.Default.IReadOnlyListString);
 
-    /// <summary>The labels in a <c>class_labels</c> parameter; null when it is not a JSON array of strings.</summary>
+    /// <summary>
+    /// The labels in a <c>class_labels</c> parameter: a JSON array of strings or numbers (numbers kept as written);
+    /// null when it is not one.
+    /// </summary>
     public static IReadOnlyList<string>? DecodeLabels(string? text)
     {
-        if (string.IsNullOrEmpty(text) || text.Length > 1 << 20)
+        if (string.IsNullOrWhiteSpace(text) || text.Length > 1 << 20)
         {
             return null;
         }
 
         try
         {
-            return JsonSerializer.Deserialize(text, LabelsContext.Default.StringArray);
+            using var document = JsonDocument.Parse(text);
+            if (document.RootElement.ValueKind != JsonValueKind.Array)
+            {
+                return null;
+            }
+
+            var labels = new List<string>(document.RootElement.GetArrayLength());
+            foreach (var item in document.RootElement.EnumerateArray())
+            {
+                switch (item.ValueKind)
+                {
+                    case JsonValueKind.String:
+                        labels.Add(item.GetString()!);
+                        break;
+                    case JsonValueKind.Number:
+                        labels.Add(item.GetRawText());
+                        break;
+                    default:
+                        return null;
+                }
+            }
+
+            return labels;
         }
         catch (JsonException)
         {
             return null;
         }
     }
+
+    /// <summary>The same as <see cref="DecodeLabels"/>.</summary>
+    public static IReadOnlyList<string>? ParseClassLabels(string? text) => DecodeLabels(text);
 }
 
 [JsonSerializable(typeof(IReadOnlyList<string>))]
-[JsonSerializable(typeof(string[]))]
 internal sealed partial class LabelsContext : JsonSerializerContext;
 
 /// <summary>V2 model metadata response (<c>GET /v2/models/{name}[/versions/{v}]</c>).</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Mds.Contracts.Api;
 using Mds.Portal.Auth;
 
@@ -18,10 +19,17 @@ public sealed class ExplanationsClient(HttpClient http, BackendToken token) : Ba
     public Task<ExplanationDto> ExplainRecordAsync(Guid recordId, int row = 0, CancellationToken cancellationToken = default)
         => SendForAsync<ExplanationDto>(HttpMethod.Post, ExplanationPath(recordId, row), null, cancellationToken);
 
-    /// <summary>Explains one feature row sent (nothing is kept); throws with the backend's reason when it cannot.</summary>
-    public async Task<ExplanationDto> ExplainRowAsync(string name, int version, IReadOnlyList<double> row, CancellationToken cancellationToken = default)
-        => await SendForAsync<ExplanationDto>(HttpMethod.Post, ModelsClient.VersionPath(name, version) + "/explain",
-            await JsonBodyAsync(new FeatureRowsDto([row]), cancellationToken), cancellationToken);
+    /// <summary>
+    /// Explains one row sent, a cell a column (numbers as <see cref="double"/>, text columns as <see cref="string"/>;
+    /// nothing is kept); throws with the backend's reason when it cannot.
+    /// </summary>
+    public async Task<ExplanationDto> ExplainRowAsync(string name, int version, IReadOnlyList<object> cells, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(cells);
+        var row = cells.Select(c => JsonSerializer.SerializeToElement(c)).ToList();
+        return await SendForAsync<ExplanationDto>(HttpMethod.Post, ModelsClient.VersionPath(name, version) + "/explain",
+            await JsonBodyAsync(new ExplainRowsDto([row]), cancellationToken), cancellationToken);
+    }
 
     private static string ExplanationPath(Guid recordId, int row)
         => string.Create(CultureInfo.InvariantCulture, $"{RecordsClient.RecordPath(recordId)}/explanation?row={row}");

@@ -129,6 +129,35 @@ public sealed class TestGraphsTests
         Assert.Equal(values, outputs[0].GetTensorDataAsSpan<T>().ToArray());
     }
 
+    [Fact]
+    public void PerColumnClassifier_encodes_the_city_and_answers_an_int64_label_beside_its_probabilities()
+    {
+        using var session = new InferenceSession(TestGraphs.PerColumnClassifier());
+        using var options = new RunOptions();
+        using var age = OrtValue.CreateTensorValueFromMemory(new[] { 30f, 30f, 30f, 30f }, [4, 1]);
+        using var city = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, [4, 1]);
+        string[] cities = ["paris", "rome", "oslo", "lima"];
+        for (int i = 0; i < cities.Length; i++)
+        {
+            city.StringTensorSetElementAt(cities[i], i);
+        }
+
+        using var outputs = session.Run(options, ["age", "city"], [age, city], ["label", "probabilities"]);
+
+        Assert.Equal([0L, 1L, 2L, 0L], outputs[0].GetTensorDataAsSpan<long>().ToArray());
+        float[] rome = outputs[1].GetTensorDataAsSpan<float>()[3..6].ToArray();
+        double sum = 1 + Math.E + Math.Exp(0.6);
+        Assert.Equal([1 / sum, Math.E / sum, Math.Exp(0.6) / sum], rome.Select(p => (double)p), new ToleranceComparer(1e-5));
+        Assert.Equal([-1L, 1L], session.InputMetadata["city"].Dimensions.Select(d => (long)d));
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+
+        public int GetHashCode(double obj) => 0;
+    }
+
     private static void AssertStringRoundTrip(byte[] model, string[] values)
     {
         using var session = new InferenceSession(model);

@@ -1,4 +1,5 @@
 using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
 using Mds.Portal.Components.Pages.Try;
 
 namespace Mds.UnitTests.Portal;
@@ -109,5 +110,17 @@ public class BatchReaderTests
         return new BatchDto(7, "iris", 1, state, "iris.csv", total, done, error, summary,
             ["sepal_length", "sepal_width", "petal_length", "petal_width", "species", "PredictedLabel", "Score[setosa]", "Score[versicolor]", "Score[virginica]"],
             "analyst@test.local", created, state == BatchStates.Queued ? null : created.AddSeconds(1), finished ? created.AddSeconds(3) : null);
+    }
+
+    [Fact]
+    public void A_file_for_per_column_inputs_must_name_every_input_and_one_for_an_unnamed_matrix_need_not()
+    {
+        var perColumn = TabularLayout.Of([new("age", "FP32", [-1, 1]), new("city", "BYTES", [-1, 1])], null)!;
+        var matrix = TabularLayout.Of([new("x", "FP32", [-1, 2])], null)!;
+
+        Assert.Equal(["city"], BatchReader.MissingColumns(["label", " age ", "town"], perColumn, null));
+        Assert.Empty(BatchReader.MissingColumns(["city", "age"], perColumn, null));
+        Assert.Empty(BatchReader.MissingColumns(["a", "b"], matrix, null));
+        Assert.Equal(["width"], BatchReader.MissingColumns(["length", "a"], matrix, ["length", "width"]));
     }
 }

@@ -73,6 +73,7 @@ public class BatchTryTests
         Assert.Equal(["PredictedLabel", "Score[setosa]", "Score[versicolor]", "Score[virginica]"],
             batchTry.FindAll("[data-testid=batch-predicted-column]").Select(th => th.TextContent.Trim()));
         Assert.Contains("4.025e-7", batchTry.Find("[data-testid=batch-rows]").TextContent, StringComparison.Ordinal);
+        Assert.Equal("PredictedLabel", batchTry.Find("[data-predicted-class=true]").TextContent.Trim());
         Assert.Contains("match the label column 'species'", batchTry.Find("[data-testid=batch-summary]").TextContent, StringComparison.Ordinal);
         Assert.Equal("batches/7/result.csv", batchTry.Find("[data-testid=batch-download]").GetAttribute("href"));
         Assert.True(backend.Count(HttpMethod.Get, BatchPath) >= 2);
@@ -125,17 +126,32 @@ public class BatchTryTests
         var backend = new FakeBackend()
             .OnJson(HttpMethod.Get, ListPath, () => Array.Empty<BatchDto>())
             .On(HttpMethod.Post, "/api/models/iris/batches", _ => FakeBackend.Problem(HttpStatusCode.BadRequest,
-                "The file does not fit the model: the header has no column named petal_width."));
+                "The file does not fit the model: row 1 holds 'wide' in petal_width, which takes numbers."));
+        await using var ctx = new BunitContext();
+        var batchTry = Render(ctx, backend);
+
+        batchTry.FindComponent<InputFile>().UploadFiles(InputFileContent.CreateFromText("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,wide\n", "bad.csv"));
+        batchTry.WaitForAssertion(() => Assert.Equal("bad.csv", batchTry.Find("[data-testid=batch-file-name]").TextContent));
+        await batchTry.Find("[data-testid=batch-submit]").ClickAsync(new MouseEventArgs());
+
+        var error = batchTry.WaitForElement("[data-testid=batch-upload-error]");
+        Assert.Contains("“bad.csv” does not fit the model: The file does not fit the model: row 1 holds 'wide' in petal_width, which takes numbers.", error.TextContent, StringComparison.Ordinal);
+        Assert.DoesNotContain("{", error.TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_file_without_a_column_the_model_matches_by_name_is_refused_before_it_is_sent()
+    {
+        var backend = new FakeBackend().OnJson(HttpMethod.Get, ListPath, () => Array.Empty<BatchDto>());
         await using var ctx = new BunitContext();
         var batchTry = Render(ctx, backend);
 
         batchTry.FindComponent<InputFile>().UploadFiles(InputFileContent.CreateFromText("sepal_length,sepal_width\n5.1,3.5\n", "short.csv"));
-        batchTry.WaitForAssertion(() => Assert.Equal("short.csv", batchTry.Find("[data-testid=batch-file-name]").TextContent));
-        await batchTry.Find("[data-testid=batch-submit]").ClickAsync(new MouseEventArgs());
 
         var error = batchTry.WaitForElement("[data-testid=batch-upload-error]");
-        Assert.Contains("“short.csv” does not fit the model: The file does not fit the model: the header has no column named petal_width.", error.TextContent, StringComparison.Ordinal);
-        Assert.DoesNotContain("{", error.TextContent, StringComparison.Ordinal);
+        Assert.Contains("“short.csv” has no column petal_length, petal_width", error.TextContent, StringComparison.Ordinal);
+        Assert.True(batchTry.Find("[data-testid=batch-submit]").HasAttribute("disabled"));
+        Assert.Equal(0, backend.Count(HttpMethod.Post, "/api/models/iris/batches"));
     }
 
     [Fact]

@@ -37,7 +37,7 @@ public class MonitoringPagesTests
     private static readonly InferenceRecordSummaryDto OkRecord = new(
         RecordId, T0, "req-0001", "iris", 1, "worker-0", 200, 3.2, "analyst@test.local", "4bf92f3577b34da6a3ce929d0e0e4736", null, 4.7, true);
 
-    private static BunitContext Context(FakeBackend backend)
+    internal static BunitContext Context(FakeBackend backend)
     {
         var ctx = new BunitContext();
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;

@@ -71,7 +71,7 @@ public class TryFormTests
 
     [Theory]
     [InlineData("FP32", new long[] { -1, 3, 224, 224 })]
-    [InlineData("BYTES", new long[] { -1, 1 })]
+    [InlineData("BYTES", new long[] { -1, 2 })]
     [InlineData("FP32", new long[] { -1, -1 })]
     public void Anything_but_one_numeric_row_uses_the_json_editor_with_a_valid_template(string datatype, long[] shape)
     {
@@ -127,5 +127,73 @@ public class TryFormTests
         form.FillFrom(["label", "x", "y"], ["1", "2.5", "3.5"], "label");
 
         Assert.Equal([2.5, 3.5], form.Fields.Select(f => f.Value!.Value));
+    }
+
+    private static readonly TensorMetadata[] PerColumn =
+        [new("age", "FP32", [-1, 1]), new("city", "BYTES", [-1, 1]), new("visits", "INT64", [-1])];
+
+    [Fact]
+    public void Per_column_inputs_get_a_field_each_named_after_the_input_with_a_text_field_for_a_string_column()
+    {
+        var form = TryForm.Create(PerColumn, ["ignored", "names", "here"]);
+
+        Assert.True(form.IsTabular);
+        Assert.Equal(["age", "city", "visits"], form.Fields.Select(f => f.Label));
+        Assert.Equal([false, true, false], form.Fields.Select(f => f.IsText));
+    }
+
+    [Fact]
+    public void Per_column_fields_make_one_tensor_per_input_in_its_datatype_and_shape()
+    {
+        var form = TryForm.Create(PerColumn, null);
+        form.Fields[0].Value = 30.5;
+        form.Fields[1].Text = "São Paulo, \"centre\"";
+        form.Fields[2].Value = 3;
+
+        var request = form.BuildRequest("r");
+
+        Assert.Equal(["age", "city", "visits"], request.Inputs.Select(t => t.Name));
+        Assert.Equal([TensorDatatype.Fp32, TensorDatatype.Bytes, TensorDatatype.Int64], request.Inputs.Select(t => t.Datatype));
+        Assert.Equal([[1L, 1L], [1L, 1L], [1L]], request.Inputs.Select(t => t.Shape));
+        Assert.Equal([30.5f], (float[])request.Inputs[0].Data);
+        Assert.Equal(["São Paulo, \"centre\""], (string[])request.Inputs[1].Data);
+        Assert.Equal([3L], (long[])request.Inputs[2].Data);
+        Assert.Equal([30.5, 3], form.Numbers());
+        Assert.Equal([30.5, "São Paulo, \"centre\"", 3.0], form.ExplainCells());
+    }
+
+    [Fact]
+    public void An_empty_text_field_is_named_in_the_error()
+    {
+        var form = TryForm.Create(PerColumn, null);
+        form.Fields[0].Value = 1;
+        form.Fields[2].Value = 2;
+
+        Assert.False(form.TryBuildRequest(out _, out string? error));
+
+        Assert.Equal("Fill in city.", error);
+    }
+
+    [Fact]
+    public void Text_fields_offer_the_values_their_column_holds_in_the_reference_dataset()
+    {
+        var form = TryForm.Create(PerColumn, null);
+
+        form.OfferValues(new Dictionary<string, IReadOnlyList<string>> { ["City"] = ["rome", "paris"] });
+
+        Assert.Equal(["rome", "paris"], form.Fields[1].Suggestions);
+        Assert.Empty(form.Fields[0].Suggestions);
+    }
+
+    [Fact]
+    public void A_reference_row_fills_text_fields_with_their_cells_as_they_are()
+    {
+        var form = TryForm.Create(PerColumn, null);
+
+        form.FillFrom(["label", "visits", "city", "age"], ["1", "4", "oslo", "41"], "label");
+
+        Assert.Equal(41, form.Fields[0].Value);
+        Assert.Equal("oslo", form.Fields[1].Text);
+        Assert.Equal(4, form.Fields[2].Value);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
 
 namespace Mds.Portal.Components.Pages.Try;
 
@@ -116,5 +117,26 @@ public static class BatchReader
         ArgumentNullException.ThrowIfNull(text);
         string firstLine = text.TrimStart('\uFEFF').Split('\n')[0].TrimEnd('\r');
         return [.. firstLine.Split(',').Select(h => h.Trim().Trim('"').Trim()).Where(h => h.Length > 0)];
+    }
+
+    /// <summary>
+    /// The columns a file must name for <paramref name="layout"/>, as the backend matches them: per-column inputs by
+    /// the inputs' names, a matrix by <paramref name="featureNames"/> when their count fits; null when a matrix's
+    /// columns are taken in order instead.
+    /// </summary>
+    public static IReadOnlyList<string>? NamedColumns(TabularLayout layout, IReadOnlyList<string>? featureNames)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return layout.Kind == TabularLayoutKind.Columns ? layout.ColumnNames
+            : featureNames is { Count: > 0 } && featureNames.Count == layout.Columns.Count ? featureNames
+            : null;
+    }
+
+    /// <summary>The columns of <see cref="NamedColumns"/> that <paramref name="header"/> lacks (names compared exactly, trimmed); empty when none.</summary>
+    public static IReadOnlyList<string> MissingColumns(IReadOnlyList<string> header, TabularLayout layout, IReadOnlyList<string>? featureNames)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        var present = header.Select(h => h.Trim()).ToHashSet(StringComparer.Ordinal);
+        return NamedColumns(layout, featureNames) is { } names ? [.. names.Where(n => !present.Contains(n))] : [];
     }
 }

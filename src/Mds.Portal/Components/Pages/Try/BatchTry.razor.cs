@@ -92,20 +92,30 @@ public partial class BatchTry : IAsyncDisposable
         get
         {
             const string Label = "one more column, if there is one, is the label the predictions are compared with.";
+            var layout = Layout;
+            if (layout is { Kind: Mds.Contracts.Inference.TabularLayoutKind.Columns })
+            {
+                var text = layout.Columns.Where(c => c.IsText).Select(c => c.Name).ToList();
+                string texts = text.Count == 0 ? "" : $"; {string.Join(", ", text)} {(text.Count == 1 ? "holds" : "hold")} text";
+                return $"Comma-separated, with a header row. The columns {string.Join(", ", layout.ColumnNames)} are the model's inputs (matched by name, in any order{texts}); {Label}";
+            }
+
             if (FeatureNames is { Count: > 0 } names)
             {
                 return $"Comma-separated, with a header row. The columns {string.Join(", ", names)} are the model's features (matched by name); {Label}";
             }
 
-            int? width = SchemaInputs is { } inputs ? TryForm.TabularWidth(inputs) : null;
-            return width is { } n
-                ? $"Comma-separated, with a header row. The first {n} columns are the model's features, in order; {Label}"
+            return layout is not null
+                ? $"Comma-separated, with a header row. The first {layout.Columns.Count} columns are the model's features, in order; {Label}"
                 : $"Comma-separated, with a header row: the model's features, then optionally a label column.";
         }
     }
 
     /// <summary>The model's or pipeline's name, which its batches are listed under.</summary>
     private string SubjectName => Pipeline?.Name ?? Model?.Name ?? "";
+
+    /// <summary>The model's columns, when it is tabular (see <see cref="Mds.Contracts.Inference.TabularLayout"/>).</summary>
+    private Mds.Contracts.Inference.TabularLayout? Layout => SchemaInputs is { } inputs ? Mds.Contracts.Inference.TabularLayout.Of(inputs, FeatureNames) : null;
 
     private IReadOnlyList<Mds.Contracts.Inference.TensorMetadata>? SchemaInputs => Pipeline is { } pipeline ? pipeline.Inputs : SchemaVersion?.Inputs;
 
@@ -201,8 +211,16 @@ public partial class BatchTry : IAsyncDisposable
             return;
         }
 
+        var headers = await ReadHeaderAsync(file);
+        // The backend matches these columns by name: a file without them is refused before it is sent.
+        if (Layout is { } layout && BatchReader.MissingColumns(headers, layout, FeatureNames) is { Count: > 0 } missing)
+        {
+            _uploadError = $"“{file.Name}” has no column {string.Join(", ", missing)}: the model's columns are matched by name ({string.Join(", ", BatchReader.NamedColumns(layout, FeatureNames)!)}).";
+            return;
+        }
+
         _file = file;
-        _headers = await ReadHeaderAsync(file);
+        _headers = headers;
     }
 
     // The header row, from the file's first 64 KiB: it lists the columns a label may be chosen from.
@@ -386,6 +404,14 @@ public partial class BatchTry : IAsyncDisposable
             : Model?.Versions.FirstOrDefault(v => v.Version == batch.Version) is { } version
             ? [.. version.Outputs.Select(o => o.Name)]
             : SchemaVersion is null ? [] : [.. SchemaVersion.Outputs.Select(o => o.Name)];
+
+    // The scoring version's label output, when it is a classifier: the column that holds each row's predicted class.
+    private string? ClassColumnOf(BatchDto batch)
+    {
+        var version = Model?.Versions.FirstOrDefault(v => v.Version == batch.Version) ?? SchemaVersion;
+        var outputs = Pipeline is { } pipeline ? pipeline.Outputs : version?.Outputs;
+        return outputs is null ? null : Mds.Contracts.Inference.ClassifierOutputs.Of(outputs, version?.Classes)?.LabelOutput.Name;
+    }
 
     private string CurrentCaption(BatchDto batch)
     {

@@ -3,40 +3,35 @@ using Mds.Contracts.Inference;
 
 namespace Mds.Portal.Components.Pages.Try;
 
-/// <summary>A classifier's answer for one row: the predicted label and the probability of each class.</summary>
-public sealed record Classification(string Label, IReadOnlyList<string> Classes, IReadOnlyList<double> Probabilities);
-
 /// <summary>Reads an inference response the way a person wants to see it. No I/O: tested directly.</summary>
 public static class PredictionReader
 {
     /// <summary>
-    /// The answer as a classification when it is one: a BYTES output holding one label and an FP32 output holding
-    /// one score per class (as many as <paramref name="classes"/> when the model names them). Null otherwise.
+    /// The answer's first row as a classification when the model is a classifier (<see cref="ClassifierOutputs"/>:
+    /// a label output beside a probability output, however named and in whatever order): the predicted class is the
+    /// label output's value, the probabilities are labelled by the output's <c>class_labels</c>, else
+    /// <paramref name="classes"/>, else <c>class i</c>. <paramref name="outputs"/> is the version's output schema;
+    /// without it (or when it does not tell), the response's own tensors are read as the schema. Null otherwise.
     /// </summary>
-    public static Classification? AsClassification(InferenceResponse response, IReadOnlyList<string>? classes)
+    public static ClassifierPrediction? AsClassification(InferenceResponse response, IReadOnlyList<string>? classes, IReadOnlyList<TensorMetadata>? outputs = null)
     {
         ArgumentNullException.ThrowIfNull(response);
-        var label = response.Outputs.FirstOrDefault(o => o.Datatype == TensorDatatype.Bytes && o.Data.Length == 1);
-        var scores = response.Outputs.FirstOrDefault(o =>
-            o.Datatype == TensorDatatype.Fp32 && o.Data.Length >= 2 && o.Shape.Length >= 1
-            && o.Shape[^1] == o.Data.Length
-            && (classes is null || classes.Count == o.Data.Length));
-        if (label is null || scores is null)
-        {
-            return null;
-        }
-
-        var probabilities = ((float[])scores.Data).Select(v => (double)v).ToList();
-        var names = classes is { Count: > 0 }
-            ? classes
-            : [.. Enumerable.Range(0, probabilities.Count).Select(i => string.Create(CultureInfo.InvariantCulture, $"class {i}"))];
-        return new Classification(((string[])label.Data)[0], names, probabilities);
+        var classifier = (outputs is null ? null : ClassifierOutputs.Of(outputs, classes)) ?? ClassifierOutputs.Of(SchemaOf(response), classes);
+        return classifier?.Read(response.Outputs) is [var first, ..] ? first : null;
     }
 
-    /// <summary>What the model said, as text for the feedback record: the label, or the first output's first value.</summary>
-    public static string? Predicted(InferenceResponse response)
+    /// <summary>
+    /// What the model said, as text for the feedback record: for a classifier the predicted class the page shows
+    /// (the label output's value, never a score), else a lone string output's value, else the first output's first value.
+    /// </summary>
+    public static string? Predicted(InferenceResponse response, IReadOnlyList<string>? classes = null, IReadOnlyList<TensorMetadata>? outputs = null)
     {
         ArgumentNullException.ThrowIfNull(response);
+        if (AsClassification(response, classes, outputs) is { } classification)
+        {
+            return classification.Label;
+        }
+
         var first = response.Outputs.FirstOrDefault(o => o.Datatype == TensorDatatype.Bytes && o.Data.Length == 1)
             ?? response.Outputs.FirstOrDefault(o => o.Data.Length > 0);
         return first is null ? null : Element(first.Data, 0);
@@ -60,6 +55,10 @@ public static class PredictionReader
             ? string.Create(CultureInfo.InvariantCulture, $"{text}, … {tensor.Data.Length - shown} more")
             : text;
     }
+
+    // A response's tensors as a schema (rows dynamic), for reading an answer whose version's schema does not tell.
+    private static List<TensorMetadata> SchemaOf(InferenceResponse response) =>
+        [.. response.Outputs.Select(o => new TensorMetadata(o.Name, o.Datatype.ToWireName(), [-1, .. o.Shape.Skip(1)]))];
 
     private static string Element(Array data, int index) => data.GetValue(index) switch
     {

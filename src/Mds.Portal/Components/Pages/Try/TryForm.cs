@@ -6,70 +6,62 @@ using Mds.Contracts.Inference;
 namespace Mds.Portal.Components.Pages.Try;
 
 /// <summary>
-/// The form the Try page shows for a model version, built from its input schema. A tabular model (one numeric input
-/// of shape [-1, n] or [1, n]) gets one number field per feature, labelled with the feature names when the model
-/// declares them; anything else gets a JSON editor prefilled with a valid V2 request. Either way it builds the
-/// <see cref="InferenceRequest"/> to send. No I/O: tested directly.
+/// The form the Try page shows for a model version, built from its input schema. A tabular model (see
+/// <see cref="TabularLayout"/>: one numeric input <c>[rows, features]</c>, or one input per column, each
+/// <c>[rows, 1]</c>, numbers or strings) gets one field per column — a number field, or a text field offering the
+/// values the reference dataset holds — labelled with the column's name; anything else gets a JSON editor prefilled
+/// with a valid V2 request. Either way it builds the <see cref="InferenceRequest"/> to send. No I/O: tested directly.
 /// </summary>
 public sealed class TryForm
 {
-    private TryForm(IReadOnlyList<TensorMetadata> inputs, TensorMetadata? tabularInput, IReadOnlyList<TryField> fields)
+    private TryForm(IReadOnlyList<TensorMetadata> inputs, TabularLayout? layout)
     {
         Inputs = inputs;
-        TabularInput = tabularInput;
-        Fields = fields;
+        Layout = layout;
+        Fields = layout is null ? [] : [.. layout.Columns.Select(c => new TryField(c.Index, c.Name, c.IsText))];
         Json = RequestTemplate(inputs);
     }
 
     /// <summary>The model's inputs.</summary>
     public IReadOnlyList<TensorMetadata> Inputs { get; }
 
-    /// <summary>The one input the fields fill, for a tabular model; null otherwise.</summary>
-    public TensorMetadata? TabularInput { get; }
+    /// <summary>How the fields become input tensors, for a tabular model; null otherwise.</summary>
+    public TabularLayout? Layout { get; }
 
-    /// <summary>True when the form is one number field per feature; false when it is the JSON editor.</summary>
-    public bool IsTabular => TabularInput is not null;
+    /// <summary>True when the form is one field per column; false when it is the JSON editor.</summary>
+    public bool IsTabular => Layout is not null;
 
-    /// <summary>One field per feature (empty for the JSON editor).</summary>
+    /// <summary>One field per column (empty for the JSON editor).</summary>
     public IReadOnlyList<TryField> Fields { get; }
 
     /// <summary>The JSON editor's text: a V2 request body (prefilled with a template for the schema).</summary>
     public string Json { get; set; }
 
-    /// <summary>Builds the form for <paramref name="inputs"/>; <paramref name="featureNames"/> label the fields when their count fits.</summary>
+    /// <summary>Builds the form for <paramref name="inputs"/>; <paramref name="featureNames"/> label a matrix's fields when their count fits.</summary>
     public static TryForm Create(IReadOnlyList<TensorMetadata> inputs, IReadOnlyList<string>? featureNames)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        if (TabularWidth(inputs) is not { } width)
-        {
-            return new TryForm(inputs, null, []);
-        }
-
-        bool named = featureNames is not null && featureNames.Count == width;
-        var fields = Enumerable.Range(0, width)
-            .Select(i => new TryField(i, named ? featureNames![i] : string.Create(CultureInfo.InvariantCulture, $"feature {i}")))
-            .ToList();
-        return new TryForm(inputs, inputs[0], fields);
+        return new TryForm(inputs, TabularLayout.Of(inputs, featureNames));
     }
 
     /// <summary>
-    /// The number of features when <paramref name="inputs"/> is one numeric tensor of rank 2 whose first dimension
-    /// is dynamic or 1 and whose second is fixed; null otherwise.
+    /// Offers each text field the values <paramref name="textValues"/> lists for its column (the reference dataset's,
+    /// most frequent first); fields of columns it does not list offer nothing.
     /// </summary>
-    public static int? TabularWidth(IReadOnlyList<TensorMetadata> inputs)
+    public void OfferValues(IReadOnlyDictionary<string, IReadOnlyList<string>>? textValues)
     {
-        ArgumentNullException.ThrowIfNull(inputs);
-        if (inputs.Count != 1 || inputs[0].Shape is not [var rows, var columns] || rows is not (-1 or 1) || columns is < 1 or > 4096)
+        foreach (var field in Fields.Where(f => f.IsText))
         {
-            return null;
+            field.Suggestions = textValues is null ? []
+                : textValues.TryGetValue(field.Label, out var values) ? values
+                : textValues.FirstOrDefault(p => string.Equals(p.Key, field.Label, StringComparison.OrdinalIgnoreCase)).Value ?? [];
         }
-
-        return IsNumeric(TensorDatatypes.Parse(inputs[0].Datatype)) ? (int)columns : null;
     }
 
     /// <summary>
-    /// Fills the fields from a dataset row: by feature name when the columns carry the names, otherwise column by
-    /// column skipping <paramref name="labelColumn"/>. Cells that are not numbers leave their field empty.
+    /// Fills the fields from a dataset row: by column name when the columns carry the names, otherwise column by
+    /// column skipping <paramref name="labelColumn"/>. A number field whose cell is not a number is left empty; a text
+    /// field takes its cell as it is.
     /// </summary>
     public void FillFrom(IReadOnlyList<string> columns, IReadOnlyList<string> row, string? labelColumn)
     {
@@ -88,15 +80,29 @@ public sealed class TryForm
         foreach (var field in Fields)
         {
             int? column = namesMatch ? byName[field.Label] : field.Index < featureColumns.Count ? featureColumns[field.Index] : null;
-            field.Value = column is { } c && c < row.Count
-                && double.TryParse(row[c], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
-                ? value
-                : null;
+            string? cell = column is { } c && c < row.Count ? row[c] : null;
+            if (field.IsText)
+            {
+                field.Text = cell;
+            }
+            else
+            {
+                field.Value = double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) ? value : null;
+            }
         }
     }
 
     /// <summary>The fields not filled in yet (by label), for the message that asks for them.</summary>
-    public IReadOnlyList<string> MissingFields() => [.. Fields.Where(f => f.Value is null).Select(f => f.Label)];
+    public IReadOnlyList<string> MissingFields() => [.. Fields.Where(f => !f.IsFilled).Select(f => f.Label)];
+
+    /// <summary>The row the fields hold, a cell a column: numbers in the invariant culture, text as typed.</summary>
+    public IReadOnlyList<string> Cells() => [.. Fields.Select(f => f.Cell)];
+
+    /// <summary>The numeric fields' values, in column order (text columns left out): the row the outlier detector scores.</summary>
+    public IReadOnlyList<double> Numbers() => [.. Fields.Where(f => !f.IsText).Select(f => f.Value ?? 0)];
+
+    /// <summary>The row as the explain API takes it: numbers as numbers, text as strings.</summary>
+    public IReadOnlyList<object> ExplainCells() => [.. Fields.Select(f => f.IsText ? (object)(f.Text ?? "") : f.Value ?? 0)];
 
     /// <summary>
     /// <see cref="BuildRequest"/> with a new request id, or the message to show beside the form when the fields do not
@@ -116,7 +122,7 @@ public sealed class TryForm
         }
         catch (OverflowException)
         {
-            error = $"A value does not fit the input's datatype ({TabularInput?.Datatype}).";
+            error = "A value does not fit the input's datatype.";
         }
 
         request = null;
@@ -124,13 +130,14 @@ public sealed class TryForm
     }
 
     /// <summary>
-    /// The request to send, with id <paramref name="requestId"/>: for a tabular model one row of the fields' values
-    /// in the input's datatype; otherwise the JSON editor's text, decoded (and so checked) by the V2 codec.
+    /// The request to send, with id <paramref name="requestId"/>: for a tabular model one row of the fields' values,
+    /// in the inputs' datatypes and shapes (<see cref="TabularLayout.CreateInputs"/>); otherwise the JSON editor's
+    /// text, decoded (and so checked) by the V2 codec.
     /// </summary>
     /// <exception cref="InferenceProtocolException">A field is empty, or the JSON is not a valid V2 request; the message says which.</exception>
     public InferenceRequest BuildRequest(string requestId)
     {
-        if (TabularInput is not { } input)
+        if (Layout is not { } layout)
         {
             var parsed = V2JsonCodec.DecodeRequest(Encoding.UTF8.GetBytes(Json));
             return new InferenceRequest { Id = requestId, Parameters = parsed.Parameters, Inputs = parsed.Inputs, Outputs = parsed.Outputs };
@@ -141,10 +148,7 @@ public sealed class TryForm
             throw new InferenceProtocolException($"Fill in {string.Join(", ", missing)}.");
         }
 
-        var datatype = TensorDatatypes.Parse(input.Datatype);
-        var values = Fields.Select(f => f.Value!.Value).ToArray();
-        var tensor = new InferenceTensor(input.Name, datatype, [1, values.Length], Convert(values, datatype));
-        return new InferenceRequest { Id = requestId, Inputs = [tensor] };
+        return new InferenceRequest { Id = requestId, Inputs = layout.CreateInputs([Cells()]) };
     }
 
     /// <summary>
@@ -176,37 +180,32 @@ public sealed class TryForm
 
         return text.Append("\n  ]\n}\n").ToString();
     }
-
-    private static bool IsNumeric(TensorDatatype datatype)
-        => datatype is not (TensorDatatype.Invalid or TensorDatatype.Bytes or TensorDatatype.Bool);
-
-    private static Array Convert(double[] values, TensorDatatype datatype) => datatype switch
-    {
-        TensorDatatype.Fp32 => values.Select(v => (float)v).ToArray(),
-        TensorDatatype.Fp64 => values,
-        TensorDatatype.Fp16 => values.Select(v => (Half)v).ToArray(),
-        TensorDatatype.Bf16 => values.Select(BFloat16.FromDouble).ToArray(),
-        TensorDatatype.Int8 => values.Select(v => checked((sbyte)Math.Round(v))).ToArray(),
-        TensorDatatype.Int16 => values.Select(v => checked((short)Math.Round(v))).ToArray(),
-        TensorDatatype.Int32 => values.Select(v => checked((int)Math.Round(v))).ToArray(),
-        TensorDatatype.Int64 => values.Select(v => checked((long)Math.Round(v))).ToArray(),
-        TensorDatatype.UInt8 => values.Select(v => checked((byte)Math.Round(v))).ToArray(),
-        TensorDatatype.UInt16 => values.Select(v => checked((ushort)Math.Round(v))).ToArray(),
-        TensorDatatype.UInt32 => values.Select(v => checked((uint)Math.Round(v))).ToArray(),
-        TensorDatatype.UInt64 => values.Select(v => checked((ulong)Math.Round(v))).ToArray(),
-        _ => throw new InferenceProtocolException($"The portal cannot fill a {datatype.ToWireName()} tensor from number fields."),
-    };
 }
 
-/// <summary>One number field of a tabular form: which column of the input it fills, its label, its value.</summary>
-public sealed class TryField(int index, string label)
+/// <summary>One field of a tabular form: which column it fills, its label, and its value — a number, or text for a string column.</summary>
+public sealed class TryField(int index, string label, bool isText = false)
 {
-    /// <summary>The column of the input tensor.</summary>
+    /// <summary>The column's position in the row.</summary>
     public int Index { get; } = index;
 
-    /// <summary>The feature's name, or <c>feature i</c>.</summary>
+    /// <summary>The column's name (the feature name, <c>feature i</c>, or the input's name).</summary>
     public string Label { get; } = label;
 
-    /// <summary>The value typed in; null while empty.</summary>
+    /// <summary>True for a string column: the field takes text, not a number.</summary>
+    public bool IsText { get; } = isText;
+
+    /// <summary>The number typed in (a numeric column); null while empty.</summary>
     public double? Value { get; set; }
+
+    /// <summary>The text typed in or picked (a string column); null while empty.</summary>
+    public string? Text { get; set; }
+
+    /// <summary>The values a text field offers: those its column holds in the reference dataset, most frequent first.</summary>
+    public IReadOnlyList<string> Suggestions { get; set; } = [];
+
+    /// <summary>True when the field holds a value (a text field may hold any text but none).</summary>
+    public bool IsFilled => IsText ? !string.IsNullOrEmpty(Text) : Value is not null;
+
+    /// <summary>The value as a cell: the number in the invariant culture's round-trip form, or the text.</summary>
+    public string Cell => IsText ? Text ?? "" : Value is { } v ? v.ToString("R", CultureInfo.InvariantCulture) : "";
 }

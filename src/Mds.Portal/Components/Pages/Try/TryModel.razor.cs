@@ -33,7 +33,7 @@ public partial class TryModel
     private string? _formError;
     private bool _sending;
     private InferenceOutcome? _outcome;
-    private Classification? _classification;
+    private ClassifierPrediction? _classification;
     private IList<ITrace> _probabilities = [];
     private bool? _correct;
     private string? _trueLabel;
@@ -42,7 +42,8 @@ public partial class TryModel
     private bool _savingFeedback;
     private string? _feedbackError;
     private FeedbackDto? _feedbackSaved;
-    private IReadOnlyList<double>? _sentRow;
+    private IReadOnlyList<object>? _sentCells;
+    private IReadOnlyList<double>? _sentNumbers;
     private int? _answeredVersion;
     private OutlierScoresDto? _outlierScores;
     private ExplanationDto? _explanation;
@@ -178,6 +179,7 @@ public partial class TryModel
             {
                 _dataset = await DatasetsApi.FindAsync(Name, version.Version);
                 _preview = _dataset is null ? null : await DatasetsApi.PreviewAsync(Name, version.Version, PreviewRows);
+                _form.OfferValues(_dataset?.TextValues);
             }
             catch (HttpRequestException ex) when (ex.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden or HttpStatusCode.MethodNotAllowed)
             {
@@ -202,6 +204,7 @@ public partial class TryModel
         if (SchemaVersion is { } version)
         {
             _form = TryForm.Create(version.Inputs, _labels.FeatureNames);
+            _form.OfferValues(_dataset?.TextValues);
         }
 
         _referenceRow = null;
@@ -220,7 +223,8 @@ public partial class TryModel
         _comment = null;
         _feedbackError = null;
         _feedbackSaved = null;
-        _sentRow = null;
+        _sentCells = null;
+        _sentNumbers = null;
         _answeredVersion = null;
         _outlierScores = null;
         _explanation = null;
@@ -260,14 +264,14 @@ public partial class TryModel
 
             if (_outcome.Response is { } response)
             {
-                var classes = _labels.Classes;
-                _classification = PredictionReader.AsClassification(response, classes);
-                _probabilities = _classification is null ? [] : BarsOf(_classification);
+                _classification = PredictionReader.AsClassification(response, _labels.Classes, AnsweringVersion(response)?.Outputs);
+                _probabilities = _classification is not { Probabilities.Count: > 0 } ? [] : BarsOf(_classification);
             }
 
             if (_outcome.Response is { } answer && _form.IsTabular)
             {
-                _sentRow = [.. _form.Fields.Select(f => f.Value ?? 0)];
+                _sentCells = _form.ExplainCells();
+                _sentNumbers = _form.Numbers();
                 _answeredVersion = int.TryParse(answer.ModelVersion, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : _version ?? SchemaVersion?.Version;
                 await ScoreOutlierAsync();
             }
@@ -278,7 +282,7 @@ public partial class TryModel
         }
     }
 
-    private static IList<ITrace> BarsOf(Classification classification) =>
+    private static IList<ITrace> BarsOf(ClassifierPrediction classification) =>
     [
         new Bar
         {
@@ -347,7 +351,7 @@ public partial class TryModel
             _outcome = new InferenceOutcome(prediction.RequestId, TimeSpan.FromMilliseconds(prediction.LatencyMs), HttpStatusCode.OK, response, null);
             if (prediction.Top.Count > 0)
             {
-                _classification = new Classification(prediction.Predicted, [.. prediction.Top.Select(c => c.Label)], [.. prediction.Top.Select(c => c.Probability)]);
+                _classification = new ClassifierPrediction(prediction.Predicted, [.. prediction.Top.Select(c => c.Label)], [.. prediction.Top.Select(c => c.Probability)], 0);
                 _probabilities = BarsOf(_classification);
             }
         }
@@ -368,14 +372,15 @@ public partial class TryModel
     // How unusual the row is next to the reference dataset; only a version with one can say, and saying nothing is fine.
     private async Task ScoreOutlierAsync()
     {
-        if (_dataset is null || _sentRow is null || _answeredVersion is not { } version)
+        // The detector reads the numeric columns only (text columns are skipped): a model without any has no score.
+        if (_dataset is null || _sentNumbers is not { Count: > 0 } numbers || _answeredVersion is not { } version)
         {
             return;
         }
 
         try
         {
-            _outlierScores = await OutliersApi.ScoreAsync(Name, version, new FeatureRowsDto([_sentRow]));
+            _outlierScores = await OutliersApi.ScoreAsync(Name, version, new FeatureRowsDto([numbers]));
         }
         catch (HttpRequestException)
         {
@@ -385,7 +390,7 @@ public partial class TryModel
 
     private async Task ExplainAsync()
     {
-        if (_sentRow is null || _answeredVersion is not { } version)
+        if (_sentCells is null || _answeredVersion is not { } version)
         {
             return;
         }
@@ -395,7 +400,7 @@ public partial class TryModel
         StateHasChanged();
         try
         {
-            _explanation = await ExplanationsApi.ExplainRowAsync(Name, version, _sentRow);
+            _explanation = await ExplanationsApi.ExplainRowAsync(Name, version, _sentCells);
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
         {
@@ -424,7 +429,7 @@ public partial class TryModel
         {
             int? answeredBy = int.TryParse(response.ModelVersion, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : _version;
             var feedback = new CreateFeedbackRequest(
-                Name, answeredBy, _outcome.RequestId, correct, PredictionReader.Predicted(response),
+                Name, answeredBy, _outcome.RequestId, correct, PredictionReader.Predicted(response, _labels.Classes, AnsweringVersion(response)?.Outputs),
                 correct ? null : NullIfBlank(_trueLabel), correct ? null : _trueValue, NullIfBlank(_comment));
             _feedbackSaved = await FeedbackApi.CreateAsync(feedback);
         }
@@ -437,6 +442,17 @@ public partial class TryModel
             _savingFeedback = false;
         }
     }
+
+    // The version that answered (the response says), else the one whose schema the form follows.
+    private ModelVersionDto? AnsweringVersion(InferenceResponse response)
+        => int.TryParse(response.ModelVersion, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && _model?.Versions.FirstOrDefault(x => x.Version == v) is { } answered
+            ? answered
+            : SchemaVersion;
+
+    // The seen values a text field offers for what is typed so far (all of them for nothing typed).
+    private static IEnumerable<string> Offered(TryField field, string? typed) => string.IsNullOrEmpty(typed)
+        ? field.Suggestions
+        : field.Suggestions.Where(v => v.Contains(typed, StringComparison.OrdinalIgnoreCase));
 
     private static string? NullIfBlank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
