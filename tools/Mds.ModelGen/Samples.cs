@@ -43,11 +43,11 @@ public static class Samples
     /// <summary>Centimetres per inch: what <see cref="InchToCm"/> multiplies by.</summary>
     public const float CmPerInch = 2.54f;
 
-    /// <summary>Trains and exports every sample (iris, housing, inch-to-cm) in memory.</summary>
+    /// <summary>Trains and exports every sample (iris, housing, inch-to-cm, churn) in memory.</summary>
     public static IReadOnlyList<SampleFiles> Generate()
     {
         var iris = IrisModel.Train();
-        return [Iris(iris), Housing(HousingModel.Train()), InchToCm(iris)];
+        return [Iris(iris), Housing(HousingModel.Train()), InchToCm(iris), ChurnSample.Generate()];
     }
 
     /// <summary>
