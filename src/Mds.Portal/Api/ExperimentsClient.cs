@@ -79,11 +79,23 @@ public sealed class ExperimentsClient(HttpClient http, BackendToken token) : Bac
     }
 
     /// <summary>Each candidate's requests, errors, latency, accuracy and comparisons, the mirror's agreement and the last hour's traffic.</summary>
-    public Task<ExperimentResultsDto> ResultsAsync(string name, CancellationToken cancellationToken = default)
+    public async Task<ExperimentResultsDto> ResultsAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        return GetAsync<ExperimentResultsDto>(ExperimentPath(name) + "/results", cancellationToken);
+        using var response = await SendAsync(HttpMethod.Get, ExperimentPath(name) + "/results", cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+        return await response.Content.ReadFromJsonAsync<ExperimentResultsDto>(ResultsJson, cancellationToken)
+            ?? throw new HttpRequestException($"The backend answered {(int)response.StatusCode} without a body.");
     }
+
+    /// <summary>
+    /// How results are read: the web defaults, and a comparison's interval ends may be <c>"NaN"</c> (a test that gives
+    /// no interval, such as Mann-Whitney's), which plain JSON numbers cannot carry.
+    /// </summary>
+    public static JsonSerializerOptions ResultsJson { get; } = new(JsonSerializerOptions.Web)
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowReadingFromString | System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary><c>api/experiments/{name}</c>, escaped.</summary>
     internal static string ExperimentPath(string name) => $"api/experiments/{Uri.EscapeDataString(name)}";

@@ -1,0 +1,358 @@
+using System.Net;
+using System.Text.Json;
+using Bunit;
+using Mds.Contracts.Api;
+using Mds.Portal;
+using Mds.Portal.Api;
+using Mds.Portal.Auth;
+using Mds.Portal.Components.Pages.Experiments;
+using Mds.Portal.Components.Shared;
+using Microsoft.AspNetCore.Components.Web;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+using MudBlazor.Services;
+using Plotly.Blazor.Traces;
+
+namespace Mds.UnitTests.Portal;
+
+/// <summary>The experiment pages against a fake backend, through the portal's real <see cref="ExperimentsClient"/>.</summary>
+public class ExperimentPagesTests
+{
+    private const string Verdict = "candidate iris@2 is more accurate: 93.1 % vs 89.4 %, p = 0.003";
+    private static readonly DateTimeOffset T0 = new(2026, 11, 3, 10, 0, 0, TimeSpan.Zero);
+
+    internal static readonly ExperimentDto IrisAb = new(
+        "iris-ab", "model", ExperimentStates.Active, null, "/v2/models/iris/infer", "iris@1",
+        [
+            new ExperimentCandidateDto("iris@1", "iris", 1, 70, 70, true, null),
+            new ExperimentCandidateDto("iris@2", "iris", 2, 30, 30, true, null),
+        ],
+        new ExperimentMirrorDto("iris-shadow", 10, true, 120, 3),
+        new ExperimentRolloutDto("iris@2", [5, 25, 50, 100], 1, "10m", 0.05, 200, 100, T0.AddMinutes(10), "Running"),
+        T0, "researcher@test.local", null,
+        [
+            new ExperimentEventDto(T0, "created", "Created with iris@1 70, iris@2 30.", "researcher@test.local"),
+            new ExperimentEventDto(T0.AddMinutes(10), "rollout-step", "Rollout step 2 of 4: iris@2 at 25 %.", null),
+        ]);
+
+    private static readonly ExperimentDto Churn = new(
+        "churn-shadow", "model", ExperimentStates.Pending, "candidate churn@3 has no Ready replica", "/v2/models/churn-shadow.experiment/infer", null,
+        [new ExperimentCandidateDto("churn@3", "churn", 3, 1, 100, false, "no Ready replica")],
+        new ExperimentMirrorDto("churn@4", 50, false, 0, 0), null, T0.AddHours(-1), "researcher@test.local", null, []);
+
+    internal static readonly ExperimentResultsDto Results = new(
+        "iris-ab", "iris@1",
+        [
+            new CandidateResultsDto("iris@1", 1400, 14, new EstimateDto(0.01, 0.006, 0.017), 3.1, 7.9, 12.5, 500,
+                new EstimateDto(0.894, 0.864, 0.918), null, null, []),
+            new CandidateResultsDto("iris@2", 600, 3, new EstimateDto(0.005, 0.002, 0.015), 2.9, 7.1, 11.0, 480,
+                new EstimateDto(0.931, 0.905, 0.951), null, null,
+                [
+                    new ComparisonDto("accuracy", "two-proportion z-test", 0.037, 0.002, 0.072, 0.003, 1100, Verdict),
+                    new ComparisonDto("latency", "Mann-Whitney U", -0.2, double.NaN, double.NaN, 0.41, null, "no difference in latency: 2.9 ms vs 3.1 ms, p = 0.41"),
+                ]),
+        ],
+        new MirrorAgreementDto("iris-shadow", 118, 0.966, 0.012, 2),
+        [
+            new ExperimentTrafficPointDto(T0, "iris@1", 70, 1, 3, 8, 12),
+            new ExperimentTrafficPointDto(T0, "iris@2", 30, 0, 3, 7, 11),
+            new ExperimentTrafficPointDto(T0.AddMinutes(1), "iris@1", 71, 0, 3, 8, 13),
+            new ExperimentTrafficPointDto(T0.AddMinutes(1), "iris@2", 29, 2, 3, 7, 10),
+        ]);
+
+    private static BunitContext Context(FakeBackend backend, string role)
+    {
+        var ctx = new BunitContext();
+        ctx.JSInterop.Mode = JSRuntimeMode.Loose;
+        ctx.Services.AddMudServices();
+        ctx.AddAuthorization().SetAuthorized($"{role.ToLowerInvariant()}@test.local").SetRoles(role);
+        ctx.Services.AddSingleton(TimeProvider.System);
+        ctx.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(new PortalOptions { BackendUrl = FakeBackend.BaseAddress }));
+        ctx.Services.AddScoped<BackendToken>();
+        ctx.Services.AddScoped(s => new ExperimentsClient(backend.Client(), s.GetRequiredService<BackendToken>()));
+        ctx.Render<MudPopoverProvider>();
+        return ctx;
+    }
+
+    private static FakeBackend Backend()
+        => new FakeBackend()
+            .OnJson(HttpMethod.Get, "/api/experiments", () => new[] { Churn, IrisAb })
+            .OnJson(HttpMethod.Get, "/api/experiments/iris-ab", () => IrisAb)
+            .On(HttpMethod.Get, "/api/experiments/iris-ab/results", _ => new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                // As the backend must write them: a missing interval is "NaN".
+                Content = System.Net.Http.Json.JsonContent.Create(Results, options: ExperimentsClient.ResultsJson),
+            });
+
+    private static HttpResponseMessage Refused(string detail, params PipelineSpecProblemDto[] problems)
+        => new(HttpStatusCode.BadRequest)
+        {
+            Content = new StringContent(
+                JsonSerializer.Serialize(new { title = "The spec is not valid.", status = 400, detail, problems }, JsonSerializerOptions.Web),
+                System.Text.Encoding.UTF8, "application/problem+json"),
+        };
+
+    [Fact]
+    public async Task The_list_shows_each_experiments_state_endpoint_and_candidates_with_their_share()
+    {
+        await using var ctx = Context(Backend(), Roles.Analyst);
+
+        var page = ctx.Render<ExperimentList>();
+
+        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("[data-testid=experiments-table] tbody tr").Count));
+        var rows = page.FindAll("[data-testid=experiments-table] tbody tr");
+        // Running first, the newest first: iris-ab (Active, newer) before churn-shadow (Pending, older).
+        Assert.Equal(["iris-ab", "churn-shadow"], page.FindAll("[data-testid=experiment-link]").Select(l => l.TextContent));
+        Assert.Equal("experiments/iris-ab", page.FindAll("[data-testid=experiment-link]")[0].GetAttribute("href"));
+        Assert.Contains("Active", rows[0].QuerySelector("[data-testid=experiment-state]")!.TextContent, StringComparison.Ordinal);
+        Assert.Equal("/v2/models/iris/infer", rows[0].QuerySelector("[data-testid=experiment-endpoint]")!.TextContent);
+        Assert.Equal(["iris@1 · 70 %", "iris@2 · 30 %"], rows[0].QuerySelectorAll("[data-testid=experiment-candidate]").Select(c => c.TextContent.Trim()));
+        Assert.Contains("iris-shadow · 10 %", rows[0].TextContent, StringComparison.Ordinal);
+        Assert.Contains("step 2 of 4: 25 % now", rows[0].TextContent, StringComparison.Ordinal);
+        Assert.Contains("Pending", rows[1].TextContent, StringComparison.Ordinal);
+        Assert.Equal("/v2/models/churn-shadow.experiment/infer", rows[1].QuerySelector("[data-testid=experiment-endpoint]")!.TextContent);
+    }
+
+    [Fact]
+    public async Task A_refused_spec_shows_each_problem_the_backend_names_with_its_line()
+    {
+        var backend = Backend().On(HttpMethod.Post, "/api/experiments", _ => Refused(
+            "candidates[1]: model 'iris' has no version 9",
+            new PipelineSpecProblemDto("candidates[1]", "model 'iris' has no version 9", 9),
+            new PipelineSpecProblemDto("candidates[0].weight", "weight must be positive", 6),
+            new PipelineSpecProblemDto("default", "'iris' is already the default of experiment 'iris-old'")));
+        await using var ctx = Context(backend, Roles.Researcher);
+        var page = ctx.Render<ExperimentList>();
+        page.WaitForElement("[data-testid=experiments-table]");
+
+        await page.Find("[data-testid=experiment-new]").ClickAsync(new MouseEventArgs());
+        await page.Find("[data-testid=experiment-create]").ClickAsync(new MouseEventArgs());
+
+        var problems = page.WaitForElements("[data-testid=experiment-spec-problem]");
+        Assert.Equal(3, problems.Count);
+        Assert.Equal(["6", "9", null], problems.Select(p => p.GetAttribute("data-line")));
+        Assert.Contains("weight must be positive", problems[0].TextContent, StringComparison.Ordinal);
+        Assert.Contains("line 9", problems[1].TextContent, StringComparison.Ordinal);
+        Assert.Contains("already the default of experiment 'iris-old'", problems[2].TextContent, StringComparison.Ordinal);
+        Assert.Contains("3 problems", page.Find("[data-testid=experiment-spec-problems]").TextContent, StringComparison.Ordinal);
+        Assert.Equal(["6", "9"], page.FindAll("[data-testid=experiment-spec-gutter-bad]").Select(l => l.GetAttribute("data-line")));
+        // The spec went as YAML, as written.
+        Assert.Contains("name: iris-ab", backend.Bodies.Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_created_experiment_opens_its_page()
+    {
+        var backend = Backend().OnJson(HttpMethod.Post, "/api/experiments", () => IrisAb, HttpStatusCode.Created);
+        await using var ctx = Context(backend, Roles.Researcher);
+        var page = ctx.Render<ExperimentList>();
+        page.WaitForElement("[data-testid=experiments-table]");
+
+        await page.Find("[data-testid=experiment-new]").ClickAsync(new MouseEventArgs());
+        await page.Find("[data-testid=experiment-create]").ClickAsync(new MouseEventArgs());
+
+        page.WaitForAssertion(() => Assert.EndsWith("/experiments/iris-ab", ctx.Services.GetRequiredService<Microsoft.AspNetCore.Components.NavigationManager>().Uri, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Saving_weights_sends_every_candidates_weight_in_one_request()
+    {
+        var backend = Backend().On(HttpMethod.Put, "/api/experiments/iris-ab/weights", _ => new HttpResponseMessage(HttpStatusCode.NoContent));
+        await using var ctx = Context(backend, Roles.Researcher);
+        var page = ctx.Render<ExperimentDetail>(p => p.Add(c => c.Name, "iris-ab"));
+        page.WaitForElement("[data-testid=experiment-candidates]");
+        Assert.True(page.Find("[data-testid=experiment-weights-save]").HasAttribute("disabled"));
+
+        // Two sliders moved; nothing is sent until Save.
+        var sliders = page.FindAll("input[type=range][data-testid=experiment-weight-slider]");
+        Assert.Equal(2, sliders.Count);
+        await sliders[1].InputAsync(new Microsoft.AspNetCore.Components.ChangeEventArgs { Value = "50" });
+        await page.FindAll("input[type=range][data-testid=experiment-weight-slider]")[0].InputAsync(new Microsoft.AspNetCore.Components.ChangeEventArgs { Value = "50" });
+        Assert.Equal(0, backend.Count(HttpMethod.Put, "/api/experiments/iris-ab/weights"));
+        Assert.Equal(["50 %", "50 %"], page.FindAll("[data-testid=experiment-percent-after]").Select(c => c.TextContent));
+        Assert.Equal(["70 %", "30 %"], page.FindAll("[data-testid=experiment-percent]").Select(c => c.TextContent));
+
+        await page.Find("[data-testid=experiment-weights-save]").ClickAsync(new MouseEventArgs());
+
+        page.WaitForAssertion(() => Assert.Equal(1, backend.Count(HttpMethod.Put, "/api/experiments/iris-ab/weights")));
+        using var body = JsonDocument.Parse(backend.Bodies.Single());
+        var weights = body.RootElement.GetProperty("weights");
+        Assert.Equal(2, weights.EnumerateObject().Count());
+        Assert.Equal(50, weights.GetProperty("iris@1").GetDouble());
+        Assert.Equal(50, weights.GetProperty("iris@2").GetDouble());
+    }
+
+    private static async Task<IRenderedComponent<MudDialogProvider>> ClickInDialogAsync(IRenderedComponent<MudDialogProvider> dialogs, string text)
+    {
+        var button = dialogs.WaitForElements("button").First(b => string.Equals(b.TextContent.Trim(), text, StringComparison.Ordinal));
+        await button.ClickAsync(new MouseEventArgs());
+        return dialogs;
+    }
+
+    [Fact]
+    public async Task Promote_asks_for_confirmation_before_it_sends_anything()
+    {
+        var backend = Backend().On(HttpMethod.Post, "/api/experiments/iris-ab/promote", _ => new HttpResponseMessage(HttpStatusCode.NoContent));
+        await using var ctx = Context(backend, Roles.Researcher);
+        var dialogs = ctx.Render<MudDialogProvider>();
+        var page = ctx.Render<ExperimentDetail>(p => p.Add(c => c.Name, "iris-ab"));
+        page.WaitForElement("[data-testid=experiment-candidates]");
+        var promote = page.FindAll("[data-testid=experiment-promote]");
+        Assert.Equal(2, promote.Count);
+
+        // Asked, and cancelled: nothing sent.
+        _ = promote[1].ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Contains("Promote iris@2?", dialogs.Markup, StringComparison.Ordinal));
+        Assert.Contains("v2 becomes the live version of iris", dialogs.Markup, StringComparison.Ordinal);
+        await ClickInDialogAsync(dialogs, "Cancel");
+        dialogs.WaitForAssertion(() => Assert.DoesNotContain("Promote iris@2?", dialogs.Markup, StringComparison.Ordinal));
+        Assert.Equal(0, backend.Count(HttpMethod.Post, "/api/experiments/iris-ab/promote"));
+
+        // Asked, and confirmed: one request naming the candidate.
+        _ = page.FindAll("[data-testid=experiment-promote]")[1].ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Contains("Promote iris@2?", dialogs.Markup, StringComparison.Ordinal));
+        await ClickInDialogAsync(dialogs, "Promote");
+
+        page.WaitForAssertion(() => Assert.Equal(1, backend.Count(HttpMethod.Post, "/api/experiments/iris-ab/promote")));
+        using var body = JsonDocument.Parse(backend.Bodies.Single());
+        Assert.Equal("iris@2", body.RootElement.GetProperty("candidate").GetString());
+    }
+
+    [Fact]
+    public async Task Stop_asks_for_confirmation_before_it_sends_anything()
+    {
+        var backend = Backend().On(HttpMethod.Post, "/api/experiments/iris-ab/stop", _ => new HttpResponseMessage(HttpStatusCode.NoContent));
+        await using var ctx = Context(backend, Roles.Researcher);
+        var dialogs = ctx.Render<MudDialogProvider>();
+        var page = ctx.Render<ExperimentDetail>(p => p.Add(c => c.Name, "iris-ab"));
+
+        _ = page.WaitForElement("[data-testid=experiment-stop]").ClickAsync(new MouseEventArgs());
+        dialogs.WaitForAssertion(() => Assert.Contains("Stop the experiment iris-ab?", dialogs.Markup, StringComparison.Ordinal));
+        Assert.Equal(0, backend.Count(HttpMethod.Post, "/api/experiments/iris-ab/stop"));
+        await ClickInDialogAsync(dialogs, "Stop");
+
+        page.WaitForAssertion(() => Assert.Equal(1, backend.Count(HttpMethod.Post, "/api/experiments/iris-ab/stop")));
+    }
+
+    [Fact]
+    public async Task An_analyst_reads_everything_but_gets_no_button_that_changes_anything()
+    {
+        var backend = Backend();
+        await using var ctx = Context(backend, Roles.Analyst);
+
+        var list = ctx.Render<ExperimentList>();
+        list.WaitForElement("[data-testid=experiments-table]");
+        Assert.Empty(list.FindAll("[data-testid=experiment-new]"));
+
+        var page = ctx.Render<ExperimentDetail>(p => p.Add(c => c.Name, "iris-ab"));
+        page.WaitForElement("[data-testid=experiment-comparisons]");
+        foreach (string write in new[] { "experiment-stop", "experiment-delete", "experiment-promote", "experiment-weights-save", "experiment-weight-slider" })
+        {
+            Assert.Empty(page.FindAll($"[data-testid={write}]"));
+        }
+
+        Assert.Equal(["70", "30"], page.FindAll("[data-testid=experiment-weight]").Select(w => w.TextContent));
+        Assert.All(backend.Requests, r => Assert.StartsWith("GET ", r, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_experiment_page_shows_the_verdicts_mirror_agreement_rollout_history_and_live_charts()
+    {
+        await using var ctx = Context(Backend(), Roles.Analyst);
+
+        var page = ctx.Render<ExperimentDetail>(p => p.Add(c => c.Name, "iris-ab"));
+
+        page.WaitForElement("[data-testid=experiment-comparisons]");
+        var verdicts = page.FindAll("[data-testid=experiment-verdict]").Select(v => v.TextContent.Trim()).ToList();
+        Assert.Equal([Verdict, "no difference in latency: 2.9 ms vs 3.1 ms, p = 0.41"], verdicts);
+        string comparisons = page.Find("[data-testid=experiment-comparisons]").TextContent;
+        Assert.Contains("+3.7 pp (+0.2 pp to +7.2 pp)", comparisons, StringComparison.Ordinal);
+        Assert.Contains("1100", comparisons, StringComparison.Ordinal);
+        var rows = page.FindAll("[data-testid=experiment-result-row]");
+        Assert.Contains("93.1 % (90.5–95.1)", rows[1].TextContent, StringComparison.Ordinal);
+        Assert.Contains("baseline", rows[0].TextContent, StringComparison.Ordinal);
+        Assert.Contains("same label 96.6 %", page.Find("[data-testid=experiment-mirror-agreement]").TextContent, StringComparison.Ordinal);
+        Assert.Contains("120 sent, 3 dropped", page.Find("[data-testid=experiment-mirror]").TextContent, StringComparison.Ordinal);
+        Assert.Equal("step 2 of 4: 25 % now", page.Find("[data-testid=experiment-rollout-progress]").TextContent);
+        Assert.Contains("error rate ≤ 5.0 %, p95 ≤ 200 ms, at least 100 requests per step", page.Find("[data-testid=experiment-rollout-guards]").TextContent, StringComparison.Ordinal);
+        // History newest first; the rollout job's changes say so.
+        Assert.Equal(["rollout-step", "created"], page.FindAll("[data-testid=experiment-history-row]").Select(r => r.GetAttribute("data-kind")));
+        Assert.Contains("rollout job", page.FindAll("[data-testid=experiment-history-row]")[0].TextContent, StringComparison.Ordinal);
+
+        var charts = page.FindComponents<Chart>().ToDictionary(c => c.Instance.TestId!);
+        Assert.Equal(2, charts["experiment-chart-requests"].Instance.Data.Count);
+        Assert.Equal(6, charts["experiment-chart-latency"].Instance.Data.Count);
+        var accuracy = Assert.IsType<Bar>(Assert.Single(charts["experiment-chart-accuracy"].Instance.Data));
+        Assert.Equal(["iris@1", "iris@2"], accuracy.X.Cast<string>());
+    }
+
+    [Fact]
+    public async Task A_model_page_lists_only_the_experiments_the_model_takes_part_in()
+    {
+        await using var ctx = Context(Backend(), Roles.Analyst);
+
+        var iris = ctx.Render<ModelExperiments>(p => p.Add(c => c.Name, "iris"));
+        var shadow = ctx.Render<ModelExperiments>(p => p.Add(c => c.Name, "iris-shadow"));
+        var churn = ctx.Render<ModelExperiments>(p => p.Add(c => c.Name, "churn"));
+        var other = ctx.Render<ModelExperiments>(p => p.Add(c => c.Name, "fraud"));
+
+        iris.WaitForAssertion(() => Assert.Equal(["iris-ab"], iris.FindAll("[data-testid=experiment-link]").Select(l => l.TextContent)));
+        shadow.WaitForAssertion(() => Assert.Equal(["iris-ab"], shadow.FindAll("[data-testid=experiment-link]").Select(l => l.TextContent)));
+        churn.WaitForAssertion(() => Assert.Equal(["churn-shadow"], churn.FindAll("[data-testid=experiment-link]").Select(l => l.TextContent)));
+        Assert.Empty(other.FindAll("[data-testid=model-experiments]"));
+    }
+}
+
+/// <summary>The experiment pages' figures and charts, without a page.</summary>
+public class ExperimentChartsTests
+{
+    [Fact]
+    public void Accuracy_bars_carry_their_interval_as_asymmetric_error_bars_in_percent()
+    {
+        var candidates = ExperimentCharts.Candidates(ExperimentPagesTests.Results, ExperimentPagesTests.IrisAb);
+
+        var bar = Assert.IsType<Bar>(Assert.Single(ExperimentCharts.Accuracy(ExperimentPagesTests.Results, candidates)));
+
+        Assert.Equal([89.4, 93.1], bar.Y.Select(y => Math.Round((double)y, 6)));
+        Assert.Equal(Plotly.Blazor.Traces.BarLib.ErrorYLib.TypeEnum.Data, bar.ErrorY.Type);
+        Assert.False(bar.ErrorY.Symmetric);
+        Assert.Equal([2.4, 2.0], bar.ErrorY.Array.Select(y => Math.Round((double)y, 6)));
+        Assert.Equal([3.0, 2.6], bar.ErrorY.ArrayMinus.Select(y => Math.Round((double)y, 6)));
+    }
+
+    [Fact]
+    public void Traffic_is_one_line_per_candidate_in_time_order()
+    {
+        var results = ExperimentPagesTests.Results;
+        var candidates = ExperimentCharts.Candidates(results, ExperimentPagesTests.IrisAb);
+
+        var requests = ExperimentCharts.Requests(results, candidates).Cast<Scatter>().ToList();
+        var errors = ExperimentCharts.Errors(results, candidates).Cast<Scatter>().ToList();
+
+        Assert.Equal(["iris@1", "iris@2"], requests.Select(r => r.Name));
+        Assert.Equal([70, 71], requests[0].Y.Cast<int>());
+        Assert.Equal([0, 2], errors[1].Y.Cast<int>());
+        Assert.Empty(ExperimentCharts.Mae(results, candidates));
+    }
+
+    [Theory]
+    [InlineData(70, 30, 70, 30)]
+    [InlineData(1, 1, 50, 50)]
+    [InlineData(0, 5, 0, 100)]
+    [InlineData(0, 0, 0, 0)]
+    public void Shares_are_each_weight_over_the_sum(double a, double b, double shareA, double shareB)
+    {
+        var percents = ExperimentText.Percents(new Dictionary<string, double> { ["a"] = a, ["b"] = b });
+
+        Assert.Equal(shareA, percents["a"], 9);
+        Assert.Equal(shareB, percents["b"], 9);
+    }
+
+    [Theory]
+    [InlineData("iris@2", "iris")]
+    [InlineData("iris", "iris")]
+    [InlineData("user@host", "user@host")]
+    [InlineData("fraud-pipeline", "fraud-pipeline")]
+    public void A_candidate_key_names_its_model(string key, string name)
+        => Assert.Equal(name, ExperimentText.NameOf(key));
+}
