@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Mds.Contracts.Api;
 using Mds.Portal.Auth;
+using Mds.Portal.Components.Pages.Experiments;
 
 namespace Mds.Portal.Api;
 
@@ -100,7 +101,7 @@ public sealed class ExperimentsClient(HttpClient http, BackendToken token) : Bac
     /// <summary><c>api/experiments/{name}</c>, escaped.</summary>
     internal static string ExperimentPath(string name) => $"api/experiments/{Uri.EscapeDataString(name)}";
 
-    // The 400's problem details: a "problems" list like pipelines' (path, message, line), or validation "errors"
+    // The 400's problem details: a "problems" list (of "path: message" texts, or like pipelines' path, message, line), or validation "errors"
     // (field → messages), or just the detail; null when the body is none of these (then the status speaks).
     private static async Task<ExperimentCreateOutcome?> ReadProblemsAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
@@ -117,7 +118,18 @@ public sealed class ExperimentsClient(HttpClient http, BackendToken token) : Bac
             var problems = new List<PipelineSpecProblemDto>();
             if (root.TryGetProperty("problems", out var list) && list.ValueKind == JsonValueKind.Array)
             {
-                problems.AddRange(list.Deserialize<List<PipelineSpecProblemDto>>(JsonSerializerOptions.Web) ?? []);
+                // The experiments API words each problem as "path: message"; objects with path, message and line are read too.
+                foreach (var item in list.EnumerateArray())
+                {
+                    if (item.ValueKind == JsonValueKind.String)
+                    {
+                        problems.Add(ExperimentSpecLines.Parse(item.GetString()!));
+                    }
+                    else if (item.ValueKind == JsonValueKind.Object && item.Deserialize<PipelineSpecProblemDto>(JsonSerializerOptions.Web) is { } problem)
+                    {
+                        problems.Add(problem);
+                    }
+                }
             }
             else if (root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Object)
             {

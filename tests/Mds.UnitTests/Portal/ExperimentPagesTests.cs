@@ -84,11 +84,12 @@ public class ExperimentPagesTests
                 Content = System.Net.Http.Json.JsonContent.Create(Results, options: ExperimentsClient.ResultsJson),
             });
 
-    private static HttpResponseMessage Refused(string detail, params PipelineSpecProblemDto[] problems)
+    // As the experiments API answers a spec it refuses: problem details whose "problems" are "path: message" texts.
+    private static HttpResponseMessage Refused(params string[] problems)
         => new(HttpStatusCode.BadRequest)
         {
             Content = new StringContent(
-                JsonSerializer.Serialize(new { title = "The spec is not valid.", status = 400, detail, problems }, JsonSerializerOptions.Web),
+                JsonSerializer.Serialize(new { title = "The experiment spec is not valid.", status = 400, detail = string.Join("; ", problems), problems }, JsonSerializerOptions.Web),
                 System.Text.Encoding.UTF8, "application/problem+json"),
         };
 
@@ -117,10 +118,10 @@ public class ExperimentPagesTests
     public async Task A_refused_spec_shows_each_problem_the_backend_names_with_its_line()
     {
         var backend = Backend().On(HttpMethod.Post, "/api/experiments", _ => Refused(
-            "candidates[1]: model 'iris' has no version 9",
-            new PipelineSpecProblemDto("candidates[1]", "model 'iris' has no version 9", 9),
-            new PipelineSpecProblemDto("candidates[0].weight", "weight must be positive", 6),
-            new PipelineSpecProblemDto("default", "'iris' is already the default of experiment 'iris-old'")));
+            "candidates[1]: model 'iris' has no version 2",
+            "candidates[0].weight: 'iris@1' has weight -1; weights must be positive numbers",
+            "default: 'iris' is already the default of experiment 'iris-old'",
+            "rollout.interval: '5x' is not a duration such as 30s, 10m or 1h"));
         await using var ctx = Context(backend, Roles.Researcher);
         var page = ctx.Render<ExperimentList>();
         page.WaitForElement("[data-testid=experiments-table]");
@@ -128,14 +129,17 @@ public class ExperimentPagesTests
         await page.Find("[data-testid=experiment-new]").ClickAsync(new MouseEventArgs());
         await page.Find("[data-testid=experiment-create]").ClickAsync(new MouseEventArgs());
 
+        // Each problem on its own, with the line of the template it names (found in the text sent), and those lines marked.
         var problems = page.WaitForElements("[data-testid=experiment-spec-problem]");
-        Assert.Equal(3, problems.Count);
-        Assert.Equal(["6", "9", null], problems.Select(p => p.GetAttribute("data-line")));
-        Assert.Contains("weight must be positive", problems[0].TextContent, StringComparison.Ordinal);
-        Assert.Contains("line 9", problems[1].TextContent, StringComparison.Ordinal);
-        Assert.Contains("already the default of experiment 'iris-old'", problems[2].TextContent, StringComparison.Ordinal);
-        Assert.Contains("3 problems", page.Find("[data-testid=experiment-spec-problems]").TextContent, StringComparison.Ordinal);
-        Assert.Equal(["6", "9"], page.FindAll("[data-testid=experiment-spec-gutter-bad]").Select(l => l.GetAttribute("data-line")));
+        Assert.Equal(4, problems.Count);
+        Assert.Equal(["3", "7", "8", null], problems.Select(p => p.GetAttribute("data-line")));
+        Assert.Contains("already the default of experiment 'iris-old'", problems[0].TextContent, StringComparison.Ordinal);
+        Assert.Contains("candidates[0].weight", problems[1].TextContent, StringComparison.Ordinal);
+        Assert.Contains("weights must be positive numbers", problems[1].TextContent, StringComparison.Ordinal);
+        Assert.Contains("line 8", problems[2].TextContent, StringComparison.Ordinal);
+        Assert.Contains("'5x' is not a duration", problems[3].TextContent, StringComparison.Ordinal);
+        Assert.Contains("4 problems", page.Find("[data-testid=experiment-spec-problems]").TextContent, StringComparison.Ordinal);
+        Assert.Equal(["3", "7", "8"], page.FindAll("[data-testid=experiment-spec-gutter-bad]").Select(l => l.GetAttribute("data-line")));
         // The spec went as YAML, as written.
         Assert.Contains("name: iris-ab", backend.Bodies.Single(), StringComparison.Ordinal);
     }
@@ -355,4 +359,75 @@ public class ExperimentChartsTests
     [InlineData("fraud-pipeline", "fraud-pipeline")]
     public void A_candidate_key_names_its_model(string key, string name)
         => Assert.Equal(name, ExperimentText.NameOf(key));
+}
+
+/// <summary>Finding the line of a problem the experiments API names by its path.</summary>
+public class ExperimentSpecLinesTests
+{
+    private const string Spec = """
+        name: fraud-ab
+        resourceType: model
+        # two versions
+        candidates:
+          - name: fraud
+            version: 1
+            weight: 70
+
+          - name: fraud
+            version: 2
+            weight: 30
+        mirror:
+          name: fraud-shadow
+          percent: 10
+        rollout:
+          candidate: fraud@2
+          steps: [5, 25, 50, 100]
+          interval: 10m
+        """;
+
+    [Theory]
+    [InlineData("name", 1)]
+    [InlineData("resourceType", 2)]
+    [InlineData("candidates", 4)]
+    [InlineData("candidates[0]", 5)]
+    [InlineData("candidates[1]", 9)]
+    [InlineData("candidates[1].weight", 11)]
+    [InlineData("candidates[0].version", 6)]
+    [InlineData("mirror.percent", 14)]
+    [InlineData("rollout.steps", 17)]
+    [InlineData("rollout.steps[2]", 17)]
+    [InlineData("rollout.maxP95Ms", 15)]
+    [InlineData("candidates[5]", 4)]
+    [InlineData("default", null)]
+    [InlineData("", null)]
+    public void A_path_finds_its_line(string path, int? line)
+        => Assert.Equal(line, ExperimentSpecLines.Find(Spec, path));
+
+    [Fact]
+    public void Lists_at_their_keys_indentation_are_followed_too()
+        => Assert.Equal(6, ExperimentSpecLines.Find("name: x\ncandidates:\n- name: a\n  weight: 1\n- name: b\n  weight: 0\n", "candidates[1].weight"));
+
+    [Fact]
+    public void Json_has_no_lines_to_find()
+        => Assert.Null(ExperimentSpecLines.Find("""{"name": "x", "candidates": []}""", "candidates"));
+
+    [Theory]
+    [InlineData("candidates[1].weight: weights must be positive", "candidates[1].weight", "weights must be positive")]
+    [InlineData("the spec is larger than 64 KiB", "", "the spec is larger than 64 KiB")]
+    [InlineData("the spec is not well-formed YAML: (Line: 3, Col: 1): bad", "", "the spec is not well-formed YAML: (Line: 3, Col: 1): bad")]
+    public void A_problem_text_splits_into_path_and_message(string text, string path, string message)
+    {
+        var problem = ExperimentSpecLines.Parse(text);
+
+        Assert.Equal(path, problem.Path);
+        Assert.Equal(message, problem.Message);
+    }
+
+    [Fact]
+    public void A_syntax_error_keeps_the_line_the_parser_gave()
+    {
+        var problems = ExperimentSpecLines.WithLines(Spec, [ExperimentSpecLines.Parse("the spec is not well-formed YAML: (Line: 3, Col: 1, Idx: 40) - (Line: 3, Col: 2, Idx: 41): bad")]);
+
+        Assert.Equal(3, Assert.Single(problems).Line);
+    }
 }
