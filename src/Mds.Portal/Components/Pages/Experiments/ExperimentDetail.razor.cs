@@ -267,7 +267,8 @@ public partial class ExperimentDetail : IAsyncDisposable
         string Value(double v) => percent
             ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{v * 100:+0.0;-0.0;0.0} pp")
             : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{v:+0.###;-0.###;0}{(comparison.Metric == "latency" ? " ms" : "")}");
-        return double.IsNaN(comparison.Low) || double.IsNaN(comparison.High)
+        // No interval (NaN, or both ends at the difference itself, as the results service writes it): the difference alone.
+        return double.IsNaN(comparison.Low) || double.IsNaN(comparison.High) || (comparison.Low == comparison.Difference && comparison.High == comparison.Difference)
             ? Value(comparison.Difference)
             : $"{Value(comparison.Difference)} ({Value(comparison.Low)} to {Value(comparison.High)})";
     }
