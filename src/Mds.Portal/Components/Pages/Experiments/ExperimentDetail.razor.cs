@@ -52,6 +52,11 @@ public partial class ExperimentDetail : IAsyncDisposable
 
     private bool CanChange => _canManage && _experiment is not null && ExperimentText.IsRunning(_experiment);
 
+    // The charts span a running experiment's life so far (5 minutes at least), up to the hour the results cover.
+    private int ChartMinutes => _experiment is not { EndedAt: null }
+        ? 60
+        : (int)Math.Clamp(Math.Ceiling((DateTimeOffset.UtcNow - _experiment.CreatedAt).TotalMinutes) + 1, 5, 60);
+
     private IReadOnlyDictionary<string, double> EditedPercents => ExperimentText.Percents(_weights);
 
     private IReadOnlyList<BreadcrumbItem> Crumbs =>
