@@ -131,6 +131,10 @@ public sealed class ExperimentStatisticsTests
         Assert.Equal(0.24462, r.PValue, 5);
         Assert.Equal(1.415 - 0.90, r.MedianDifference, 12);
         Assert.Equal(35.0 / 50, r.Superiority, 12);
+        // McKean–Schrader standard errors by hand: n = 10, c = round(5.5 − 1.96·√2.5) = 2, (1.89 − 0.80)/3.92 = 0.278066;
+        // n = 5, c = round(3 − 1.96·√1.25) = 1, (1.21 − 0.74)/3.92 = 0.119900; 0.515 ± 1.96·√(0.278066² + 0.119900²).
+        Assert.Equal(-0.078507, r.Low, 5);
+        Assert.Equal(1.108507, r.High, 5);
     }
 
     [Fact]
