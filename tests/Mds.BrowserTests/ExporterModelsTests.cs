@@ -164,7 +164,7 @@ public sealed class ExporterModelsTests(PortalFixture portal)
         var page = await portal.SignInAsync(Roles.Researcher);
         await page.GotoAsync(portal.Url("/models/upload"));
         await PortalFixture.WaitForCircuitAsync(page);
-        await PortalFixture.SetInputFileAsync(page, "[data-testid=upload-file]", zip);
+        await PortalFixture.SetInputFileAsync(page, "body", zip);
         await Assertions.Expect(page.Locator("[data-testid=upload-file-name]")).ToHaveTextAsync("mlp-external.zip");
         var schema = page.Locator("[data-testid=upload-schema]");
         await Assertions.Expect(schema).ToBeVisibleAsync();
