@@ -154,7 +154,7 @@ public sealed partial class BatchScorer(
 
             if (outputColumns is null)
             {
-                outputColumns = ResultTable.ColumnsOf(response, chunk.Count, target.Classes, header);
+                outputColumns = ResultTable.ColumnsOf(response, chunk.Count, target.Classes, header, target.Classifier);
                 columns = [.. header, .. outputColumns.SelectMany(c => c.Names)];
                 Csv.Write(writer, columns);
             }

@@ -27,6 +27,12 @@ public abstract class BatchTarget
     /// <summary>Class labels, for naming the columns of an output with one value per class.</summary>
     public virtual IReadOnlyList<string>? Classes => null;
 
+    /// <summary>The outputs a chunk's response holds, as the target describes them.</summary>
+    public virtual IReadOnlyList<TensorMetadata> Outputs => [];
+
+    /// <summary>The classifier outputs among <see cref="Outputs"/> (label and probabilities), or null when the target is no classifier.</summary>
+    public ClassifierOutputs? Classifier => ClassifierOutputs.Of(Outputs, Classes);
+
     /// <summary>An image model's input and preprocessing: the batch's file is then a zip of images, one row each.</summary>
     public (ImageInput Input, ImagePreprocessingDto Settings)? Image { get; private init; }
 
@@ -82,7 +88,7 @@ public abstract class BatchTarget
             throw new BatchFailedException($"pipeline '{name}' version {live} is not tabular: its inputs are not {TabularCsv.Rule}");
         }
 
-        return new PipelineTarget(name, live, route.Inputs, pipelines, caller);
+        return new PipelineTarget(name, live, route.Inputs, route.Outputs, pipelines, caller);
     }
 
     /// <summary>A model version: each chunk is one V2 request to a Ready replica, through the gateway's replica-call policy.</summary>
@@ -96,6 +102,8 @@ public abstract class BatchTarget
 
         public override IReadOnlyList<string>? Classes => version.Classes;
 
+        public override IReadOnlyList<TensorMetadata> Outputs { get; } = RegistryMapping.Schema(version.OutputsJson);
+
         public override async Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken ct)
         {
             var options = new ReplicaCallOptions(caller, request.Id ?? Guid.CreateVersion7().ToString("N"));
@@ -104,11 +112,14 @@ public abstract class BatchTarget
     }
 
     /// <summary>A pipeline: each chunk is one ordinary run of its live version, with its run record (request id = the chunk's).</summary>
-    private sealed class PipelineTarget(string pipeline, int version, IReadOnlyList<TensorMetadata> inputs, PipelineRunner runner, string caller) : BatchTarget
+    private sealed class PipelineTarget(
+        string pipeline, int version, IReadOnlyList<TensorMetadata> inputs, IReadOnlyList<TensorMetadata> outputs, PipelineRunner runner, string caller) : BatchTarget
     {
         public override string Kind => "pipeline";
 
         public override IReadOnlyList<TensorMetadata> Inputs => inputs;
+
+        public override IReadOnlyList<TensorMetadata> Outputs => outputs;
 
         public override async Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken ct)
         {

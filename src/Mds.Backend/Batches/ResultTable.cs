@@ -18,18 +18,35 @@ public sealed record OutputColumns(string Output, int PerRow, IReadOnlyList<stri
 /// <summary>How a batch's predictions become CSV columns and cells. Pure: no I/O; tested directly.</summary>
 public static class ResultTable
 {
+    /// <summary>The column that holds a classifier's predicted class (the label output's value), first after the file's columns.</summary>
+    public const string PredictedColumn = "predicted";
+
     /// <summary>
-    /// The columns for a response to <paramref name="rows"/> rows: an output with one value per row keeps its name; one
-    /// with several gets a column per value named <c>Score[setosa]</c> when <paramref name="classes"/> names them all,
-    /// else <c>Score[0]</c>…; names already taken by <paramref name="inputColumns"/> get " (predicted)".
+    /// The columns for a response to <paramref name="rows"/> rows: for a <paramref name="classifier"/>, first a
+    /// <see cref="PredictedColumn"/> column with the label output's value; then each output: one with one value per row
+    /// keeps its name; one with several gets a column per value named <c>Score[setosa]</c> by class label (a
+    /// classifier's probability output: the labels it carries, as a ZipMap's <c>class_labels</c>; else when
+    /// <paramref name="classes"/> names them all), else <c>Score[0]</c>…; names already taken by
+    /// <paramref name="inputColumns"/> get " (predicted)".
     /// </summary>
     /// <exception cref="InferenceProtocolException">An output's values are not a whole number per row.</exception>
-    public static IReadOnlyList<OutputColumns> ColumnsOf(InferenceResponse response, int rows, IReadOnlyList<string>? classes, IReadOnlyCollection<string> inputColumns)
+    public static IReadOnlyList<OutputColumns> ColumnsOf(
+        InferenceResponse response, int rows, IReadOnlyList<string>? classes, IReadOnlyCollection<string> inputColumns, ClassifierOutputs? classifier = null)
     {
         ArgumentNullException.ThrowIfNull(response);
         ArgumentNullException.ThrowIfNull(inputColumns);
         var taken = new HashSet<string>(inputColumns, StringComparer.Ordinal);
-        var result = new List<OutputColumns>(response.Outputs.Count);
+        var result = new List<OutputColumns>(response.Outputs.Count + 1);
+        IReadOnlyList<string>? probabilityLabels = null;
+        if (classifier is not null && response.Outputs.FirstOrDefault(o => o.Name == classifier.LabelOutput.Name) is { } label
+            && rows > 0 && label.Data.Length == rows)
+        {
+            result.Add(new OutputColumns(label.Name, 1, [taken.Add(PredictedColumn) ? PredictedColumn : Unique(PredictedColumn, taken)]));
+            var probability = response.Outputs.FirstOrDefault(o => o.Name == classifier.ProbabilityOutput?.Name);
+            probabilityLabels = TensorMetadata.ParseClassLabels(probability?.Parameters?.GetValueOrDefault(TensorMetadata.ClassLabelsParameter) as string)
+                ?? classifier.ProbabilityOutput?.ClassLabels;
+        }
+
         foreach (var output in response.Outputs)
         {
             int length = output.Data.Length;
@@ -41,6 +58,8 @@ public static class ResultTable
             int perRow = length / rows;
             IEnumerable<string> names = perRow == 1 || perRow > OutputColumns.MaxColumns
                 ? [output.Name]
+                : output.Name == classifier?.ProbabilityOutput?.Name && probabilityLabels is { } own && own.Count == perRow
+                    ? own.Select(label => $"{output.Name}[{label}]")
                 : classes is { } c && c.Count == perRow
                     ? c.Select(label => $"{output.Name}[{label}]")
                     : Enumerable.Range(0, perRow).Select(i => string.Create(CultureInfo.InvariantCulture, $"{output.Name}[{i}]"));

@@ -3,6 +3,7 @@ using Hangfire.States;
 using Mds.Backend.Audit;
 using Mds.Backend.Batches;
 using Mds.Backend.Drift;
+using Mds.Backend.Experiments;
 using Mds.Backend.Scheduling;
 
 namespace Mds.Backend.Data;
@@ -23,6 +24,7 @@ public sealed class BackendJobAllowList : JobFilterAttribute, IElectStateFilter
         (typeof(AuditPartitions), nameof(AuditPartitions.MaintainAsync)),
         (typeof(BatchJob), nameof(BatchJob.RunAsync)),
         (typeof(BatchJob), nameof(BatchJob.CleanupAsync)),
+        (typeof(RolloutJob), nameof(RolloutJob.RunScheduledAsync)),
     ];
 
     /// <summary>Runs after every other filter (AutomaticRetry included), so a refused job is not retried.</summary>

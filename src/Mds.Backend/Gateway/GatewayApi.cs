@@ -81,6 +81,13 @@ public static class GatewayApi
 
     private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
     {
+        // An active experiment whose default is this model takes over its own endpoint (an explicit version never).
+        if (version is null && http.RequestServices.GetRequiredService<Experiments.ExperimentTable>().TakeoverFor(pipeline: false, name) is { } experiment)
+        {
+            await Experiments.ExperimentGateway.InferAsync(http, experiment);
+            return;
+        }
+
         long started = Stopwatch.GetTimestamp();
         bool answered = false;
         RouteLookup? found = null;

@@ -66,7 +66,8 @@ public static class GrpcGateway
 /// </summary>
 [Authorize(Policy = Policies.Inference)]
 [BindServiceMethod(typeof(GatewayGrpcService), nameof(BindService))]
-internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines, SigningKeys keys)
+internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy policy, WorkerChannels channels, TrafficStats traffic, GatewayMetrics metrics, Pipelines.PipelineRunner pipelines, SigningKeys keys,
+    Experiments.ExperimentTable experiments, Experiments.ExperimentRunner experimentRunner, Experiments.ExperimentRouter experimentRouter)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ServerVersion = typeof(GatewayGrpcService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
@@ -94,6 +95,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (request.Name.EndsWith(Experiments.ExperimentValidator.ModelSuffix, StringComparison.Ordinal))
+        {
+            return new ModelReadyResponse { Ready = (await experiments.FindAsync(request.Name[..^Experiments.ExperimentValidator.ModelSuffix.Length], context.CancellationToken))?.Active == true };
+        }
+
         if (Pipelines.PipelineRunner.PipelineNameOf(request.Name) is { } pipeline)
         {
             return await Pipelines.PipelineGrpc.ReadyAsync(pipelines, pipeline, context.CancellationToken);
@@ -130,6 +136,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
         GrpcRequestLimits.ThrowIfRefused(request);
+        if (await Experiments.ExperimentGrpc.MatchAsync(experiments, request.ModelName, request.ModelVersion, context.CancellationToken) is { } experiment)
+        {
+            return await Experiments.ExperimentGrpc.InferAsync(experimentRunner, experimentRouter, experiment, request, context); // counted by the experiment runner
+        }
+
         if (Pipelines.PipelineRunner.PipelineNameOf(request.ModelName) is { } pipeline)
         {
             return await Pipelines.PipelineGrpc.InferAsync(pipelines, pipeline, request, context); // counted by the pipeline runner

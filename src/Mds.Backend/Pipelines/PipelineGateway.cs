@@ -59,6 +59,13 @@ public static class PipelineGateway
 
     private static async Task Infer(HttpContext http, string name, PipelineRunner runner)
     {
+        // An active experiment whose default is this pipeline takes over its endpoint.
+        if (http.RequestServices.GetRequiredService<Experiments.ExperimentTable>().TakeoverFor(pipeline: true, name) is { } experiment)
+        {
+            await Experiments.ExperimentGateway.InferAsync(http, experiment);
+            return;
+        }
+
         string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } given ? given : Guid.CreateVersion7().ToString("N");
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
 
@@ -102,16 +109,22 @@ public static class PipelineGateway
             return;
         }
 
+        await WriteResponseAsync(http, request, run.Response);
+    }
+
+    /// <summary>Writes a 200 answer: binary tensor data when the request asked for it, else JSON.</summary>
+    internal static async Task WriteResponseAsync(HttpContext http, InferenceRequest request, InferenceResponse response)
+    {
         var body = new ArrayBufferWriter<byte>();
-        if (BinaryTensorData.SelectBinaryOutputs(request, run.Response) is { } binary)
+        if (BinaryTensorData.SelectBinaryOutputs(request, response) is { } binary)
         {
-            int headerLength = BinaryTensorData.WriteResponse(body, run.Response, binary);
+            int headerLength = BinaryTensorData.WriteResponse(body, response, binary);
             http.Response.Headers[BinaryTensorData.HeaderLengthHeader] = headerLength.ToString(CultureInfo.InvariantCulture);
             http.Response.ContentType = BinaryTensorData.ContentType;
         }
         else
         {
-            V2JsonCodec.WriteResponse(body, run.Response);
+            V2JsonCodec.WriteResponse(body, response);
             http.Response.ContentType = "application/json";
         }
 
@@ -125,7 +138,7 @@ public static class PipelineGateway
     /// anything is decoded). With <c>Inference-Header-Content-Length</c> the body is JSON then binary tensor data
     /// (whatever its content type).
     /// </summary>
-    private static Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit) =>
+    internal static Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit) =>
         BoundedBody.ReadAsync(context, limit, body => context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
             ? BinaryTensorData.DecodeRequest(body, BinaryTensorData.ParseHeaderLength(headerLength.ToString(), body.Length))
             : V2JsonCodec.DecodeRequest(body));

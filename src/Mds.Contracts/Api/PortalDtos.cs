@@ -82,4 +82,13 @@ public static class MdsHeaders
     /// of a direct call to a worker names the client's address instead.
     /// </summary>
     public const string Caller = "Mds-Caller";
+
+    /// <summary>
+    /// On every answer routed by an experiment: <c>experiment:candidate</c>. A caller that sends it back is routed to the
+    /// same candidate while the experiment lasts (sticky sessions).
+    /// </summary>
+    public const string Route = "Mds-Route";
+
+    /// <summary>Sent by a caller (a user id, a session): the experiment assigns the candidate by a stable hash of it, storing nothing.</summary>
+    public const string RouteKey = "Mds-Route-Key";
 }

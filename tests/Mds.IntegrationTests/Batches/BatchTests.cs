@@ -26,8 +26,8 @@ public sealed class BatchTests(MdsCluster cluster)
         var batch = (await response.Content.ReadFromJsonAsync<BatchDto>())!;
         Assert.Equal((BatchStates.Succeeded, 30, 30, "species"), (batch.State, batch.TotalRows, batch.DoneRows, batch.LabelColumn));
         Assert.Equal(MdsCluster.EmailOf(Roles.Analyst), batch.CreatedBy);
-        Assert.Equal(["sepal_length", "sepal_width", "petal_length", "petal_width", "species", "PredictedLabel"], batch.Columns.Take(6));
-        Assert.Equal(["Score[setosa]", "Score[versicolor]", "Score[virginica]"], batch.Columns.Skip(6).Order(StringComparer.Ordinal));
+        Assert.Equal(["sepal_length", "sepal_width", "petal_length", "petal_width", "species", "predicted", "PredictedLabel"], batch.Columns.Take(7));
+        Assert.Equal(["Score[setosa]", "Score[versicolor]", "Score[virginica]"], batch.Columns.Skip(7).Order(StringComparer.Ordinal));
 
         // The predictions are ONNX Runtime's own, row by row.
         var features = lines.Skip(1).Take(30).SelectMany(l => l.Split(',').Take(4).Select(v => float.Parse(v, CultureInfo.InvariantCulture))).ToArray();
@@ -46,7 +46,8 @@ public sealed class BatchTests(MdsCluster cluster)
             string[] cells = result[r + 1].Split(',');
             Assert.Equal(lines[r + 1].Trim().Split(','), cells.Take(5));
             Assert.Equal(expected[r], cells[5]);
-            double sum = cells.Skip(6).Sum(c => double.Parse(c, CultureInfo.InvariantCulture));
+            Assert.Equal(expected[r], cells[6]);
+            double sum = cells.Skip(7).Sum(c => double.Parse(c, CultureInfo.InvariantCulture));
             Assert.InRange(sum, 0.99, 1.01); // class probabilities
         }
 

@@ -33,7 +33,7 @@ public sealed class PipelineBatchTests(MdsCluster cluster)
         var batch = (await response.Content.ReadFromJsonAsync<BatchDto>())!;
         Assert.Equal((BatchStates.Succeeded, 20, 20, "species"), (batch.State, batch.TotalRows, batch.DoneRows, batch.LabelColumn));
         Assert.Equal(("pl-batch-small", "pl-batch-small.pipeline", 1), (batch.Pipeline, batch.ModelName, batch.Version));
-        Assert.Equal(["sepal_length", "sepal_width", "petal_length", "petal_width", "species", "label", "Score[0]", "Score[1]", "Score[2]"], batch.Columns);
+        Assert.Equal(["sepal_length", "sepal_width", "petal_length", "petal_width", "species", "predicted", "label", "Score[0]", "Score[1]", "Score[2]"], batch.Columns);
         Assert.EndsWith("match the label column 'species'", batch.Summary, StringComparison.Ordinal);
 
         using var analyst = await cluster.ClientAsync(Roles.Analyst);
@@ -49,10 +49,11 @@ public sealed class PipelineBatchTests(MdsCluster cluster)
             Assert.True(alone.IsSuccessStatusCode, await alone.Content.ReadAsStringAsync());
             var answer = (await alone.Content.ReadFromJsonAsync<JsonObject>())!;
             Assert.Equal((string)V2Json.Output(answer, "label")["data"]![0]!, cells[5]);
+            Assert.Equal(cells[5], cells[6]); // the predicted class is the label output's value
             double[] scores = [.. V2Json.Output(answer, "Score")["data"]!.AsArray().Select(v => (double)v!)];
             for (int i = 0; i < 3; i++)
             {
-                Assert.Equal(scores[i], double.Parse(cells[6 + i], CultureInfo.InvariantCulture), 1e-5);
+                Assert.Equal(scores[i], double.Parse(cells[7 + i], CultureInfo.InvariantCulture), 1e-5);
             }
         }
 

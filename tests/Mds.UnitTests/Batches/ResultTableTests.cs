@@ -37,6 +37,31 @@ public sealed class ResultTableTests
     }
 
     [Fact]
+    public void A_ZipMap_classifier_s_rows_name_the_predicted_class_and_its_probabilities_by_class_label()
+    {
+        // skl2onnx: INT64 label [rows] beside a served ZipMap whose class labels travel as a parameter.
+        var labels = new Dictionary<string, object?> { [TensorMetadata.ClassLabelsParameter] = TensorMetadata.EncodeLabels(["no", "yes"]) };
+        var response = new InferenceResponse
+        {
+            ModelName = "churn",
+            Outputs =
+            [
+                new InferenceTensor("output_label", TensorDatatype.Int64, [2], new long[] { 1, 0 }),
+                new InferenceTensor("output_probability", TensorDatatype.Fp32, [2, 2], new[] { 0.25f, 0.75f, 0.9f, 0.1f }, labels),
+            ],
+        };
+        var classifier = ClassifierOutputs.Of(
+            [new TensorMetadata("output_label", "INT64", [-1]), new TensorMetadata("output_probability", "FP32", [-1, 2])], classes: null);
+
+        var columns = ResultTable.ColumnsOf(response, 2, classes: null, ["age", "predicted"], classifier);
+
+        Assert.Equal(["predicted (predicted)", "output_label", "output_probability[no]", "output_probability[yes]"], columns.SelectMany(c => c.Names));
+        Assert.Equal(["0", "0", "0.9", "0.1"], ResultTable.CellsOf(response, columns, 1));
+        var plain = ResultTable.ColumnsOf(response, 2, classes: null, ["age"]);
+        Assert.Equal(["output_label", "output_probability[0]", "output_probability[1]"], plain.SelectMany(c => c.Names));
+    }
+
+    [Fact]
     public void A_wide_output_shares_one_column_with_space_separated_values()
     {
         float[] embedding = [.. Enumerable.Range(0, 2 * 100).Select(i => (float)i)];

@@ -77,6 +77,14 @@ public class MonitoringChartsTests
     }
 
     [Fact]
+    public void A_text_column_is_labelled_with_its_text_and_a_large_number_in_full()
+    {
+        Assert.Equal("city = lima", AttributionChart.Label(new AttributionDto("city", 2, 0.1, "lima")));
+        Assert.Equal("income = 32000", AttributionChart.Label(new AttributionDto("income", 32000, -0.2)));
+        Assert.Equal("petal_length = 1.4", AttributionChart.Label(new AttributionDto("petal_length", 1.4, 0.3)));
+    }
+
+    [Fact]
     public void A_stored_v2_body_gives_its_tensors_with_their_values_flattened()
     {
         using var json = JsonDocument.Parse("""

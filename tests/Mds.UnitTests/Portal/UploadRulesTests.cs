@@ -28,11 +28,22 @@ public class UploadRulesTests
     [InlineData("model.onnx", 1024, true)]
     [InlineData("MODEL.ONNX", 1024, true)]
     [InlineData("model.pt", 1024, false)]
+    [InlineData("model-with-weights.zip", 1024, true)]
+    [InlineData("MODEL.ZIP", 1024, true)]
+    [InlineData("weights.bin", 1024, false)]
     [InlineData("model.onnx", 0, false)]
     [InlineData("model.onnx", 512L * 1024 * 1024, true)]
     [InlineData("model.onnx", 512L * 1024 * 1024 + 1, false)]
-    public void The_file_must_be_onnx_and_within_512_MiB(string fileName, long size, bool valid)
+    public void The_file_must_be_onnx_or_a_zip_and_within_512_MiB(string fileName, long size, bool valid)
         => Assert.Equal(valid, UploadRules.FileError(fileName, size) is null);
+
+    [Fact]
+    public void A_raised_upload_limit_lets_a_model_over_2_GB_through_and_names_the_limit_when_exceeded()
+    {
+        const long limit = 4L * 1024 * 1024 * 1024;
+        Assert.Null(UploadRules.FileError("llm.zip", 3L * 1024 * 1024 * 1024, limit));
+        Assert.Contains("4 GB", UploadRules.FileError("llm.zip", limit + 1, limit), StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData(1, true)]

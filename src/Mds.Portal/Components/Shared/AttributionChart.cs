@@ -24,11 +24,16 @@ public static class AttributionChart
         return [.. attributions.Select((a, i) => (a, i)).OrderBy(x => Math.Abs(x.a.Attribution)).ThenByDescending(x => x.i).Select(x => x.a)];
     }
 
-    /// <summary>A bar's label: the feature and the instance's value of it, <c>petal_length = 1.4</c>.</summary>
+    /// <summary>
+    /// A bar's label: the feature and the instance's value of it, <c>petal_length = 1.4</c>, <c>income = 32000</c>; a text
+    /// column's value as text (<c>city = lima</c>), not its code in the reference's vocabulary.
+    /// </summary>
     public static string Label(AttributionDto attribution)
     {
         ArgumentNullException.ThrowIfNull(attribution);
-        return string.Create(CultureInfo.InvariantCulture, $"{attribution.Feature} = {attribution.Value:G4}");
+        return attribution.Text is { } text
+            ? $"{attribution.Feature} = {text}"
+            : string.Create(CultureInfo.InvariantCulture, $"{attribution.Feature} = {attribution.Value:G6}");
     }
 
     /// <summary>The chart's one trace.</summary>

@@ -8,7 +8,7 @@ using MudBlazor;
 namespace Mds.Portal.Components.Pages.Upload;
 
 /// <summary>
-/// Upload (Researcher, Admin): pick or drop an ONNX file, see its schema as the backend reads it, fill in the
+/// Upload (Researcher, Admin): pick or drop an ONNX file (or a zip of one and its external-data files), see its schema as the backend reads it, fill in the
 /// details, and stream the file to the backend with a progress bar; then on to the model's page.
 /// </summary>
 public partial class UploadModel
@@ -39,6 +39,11 @@ public partial class UploadModel
     [Inject]
     private ISnackbar Snackbar { get; set; } = default!;
 
+    [Inject]
+    private Microsoft.Extensions.Options.IOptions<PortalOptions> Options { get; set; } = default!;
+
+    private long MaxBytes => Options.Value.MaxModelUploadBytes;
+
     private bool Busy => _inspecting || _uploading;
 
     private static IReadOnlyList<BreadcrumbItem> Crumbs =>
@@ -50,6 +55,7 @@ public partial class UploadModel
     /// <inheritdoc />
     protected override async Task OnInitializedAsync()
     {
+        _input.MaxFileBytes = MaxBytes;
         try
         {
             _existingNames = [.. (await ModelsApi.ListAsync()).Select(m => m.Name).Order(StringComparer.OrdinalIgnoreCase)];
@@ -69,7 +75,7 @@ public partial class UploadModel
         _inspection = null;
         _uploadError = null;
         _file = file;
-        _fileError = file is null ? null : UploadRules.FileError(file.Name, file.Size);
+        _fileError = file is null ? null : UploadRules.FileError(file.Name, file.Size, MaxBytes);
         if (file is null || _fileError is not null)
         {
             return;
@@ -86,7 +92,7 @@ public partial class UploadModel
         _inspectSent = 0;
         try
         {
-            _inspection = await UploadsApi.InspectAsync(ToUploadFile(file), Progress(sent => _inspectSent = sent));
+            _inspection = await UploadsApi.InspectAsync(ToUploadFile(file, MaxBytes), Progress(sent => _inspectSent = sent));
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
         {
@@ -122,7 +128,7 @@ public partial class UploadModel
         _uploadError = null;
         try
         {
-            var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file), Progress(sent => _uploadSent = sent));
+            var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file, MaxBytes), Progress(sent => _uploadSent = sent));
             Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}; replicas are being placed.", Severity.Success);
             Navigation.NavigateTo($"models/{Uri.EscapeDataString(version.ModelName)}");
         }
@@ -140,8 +146,9 @@ public partial class UploadModel
         }
     }
 
-    private static UploadFile ToUploadFile(IBrowserFile file)
-        => new(file.Name, file.Size, () => file.OpenReadStream(ModelUploadsClient.MaxUploadBytes));
+    // The browser's file is streamed through the circuit to the backend as it is sent, never read whole into memory.
+    private static UploadFile ToUploadFile(IBrowserFile file, long maxBytes)
+        => new(file.Name, file.Size, () => file.OpenReadStream(maxBytes));
 
     // Progress from the upload's sending loop: kept, and shown at most ten times a second.
     private Progress<long> Progress(Action<long> keep) => new(sent =>

@@ -5,7 +5,8 @@ namespace Mds.Portal.Components.Pages.Upload;
 
 /// <summary>
 /// What the upload form accepts, by the backend's own rules (so a person hears about a bad field before sending
-/// 500 MiB): the model name pattern, an <c>.onnx</c> file within the upload limit, 1 to 64 replicas, positive memory.
+/// 500 MiB): the model name pattern, an <c>.onnx</c> file (or a <c>.zip</c> of a model and its external-data files)
+/// within the upload limit, 1 to 64 replicas, positive memory.
 /// Each check returns the message to show, or null when the value is fine. No I/O: tested directly.
 /// </summary>
 public static partial class UploadRules
@@ -25,15 +26,25 @@ public static partial class UploadRules
         _ => null,
     };
 
-    /// <summary>Why this file cannot be uploaded, or null.</summary>
-    public static string? FileError(string? fileName, long sizeBytes) => fileName switch
+    /// <summary>The file types the page takes: an ONNX model, or a zip of one and its external-data files.</summary>
+    public const string AcceptedFiles = ".onnx,.zip";
+
+    /// <summary>
+    /// Why this file cannot be uploaded, or null: an <c>.onnx</c> file, or a <c>.zip</c> holding one and its external-data
+    /// files (the backend unpacks and checks it), of at most <paramref name="maxBytes"/> (default: the backend's default limit).
+    /// </summary>
+    public static string? FileError(string? fileName, long sizeBytes, long maxBytes = ModelUploadsClient.MaxUploadBytes) => fileName switch
     {
-        null or "" => "Choose an .onnx file.",
-        _ when !fileName.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) => $"“{fileName}” is not an .onnx file.",
+        null or "" => "Choose an .onnx file, or a .zip of a model and its external-data files.",
+        _ when !IsModelFile(fileName) => $"“{fileName}” is neither an .onnx file nor a .zip of a model and its external-data files.",
         _ when sizeBytes <= 0 => $"“{fileName}” is empty.",
-        _ when sizeBytes > ModelUploadsClient.MaxUploadBytes => $"“{fileName}” is larger than the 512 MiB the backend accepts.",
+        _ when sizeBytes > maxBytes => $"“{fileName}” is larger than the {Components.Shared.Format.Bytes(maxBytes)} the backend accepts.",
         _ => null,
     };
+
+    /// <summary>Whether the file's name says it is an ONNX model or a zip of one.</summary>
+    public static bool IsModelFile(string fileName) =>
+        fileName.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Why this replica count is refused, or null.</summary>
     public static string? ReplicasError(int? replicas) => replicas switch
@@ -61,7 +72,7 @@ public static partial class UploadRules
         ArgumentNullException.ThrowIfNull(input);
         return new[]
         {
-            FileError(input.FileName, input.FileSizeBytes),
+            FileError(input.FileName, input.FileSizeBytes, input.MaxFileBytes),
             NameError(input.Name),
             ReplicasError(input.Replicas),
             MemoryError(input.MemoryMb),
@@ -101,6 +112,9 @@ public sealed class UploadInput
 
     /// <summary>The chosen file's size.</summary>
     public long FileSizeBytes { get; set; }
+
+    /// <summary>The largest file the page sends (<see cref="PortalOptions.MaxModelUploadBytes"/>).</summary>
+    public long MaxFileBytes { get; set; } = ModelUploadsClient.MaxUploadBytes;
 
     /// <summary>An image model's preprocessing fields as typed (<c>imageSize</c>, <c>imageMean</c>, …); empty ones take the backend's defaults.</summary>
     public Dictionary<string, string> ImageFields { get; } = new(StringComparer.Ordinal);

@@ -1,0 +1,128 @@
+using Mds.Backend.Auth;
+using Mds.Backend.Gateway;
+using Mds.Backend.Pipelines;
+using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
+using Microsoft.Extensions.Options;
+
+namespace Mds.Backend.Experiments;
+
+/// <summary>
+/// Experiments over the Open Inference Protocol's REST binding: <c>/v2/models/{name}.experiment[/ready|/infer]</c>, and the
+/// default's own endpoint while an experiment takes it over (<see cref="GatewayApi"/> and <see cref="PipelineGateway"/>
+/// hand such calls here). JSON or the binary tensor data extension, both ways. Every answer carries <c>Mds-Route</c>.
+/// </summary>
+public static class ExperimentGateway
+{
+    /// <summary>The platform experiments report in their metadata.</summary>
+    public const string Platform = "mds_experiment";
+
+    public static IEndpointRouteBuilder MapExperimentGateway(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v2/models/{name}.experiment").WithTags("Inference").RequireAuthorization(Policies.Inference);
+        group.MapGet("/", Metadata).WithName("V2ExperimentMetadata").WithSummary("Experiment metadata: its first candidate's inputs and outputs");
+        group.MapGet("/ready", Ready).WithName("V2ExperimentReady").WithSummary("200 when every candidate and the mirror can answer");
+        group.MapPost("/infer", Infer).WithName("V2ExperimentInfer").WithSummary("Run inference on a candidate picked by weight, Mds-Route or Mds-Route-Key");
+        return app;
+    }
+
+    private static async Task<IResult> Metadata(string name, ExperimentTable table, RoutingTable routing, PipelineRunner pipelines, CancellationToken ct)
+    {
+        var route = await table.FindAsync(name, ct);
+        if (route is null)
+        {
+            return GatewayApi.Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found");
+        }
+
+        var first = route.Candidates[0];
+        if (first.IsPipeline)
+        {
+            var p = await pipelines.FindAsync(first.Name, ct);
+            return TypedResults.Ok(new ModelMetadata(name + ExperimentValidator.ModelSuffix, [], Platform, p?.Inputs ?? [], p?.Outputs ?? []));
+        }
+
+        var found = await routing.ResolveAsync(first.Name, first.Version, ct);
+        return TypedResults.Ok(new ModelMetadata(name + ExperimentValidator.ModelSuffix, [], Platform, found.Version?.Inputs ?? [], found.Version?.Outputs ?? []));
+    }
+
+    private static async Task<IResult> Ready(string name, ExperimentTable table, CancellationToken ct)
+    {
+        var route = await table.FindAsync(name, ct);
+        return route switch
+        {
+            null => GatewayApi.Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found"),
+            { Active: false } => GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"experiment '{name}' is pending: {route.Reason}"),
+            _ => TypedResults.Ok(),
+        };
+    }
+
+    private static async Task Infer(HttpContext http, string name, ExperimentTable table)
+    {
+        var route = await table.FindAsync(name, http.RequestAborted);
+        if (route is null)
+        {
+            await GatewayApi.Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found").ExecuteAsync(http);
+            return;
+        }
+
+        await InferAsync(http, route);
+    }
+
+    /// <summary>Runs one REST inference through <paramref name="route"/>: picks the candidate, answers, then offers the mirror its copy.</summary>
+    public static async Task InferAsync(HttpContext http, ExperimentRoute route)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(route);
+        int maxId = route.IsPipeline ? PipelineRunner.MaxRequestIdLength : 128;
+        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 } given && given.Length <= maxId ? given : Guid.CreateVersion7().ToString("N");
+        http.Response.Headers[MdsHeaders.RequestId] = requestId;
+        if (!route.Active)
+        {
+            await GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"experiment '{route.Name}' is pending: {route.Reason}").ExecuteAsync(http);
+            return;
+        }
+
+        long limit = (long)http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyMb * 1024 * 1024;
+        InferenceRequest? request;
+        try
+        {
+            request = await PipelineGateway.ReadRequestAsync(http, limit);
+        }
+        catch (InferenceProtocolException e)
+        {
+            await GatewayApi.Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
+            return;
+        }
+        catch (BadHttpRequestException e)
+        {
+            await GatewayApi.Error(e.StatusCode, e.Message).ExecuteAsync(http);
+            return;
+        }
+
+        if (request is null)
+        {
+            await GatewayApi.Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {limit / (1024 * 1024)} MiB").ExecuteAsync(http);
+            return;
+        }
+
+        var router = http.RequestServices.GetRequiredService<ExperimentRouter>();
+        var runner = http.RequestServices.GetRequiredService<ExperimentRunner>();
+        int index = router.Choose(route, http.Request.Headers[MdsHeaders.Route].ToString(), http.Request.Headers[MdsHeaders.RouteKey].FirstOrDefault());
+        http.Response.Headers[MdsHeaders.Route] = ExperimentRouter.RouteValue(route, index);
+        string caller = AuthApi.CallerName(http.User) ?? "anonymous";
+        var answer = await runner.RunAsync(route, index, request, requestId, caller, http.RequestAborted);
+        if (answer.Response is null)
+        {
+            if (!http.RequestAborted.IsCancellationRequested)
+            {
+                await GatewayApi.Error(answer.Status, answer.Error ?? "the candidate failed").ExecuteAsync(http);
+            }
+
+            return;
+        }
+
+        await PipelineGateway.WriteResponseAsync(http, request, answer.Response);
+        await http.Response.CompleteAsync(); // the caller has its answer before any mirror work is queued
+        runner.OfferMirror(route, request, requestId, caller);
+    }
+}

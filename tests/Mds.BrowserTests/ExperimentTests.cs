@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using Mds.Contracts.Api;
+using Mds.IntegrationTests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace Mds.BrowserTests;
+
+/// <summary>
+/// Experiments in Chromium: a researcher deploys two versions of a model, writes a 70/30 experiment in the portal,
+/// watches traffic sent through the experiment's endpoint split between the candidates on the live page, and promotes
+/// the second version after confirming.
+/// </summary>
+[Collection(PortalCollection.Name)]
+public sealed class ExperimentTests(PortalFixture portal)
+{
+    [Fact]
+    public async Task Researcher_creates_an_experiment_sees_the_traffic_split_live_and_promotes_a_candidate()
+    {
+        string model = "iris-exp-" + Guid.NewGuid().ToString("N")[..6];
+        string name = model + "-ab";
+        byte[] iris = await File.ReadAllBytesAsync(TestEnvironment.Sample("iris"));
+        await portal.Cluster.DeployAsync(model, iris);
+        await portal.Cluster.DeployAsync(model, iris);
+
+        var page = await portal.SignInAsync(Roles.Researcher);
+        await page.GotoAsync(portal.Url("/experiments"));
+        await PortalFixture.WaitForCircuitAsync(page);
+        await page.Locator("[data-testid=experiment-new]").ClickAsync();
+
+        // A weight that is not positive: refused, the problem shown.
+        var editor = page.Locator("[data-testid=experiment-spec-editor] textarea");
+        string spec = $"""
+            name: {name}
+            resourceType: model
+            candidates:
+              - name: {model}
+                version: 1
+                weight: 70
+              - name: {model}
+                version: 2
+                weight: 30
+            """;
+        await editor.FillAsync(spec.Replace("weight: 30", "weight: -30", StringComparison.Ordinal));
+        await page.Locator("[data-testid=experiment-create]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=experiment-spec-problems]")).ToContainTextAsync("weight");
+
+        await editor.FillAsync(spec);
+        await page.Locator("[data-testid=experiment-create]").ClickAsync();
+        await page.WaitForURLAsync(url => url.EndsWith($"/experiments/{name}", StringComparison.Ordinal));
+        await PortalFixture.WaitForCircuitAsync(page);
+        await Assertions.Expect(page.Locator("[data-testid=experiment-state]")).ToContainTextAsync(ExperimentStates.Active, new() { Timeout = 120_000 });
+        string endpoint = (await page.Locator("[data-testid=experiment-endpoint]").TextContentAsync())!.Trim();
+
+        // Traffic through the experiment's endpoint, each answer naming the candidate that served it.
+        using var client = await portal.Cluster.ClientAsync(Roles.Analyst);
+        var served = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < 200; i++)
+        {
+            using var answer = await client.PostAsync(endpoint, V2Json.Request("Features", [1, 4], "FP32", new[] { 5.1f, 3.5f, 1.4f, 0.2f }));
+            answer.EnsureSuccessStatusCode();
+            string route = answer.Headers.GetValues("Mds-Route").Single();
+            served[route] = served.GetValueOrDefault(route) + 1;
+        }
+
+        Assert.Equal(2, served.Count);
+
+        // The page refreshes itself: both candidates' requests appear in the results and the requests chart.
+        foreach (string candidate in new[] { $"{model}@1", $"{model}@2" })
+        {
+            int expected = served[$"{name}:{candidate}"];
+            await Assertions.Expect(page.Locator($"[data-testid=experiment-result-row][data-candidate='{candidate}'] td").Nth(1))
+                .ToHaveTextAsync(expected.ToString(CultureInfo.InvariantCulture), new() { Timeout = 60_000 });
+        }
+
+        await Assertions.Expect(page.Locator("[data-testid=experiment-chart-requests] .scatterlayer .trace")).ToHaveCountAsync(2);
+        await PortalFixture.ScreenshotAsync(page, "experiment-live");
+
+        // Promote v2: asked first, then done.
+        await page.Locator($"[data-testid=experiment-candidate-row][data-candidate='{model}@2'] [data-testid=experiment-promote]").ClickAsync();
+        var dialog = page.Locator(".mud-dialog");
+        await Assertions.Expect(dialog).ToContainTextAsync($"Promote {model}@2?");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Promote" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=experiment-state]")).ToContainTextAsync(ExperimentStates.Promoted, new() { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("[data-testid=experiment-promote]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=experiment-history-row][data-kind=promoted]")).ToHaveCountAsync(1);
+        await PortalFixture.ScreenshotAsync(page, "experiment-promoted");
+
+        var promoted = await client.GetFromJsonAsync<ModelDto>($"/api/models/{model}");
+        Assert.Equal(2, promoted!.LiveVersion);
+    }
+}

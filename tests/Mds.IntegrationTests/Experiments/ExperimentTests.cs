@@ -1,0 +1,286 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Mds.Contracts.Api;
+using Mds.Contracts.Inference.Grpc;
+using Mds.IntegrationTests.Infrastructure;
+using Mds.IntegrationTests.Pipelines;
+
+namespace Mds.IntegrationTests.Experiments;
+
+/// <summary>
+/// Experiments (issue 13) on the pipeline tests' cluster (two real workers, arithmetic models): p-scale answers 2x+1,
+/// p-shift x+10, so every answer says which candidate ran. Each test ends its experiment, so the models' own endpoints
+/// answer as before for the other tests in the collection.
+/// </summary>
+[Collection(PipelineCollection.Name)]
+public sealed class ExperimentTests(PipelineFixture fixture)
+{
+    private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
+    private const string Body = """{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,1]}]}""";
+    private MdsCluster Cluster => fixture.Cluster;
+
+    [Fact]
+    public async Task Split_SeventyThirty_Over2000Requests_WithinBinomial999Interval_AndEveryAnswerCarriesItsRoute()
+    {
+        await using var _ = await CreateAsync("exp-split", """
+            name: exp-split
+            candidates:
+              - { name: p-scale, weight: 70 }
+              - { name: p-shift, weight: 30 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        int scale = 0, shift = 0;
+        for (int batch = 0; batch < 125; batch++)
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => InferAsync(client, "/v2/models/exp-split.experiment/infer")));
+            foreach (var (status, y, route) in answers)
+            {
+                Assert.Equal(HttpStatusCode.OK, status);
+                Assert.Equal(y == 3 ? "exp-split:p-scale" : "exp-split:p-shift", route);
+                scale += y == 3 ? 1 : 0;
+                shift += y == 11 ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(2000, scale + shift);
+        Assert.InRange(scale, 1333, 1467); // 1400 ± 3.29 σ (σ = √(2000·0.7·0.3) ≈ 20.5)
+    }
+
+    [Fact]
+    public async Task StickyRoute_SentBack_NeverSwitches_AndRouteKeyIsStable()
+    {
+        await using var _ = await CreateAsync("exp-sticky", """
+            name: exp-sticky
+            candidates:
+              - { name: p-scale, weight: 50 }
+              - { name: p-shift, weight: 50 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        var (_, first, route) = await InferAsync(client, "/v2/models/exp-sticky.experiment/infer");
+        for (int i = 0; i < 50; i++)
+        {
+            var (status, y, again) = await InferAsync(client, "/v2/models/exp-sticky.experiment/infer", (MdsHeaders.Route, route!));
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Equal(first, y);
+            Assert.Equal(route, again);
+        }
+
+        var keyed = await InferAsync(client, "/v2/models/exp-sticky.experiment/infer", (MdsHeaders.RouteKey, "user-42"));
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal(keyed.Y, (await InferAsync(client, "/v2/models/exp-sticky.experiment/infer", (MdsHeaders.RouteKey, "user-42"))).Y);
+        }
+    }
+
+    [Fact]
+    public async Task FailingMirror_GetsItsPercent_NeverFailsTheCaller_AndIsRecordedNotReturned()
+    {
+        // p-lookup takes x [-1,1]: the [1,2] request fails there, every time.
+        await using var _ = await CreateAsync("exp-mirror", """
+            name: exp-mirror
+            candidates:
+              - { name: p-scale, weight: 1 }
+            mirror: { name: p-lookup, percent: 50 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        for (int batch = 0; batch < 25; batch++)
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => InferAsync(client, "/v2/models/exp-mirror.experiment/infer")));
+            Assert.All(answers, a => Assert.Equal((HttpStatusCode.OK, 3f), (a.Status, a.Y)));
+        }
+
+        ExperimentDto? dto = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            dto = await client.GetFromJsonAsync<ExperimentDto>("/api/experiments/exp-mirror", Web);
+            var results = await client.GetFromJsonAsync<ExperimentResultsDto>("/api/experiments/exp-mirror/results", Web);
+            return results!.Mirror!.MirrorErrors == dto!.Mirror!.Sent && results.Candidates[0].Requests == 400;
+        }, TimeSpan.FromSeconds(20), "the mirror's failed calls recorded");
+        Assert.InRange(dto!.Mirror!.Sent + dto.Mirror.Dropped, 160, 240); // 200 ± 4 σ
+    }
+
+    [Fact]
+    public async Task WeightsChangedUnderLoad_ZeroFailedRequests_AndTheNewSplitHolds()
+    {
+        await using var _ = await CreateAsync("exp-weights", """
+            name: exp-weights
+            candidates:
+              - { name: p-scale, weight: 50 }
+              - { name: p-shift, weight: 50 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        using var researcher = await Cluster.ClientAsync(Roles.Researcher);
+        using var stop = new CancellationTokenSource();
+        int failed = 0, done = 0;
+        var load = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var (status, _, _) = await InferAsync(client, "/v2/models/exp-weights.experiment/infer");
+                Interlocked.Increment(ref done);
+                if (status != HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+            }
+        }).ToList();
+        for (int i = 0; i < 10; i++)
+        {
+            using var put = await researcher.PutAsJsonAsync("/api/experiments/exp-weights/weights",
+                new ExperimentWeightsRequest(new Dictionary<string, double> { ["p-scale"] = i % 2 == 0 ? 100 : 1, ["p-shift"] = i % 2 == 0 ? 0 : 99 }));
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+            await Task.Delay(50);
+        }
+
+        using (var last = await researcher.PutAsJsonAsync("/api/experiments/exp-weights/weights", new ExperimentWeightsRequest(new Dictionary<string, double> { ["p-scale"] = 0, ["p-shift"] = 1 })))
+        {
+            Assert.Equal(HttpStatusCode.OK, last.StatusCode);
+        }
+
+        stop.Cancel();
+        await Task.WhenAll(load);
+        Assert.Equal(0, failed);
+        Assert.True(done > 50, $"only {done} requests ran");
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal(11f, (await InferAsync(client, "/v2/models/exp-weights.experiment/infer")).Y);
+        }
+
+        var history = (await client.GetFromJsonAsync<ExperimentDto>("/api/experiments/exp-weights", Web))!.History;
+        Assert.Equal(11, history.Count(h => h.Kind == "weights"));
+    }
+
+    [Fact]
+    public async Task DefaultTakeover_ModelsOwnEndpointAndGrpcRouted_ExplicitVersionNot_StopGivesItBack()
+    {
+        await using var experiment = await CreateAsync("exp-default", """
+            name: exp-default
+            candidates:
+              - { name: p-scale, weight: 0.0001 }
+              - { name: p-shift, weight: 100 }
+            default: p-scale
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        var taken = await InferAsync(client, "/v2/models/p-scale/infer");
+        Assert.Equal(("exp-default:p-shift", 11f), (taken.Route, taken.Y));
+        var pinned = await InferAsync(client, "/v2/models/p-scale/versions/1/infer");
+        Assert.Equal((null, 3f), (pinned.Route, pinned.Y));
+
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{fixture.GrpcPort}");
+        var grpc = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var request = new ModelInferRequest { ModelName = "p-scale" };
+        var input = new ModelInferRequest.Types.InferInputTensor { Name = "x", Datatype = "FP32", Shape = { 1, 2 }, Contents = new InferTensorContents { Fp32Contents = { 1f, 1f } } };
+        request.Inputs.Add(input);
+        var call = grpc.ModelInferAsync(request, new Metadata { { "authorization", "Bearer " + await Cluster.TokenAsync(Roles.Analyst) } });
+        var response = await call;
+        Assert.Equal("exp-default:p-shift", (await call.ResponseHeadersAsync).GetValue("mds-route"));
+        Assert.Equal(11f, response.Outputs.Count > 0 && response.Outputs[0].Contents is { } c && c.Fp32Contents.Count > 0 ? c.Fp32Contents[0]
+            : BitConverter.ToSingle(response.RawOutputContents[0].Span[..4]));
+
+        using var researcher = await Cluster.ClientAsync(Roles.Researcher);
+        using var stopped = await researcher.PostAsync("/api/experiments/exp-default/stop", null);
+        Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
+        var after = await InferAsync(client, "/v2/models/p-scale/infer");
+        Assert.Equal((null, 3f), (after.Route, after.Y));
+    }
+
+    [Fact]
+    public async Task PipelinesAsCandidates_RoutedByWeight_AndDefaultPipelineTakenOver()
+    {
+        using var researcher = await Cluster.ClientAsync(Roles.Researcher);
+        foreach (var (name, model) in new[] { ("exp-pa", "p-scale"), ("exp-pb", "p-shift") })
+        {
+            using var applied = await researcher.PostAsync("/api/pipelines", new StringContent($"name: {name}\nsteps:\n  - name: s\n    model: {model}\n", Encoding.UTF8, "application/yaml"));
+            Assert.True(applied.IsSuccessStatusCode, await applied.Content.ReadAsStringAsync());
+        }
+
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        await Eventually.TrueAsync(async () => (await client.GetAsync("/v2/pipelines/exp-pb/ready")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "pipeline exp-pb live");
+        await using var _ = await CreateAsync("exp-pipes", """
+            name: exp-pipes
+            resourceType: pipeline
+            candidates:
+              - { name: exp-pa, weight: 1 }
+              - { name: exp-pb, weight: 1 }
+            default: exp-pa
+            """);
+        var seen = new HashSet<float>();
+        for (int i = 0; i < 40; i++)
+        {
+            var (status, y, route) = await InferAsync(client, i % 2 == 0 ? "/v2/models/exp-pipes.experiment/infer" : "/v2/pipelines/exp-pa/infer");
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Equal(y == 3 ? "exp-pipes:exp-pa" : "exp-pipes:exp-pb", route);
+            seen.Add(y);
+        }
+
+        Assert.Equal([3f, 11f], seen.Order());
+    }
+
+    [Fact]
+    public async Task Roles_AnalystCannotCreateOrChange_ButReads_AndBadSpecNamesEveryProblem()
+    {
+        using var analyst = await Cluster.ClientAsync(Roles.Analyst);
+        using var denied = await analyst.PostAsync("/api/experiments", new StringContent("name: x\ncandidates: []", Encoding.UTF8, "application/yaml"));
+        Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await analyst.GetAsync("/api/experiments")).StatusCode);
+
+        using var researcher = await Cluster.ClientAsync(Roles.Researcher);
+        using var bad = await researcher.PostAsync("/api/experiments", new StringContent("""
+            name: exp-bad
+            candidates:
+              - { name: nope, weight: 1 }
+              - { name: p-scale, weight: -1 }
+            mirror: { name: p-scale, percent: 10 }
+            """, Encoding.UTF8, "application/yaml"));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        var problems = JsonNode.Parse(await bad.Content.ReadAsStringAsync())!["problems"]!.AsArray().Select(p => p!.GetValue<string>()).ToList();
+        Assert.Contains(problems, p => p.Contains("unknown candidate: model 'nope'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("weights must be positive", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("mirror: 'p-scale' is also a candidate", StringComparison.Ordinal));
+    }
+
+    private async Task<Cleanup> CreateAsync(string name, string yaml)
+    {
+        using var researcher = await Cluster.ClientAsync(Roles.Researcher);
+        using var created = await researcher.PostAsync("/api/experiments", new StringContent(yaml, Encoding.UTF8, "application/yaml"));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        await Eventually.TrueAsync(async () => (await client.GetFromJsonAsync<ExperimentDto>($"/api/experiments/{name}", Web))!.State == ExperimentStates.Active,
+            TimeSpan.FromSeconds(30), $"experiment {name} active");
+        return new Cleanup(Cluster, name);
+    }
+
+    private static async Task<(HttpStatusCode Status, float Y, string? Route)> InferAsync(HttpClient client, string path, params (string Name, string Value)[] headers)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.Add(name, value);
+        }
+
+        using var response = await client.SendAsync(request);
+        string? route = response.Headers.TryGetValues(MdsHeaders.Route, out var values) ? values.Single() : null;
+        if (!response.IsSuccessStatusCode)
+        {
+            return (response.StatusCode, float.NaN, route);
+        }
+
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        return (response.StatusCode, json["outputs"]![0]!["data"]![0]!.GetValue<float>(), route);
+    }
+
+    /// <summary>Deletes the experiment at the end of a test, so the models' endpoints are as before.</summary>
+    private sealed class Cleanup(MdsCluster cluster, string name) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            using var researcher = await cluster.ClientAsync(Roles.Researcher);
+            using var _ = await researcher.DeleteAsync($"/api/experiments/{name}");
+        }
+    }
+}
