@@ -74,6 +74,8 @@ public sealed class ExperimentTests(PortalFixture portal)
         }
 
         await Assertions.Expect(page.Locator("[data-testid=experiment-chart-requests] .scatterlayer .trace")).ToHaveCountAsync(2);
+        // The statistics' verdicts in words, against the first candidate.
+        await Assertions.Expect(page.Locator("[data-testid=experiment-verdict]").Filter(new() { HasText = "latency" })).ToHaveCountAsync(1);
         await PortalFixture.ScreenshotAsync(page, "experiment-live");
 
         // Promote v2: asked first, then done.
