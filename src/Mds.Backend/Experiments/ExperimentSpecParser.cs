@@ -38,6 +38,11 @@ public static class ExperimentSpecParser
         try
         {
             root = json ? JsonNode.Parse(text, new JsonNodeOptions { PropertyNameCaseInsensitive = true }, new JsonDocumentOptions { MaxDepth = 16 }) : FromYaml(text);
+            Materialize(root); // a JsonObject reads its fields on first use: a field given twice throws here, not later
+        }
+        catch (ArgumentException e) when (json)
+        {
+            throw new ExperimentSpecException([$"the spec is not well-formed JSON: {e.Message}"]);
         }
         catch (Exception e) when (e is JsonException or YamlException)
         {
@@ -224,11 +229,38 @@ public static class ExperimentSpecParser
 
     private static bool TryNumber(JsonValue v, out double d) => v.TryGetValue(out d);
 
+    private static void Materialize(JsonNode? node)
+    {
+        if (node is JsonObject o)
+        {
+            foreach (var (_, value) in o)
+            {
+                Materialize(value);
+            }
+        }
+        else if (node is JsonArray a)
+        {
+            foreach (var item in a)
+            {
+                Materialize(item);
+            }
+        }
+    }
+
     private static JsonNode? FromYaml(string text)
     {
         var stream = new YamlStream();
         using var reader = new StringReader(text);
-        stream.Load(reader);
+        try
+        {
+            stream.Load(reader);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these (not a YamlException) for some unclosed flow collections and stray events: still a 400.
+            throw new YamlException(e.Message);
+        }
+
         return stream.Documents.Count == 0 ? null : Convert(stream.Documents[0].RootNode, 0);
     }
 

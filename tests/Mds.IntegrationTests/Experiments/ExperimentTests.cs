@@ -244,6 +244,131 @@ public sealed class ExperimentTests(PipelineFixture fixture)
         Assert.Contains(problems, p => p.Contains("mirror: 'p-scale' is also a candidate", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_rollout_advances_step_by_step_and_promotes_when_its_guards_hold()
+    {
+        // A model of its own with two versions, so promoting one changes no other test's model.
+        await Cluster.DeployAsync("exp-roll", Mds.ModelGen.TestGraphs.Affine("x", "y", 2, 2f, 1f));
+        await Cluster.DeployAsync("exp-roll", Mds.ModelGen.TestGraphs.Affine("x", "y", 2, 1f, 10f));
+        await using var _ = await CreateAsync("exp-rollout", """
+            name: exp-rollout
+            candidates:
+              - { name: exp-roll, version: 1, weight: 1 }
+              - { name: exp-roll, version: 2, weight: 1 }
+            rollout: { candidate: exp-roll@2, steps: [25, 50, 100], interval: 2s, maxErrorRate: 0.2, minRequests: 3 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        var dto = await DriveUntilEndedAsync(client, "exp-rollout", TimeSpan.FromSeconds(60));
+
+        Assert.Equal(ExperimentStates.Promoted, dto.State);
+        var steps = dto.History.Where(h => h.Kind == "rollout-step").Select(h => h.Message).ToList();
+        Assert.Equal(3, steps.Count);
+        Assert.Contains("exp-roll@2 25", steps[0], StringComparison.Ordinal);
+        Assert.Contains("exp-roll@2 50", steps[1], StringComparison.Ordinal);
+        Assert.Contains("exp-roll@2 100", steps[2], StringComparison.Ordinal);
+        Assert.Contains("guards held at step 1 of 3", steps[1], StringComparison.Ordinal);
+        Assert.Equal("promoted", dto.History[^1].Kind);
+        Assert.Contains("version 2 is now the live version of model 'exp-roll'", dto.History[^1].Message, StringComparison.Ordinal);
+        Assert.Equal(2, (await client.GetFromJsonAsync<ModelDto>("/api/models/exp-roll", Web))!.LiveVersion);
+        var live = await InferAsync(client, "/v2/models/exp-roll/infer");
+        Assert.Equal((HttpStatusCode.OK, 11f, (string?)null), live);
+    }
+
+    [Fact]
+    public async Task A_rollout_rolls_back_when_its_candidate_starts_failing()
+    {
+        // p-lookup takes x [-1,1]: every [1,2] request fails there.
+        await using var _ = await CreateAsync("exp-rollback", """
+            name: exp-rollback
+            candidates:
+              - { name: p-scale, weight: 1 }
+              - { name: p-lookup, weight: 1 }
+            rollout: { candidate: p-lookup, steps: [50, 100], interval: 1h, maxErrorRate: 0.1, minRequests: 4 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        var dto = await DriveUntilEndedAsync(client, "exp-rollback", TimeSpan.FromSeconds(60));
+
+        Assert.Equal(ExperimentStates.RolledBack, dto.State);
+        Assert.Matches(@"^error rate 100\.0 % \(\d+ of \d+ requests\) exceeded the limit of 10\.0 % at step 1 of 2 \(50 %\): p-lookup rolled back to 0 %$", dto.Reason);
+        Assert.Equal(0, dto.Candidates.Single(c => c.Key == "p-lookup").Weight);
+        Assert.Equal(ExperimentStates.RolledBack, dto.Rollout!.State);
+        Assert.Contains(dto.History, h => h.Kind == "rolled-back" && h.Message.Contains("exceeded the limit of 10.0 %", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Results_give_accuracy_with_its_interval_and_a_verdict_from_analysts_feedback()
+    {
+        await using var _ = await CreateAsync("exp-results", """
+            name: exp-results
+            candidates:
+              - { name: p-scale, weight: 1 }
+              - { name: p-shift, weight: 1 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        var routes = new Dictionary<string, string>();
+        for (int i = 0; i < 60; i++)
+        {
+            string id = $"exp-results-{i}";
+            var (status, _, route) = await InferAsync(client, "/v2/models/exp-results.experiment/infer", (MdsHeaders.RequestId, id));
+            Assert.Equal(HttpStatusCode.OK, status);
+            routes[id] = route!;
+        }
+
+        // p-shift's answers are all right; p-scale's one in five.
+        int n = 0;
+        foreach (var (id, route) in routes)
+        {
+            bool shift = route == "exp-results:p-shift";
+            using var given = await client.PostAsJsonAsync("/api/feedback",
+                new CreateFeedbackRequest(shift ? "p-shift" : "p-scale", null, id, shift || n++ % 5 == 0));
+            Assert.True(given.IsSuccessStatusCode, await given.Content.ReadAsStringAsync());
+        }
+
+        ExperimentResultsDto? results = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            results = await client.GetFromJsonAsync<ExperimentResultsDto>("/api/experiments/exp-results/results", Web);
+            return results!.Candidates.Sum(c => c.Requests) == 60 && results.Candidates.Sum(c => c.Feedback) == 60;
+        }, TimeSpan.FromSeconds(20), "the calls and feedback in the results");
+
+        Assert.Equal("p-scale", results!.Baseline);
+        var scale = results.Candidates.Single(c => c.Candidate == "p-scale");
+        var shiftResults = results.Candidates.Single(c => c.Candidate == "p-shift");
+        Assert.Equal(1.0, shiftResults.Accuracy!.Value);
+        Assert.InRange(shiftResults.Accuracy.Low, 0.8, 0.999); // Wilson: below 1 even at 100 %
+        Assert.Equal(1.0, shiftResults.Accuracy.High, 6);
+        Assert.True(scale.Accuracy!.Low < scale.Accuracy.Value && scale.Accuracy.Value < scale.Accuracy.High);
+        Assert.InRange(scale.Accuracy.Value, 0.15, 0.25 + 1.0 / scale.Feedback);
+        var accuracy = shiftResults.Comparisons.Single(c => c.Metric == "accuracy");
+        Assert.True(accuracy.PValue < 0.001, $"p = {accuracy.PValue}");
+        Assert.True(accuracy.Low > 0 && accuracy.Difference > accuracy.Low && accuracy.Difference < accuracy.High);
+        Assert.StartsWith("candidate p-shift is more accurate: 100.0 % vs ", accuracy.Verdict, StringComparison.Ordinal);
+        Assert.EndsWith(", p < 0.001", accuracy.Verdict, StringComparison.Ordinal);
+        Assert.Contains(shiftResults.Comparisons, c => c.Metric == "error-rate" && c.Verdict.StartsWith("no significant difference in error rate (0.0 % vs 0.0 %", StringComparison.Ordinal));
+        Assert.Empty(scale.Comparisons);
+    }
+
+    /// <summary>Sends requests (4 at a time) until the experiment has ended; returns it then.</summary>
+    private async Task<ExperimentDto> DriveUntilEndedAsync(HttpClient client, string name, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => InferAsync(client, $"/v2/models/{name}.experiment/infer")));
+            var dto = (await client.GetFromJsonAsync<ExperimentDto>($"/api/experiments/{name}", Web))!;
+            if (dto.State != ExperimentStates.Active && dto.EndedAt is not null)
+            {
+                return dto;
+            }
+
+            await Task.Delay(100);
+        }
+
+        var last = (await client.GetFromJsonAsync<ExperimentDto>($"/api/experiments/{name}", Web))!;
+        Assert.Fail($"experiment {name} did not end in {timeout}: {last.State} ({last.Reason}); history: {string.Join(" | ", last.History.Select(h => h.Message))}");
+        return last;
+    }
+
     private async Task<Cleanup> CreateAsync(string name, string yaml)
     {
         using var researcher = await Cluster.ClientAsync(Roles.Researcher);

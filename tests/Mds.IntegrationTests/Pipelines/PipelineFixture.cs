@@ -46,7 +46,11 @@ public sealed class PipelineFixture : IAsyncLifetime
         Cluster = new MdsCluster
         {
             InitialWorkers = 0,
-            BackendSettings = new Dictionary<string, string> { ["Mds__Gateway__GrpcPort"] = GrpcPort.ToString(CultureInfo.InvariantCulture) },
+            BackendSettings = new Dictionary<string, string>
+            {
+                ["Mds__Gateway__GrpcPort"] = GrpcPort.ToString(CultureInfo.InvariantCulture),
+                ["Mds__Experiments__RolloutCheckInterval"] = "00:00:01", // the experiment tests' rollouts move every second
+            },
         };
     }
 

@@ -6,7 +6,9 @@ using System.Text;
 using CsCheck;
 using Google.Protobuf;
 using Grpc.Core;
+using Mds.Backend.Experiments;
 using Mds.Backend.Pipelines;
+using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
 using Mds.UnitTests.Pipelines;
@@ -16,9 +18,9 @@ namespace Mds.UnitTests.Contracts;
 
 /// <summary>
 /// Threat: a hostile body crashes the process or escapes as a 500 instead of a 400. Property tests over every decoder
-/// of client input (V2 JSON, binary tensor data, gRPC ModelInfer, pipeline specs): 100,000 inputs in all, generated
+/// of client input (V2 JSON, binary tensor data, gRPC ModelInfer, pipeline specs; experiment specs on their own 100,000), generated
 /// with random structure and mutated byte-wise from valid ones; the only exceptions that may escape are the documented
-/// ones (<see cref="InferenceProtocolException"/>, <see cref="PipelineSpecException"/>, and on the gRPC wire an
+/// ones (<see cref="InferenceProtocolException"/>, <see cref="PipelineSpecException"/>, <see cref="ExperimentSpecException"/>, and on the gRPC wire an
 /// <see cref="RpcException"/> with a client status).
 /// </summary>
 public sealed class DecoderFuzzTests(ITestOutputHelper output)
@@ -27,6 +29,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
     private const int BinaryInputs = 20_000;
     private const int GrpcCount = 30_000;
     private const int PipelineInputs = 20_000;
+    private const int ExperimentInputs = 100_000;
 
     // ---- shared generators ----------------------------------------------------------------------------------
 
@@ -384,5 +387,86 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             Specs.Sample(ParseAndValidate, iter: PipelineInputs / 2);
             Gen.Select(Gen.Int[0, ValidSpecs.Length - 1], Mutations).Sample(x =>
                 ParseAndValidate(Encoding.UTF8.GetString(Mutate(Encoding.UTF8.GetBytes(ValidSpecs[x.Item1]), x.Item2))), iter: PipelineInputs / 2);
+        });
+
+    // ---- experiment spec parser + validator (+ the rollout rule on what the validator accepts) -----------------
+
+    private static readonly ExperimentWorld ExperimentWorld = new(
+        new Dictionary<string, IReadOnlySet<int>> { ["iris"] = new HashSet<int> { 1, 2, 3 }, ["other"] = new HashSet<int> { 1 } },
+        new HashSet<string> { "pipe-a", "pipe-b" },
+        new Dictionary<string, string> { ["other"] = "running-one" });
+
+    private static readonly Gen<string> ExperimentScalars = Gen.OneOf(
+        Gen.OneOf<string>("iris", "iris@1", "iris@2", "other", "pipe-a", "pipe-b", "nope", "model", "pipeline", "", "~", "null", "true", "[]", "{}",
+            "0", "-1", "1", "2", "70", "100", "100.5", "1e309", "-0", "NaN", ".inf", "99999999999999999999", "0.05", "10m", "1s", "500ms", "1d", "0s", "1h30m",
+            "9999999999999d", "1.5.5m", "m", "&a", "*a", "!!binary x", "'unterminated", "\"q\"", "- x", "a: b", "{a: [b"),
+        Gen.Int[-5, 200].Select(i => i.ToString(CultureInfo.InvariantCulture)),
+        Gen.Double[-2, 200].Select(d => d.ToString("R", CultureInfo.InvariantCulture)),
+        Names);
+
+    private static readonly string[] ExperimentKeys =
+        ["name", "resourceType", "candidates", "default", "mirror", "rollout", "version", "weight", "percent", "candidate", "steps", "interval",
+         "maxErrorRate", "maxP95Ms", "minRequests", "NAME", "bogus", ""];
+
+    /// <summary>Random YAML-ish structure: the spec's fields (and others) over scalars, lists and maps, nested a few levels.</summary>
+    private static readonly Gen<string> ExperimentYaml = Gen.Recursive<string>((depth, self) => depth >= 3
+        ? ExperimentScalars
+        : Gen.Frequency(
+            (3, ExperimentScalars),
+            (2, self.Array[0, 4].Select(items => "[" + string.Join(", ", items) + "]")),
+            (3, Gen.Select(Gen.Int[0, ExperimentKeys.Length - 1], self).Array[0, 5]
+                .Select(fields => "{" + string.Join(", ", fields.Select(f => ExperimentKeys[f.Item1] + ": " + f.Item2)) + "}"))));
+
+    private static readonly Gen<string> ExperimentSpecs =
+        from name in Gen.OneOf(Gen.OneOf<string>("ab", "iris-ab", "x.experiment", ""), Names)
+        from type in Gen.OneOf<string>("model", "pipeline", "bogus", "")
+        from candidates in (from n in Gen.OneOf<string>("iris", "other", "pipe-a", "pipe-b", "nope")
+                            from version in Gen.Nullable(Gen.Int[-1, 4])
+                            from weight in ExperimentScalars
+                            select "  - { name: " + n + (version is int v ? ", version: " + v.ToString(CultureInfo.InvariantCulture) : "") + ", weight: " + weight + " }\n").Array[0, 4]
+        from fallback in Gen.Null(ExperimentScalars)
+        from mirror in Gen.Nullable(Gen.Select(ExperimentScalars, ExperimentScalars))
+        from rollout in Gen.Nullable(Gen.Select(ExperimentScalars, Gen.Double[-10, 150].Array[0, 5], ExperimentScalars, Gen.Select(ExperimentScalars, ExperimentScalars, ExperimentScalars)))
+        from extra in Gen.Nullable(Gen.Select(Gen.Int[0, ExperimentKeys.Length - 1], ExperimentYaml))
+        select "name: " + Yaml(name) + "\nresourceType: " + type + "\ncandidates:\n" + string.Concat(candidates)
+            + (fallback is null ? "" : "default: " + fallback + "\n")
+            + (mirror is null ? "" : "mirror: { name: " + mirror.Value.Item1 + ", percent: " + mirror.Value.Item2 + " }\n")
+            + (rollout is null ? "" : "rollout: { candidate: " + rollout.Value.Item1 + ", steps: [" + string.Join(", ", rollout.Value.Item2.Select(d => d.ToString("R", CultureInfo.InvariantCulture)))
+                + "], interval: " + rollout.Value.Item3 + ", maxErrorRate: " + rollout.Value.Item4.Item1 + ", maxP95Ms: " + rollout.Value.Item4.Item2 + ", minRequests: " + rollout.Value.Item4.Item3 + " }\n")
+            + (extra is null ? "" : ExperimentKeys[extra.Value.Item1] + ": " + extra.Value.Item2 + "\n");
+
+    private static readonly string[] ValidExperimentSpecs =
+    [
+        "name: iris-ab\ncandidates:\n  - { name: iris, version: 1, weight: 70 }\n  - { name: iris, version: 2, weight: 30 }\ndefault: iris@1\nmirror: { name: iris, version: 3, percent: 10 }\n"
+            + "rollout: { candidate: iris@2, steps: [5, 25, 50, 100], interval: 10m, maxErrorRate: 0.05, maxP95Ms: 200, minRequests: 50 }\n",
+        "name: pipes\nresourceType: pipeline\ncandidates:\n- name: pipe-a\n  weight: 1\n- name: pipe-b\n  weight: 1\ndefault: pipe-a\n",
+        "{\"name\":\"ab\",\"candidates\":[{\"name\":\"iris\",\"version\":1,\"weight\":1},{\"name\":\"iris\",\"version\":2,\"weight\":1}],"
+            + "\"rollout\":{\"candidate\":\"iris@2\",\"steps\":[50,100],\"interval\":\"30s\",\"minRequests\":5}}",
+    ];
+
+    /// <summary>Parses and validates; a spec the validator accepts must also be one the rollout rule and the weights can run.</summary>
+    private static void ParseValidateAndDecide(string text, string? contentType) => Only<ExperimentSpecException>(() =>
+    {
+        var spec = ExperimentSpecParser.Parse(text, contentType);
+        if (ExperimentValidator.Validate(spec, ExperimentWorld).Count == 0 && spec.Rollout is { } rollout)
+        {
+            var weights = spec.Candidates.DistinctBy(c => ExperimentValidator.KeyOf(c.Name, c.Version)).ToDictionary(c => ExperimentValidator.KeyOf(c.Name, c.Version), c => c.Weight, StringComparer.Ordinal);
+            var now = DateTimeOffset.UnixEpoch.AddDays(1);
+            RolloutStateMachine.Decide(rollout, -1, now, now, new RolloutFigures(0, 0, null), weights);
+            RolloutStateMachine.Decide(rollout, 0, now.AddHours(-1), now, new RolloutFigures(10, 1, 12.5), weights);
+            RolloutStateMachine.WeightsAt(rollout, rollout.Steps.Count - 1, weights);
+        }
+    });
+
+    [Fact]
+    public void Fuzz_ExperimentSpecParserAndValidator_OnlyEverThrowExperimentSpecException() =>
+        Timed("experiment specs", ExperimentInputs, () =>
+        {
+            ExperimentSpecs.Sample(text => ParseValidateAndDecide(text, "application/yaml"), iter: ExperimentInputs * 3 / 10);
+            ExperimentYaml.Sample(text => ParseValidateAndDecide(text, null), iter: ExperimentInputs / 10);
+            Gen.String.Sample(text => ParseValidateAndDecide(text, null), iter: ExperimentInputs / 10);
+            Gen.Select(Gen.Int[0, ValidExperimentSpecs.Length - 1], Mutations, Gen.Bool).Sample(x =>
+                ParseValidateAndDecide(Encoding.UTF8.GetString(Mutate(Encoding.UTF8.GetBytes(ValidExperimentSpecs[x.Item1]), x.Item2)), x.Item3 ? null : "application/json"),
+                iter: ExperimentInputs / 2);
         });
 }

@@ -137,4 +137,16 @@ public class ExperimentSpecTests
     [InlineData("-1m")]
     [InlineData("1d")]
     public void ParseInterval_NotADuration_Null(string text) => Assert.Null(ExperimentValidator.ParseInterval(text));
+
+    // Threat: a hostile spec escapes as a 500 (found by the fuzz test): YamlDotNet's own exceptions for broken flow
+    // collections, and a JSON field given twice (the object reads its fields lazily, so it threw later, in the parser).
+    [Theory]
+    [InlineData("name: 'ab'\nresourceType: model\ncandidates:\nmirror: { name: cT|,D&=G<a2yvb.Hc:jw:{D$LPy9E i*|,7L~2MB/^F,Y, percent: 2 }\n"
+        + "rollout: { candidate: z, steps: [0], interval: 8o6kjib, maxErrorRate: -4.2E-64, maxP95Ms: m, minRequests: pipeline }\n", "application/yaml")]
+    [InlineData("name: 'ab'\ncandidates:\nmirror: { name: cT|,D&=G<a2yvb.Hc:jw:{D$LPy9E i*|,7L~2MB/^F,Y, percent: 2 }\n", "application/yaml")]
+    [InlineData("{a: [b", null)]
+    [InlineData("{\"name\":\"x\",\"NAME\":\"y\"}", "application/json")]
+    [InlineData("{\"name\":\"x\",\"candidates\":[{\"version\":1,\"Version\":2}]}", null)]
+    public void Parse_MalformedOrDuplicatedFields_IsASpecProblem(string text, string? contentType) =>
+        Assert.NotEmpty(Assert.Throws<ExperimentSpecException>(() => ExperimentSpecParser.Parse(text, contentType)).Problems);
 }
