@@ -216,7 +216,8 @@ public sealed class SchedulingTests(SchedulingClusterFixture fixture, ITestOutpu
     public async Task A_model_no_worker_can_load_shows_Failed_with_their_errors_and_is_not_retried_until_something_changes()
     {
         // Uploaded while no worker can take it, then its stored file is damaged: every worker's SHA-256 check refuses it.
-        var created = await Cluster.UploadAsync("lf-model", TestGraphs.Linear([1f, 1f], 0f), Fields("onnx,lf"));
+        // Its bytes are its own (artifacts are content-addressed: a model other tests deploy must not share the damaged file).
+        var created = await Cluster.UploadAsync("lf-model", TestGraphs.Linear([0.25f, -4.5f], 17f), Fields("onnx,lf"));
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         string sha = (await created.Content.ReadFromJsonAsync<ModelVersionDto>())!.Sha256;
         string stored = Path.Combine(Cluster.BackendDataDirectory, "artifacts", sha + ".onnx");
@@ -227,7 +228,20 @@ public sealed class SchedulingTests(SchedulingClusterFixture fixture, ITestOutpu
 
         await StartWorkerAsync("lf-1", "onnx,cpu,lf");
         await StartWorkerAsync("lf-2", "onnx,cpu,lf");
-        var failed = await Cluster.WaitForVersionAsync("lf-model", 1, VersionStates.Failed, TimeSpan.FromSeconds(30));
+        await Cluster.WaitForVersionAsync("lf-model", 1, VersionStates.Failed, TimeSpan.FromSeconds(30));
+        // The version shows Failed with the first worker's error as soon as its replicas failed; the next reconcile pass
+        // names every worker that failed it.
+        ModelVersionDto failed = null!;
+        using (var reader = await Cluster.ClientAsync(Roles.Analyst))
+        {
+            await Eventually.TrueAsync(async () =>
+            {
+                failed = (await reader.GetFromJsonAsync<ModelVersionDto>("/api/models/lf-model/versions/1"))!;
+                return failed.StateReason?.StartsWith("failed to load on lf-1 and lf-2", StringComparison.Ordinal) == true;
+            }, TimeSpan.FromSeconds(30), "the reason to name both workers");
+        }
+
+        Assert.Equal(VersionStates.Failed, failed.State);
         Assert.StartsWith("failed to load on lf-1 and lf-2: artifact " + sha, failed.StateReason, StringComparison.Ordinal);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(failed.StateReason!, "the download is corrupt")); // one error, said once
         var attempts = failed.ReplicaStates.Select(r => r.Id).Order().ToList();
