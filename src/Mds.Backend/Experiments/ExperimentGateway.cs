@@ -83,25 +83,8 @@ public static class ExperimentGateway
         }
 
         long limit = (long)http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyMb * 1024 * 1024;
-        InferenceRequest? request;
-        try
+        if (await PipelineGateway.ReadRequestOrAnswerAsync(http, limit) is not { } request)
         {
-            request = await PipelineGateway.ReadRequestAsync(http, limit);
-        }
-        catch (InferenceProtocolException e)
-        {
-            await GatewayApi.Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
-            return;
-        }
-        catch (BadHttpRequestException e)
-        {
-            await GatewayApi.Error(e.StatusCode, e.Message).ExecuteAsync(http);
-            return;
-        }
-
-        if (request is null)
-        {
-            await GatewayApi.Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {limit / (1024 * 1024)} MiB").ExecuteAsync(http);
             return;
         }
 

@@ -76,25 +76,8 @@ public static class PipelineGateway
             return;
         }
 
-        InferenceRequest? request;
-        try
+        if (await ReadRequestOrAnswerAsync(http, runner.MaxRequestBytes) is not { } request)
         {
-            request = await ReadRequestAsync(http, runner.MaxRequestBytes);
-        }
-        catch (InferenceProtocolException e)
-        {
-            await GatewayApi.Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
-            return;
-        }
-        catch (BadHttpRequestException e)
-        {
-            await GatewayApi.Error(e.StatusCode, e.Message).ExecuteAsync(http);
-            return;
-        }
-
-        if (request is null)
-        {
-            await GatewayApi.Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {runner.MaxRequestBytes / (1024 * 1024)} MiB").ExecuteAsync(http);
             return;
         }
 
@@ -131,6 +114,36 @@ public static class PipelineGateway
         http.Response.StatusCode = StatusCodes.Status200OK;
         http.Response.ContentLength = body.WrittenCount;
         await http.Response.Body.WriteAsync(body.WrittenMemory, http.RequestAborted);
+    }
+
+    /// <summary>
+    /// Reads the request as <see cref="ReadRequestAsync"/> does, or answers the caller why it cannot be read (400 for a
+    /// malformed body, 413 over <paramref name="limit"/> bytes) and returns null.
+    /// </summary>
+    internal static async Task<InferenceRequest?> ReadRequestOrAnswerAsync(HttpContext http, long limit)
+    {
+        InferenceRequest? request;
+        try
+        {
+            request = await ReadRequestAsync(http, limit);
+        }
+        catch (InferenceProtocolException e)
+        {
+            await GatewayApi.Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
+            return null;
+        }
+        catch (BadHttpRequestException e)
+        {
+            await GatewayApi.Error(e.StatusCode, e.Message).ExecuteAsync(http);
+            return null;
+        }
+
+        if (request is null)
+        {
+            await GatewayApi.Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {limit / (1024 * 1024)} MiB").ExecuteAsync(http);
+        }
+
+        return request;
     }
 
     /// <summary>
