@@ -91,4 +91,11 @@ public static class MdsHeaders
 
     /// <summary>Sent by a caller (a user id, a session): the experiment assigns the candidate by a stable hash of it, storing nothing.</summary>
     public const string RouteKey = "Mds-Route-Key";
+
+    /// <summary>
+    /// Set by the gateway on a call it sends to a worker for an experiment: <c>experiment:candidate</c>, followed by
+    /// <c>;mirror</c> for a shadow copy. The worker writes it into the inference record, and honours it only on a call
+    /// authenticated with the gateway's internal token (a user's own credential cannot tag records).
+    /// </summary>
+    public const string Experiment = "Mds-Experiment";
 }
