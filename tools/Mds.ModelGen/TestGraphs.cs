@@ -215,16 +215,17 @@ public static class TestGraphs
     }
 
     /// <summary>
-    /// A table lookup that fails at run time on a value the caller sends: <c>x</c> FP32 [-1, 1] → Cast to INT64 →
-    /// Gather from <paramref name="table"/> → <c>y</c> FP32 [-1, 1]. An x outside [-table.Length, table.Length) makes
+    /// A table lookup that fails at run time on a value the caller sends: <c>x</c> FP32 [-1, width] → Cast to INT64 →
+    /// Gather from <paramref name="table"/> → <c>y</c> FP32 [-1, width]. An x outside [-table.Length, table.Length) makes
     /// ONNX Runtime reject the run (indices out of bounds), which the worker answers as the caller's error.
     /// </summary>
-    public static byte[] Lookup(float[] table)
+    public static byte[] Lookup(float[] table, int width = 1)
     {
         ArgumentNullException.ThrowIfNull(table);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         var graph = new GraphProto { Name = "lookup" };
-        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, 1]));
-        graph.Output.Add(Value("y", TensorProto.Types.DataType.Float, [-1, 1]));
+        graph.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, width]));
+        graph.Output.Add(Value("y", TensorProto.Types.DataType.Float, [-1, width]));
         graph.Initializer.Add(FloatTensor("table", table, [table.Length]));
         graph.Node.Add(Node("Cast", ["x"], ["index"], IntAttribute("to", (long)TensorProto.Types.DataType.Int64)));
         graph.Node.Add(Node("Gather", ["table", "index"], ["y"], IntAttribute("axis", 0)));

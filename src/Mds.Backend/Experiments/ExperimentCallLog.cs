@@ -26,7 +26,7 @@ public sealed class ExperimentCallLog : BackgroundService
         _scopes = scopes;
         _clock = clock;
         _log = log;
-        _queue = Channel.CreateBounded<ExperimentCall>(new BoundedChannelOptions(options.Value.CallLogQueue) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+        _queue = Channel.CreateBounded<ExperimentCall>(new BoundedChannelOptions(options.Value.CallLogQueue) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true }); // TryWrite answers false when full (a Drop* mode would report success and lose the row uncounted)
         _dropped = meters.Create("Mds").CreateCounter<long>("experiment_calls_dropped_total", description: "Experiment call-log rows dropped because the write queue was full.");
     }
 

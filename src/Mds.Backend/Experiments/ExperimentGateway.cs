@@ -34,15 +34,29 @@ public static class ExperimentGateway
             return GatewayApi.Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found");
         }
 
+        var (inputs, outputs) = await SignatureAsync(route, routing, pipelines, ct);
+        return TypedResults.Ok(new ModelMetadata(name + ExperimentValidator.ModelSuffix, [], Platform, inputs, outputs));
+    }
+
+    /// <summary>
+    /// The inputs and outputs an experiment's callers see: its first candidate's (candidates are checked to be
+    /// interchangeable when the experiment is created). REST and gRPC metadata both answer with these.
+    /// </summary>
+    public static async Task<(IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<TensorMetadata> Outputs)> SignatureAsync(
+        ExperimentRoute route, RoutingTable routing, PipelineRunner pipelines, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(route);
+        ArgumentNullException.ThrowIfNull(routing);
+        ArgumentNullException.ThrowIfNull(pipelines);
         var first = route.Candidates[0];
         if (first.IsPipeline)
         {
             var p = await pipelines.FindAsync(first.Name, ct);
-            return TypedResults.Ok(new ModelMetadata(name + ExperimentValidator.ModelSuffix, [], Platform, p?.Inputs ?? [], p?.Outputs ?? []));
+            return (p?.Inputs ?? [], p?.Outputs ?? []);
         }
 
         var found = await routing.ResolveAsync(first.Name, first.Version, ct);
-        return TypedResults.Ok(new ModelMetadata(name + ExperimentValidator.ModelSuffix, [], Platform, found.Version?.Inputs ?? [], found.Version?.Outputs ?? []));
+        return (found.Version?.Inputs ?? [], found.Version?.Outputs ?? []);
     }
 
     private static async Task<IResult> Ready(string name, ExperimentTable table, CancellationToken ct)

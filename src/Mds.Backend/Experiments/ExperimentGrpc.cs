@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Mds.Backend.Auth;
+using Mds.Backend.Gateway;
 using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
@@ -33,6 +34,18 @@ internal static class ExperimentGrpc
         }
 
         return version.Length == 0 ? table.TakeoverFor(pipeline: false, modelName) : null; // an explicit version is never taken over
+    }
+
+    /// <summary>gRPC ModelMetadata for <c>{experiment}.experiment</c>: as REST, the first candidate's inputs and outputs.</summary>
+    public static async Task<ModelMetadataResponse> MetadataAsync(ExperimentTable table, RoutingTable routing, PipelineRunner pipelines, string modelName, CancellationToken ct)
+    {
+        string name = modelName[..^ExperimentValidator.ModelSuffix.Length];
+        var route = await table.FindAsync(name, ct) ?? throw new RpcException(new Status(StatusCode.NotFound, $"experiment '{name}' not found"));
+        var (inputs, outputs) = await ExperimentGateway.SignatureAsync(route, routing, pipelines, ct);
+        var response = new ModelMetadataResponse { Name = modelName, Platform = ExperimentGateway.Platform };
+        GatewayGrpcService.AddTensors(response.Inputs, inputs);
+        GatewayGrpcService.AddTensors(response.Outputs, outputs);
+        return response;
     }
 
     public static async Task<ModelInferResponse> InferAsync(ExperimentRunner runner, ExperimentRouter router, ExperimentRoute route, ModelInferRequest request, ServerCallContext context)

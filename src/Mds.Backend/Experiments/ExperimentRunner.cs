@@ -44,7 +44,9 @@ public sealed class ExperimentRunner : BackgroundService
         _clock = clock;
         _options = options.Value;
         _log = log;
-        _mirror = Channel.CreateBounded<MirrorCopy>(new BoundedChannelOptions(_options.MirrorQueue) { FullMode = BoundedChannelFullMode.DropWrite });
+        // Wait, not DropWrite: with a Drop* mode TryWrite reports success for a copy it throws away, so drops went uncounted.
+        // With Wait, TryWrite never waits: it answers false when the queue is full, and the copy is counted as dropped.
+        _mirror = Channel.CreateBounded<MirrorCopy>(new BoundedChannelOptions(_options.MirrorQueue) { FullMode = BoundedChannelFullMode.Wait });
         var meter = meters.Create("Mds");
         _requests = meter.CreateCounter<long>("experiment_requests_total", description: "Experiment calls by experiment, candidate and status class (mirror copies included, mirror=true).");
         _mirrorSent = meter.CreateCounter<long>("experiment_mirror_sent_total", description: "Copies sent to an experiment's mirror.");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Mds.Contracts.Api;
+using Mds.Contracts.Inference;
 
 namespace Mds.Backend.Experiments;
 
@@ -8,8 +9,16 @@ namespace Mds.Backend.Experiments;
 /// <param name="ModelVersions">Model name → its version numbers.</param>
 /// <param name="Pipelines">Pipeline names.</param>
 /// <param name="TakenOver">Resource name → the running experiment whose default it is already.</param>
+/// <param name="Signatures">
+/// Candidate key (<c>name</c> or <c>name@version</c>) → the inputs and outputs it serves (a model without a version: its
+/// live version's); a key not in it (or null) is not compared.
+/// </param>
 public sealed record ExperimentWorld(
-    IReadOnlyDictionary<string, IReadOnlySet<int>> ModelVersions, IReadOnlySet<string> Pipelines, IReadOnlyDictionary<string, string> TakenOver);
+    IReadOnlyDictionary<string, IReadOnlySet<int>> ModelVersions, IReadOnlySet<string> Pipelines, IReadOnlyDictionary<string, string> TakenOver,
+    IReadOnlyDictionary<string, ExperimentSignature>? Signatures = null);
+
+/// <summary>The tensors a candidate takes and answers, as its metadata declares them.</summary>
+public sealed record ExperimentSignature(IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<TensorMetadata> Outputs);
 
 /// <summary>Checks a spec against the rules and the cluster; every problem is named, one sentence each. Pure.</summary>
 public static partial class ExperimentValidator
@@ -73,6 +82,7 @@ public static partial class ExperimentValidator
             }
         }
 
+        CheckSignatures(spec, world, problems);
         if (spec.Default is { } d)
         {
             int index = keys.IndexOf(d);
@@ -149,6 +159,108 @@ public static partial class ExperimentValidator
 
         return problems;
     }
+
+    /// <summary>
+    /// A caller's request must mean the same to every candidate, and its answer must read the same: each candidate (and
+    /// the mirror) takes exactly the reference's inputs — the default, else the first candidate — with the same
+    /// datatypes and compatible shapes, and each candidate answers at least the reference's outputs (the mirror's answer
+    /// is never returned, so only its inputs are compared).
+    /// </summary>
+    private static void CheckSignatures(ExperimentSpec spec, ExperimentWorld world, List<string> problems)
+    {
+        var candidates = spec.Candidates ?? [];
+        if (world.Signatures is not { } signatures || candidates.Count == 0)
+        {
+            return;
+        }
+
+        int referenceIndex = Math.Max(0, candidates.ToList().FindIndex(c => KeyOf(c.Name, c.Version) == spec.Default));
+        string referenceKey = KeyOf(candidates[referenceIndex].Name, candidates[referenceIndex].Version);
+        if (!signatures.TryGetValue(referenceKey, out var reference))
+        {
+            return;
+        }
+
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            string key = KeyOf(candidates[i].Name, candidates[i].Version);
+            if (i != referenceIndex && signatures.TryGetValue(key, out var other) && Mismatch(reference, other, outputs: true) is { } why)
+            {
+                problems.Add($"candidates[{i}]: '{key}' is not interchangeable with '{referenceKey}': {why}");
+            }
+        }
+
+        if (spec.Mirror is { } m && signatures.TryGetValue(KeyOf(m.Name, m.Version), out var mirror) && Mismatch(reference, mirror, outputs: false) is { } mirrorWhy)
+        {
+            problems.Add($"mirror: '{KeyOf(m.Name, m.Version)}' cannot take the requests of '{referenceKey}': {mirrorWhy}");
+        }
+    }
+
+    /// <summary>Why <paramref name="other"/> cannot stand in for <paramref name="reference"/>; null when it can.</summary>
+    public static string? Mismatch(ExperimentSignature reference, ExperimentSignature other, bool outputs)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(other);
+        if (reference.Inputs.Count == 0 || other.Inputs.Count == 0)
+        {
+            return null; // not known (a pipeline with no live version yet)
+        }
+
+        foreach (var input in reference.Inputs)
+        {
+            var match = other.Inputs.FirstOrDefault(t => t.Name == input.Name);
+            if (match is null)
+            {
+                return $"it has no input '{input.Name}' (it takes {Names(other.Inputs)})";
+            }
+
+            if (TensorMismatch(input, match) is { } why)
+            {
+                return $"input '{input.Name}' {why}";
+            }
+        }
+
+        if (other.Inputs.FirstOrDefault(t => reference.Inputs.All(r => r.Name != t.Name)) is { } extra)
+        {
+            return $"it also needs input '{extra.Name}', which callers of the reference do not send";
+        }
+
+        if (!outputs)
+        {
+            return null;
+        }
+
+        foreach (var output in reference.Outputs)
+        {
+            var match = other.Outputs.FirstOrDefault(t => t.Name == output.Name);
+            if (match is null)
+            {
+                return $"it has no output '{output.Name}' (it answers {Names(other.Outputs)})";
+            }
+
+            if (TensorMismatch(output, match) is { } why)
+            {
+                return $"output '{output.Name}' {why}";
+            }
+        }
+
+        return null;
+    }
+
+    private static string? TensorMismatch(TensorMetadata reference, TensorMetadata other)
+    {
+        if (!string.Equals(reference.Datatype, other.Datatype, StringComparison.Ordinal))
+        {
+            return $"is {other.Datatype} there, {reference.Datatype} here";
+        }
+
+        bool compatible = reference.Shape.Length == other.Shape.Length
+            && reference.Shape.Zip(other.Shape).All(p => p.First < 0 || p.Second < 0 || p.First == p.Second);
+        return compatible ? null : $"has shape [{string.Join(", ", other.Shape)}] there, [{string.Join(", ", reference.Shape)}] here";
+    }
+
+    private static string Names(IReadOnlyList<TensorMetadata> tensors) =>
+        tensors.Count == 0 ? "none" : string.Join(", ", tensors.Select(t => "'" + t.Name + "'"));
 
     /// <summary>A duration such as <c>500ms</c>, <c>30s</c>, <c>10m</c>, <c>1h</c> (at least one second); null when it is not one.</summary>
     public static TimeSpan? ParseInterval(string? text)

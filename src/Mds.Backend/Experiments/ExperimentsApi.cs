@@ -68,6 +68,41 @@ public static class ExperimentsApi
         return app;
     }
 
+    /// <summary>The inputs and outputs of each candidate and the mirror named in <paramref name="spec"/> that exist.</summary>
+    private static Dictionary<string, ExperimentSignature> SignaturesOf(ExperimentSpec spec, RoutingTable routing, PipelineTable pipelines)
+    {
+        var signatures = new Dictionary<string, ExperimentSignature>(StringComparer.Ordinal);
+        var named = (spec.Candidates ?? []).Select(c => (c.Name, c.Version));
+        if (spec.Mirror is { } m)
+        {
+            named = named.Append((m.Name, m.Version));
+        }
+
+        foreach (var (name, version) in named)
+        {
+            if (string.IsNullOrEmpty(name))
+            {
+                continue;
+            }
+
+            if (spec.ResourceType == ExperimentValidator.Pipeline)
+            {
+                if (pipelines.Pipelines.FirstOrDefault(p => p.Name == name) is { } p)
+                {
+                    signatures[name] = new ExperimentSignature(p.Inputs, p.Outputs);
+                }
+            }
+            else if (routing.Models.FirstOrDefault(r => r.Name == name) is { } model
+                && (version ?? model.LiveVersion ?? (model.Versions.Count > 0 ? model.Versions.Keys.Max() : null)) is int v
+                && model.Versions.TryGetValue(v, out var found))
+            {
+                signatures[ExperimentValidator.KeyOf(name, version)] = new ExperimentSignature(found.Inputs, found.Outputs);
+            }
+        }
+
+        return signatures;
+    }
+
     private static async Task<Results<Created<ExperimentDto>, ProblemHttpResult>> Create(HttpContext http, ClaimsPrincipal caller, [AsParameters] ExperimentServices s, CancellationToken ct)
     {
         string? text = await ReadSpecAsync(http.Request, ct);
@@ -92,7 +127,7 @@ public static class ExperimentsApi
             .ToDictionaryAsync(e => e.TakesOver!, e => e.Name, StringComparer.Ordinal, ct);
         var world = new ExperimentWorld(
             s.Routing.Models.ToDictionary(m => m.Name, m => (IReadOnlySet<int>)m.Versions.Keys.ToHashSet(), StringComparer.Ordinal),
-            s.Pipelines.Pipelines.Select(p => p.Name).ToHashSet(StringComparer.Ordinal), takenOver);
+            s.Pipelines.Pipelines.Select(p => p.Name).ToHashSet(StringComparer.Ordinal), takenOver, SignaturesOf(spec, s.Routing, s.Pipelines));
         var problems = ExperimentValidator.Validate(spec, world);
         if (problems.Count > 0)
         {

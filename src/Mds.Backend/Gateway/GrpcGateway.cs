@@ -113,6 +113,11 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
+        if (request.Name.EndsWith(Experiments.ExperimentValidator.ModelSuffix, StringComparison.Ordinal) && request.Name.Length > Experiments.ExperimentValidator.ModelSuffix.Length)
+        {
+            return await Experiments.ExperimentGrpc.MetadataAsync(experiments, routing, pipelines, request.Name, context.CancellationToken);
+        }
+
         if (Pipelines.PipelineRunner.PipelineNameOf(request.Name) is { } pipeline)
         {
             return await Pipelines.PipelineGrpc.MetadataAsync(pipelines, pipeline, context.CancellationToken);
@@ -260,7 +265,8 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
         _ => StatusCodes.Status500InternalServerError,
     };
 
-    private static void AddTensors(
+    /// <summary>Tensor metadata in gRPC form (models, pipelines and experiments answer ModelMetadata with it).</summary>
+    internal static void AddTensors(
         Google.Protobuf.Collections.RepeatedField<ModelMetadataResponse.Types.TensorMetadata> target, IReadOnlyList<TensorMetadata> tensors)
     {
         foreach (var tensor in tensors)

@@ -50,23 +50,13 @@ internal static class PipelineGrpc
             response.Versions.Add(v.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        Add(response.Inputs, route.Inputs);
-        Add(response.Outputs, route.Outputs);
+        Gateway.GatewayGrpcService.AddTensors(response.Inputs, route.Inputs);
+        Gateway.GatewayGrpcService.AddTensors(response.Outputs, route.Outputs);
         return response;
     }
 
     public static async Task<ModelReadyResponse> ReadyAsync(PipelineRunner runner, string name, CancellationToken ct) =>
         new() { Ready = (await runner.FindAsync(name, ct))?.Graph is not null };
-
-    private static void Add(Google.Protobuf.Collections.RepeatedField<ModelMetadataResponse.Types.TensorMetadata> target, IReadOnlyList<TensorMetadata> tensors)
-    {
-        foreach (var tensor in tensors)
-        {
-            var item = new ModelMetadataResponse.Types.TensorMetadata { Name = tensor.Name, Datatype = tensor.Datatype };
-            item.Shape.AddRange(tensor.Shape);
-            target.Add(item);
-        }
-    }
 
     /// <summary>The gRPC status for a run's HTTP status.</summary>
     public static StatusCode StatusOf(int status) => status switch

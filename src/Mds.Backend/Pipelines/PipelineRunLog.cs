@@ -37,7 +37,7 @@ public sealed class PipelineRunLog : BackgroundService
         _clock = clock;
         _log = log;
         _queue = Channel.CreateBounded<(PipelineRun, InferenceRequest?, string?, DateTimeOffset)>(
-            new BoundedChannelOptions(_options.RunRecordQueue) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+            new BoundedChannelOptions(_options.RunRecordQueue) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true }); // TryWrite answers false when full (a Drop* mode would report success and lose the record uncounted)
         _dropped = meters.Create("Mds").CreateCounter<long>("pipeline_records_dropped_total", description: "Pipeline run records dropped because the write queue was full.");
     }
 

@@ -9,6 +9,7 @@ using Mds.Contracts.Api;
 using Mds.Contracts.Inference.Grpc;
 using Mds.IntegrationTests.Infrastructure;
 using Mds.IntegrationTests.Pipelines;
+using Mds.ModelGen;
 
 namespace Mds.IntegrationTests.Experiments;
 
@@ -80,12 +81,12 @@ public sealed class ExperimentTests(PipelineFixture fixture)
     [Fact]
     public async Task FailingMirror_GetsItsPercent_NeverFailsTheCaller_AndIsRecordedNotReturned()
     {
-        // p-lookup takes x [-1,1]: the [1,2] request fails there, every time.
+        // p-fail takes what p-scale takes, but x = 1 is outside its table: the request fails there, every time.
         await using var _ = await CreateAsync("exp-mirror", """
             name: exp-mirror
             candidates:
               - { name: p-scale, weight: 1 }
-            mirror: { name: p-lookup, percent: 50 }
+            mirror: { name: p-fail, percent: 50 }
             """);
         using var client = await Cluster.ClientAsync(Roles.Analyst);
         for (int batch = 0; batch < 25; batch++)
@@ -182,6 +183,18 @@ public sealed class ExperimentTests(PipelineFixture fixture)
         Assert.Equal(11f, response.Outputs.Count > 0 && response.Outputs[0].Contents is { } c && c.Fp32Contents.Count > 0 ? c.Fp32Contents[0]
             : BitConverter.ToSingle(response.RawOutputContents[0].Span[..4]));
 
+        // The experiment's own name answers metadata and readiness like a model, over gRPC as over REST.
+        var auth = new Metadata { { "authorization", "Bearer " + await Cluster.TokenAsync(Roles.Analyst) } };
+        var metadata = await grpc.ModelMetadataAsync(new ModelMetadataRequest { Name = "exp-default.experiment" }, auth);
+        Assert.Equal(("exp-default.experiment", "mds_experiment"), (metadata.Name, metadata.Platform));
+        Assert.Equal(("x", "FP32", "-1,2"), (metadata.Inputs.Single().Name, metadata.Inputs[0].Datatype, string.Join(",", metadata.Inputs[0].Shape)));
+        Assert.Equal("y", metadata.Outputs.Single().Name);
+        Assert.True((await grpc.ModelReadyAsync(new ModelReadyRequest { Name = "exp-default.experiment" }, auth)).Ready);
+        var missing = await Assert.ThrowsAsync<RpcException>(async () => await grpc.ModelMetadataAsync(new ModelMetadataRequest { Name = "exp-none.experiment" }, auth));
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+        var rest = JsonNode.Parse(await client.GetStringAsync("/v2/models/exp-default.experiment"))!;
+        Assert.Equal(("mds_experiment", "x"), (rest["platform"]!.GetValue<string>(), rest["inputs"]![0]!["name"]!.GetValue<string>()));
+
         using var researcher = await Cluster.ClientAsync(Roles.Researcher);
         using var stopped = await researcher.PostAsync("/api/experiments/exp-default/stop", null);
         Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
@@ -242,6 +255,67 @@ public sealed class ExperimentTests(PipelineFixture fixture)
         Assert.Contains(problems, p => p.Contains("unknown candidate: model 'nope'", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("weights must be positive", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("mirror: 'p-scale' is also a candidate", StringComparison.Ordinal));
+
+        // Candidates that do not take the same request: half the callers would get errors, so the spec is refused.
+        using var mismatched = await researcher.PostAsync("/api/experiments", new StringContent("""
+            name: exp-mismatched
+            candidates:
+              - { name: p-scale, weight: 1 }
+              - { name: p-inc, weight: 1 }
+            """, Encoding.UTF8, "application/yaml"));
+        Assert.Equal(HttpStatusCode.BadRequest, mismatched.StatusCode);
+        Assert.Equal(
+            ["candidates[1]: 'p-inc' is not interchangeable with 'p-scale': input 'x' has shape [-1, 1] there, [-1, 2] here"],
+            JsonNode.Parse(await mismatched.Content.ReadAsStringAsync())!["problems"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.Equal(HttpStatusCode.NotFound, (await analyst.GetAsync("/api/experiments/exp-mismatched")).StatusCode);
+    }
+
+    [Fact]
+    public async Task StalledMirror_NeverDelaysOrFailsACaller_AndCopiesBeyondItsQueueAreDroppedAndCounted()
+    {
+        // The mirror's only replica is on a worker of its own, frozen with SIGSTOP: every copy sent to it waits. The
+        // callers must not notice; the mirror queue (32 in this fixture) fills and the rest of the copies are dropped.
+        var lab = await Cluster.StartWorkerAsync("pipe-mirror-lab", capabilities: "onnx,cpu,mirror-lab");
+        await Cluster.DeployAsync("p-stalled", TestGraphs.Affine("x", "y", 2, 3f, 0f), new Dictionary<string, string> { ["requirements"] = "onnx,mirror-lab" });
+        await using var experiment = await CreateAsync("exp-stalled", """
+            name: exp-stalled
+            candidates:
+              - { name: p-scale, weight: 1 }
+            mirror: { name: p-stalled, percent: 100 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        lab.Pause();
+        try
+        {
+            for (int batch = 0; batch < 10; batch++)
+            {
+                var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => InferAsync(client, "/v2/models/exp-stalled.experiment/infer")));
+                Assert.All(answers, a => Assert.Equal((HttpStatusCode.OK, 3f), (a.Status, a.Y)));
+            }
+
+            // Every caller has its answer while not one copy has come back from the mirror.
+            var dto = (await client.GetFromJsonAsync<ExperimentDto>("/api/experiments/exp-stalled", Web))!;
+            Assert.Equal(160, dto.Mirror!.Sent + dto.Mirror.Dropped);
+            Assert.InRange(dto.Mirror.Sent, 1, 32 + 8); // the queue plus the copies in flight (MirrorConcurrency 8)
+            var results = (await client.GetFromJsonAsync<ExperimentResultsDto>("/api/experiments/exp-stalled/results", Web))!;
+            Assert.Equal(0, results.Mirror!.Paired + results.Mirror.MirrorErrors);
+        }
+        finally
+        {
+            lab.Resume();
+        }
+
+        // Thawed, the mirror answers the copies it was sent (and only those).
+        await Eventually.TrueAsync(async () =>
+        {
+            var dto = (await client.GetFromJsonAsync<ExperimentDto>("/api/experiments/exp-stalled", Web))!;
+            var results = (await client.GetFromJsonAsync<ExperimentResultsDto>("/api/experiments/exp-stalled/results", Web))!;
+            return results.Mirror!.Paired > 0 && results.Mirror.Paired + results.Mirror.MirrorErrors == dto.Mirror!.Sent;
+        }, TimeSpan.FromSeconds(30), "the stalled mirror's copies answered once it runs again");
+        using var admin = await Cluster.ClientAsync(Roles.Admin);
+        await experiment.DisposeAsync();
+        using var _ = await admin.DeleteAsync("/api/models/p-stalled/versions/1");
+        await Cluster.StopWorkerAsync(lab);
     }
 
     [Fact]
@@ -277,20 +351,20 @@ public sealed class ExperimentTests(PipelineFixture fixture)
     [Fact]
     public async Task A_rollout_rolls_back_when_its_candidate_starts_failing()
     {
-        // p-lookup takes x [-1,1]: every [1,2] request fails there.
+        // p-fail takes what p-scale takes, but x = 1 is outside its table: every request fails there.
         await using var _ = await CreateAsync("exp-rollback", """
             name: exp-rollback
             candidates:
               - { name: p-scale, weight: 1 }
-              - { name: p-lookup, weight: 1 }
-            rollout: { candidate: p-lookup, steps: [50, 100], interval: 1h, maxErrorRate: 0.1, minRequests: 4 }
+              - { name: p-fail, weight: 1 }
+            rollout: { candidate: p-fail, steps: [50, 100], interval: 1h, maxErrorRate: 0.1, minRequests: 4 }
             """);
         using var client = await Cluster.ClientAsync(Roles.Analyst);
         var dto = await DriveUntilEndedAsync(client, "exp-rollback", TimeSpan.FromSeconds(60));
 
         Assert.Equal(ExperimentStates.RolledBack, dto.State);
-        Assert.Matches(@"^error rate 100\.0 % \(\d+ of \d+ requests\) exceeded the limit of 10\.0 % at step 1 of 2 \(50 %\): p-lookup rolled back to 0 %$", dto.Reason);
-        Assert.Equal(0, dto.Candidates.Single(c => c.Key == "p-lookup").Weight);
+        Assert.Matches(@"^error rate 100\.0 % \(\d+ of \d+ requests\) exceeded the limit of 10\.0 % at step 1 of 2 \(50 %\): p-fail rolled back to 0 %$", dto.Reason);
+        Assert.Equal(0, dto.Candidates.Single(c => c.Key == "p-fail").Weight);
         Assert.Equal(ExperimentStates.RolledBack, dto.Rollout!.State);
         Assert.Contains(dto.History, h => h.Kind == "rolled-back" && h.Message.Contains("exceeded the limit of 10.0 %", StringComparison.Ordinal));
     }

@@ -95,6 +95,19 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: the process dies without any goodbye.</summary>
+    /// <summary>Freezes the process (SIGSTOP): it keeps its sockets but answers nothing until <see cref="Resume"/>.</summary>
+    public void Pause() => SendSignal("STOP");
+
+    /// <summary>Lets a paused process run again (SIGCONT).</summary>
+    public void Resume() => SendSignal("CONT");
+
+    private void SendSignal(string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
     public void Kill()
     {
         if (!_process.HasExited)

@@ -40,6 +40,9 @@ public sealed class PipelineFixture : IAsyncLifetime
     /// <summary>x FP32 [-1,1] → y = [10, 20, 30][x]; x outside -3..2 makes ONNX Runtime fail the run.</summary>
     public const string Lookup = "p-lookup";
 
+    /// <summary>x FP32 [-1,2] → y FP32 [-1,2], the signature of <see cref="Scale"/>, but any x outside -1..0 fails the run: a candidate that errors on purpose.</summary>
+    public const string Failing = "p-fail";
+
     public PipelineFixture()
     {
         GrpcPort = TestEnvironment.FreePort();
@@ -50,6 +53,7 @@ public sealed class PipelineFixture : IAsyncLifetime
             {
                 ["Mds__Gateway__GrpcPort"] = GrpcPort.ToString(CultureInfo.InvariantCulture),
                 ["Mds__Experiments__RolloutCheckInterval"] = "00:00:01", // the experiment tests' rollouts move every second
+                ["Mds__Experiments__MirrorQueue"] = "32", // small enough for the stalled-mirror test to overflow it
             },
         };
     }
@@ -82,7 +86,8 @@ public sealed class PipelineFixture : IAsyncLifetime
             Cluster.DeployAsync(SlowToo, TestGraphs.Slow(512, 64)),
             Cluster.DeployAsync(Sum, TestGraphs.Sum("a", "b", "sum", 1)),
             Cluster.DeployAsync(SumOfPairs, TestGraphs.Sum("a", "b", "sum", 2)),
-            Cluster.DeployAsync(Lookup, TestGraphs.Lookup([10f, 20f, 30f])));
+            Cluster.DeployAsync(Lookup, TestGraphs.Lookup([10f, 20f, 30f])),
+            Cluster.DeployAsync(Failing, TestGraphs.Lookup([10f], width: 2)));
     }
 
     public Task DisposeAsync() => Cluster.DisposeAsync();

@@ -149,4 +149,55 @@ public class ExperimentSpecTests
     [InlineData("{\"name\":\"x\",\"candidates\":[{\"version\":1,\"Version\":2}]}", null)]
     public void Parse_MalformedOrDuplicatedFields_IsASpecProblem(string text, string? contentType) =>
         Assert.NotEmpty(Assert.Throws<ExperimentSpecException>(() => ExperimentSpecParser.Parse(text, contentType)).Problems);
+    private static ExperimentSignature Signature(params (string Name, string Type, long[] Shape)[] inputs) =>
+        new([.. inputs.Select(t => new Mds.Contracts.Inference.TensorMetadata(t.Name, t.Type, t.Shape))],
+            [new Mds.Contracts.Inference.TensorMetadata("label", "INT64", [-1]), new Mds.Contracts.Inference.TensorMetadata("probabilities", "FP32", [-1, 3])]);
+
+    private static ExperimentWorld WorldWith(Dictionary<string, ExperimentSignature> signatures) => World with { Signatures = signatures };
+
+    [Fact]
+    public void Validate_CandidatesWithTheSameSignature_Accepted()
+    {
+        var iris = Signature(("float_input", "FP32", [-1, 4]));
+        var world = WorldWith(new() { ["iris@1"] = iris, ["iris@2"] = Signature(("float_input", "FP32", [5, -1])), ["iris@3"] = iris });
+        var spec = new ExperimentSpec("ab", "model", [new("iris", 1, 1), new("iris", 3, 1)], Mirror: new("iris", 2, 10));
+        Assert.Empty(ExperimentValidator.Validate(spec, world));
+    }
+
+    [Fact]
+    public void Validate_CandidateTakingOtherInputs_RefusedNamingTheInput()
+    {
+        // The threat: an A/B test between models that do not take the same request, so half the callers get 400s or nonsense.
+        var world = WorldWith(new() { ["iris@1"] = Signature(("float_input", "FP32", [-1, 4])), ["other"] = Signature(("inches", "FP32", [-1, 1])) });
+        var problems = ExperimentValidator.Validate(new ExperimentSpec("ab", "model", [new("iris", 1, 1), new("other", null, 1)]), world);
+        Assert.Equal(["candidates[1]: 'other' is not interchangeable with 'iris@1': it has no input 'float_input' (it takes 'inches')"], problems);
+    }
+
+    [Theory]
+    [InlineData("FP64", new long[] { -1, 4 }, "input 'float_input' is FP64 there, FP32 here")]
+    [InlineData("FP32", new long[] { -1, 5 }, "input 'float_input' has shape [-1, 5] there, [-1, 4] here")]
+    [InlineData("FP32", new long[] { 4 }, "input 'float_input' has shape [4] there, [-1, 4] here")]
+    public void Validate_CandidateWithOtherTypeOrShape_Refused(string datatype, long[] shape, string expected)
+    {
+        var world = WorldWith(new() { ["iris@1"] = Signature(("float_input", "FP32", [-1, 4])), ["iris@2"] = Signature(("float_input", datatype, shape)) });
+        var problems = ExperimentValidator.Validate(new ExperimentSpec("ab", "model", [new("iris", 1, 1), new("iris", 2, 1)]), world);
+        Assert.Equal([$"candidates[1]: 'iris@2' is not interchangeable with 'iris@1': {expected}"], problems);
+    }
+
+    [Fact]
+    public void Validate_ComparesWithTheDefault_AndTheMirrorOnItsInputsOnly()
+    {
+        var full = Signature(("float_input", "FP32", [-1, 4]));
+        var noProbabilities = full with { Outputs = [new Mds.Contracts.Inference.TensorMetadata("label", "INT64", [-1])] };
+        var world = WorldWith(new() { ["iris@1"] = full, ["iris@2"] = noProbabilities, ["iris@3"] = noProbabilities });
+
+        // iris@2 lacks an output callers of the default read: refused. As the mirror its answer is never returned: accepted.
+        var problems = ExperimentValidator.Validate(new ExperimentSpec("ab", "model", [new("iris", 2, 1), new("iris", 1, 1)], Default: "iris@1"), world);
+        Assert.Equal(["candidates[0]: 'iris@2' is not interchangeable with 'iris@1': it has no output 'probabilities' (it answers 'label')"], problems);
+        Assert.Empty(ExperimentValidator.Validate(new ExperimentSpec("ab", "model", [new("iris", 1, 1)], Mirror: new("iris", 3, 50)), world));
+
+        var extraInput = Signature(("float_input", "FP32", [-1, 4]), ("mask", "BOOL", [-1]));
+        problems = ExperimentValidator.Validate(new ExperimentSpec("ab", "model", [new("iris", 1, 1)], Mirror: new("iris", 3, 50)), WorldWith(new() { ["iris@1"] = full, ["iris@3"] = extraInput }));
+        Assert.Equal(["mirror: 'iris@3' cannot take the requests of 'iris@1': it also needs input 'mask', which callers of the reference do not send"], problems);
+    }
 }
