@@ -241,6 +241,8 @@ public static class GatewayApi
             proxyRequest.RequestUri = new Uri(destinationPrefix.TrimEnd('/') + path + httpContext.Request.QueryString.Value);
             proxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", internalToken);
             proxyRequest.Headers.Remove(MdsHeaders.Caller);
+            // Beside the internal token the worker believes this header: never pass on a caller's own (forged tags).
+            proxyRequest.Headers.Remove(MdsHeaders.Experiment);
             proxyRequest.Headers.Host = null;
         }
     }
