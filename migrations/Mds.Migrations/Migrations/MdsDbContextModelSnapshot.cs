@@ -34,7 +34,13 @@ namespace Mds.Migrations.Migrations
                     b.Property<string>("Caller")
                         .HasColumnType("text");
 
+                    b.Property<string>("Candidate")
+                        .HasColumnType("text");
+
                     b.Property<string>("Error")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Experiment")
                         .HasColumnType("text");
 
                     b.Property<bool?>("IsOutlier")
@@ -42,6 +48,9 @@ namespace Mds.Migrations.Migrations
 
                     b.Property<double>("LatencyMs")
                         .HasColumnType("double precision");
+
+                    b.Property<bool>("Mirror")
+                        .HasColumnType("boolean");
 
                     b.Property<string>("ModelName")
                         .IsRequired()

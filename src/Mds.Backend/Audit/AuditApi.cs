@@ -27,14 +27,14 @@ public static class AuditApi
     {
         var group = app.MapGroup("/api/records").WithTags("Audit").RequireAuthorization(Policies.AnyUser);
         group.MapGet("/", Search).WithName("SearchRecords")
-            .WithSummary("Inference records, newest first: ?model=&version=&status=ok|error|<code>&from=&to=&requestId=&outliers=true&take=&before=<nextCursor> (or skip= up to 10000)");
+            .WithSummary("Inference records, newest first: ?model=&version=&status=ok|error|<code>&from=&to=&requestId=&experiment=&candidate=&outliers=true&take=&before=<nextCursor> (or skip= up to 10000)");
         group.MapGet("/{id:guid}", Get).WithName("GetRecord").WithSummary("One record with its request, response and feedback");
         return app;
     }
 
     private static async Task<Results<Ok<InferenceRecordPageDto>, ProblemHttpResult>> Search(
         MdsDbContext db, ClaimsPrincipal caller, string? model = null, int? version = null, string? status = null, DateTimeOffset? from = null, DateTimeOffset? to = null,
-        string? requestId = null, bool? outliers = null, int skip = 0, int take = 50, string? before = null)
+        string? requestId = null, bool? outliers = null, int skip = 0, int take = 50, string? before = null, string? experiment = null, string? candidate = null)
     {
         if (skip < 0 || take < 1)
         {
@@ -101,6 +101,16 @@ public static class AuditApi
             query = query.Where(r => r.RequestId == requestId);
         }
 
+        if (!string.IsNullOrWhiteSpace(experiment))
+        {
+            query = query.Where(r => r.Experiment == experiment);
+        }
+
+        if (!string.IsNullOrWhiteSpace(candidate))
+        {
+            query = query.Where(r => r.Candidate == candidate);
+        }
+
         if (outliers is bool o)
         {
             query = query.Where(r => (r.IsOutlier ?? false) == o);
@@ -115,7 +125,7 @@ public static class AuditApi
         int n = Math.Min(take, MaxTake);
         var rows = await query.OrderByDescending(r => r.Time).ThenByDescending(r => r.Id).Skip(skip).Take(n + 1)
             .Select(r => new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
-                r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier))
+                r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier, r.Experiment, r.Candidate, r.Mirror))
             .ToListAsync();
         var page = rows.Take(n).Select(Scored).ToList();
         string? next = rows.Count > n ? CursorOf(page[^1].Time, page[^1].Id) : null;
@@ -151,7 +161,7 @@ public static class AuditApi
         var feedback = await db.Set<PredictionFeedback>().AsNoTracking().Where(x => x.RequestId == r.RequestId && x.Model.Name == r.ModelName)
             .OrderBy(x => x.CreatedAt).ToListAsync();
         var summary = new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
-            r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier);
+            r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier, r.Experiment, r.Candidate, r.Mirror);
         return TypedResults.Ok(new InferenceRecordDto(Scored(summary), Parse(r.Request), Parse(r.Response), [.. feedback.Select(x => FeedbackApi.ToDto(x, r.ModelName))]));
     }
 

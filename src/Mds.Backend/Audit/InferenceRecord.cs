@@ -27,6 +27,12 @@ public sealed class InferenceRecord
     /// <summary>Outlier score against the version's reference dataset, when it has one.</summary>
     public double? OutlierScore { get; set; }
     public bool? IsOutlier { get; set; }
+    /// <summary>The experiment the gateway routed the call for (null outside experiments).</summary>
+    public string? Experiment { get; set; }
+    /// <summary>The experiment's candidate (its key: name or name@version) the call went to, or the mirror's.</summary>
+    public string? Candidate { get; set; }
+    /// <summary>Whether the call was the experiment mirror's shadow copy (its request id ends in <c>.mirror</c>).</summary>
+    public bool Mirror { get; set; }
 }
 
 internal sealed class InferenceRecordConfiguration : IEntityTypeConfiguration<InferenceRecord>

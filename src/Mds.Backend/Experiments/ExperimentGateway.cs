@@ -147,7 +147,7 @@ public static class ExperimentGateway
         int status = StatusCodes.Status500InternalServerError;
         try
         {
-            await GatewayApi.InferModelAsync(http, candidate.Name, candidate.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{route.Name}:{candidate.Key}");
+            await GatewayApi.InferModelAsync(http, candidate.Name, candidate.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture), ExperimentTag.Value(route.Name, candidate.Key, mirror: false));
             status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? StatusCodes.Status499ClientClosedRequest : http.Response.StatusCode;
             if (status == StatusCodes.Status200OK)
             {

@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Threading.Channels;
 using Mds.Backend.Gateway;
 using Mds.Backend.Pipelines;
+using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Microsoft.Extensions.Options;
 
@@ -66,7 +67,7 @@ public sealed class ExperimentRunner : BackgroundService
         ArgumentNullException.ThrowIfNull(route);
         var candidate = route.Candidates[index];
         long started = Stopwatch.GetTimestamp();
-        var answer = await InvokeAsync(candidate, request, requestId, caller, ct);
+        var answer = await InvokeAsync(route, candidate, false, request, requestId, caller, ct);
         Record(route, candidate, false, requestId, answer, Stopwatch.GetElapsedTime(started));
         return answer;
     }
@@ -134,12 +135,12 @@ public sealed class ExperimentRunner : BackgroundService
                     {
                         // The caller's bytes as they came, to the mirror model: nothing decoded or encoded here.
                         (int status, raw, string? error) = await RawReplicaSend.SendAsync(
-                            _services, mirror, bytes, copy.RequestId + ".mirror", copy.Caller, $"{copy.Route.Name}:{mirror.Key};mirror", ct);
+                            _services, mirror, bytes, copy.RequestId + ".mirror", copy.Caller, ExperimentTag.Value(copy.Route.Name, mirror.Key, mirror: true), ct);
                         answer = new ExperimentAnswer(status, null, error);
                     }
                     else
                     {
-                        answer = await InvokeAsync(mirror, copy.Request ?? copy.Raw!.Decode(), copy.RequestId + ".mirror", copy.Caller, ct);
+                        answer = await InvokeAsync(copy.Route, mirror, true, copy.Request ?? copy.Raw!.Decode(), copy.RequestId + ".mirror", copy.Caller, ct);
                     }
                 }
                 catch (InferenceProtocolException e)
@@ -161,17 +162,22 @@ public sealed class ExperimentRunner : BackgroundService
         }
     }
 
-    private async Task<ExperimentAnswer> InvokeAsync(ExperimentCandidate candidate, InferenceRequest request, string requestId, string caller, CancellationToken ct)
+    /// <summary>
+    /// Calls the candidate (or the mirror) with its <see cref="MdsHeaders.Experiment"/> tag, so the worker's inference
+    /// record (each step's, for a pipeline) names the experiment and candidate.
+    /// </summary>
+    private async Task<ExperimentAnswer> InvokeAsync(ExperimentRoute route, ExperimentCandidate candidate, bool mirror, InferenceRequest request, string requestId, string caller, CancellationToken ct)
     {
+        string tag = ExperimentTag.Value(route.Name, candidate.Key, mirror);
         if (candidate.IsPipeline)
         {
-            var run = await _services.GetRequiredService<PipelineRunner>().RunAsync(candidate.Name, request, requestId, caller, ct);
+            var run = await _services.GetRequiredService<PipelineRunner>().RunAsync(candidate.Name, request, requestId, caller, tag, ct);
             return new ExperimentAnswer(run.Status, run.Response, run.Error);
         }
 
         try
         {
-            var answer = await _services.GetRequiredService<ReplicaCaller>().InferAsync(candidate.Name, candidate.Version, request, new ReplicaCallOptions(caller, requestId), ct);
+            var answer = await _services.GetRequiredService<ReplicaCaller>().InferAsync(candidate.Name, candidate.Version, request, new ReplicaCallOptions(caller, requestId, Experiment: tag), ct);
             return new ExperimentAnswer(StatusCodes.Status200OK, answer.Response, null);
         }
         catch (ModelNotFoundException e)

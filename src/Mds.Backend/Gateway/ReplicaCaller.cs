@@ -14,7 +14,11 @@ namespace Mds.Backend.Gateway;
 /// <param name="Caller">Who the inference is for, as the worker's inference record should name them.</param>
 /// <param name="RequestId">The request id the worker records (<c>X-Request-Id</c>).</param>
 /// <param name="ExtraAttempts">Attempts beyond the usual two, after a connection failure or a 503 only (0 to 5).</param>
-public sealed record ReplicaCallOptions(string Caller, string RequestId, int ExtraAttempts = 0);
+/// <param name="Experiment">
+/// For an experiment's call: the <see cref="MdsHeaders.Experiment"/> value (<see cref="ExperimentTag.Value"/>) the worker
+/// writes into the inference record; null for any other call.
+/// </param>
+public sealed record ReplicaCallOptions(string Caller, string RequestId, int ExtraAttempts = 0, string? Experiment = null);
 
 /// <summary>The answer and who gave it.</summary>
 /// <param name="Response">The model's answer.</param>
@@ -132,6 +136,12 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(new Uri(replica.Url), path)) { Content = content };
         message.Headers.TryAddWithoutValidation(BinaryTensorData.HeaderLengthHeader, headerLength.ToString(CultureInfo.InvariantCulture));
         message.Headers.TryAddWithoutValidation(MdsHeaders.RequestId, options.RequestId);
+        if (options.Experiment is { } experiment)
+        {
+            // Believed by the worker only beside the internal token below (a user's credential cannot tag records).
+            message.Headers.TryAddWithoutValidation(MdsHeaders.Experiment, experiment);
+        }
+
         // The worker believes who the caller is only from this token, signed here (the caller in it).
         message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", keys.InternalTokenFor(options.Caller));
         HttpResponseMessage response;

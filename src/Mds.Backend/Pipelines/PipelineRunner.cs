@@ -29,6 +29,7 @@ public sealed class PipelineRunner
     private readonly TrafficStats _traffic;
     private readonly PipelineOptions _options;
     private readonly PipelineExecutor _executor;
+    private readonly IServiceProvider _services;
     private readonly Counter<long> _runs;
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _stepDuration;
@@ -41,7 +42,8 @@ public sealed class PipelineRunner
         _log = log;
         _traffic = traffic;
         _options = options.Value;
-        _executor = new PipelineExecutor(new ReplicaStepInvoker(services));
+        _services = services;
+        _executor = new PipelineExecutor(new ReplicaStepInvoker(services, null));
         var meter = meters.Create("Mds");
         _runs = meter.CreateCounter<long>("pipeline_requests_total", description: "Pipeline runs by pipeline, version and status.");
         _duration = meter.CreateHistogram<double>("pipeline_duration_seconds", unit: "s", description: "Pipeline run duration in seconds.");
@@ -59,7 +61,20 @@ public sealed class PipelineRunner
     public ValueTask<PipelineRoute?> FindAsync(string name, CancellationToken ct) => _table.FindAsync(name, ct);
 
     /// <summary>Runs <paramref name="name"/>'s live version. Never throws for anything a caller can send: the run's status says.</summary>
-    public async Task<PipelineRun> RunAsync(string name, InferenceRequest request, string requestId, string caller, CancellationToken ct)
+    public Task<PipelineRun> RunAsync(string name, InferenceRequest request, string requestId, string caller, CancellationToken ct) =>
+        RunAsync(name, request, requestId, caller, experiment: null, ct);
+
+    /// <summary>Runs <paramref name="name"/>'s live version for an experiment (see the other overload).</summary>
+    /// <param name="name">The pipeline.</param>
+    /// <param name="request">The caller's request.</param>
+    /// <param name="requestId">The run's request id.</param>
+    /// <param name="caller">Who called.</param>
+    /// <param name="experiment">
+    /// For a pipeline that is an experiment's candidate (or mirror): the <see cref="MdsHeaders.Experiment"/> value every
+    /// step's call carries, so each step's inference record names the experiment and candidate; null for none.
+    /// </param>
+    /// <param name="ct">The caller went away.</param>
+    public async Task<PipelineRun> RunAsync(string name, InferenceRequest request, string requestId, string caller, string? experiment, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
         long started = Stopwatch.GetTimestamp();
@@ -73,7 +88,8 @@ public sealed class PipelineRunner
             return refused;
         }
 
-        var run = await _executor.RunAsync(route.Graph, route.LiveVersion!.Value, request, requestId, caller,
+        var executor = experiment is null ? _executor : new PipelineExecutor(new ReplicaStepInvoker(_services, experiment));
+        var run = await executor.RunAsync(route.Graph, route.LiveVersion!.Value, request, requestId, caller,
             route.Graph.Timeout ?? _options.DefaultTimeout, ct);
         Count(name, route.LiveVersion, run.Status, Stopwatch.GetElapsedTime(started), known: true);
         foreach (var step in run.Steps)
@@ -107,14 +123,14 @@ public sealed class PipelineRunner
         new(name, 0, requestId, status, error, null, [], 0);
 
     /// <summary>Steps call a Ready replica of their model through the gateway's replica-call policy.</summary>
-    private sealed class ReplicaStepInvoker(IServiceProvider services) : IStepInvoker
+    private sealed class ReplicaStepInvoker(IServiceProvider services, string? experiment) : IStepInvoker
     {
         public async Task<StepAnswer> InvokeAsync(PipelineStep step, InferenceRequest request, string caller, CancellationToken ct)
         {
             var replicas = services.GetRequiredService<ReplicaCaller>();
             try
             {
-                var answer = await replicas.InferAsync(step.Model, step.ModelVersion, request, new ReplicaCallOptions(caller, request.Id!, step.Retries), ct);
+                var answer = await replicas.InferAsync(step.Model, step.ModelVersion, request, new ReplicaCallOptions(caller, request.Id!, step.Retries, experiment), ct);
                 return new StepAnswer(answer.Response, answer.Version);
             }
             catch (ModelNotFoundException e)

@@ -16,9 +16,13 @@ namespace Mds.Contracts.Api;
 /// <param name="Error">The error, for a failed request.</param>
 /// <param name="OutlierScore">Outlier score against the version's reference dataset, when scored.</param>
 /// <param name="IsOutlier">Whether the score is past the version's threshold.</param>
+/// <param name="Experiment">The experiment the gateway routed the call for; null outside experiments.</param>
+/// <param name="Candidate">The experiment's candidate (name, or <c>name@version</c>) the call went to, or the mirror's.</param>
+/// <param name="Mirror">Whether the call was the experiment mirror's shadow copy (its answer was recorded, not returned).</param>
 public sealed record InferenceRecordSummaryDto(
     Guid Id, DateTimeOffset Time, string RequestId, string ModelName, int? Version, string Worker, int Status, double LatencyMs,
-    string? Caller, string? TraceId, string? Error, double? OutlierScore, bool? IsOutlier);
+    string? Caller, string? TraceId, string? Error, double? OutlierScore, bool? IsOutlier,
+    string? Experiment = null, string? Candidate = null, bool Mirror = false);
 
 /// <summary>One inference record with its tensors and the feedback given on it: <c>GET /api/records/{id}</c>.</summary>
 /// <param name="Record">The record.</param>

@@ -25,11 +25,13 @@ public sealed class RecordsClient(HttpClient http, BackendToken token) : Backend
 
 /// <summary>
 /// Which records to list: every field optional. <see cref="Status"/> is <c>ok</c>, <c>error</c> or an HTTP status code;
-/// <see cref="Before"/> is the previous page's <c>nextCursor</c> (keyset paging, cheap at any depth).
+/// <see cref="Before"/> is the previous page's <c>nextCursor</c> (keyset paging, cheap at any depth);
+/// <see cref="Experiment"/> and <see cref="Candidate"/> keep the records an experiment routed (to that candidate).
 /// </summary>
 public sealed record RecordFilter(
     string? Model = null, int? Version = null, string? Status = null, DateTimeOffset? From = null, DateTimeOffset? To = null,
-    string? RequestId = null, bool OutliersOnly = false, int Skip = 0, int Take = 50, string? Before = null)
+    string? RequestId = null, bool OutliersOnly = false, int Skip = 0, int Take = 50, string? Before = null,
+    string? Experiment = null, string? Candidate = null)
 {
     /// <summary>The search's path and query, e.g. <c>api/records?model=iris&amp;outliers=true&amp;skip=0&amp;take=50</c>.</summary>
     public string ToQuery()
@@ -63,6 +65,16 @@ public sealed record RecordFilter(
         if (!string.IsNullOrWhiteSpace(RequestId))
         {
             query.Append("requestId=").Append(Uri.EscapeDataString(RequestId.Trim())).Append('&');
+        }
+
+        if (!string.IsNullOrWhiteSpace(Experiment))
+        {
+            query.Append("experiment=").Append(Uri.EscapeDataString(Experiment.Trim())).Append('&');
+        }
+
+        if (!string.IsNullOrWhiteSpace(Candidate))
+        {
+            query.Append("candidate=").Append(Uri.EscapeDataString(Candidate.Trim())).Append('&');
         }
 
         if (OutliersOnly)

@@ -13,14 +13,19 @@ namespace Mds.Workers.Audit;
 /// <summary>
 /// Encodes inference records as PostgreSQL's binary COPY format (header, one tuple per record, trailer) for the columns
 /// <see cref="AuditWriter"/> names, in that order: uuid, timestamptz, varchar ×2, int4, varchar, int4, float8,
-/// varchar ×3, jsonb ×2. Text is clipped as the column limits require; a request or response whose V2 JSON is larger
+/// varchar ×3, jsonb ×2, then (since the experiment tags) text ×2 and bool: the experiment, the candidate and whether
+/// the call was a mirror's shadow copy. Text is clipped as the column limits require; a request or response whose V2 JSON is larger
 /// than the payload limit is stored as its tensors' names, datatypes and shapes. What PostgreSQL cannot store is
 /// replaced by U+FFFD: NUL characters in text and JSON (<c>\u0000</c>, which jsonb refuses) and unpaired UTF-16
 /// surrogates. A body that cannot be written as JSON at all is stored as its (sanitised) tensor summary.
 /// </summary>
 internal sealed class AuditCopyEncoder(int maxPayloadBytes)
 {
-    private const short ColumnCount = 13;
+    /// <summary>Columns in a tuple this encoder writes.</summary>
+    public const short ColumnCount = 16;
+
+    /// <summary>Columns in a tuple written before the experiment tags (found in older spill files).</summary>
+    public const short ColumnCountBeforeExperiments = 13;
     private const byte JsonbVersion = 1;
 
     // "PGCOPY\n\377\r\n\0", then 32-bit flags and header-extension length, both 0.
@@ -78,7 +83,8 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
     public static long EstimateBytes(InferenceRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
-        long bytes = 256 + (2L * (record.RequestId.Length + record.ModelName.Length + (record.Caller?.Length ?? 0) + (record.TraceId?.Length ?? 0) + (record.Error?.Length ?? 0)));
+        long bytes = 256 + (2L * (record.RequestId.Length + record.ModelName.Length + (record.Caller?.Length ?? 0) + (record.TraceId?.Length ?? 0) + (record.Error?.Length ?? 0)
+            + (record.Experiment is { } tag ? 64 + tag.Experiment.Length + tag.Candidate.Length : 0)));
         if (record.Request is { } request)
         {
             bytes += EstimateBytes(request.Inputs) + (2L * (request.Id?.Length ?? 0));
@@ -231,6 +237,44 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
         {
             WriteLength(-1);
         }
+
+        WriteText(record.Experiment?.Experiment, Mds.Contracts.Api.ExperimentTag.MaxLength);
+        WriteText(record.Experiment?.Candidate, Mds.Contracts.Api.ExperimentTag.MaxLength);
+        WriteBool(record.Experiment?.Mirror ?? false);
+    }
+
+    /// <summary>
+    /// The columns a tuple written before the experiment tags lacks, as <see cref="WriteRow"/> writes them for a record
+    /// outside any experiment: experiment and candidate NULL, mirror false. Appended to such a tuple (with its field
+    /// count raised to <see cref="ColumnCount"/>) by <see cref="Upgrade"/>.
+    /// </summary>
+    private static readonly byte[] UntaggedColumns = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 1, 0];
+
+    /// <summary>
+    /// Makes a tuple written before the experiment tags (<see cref="ColumnCountBeforeExperiments"/> fields) one of
+    /// <see cref="ColumnCount"/> fields, in place at the end of <paramref name="destination"/>: the tuple occupies the
+    /// last <paramref name="length"/> bytes written; returns its new length. A tuple with any other field count is left
+    /// as it is.
+    /// </summary>
+    public static int Upgrade(ArrayBufferWriter<byte> destination, int length)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        int start = destination.WrittenCount - length;
+        if (length < 2 || BinaryPrimitives.ReadInt16BigEndian(destination.WrittenSpan[start..]) != ColumnCountBeforeExperiments)
+        {
+            return length;
+        }
+
+        BinaryPrimitives.WriteInt16BigEndian(System.Runtime.InteropServices.MemoryMarshal.AsMemory(destination.WrittenMemory).Span[start..], ColumnCount);
+        destination.Write(UntaggedColumns);
+        return length + UntaggedColumns.Length;
+    }
+
+    private void WriteBool(bool value)
+    {
+        WriteLength(1);
+        _buffer.GetSpan(1)[0] = value ? (byte)1 : (byte)0;
+        _buffer.Advance(1);
     }
 
     private void WriteText(string? text, int maxChars)

@@ -6,9 +6,10 @@ namespace Mds.Workers.Audit;
 
 /// <summary>
 /// The audit log's spill files: where encoded records go while PostgreSQL is down or slow, and where they are replayed
-/// from. A file (<c>audit-*.spill</c>) starts with the 8 bytes <c>MDSAUD01</c>, then one entry per record: its length
+/// from. A file (<c>audit-*.spill</c>) starts with the 8 bytes <c>MDSAUD02</c>, then one entry per record: its length
 /// (uint32, little-endian), the CRC-32C of its bytes (uint32, little-endian) and the bytes (one binary COPY tuple,
-/// as <see cref="AuditCopyEncoder"/> writes it). Entries are appended and fsynced a group (a batch) at a time; a
+/// as <see cref="AuditCopyEncoder"/> writes it). Files written before the experiment tags (<c>MDSAUD01</c>, tuples of
+/// 13 fields) are still read: each such tuple gets the three new columns (no experiment, not a mirror) as it is read. Entries are appended and fsynced a group (a batch) at a time; a
 /// torn or corrupt entry (a process killed mid-write) ends the file: it and what follows are skipped and logged.
 /// Files are replayed oldest first and deleted once every record in them is committed. Not thread-safe: the writer's
 /// one loop uses it. The file being appended is held with an exclusive lock, so a second worker sharing the directory
@@ -21,7 +22,10 @@ internal sealed partial class AuditSpill : IDisposable
 
     private const int EntryHeaderBytes = 8;
 
-    private static readonly byte[] Magic = "MDSAUD01"u8.ToArray();
+    private static readonly byte[] Magic = "MDSAUD02"u8.ToArray();
+
+    // Before the experiment tags: the same entries, tuples of 13 fields (upgraded as they are read).
+    private static readonly byte[] MagicBeforeExperiments = "MDSAUD01"u8.ToArray();
 
     private readonly string _directory;
     private readonly long _maxBytes;
@@ -179,7 +183,7 @@ internal sealed partial class AuditSpill : IDisposable
 
             _committed = 0;
             Span<byte> magic = _header;
-            if (_replay.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) < magic.Length || !magic.SequenceEqual(Magic))
+            if (_replay.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) < magic.Length || !(magic.SequenceEqual(Magic) || magic.SequenceEqual(MagicBeforeExperiments)))
             {
                 long length = _replay.Length;
                 _replay.Dispose();
@@ -233,6 +237,7 @@ internal sealed partial class AuditSpill : IDisposable
             }
 
             data.Advance(length);
+            AuditCopyEncoder.Upgrade(data, length); // a tuple from before the experiment tags gets their columns
             ends.Add(data.WrittenCount);
             position += header.Length + length;
         }

@@ -31,14 +31,14 @@ internal sealed partial class AuditWriter : BackgroundService
     // Spilled batches replayed per turn of the loop, so the buffer keeps being drained meanwhile.
     private const int ReplayBatchesPerTurn = 10;
 
-    private const string Columns = "\"Id\", \"Time\", \"RequestId\", \"ModelName\", \"Version\", \"Worker\", \"Status\", \"LatencyMs\", \"Caller\", \"TraceId\", \"Error\", \"Request\", \"Response\"";
+    private const string Columns = "\"Id\", \"Time\", \"RequestId\", \"ModelName\", \"Version\", \"Worker\", \"Status\", \"LatencyMs\", \"Caller\", \"TraceId\", \"Error\", \"Request\", \"Response\", \"Experiment\", \"Candidate\", \"Mirror\"";
 
     // The retries' staging table, spelled out: LIKE inference_records would need SELECT on the audit log, which the
     // workers' database role does not have (it may only insert). The types match the columns COPY writes.
     private const string StageTableSql = """
         CREATE TEMP TABLE IF NOT EXISTS audit_stage ("Id" uuid, "Time" timestamptz, "RequestId" text, "ModelName" text,
           "Version" integer, "Worker" text, "Status" integer, "LatencyMs" double precision, "Caller" text, "TraceId" text,
-          "Error" text, "Request" jsonb, "Response" jsonb) ON COMMIT DELETE ROWS
+          "Error" text, "Request" jsonb, "Response" jsonb, "Experiment" text, "Candidate" text, "Mirror" boolean) ON COMMIT DELETE ROWS
         """;
 
     private static readonly TimeSpan FirstDelay = TimeSpan.FromSeconds(1);

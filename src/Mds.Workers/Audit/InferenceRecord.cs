@@ -5,6 +5,8 @@ namespace Mds.Workers.Audit;
 /// <summary>
 /// One inference as the worker saw it, queued for the audit table. Holds the decoded request and the response as they
 /// are (they are not changed after the request): encoding them to JSON happens in the writer, off the request path.
+/// <see cref="Experiment"/>: the experiment, candidate and mirror flag the gateway tagged the call with (null for a call
+/// outside an experiment, or from any caller but the gateway).
 /// </summary>
 internal sealed record InferenceRecord(
     Guid Id,
@@ -18,4 +20,5 @@ internal sealed record InferenceRecord(
     string? TraceId,
     string? Error,
     InferenceRequest? Request,
-    InferenceResponse? Response);
+    InferenceResponse? Response,
+    Mds.Contracts.Api.ExperimentTag? Experiment = null);

@@ -185,6 +185,22 @@ internal static class CallerAuthentication
         return (caller, requestId);
     }
 
+    /// <summary>
+    /// The experiment tag (<see cref="MdsHeaders.Experiment"/>) for the inference record: read only on a call made with
+    /// the gateway's internal token (audience <c>mds-worker</c> alone), which the gateway sends beside the tag it sets.
+    /// A user's own JWT or API key sending the header is ignored, so a caller cannot forge tags to skew an experiment's
+    /// results. Malformed or longer than <see cref="ExperimentTag.MaxLength"/>: no tag.
+    /// </summary>
+    public static ExperimentTag? ExperimentOf(ClaimsPrincipal user, string? header)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return header is { Length: > 0 } && IsGateway(user) ? ExperimentTag.Parse(header) : null;
+    }
+
+    /// <summary>Whether <paramref name="user"/> is the gateway's internal token (audience <c>mds-worker</c> only, naming a caller).</summary>
+    internal static bool IsGateway(ClaimsPrincipal user) =>
+        user.Identity?.IsAuthenticated == true && user.HasClaim("aud", WorkerAudience) && !user.HasClaim("aud", UserAudience) && user.HasClaim(c => c.Type == CallerClaim);
+
     internal static string? BearerToken(HttpRequest request)
     {
         string? header = request.Headers.Authorization;

@@ -23,6 +23,8 @@ internal sealed class InferenceGrpcService(
     SessionRegistry registry, InferenceRunner runner, ClusterMembership membership, AuditLog audit, WorkerMetrics metrics)
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
+    private static readonly string ExperimentKey = MdsHeaders.Experiment.ToLowerInvariant();
+
     /// <summary>The limits on <c>ModelInfer</c> messages (from <c>Mds:Worker</c>; set when the service is registered).</summary>
     internal static GrpcRequestLimits Limits { get; set; } = new();
 
@@ -128,7 +130,8 @@ internal sealed class InferenceGrpcService(
                 Guid.CreateVersion7(time), time, requestId, model.Name,
                 int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
                 status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
-                Activity.Current?.TraceId.ToHexString(), error, decodedRequest, response));
+                Activity.Current?.TraceId.ToHexString(), error, decodedRequest, response,
+                Auth.CallerAuthentication.ExperimentOf(http.User, context.RequestHeaders.GetValue(ExperimentKey))));
         }
     }
 

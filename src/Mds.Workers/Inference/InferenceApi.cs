@@ -192,7 +192,8 @@ internal static class InferenceApi
                     Guid.CreateVersion7(time), time, requestId, model.Name,
                     int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
                     status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
-                    Activity.Current?.TraceId.ToHexString(), error, request, response));
+                    Activity.Current?.TraceId.ToHexString(), error, request, response,
+                    Auth.CallerAuthentication.ExperimentOf(context.User, context.Request.Headers[MdsHeaders.Experiment].FirstOrDefault())));
             }
 
             return result;

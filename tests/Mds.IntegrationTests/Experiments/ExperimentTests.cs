@@ -281,6 +281,96 @@ public sealed class ExperimentTests(PipelineFixture fixture)
         }
 
         Assert.Equal([3f, 11f], seen.Order());
+
+        // A pipeline candidate's step calls carry the tag: the step's record names the experiment and the pipeline.
+        string requestId = "exp-pipes-" + Guid.NewGuid().ToString("N")[..8];
+        var tagged = await InferAsync(client, "/v2/models/exp-pipes.experiment/infer", (MdsHeaders.RequestId, requestId));
+        var step = await WaitForRecordAsync(client, requestId + ".s");
+        Assert.Equal(("exp-pipes", tagged.Route!["exp-pipes:".Length..], false), (step.Experiment, step.Candidate, step.Mirror));
+    }
+
+    [Fact]
+    public async Task Records_name_the_experiment_and_the_candidate_that_answered_and_mirror_copies_say_mirror_so_results_cannot_be_misattributed()
+    {
+        await using var _ = await CreateAsync("exp-records", """
+            name: exp-records
+            candidates:
+              - { name: p-scale, weight: 1 }
+              - { name: p-shift, weight: 1 }
+            mirror: { name: p-neg, percent: 100 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        string prefix = "exprec-" + Guid.NewGuid().ToString("N")[..8] + "-";
+        var routes = new Dictionary<string, string>();
+        for (int i = 0; i < 12; i++)
+        {
+            var (status, _, route) = await InferAsync(client, "/v2/models/exp-records.experiment/infer", (MdsHeaders.RequestId, prefix + i));
+            Assert.Equal(HttpStatusCode.OK, status);
+            routes[prefix + i] = route!;
+        }
+
+        // gRPC: the same runner, the same tags.
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{fixture.GrpcPort}");
+        var grpc = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var request = new ModelInferRequest { ModelName = "exp-records.experiment" };
+        request.Inputs.Add(new ModelInferRequest.Types.InferInputTensor { Name = "x", Datatype = "FP32", Shape = { 1, 2 }, Contents = new InferTensorContents { Fp32Contents = { 1f, 1f } } });
+        var call = grpc.ModelInferAsync(request, new Metadata { { "authorization", "Bearer " + await Cluster.TokenAsync(Roles.Analyst) }, { "x-request-id", prefix + "grpc" } });
+        await call;
+        routes[prefix + "grpc"] = (await call.ResponseHeadersAsync).GetValue("mds-route")!;
+
+        foreach (var (requestId, route) in routes)
+        {
+            string candidate = route["exp-records:".Length..];
+            var record = await WaitForRecordAsync(client, requestId);
+            Assert.Equal(("exp-records", candidate, false, candidate), (record.Experiment, record.Candidate, record.Mirror, record.ModelName));
+            var mirror = await WaitForRecordAsync(client, requestId + ".mirror");
+            Assert.Equal(("exp-records", "p-neg", true, "p-neg"), (mirror.Experiment, mirror.Candidate, mirror.Mirror, mirror.ModelName));
+        }
+
+        var all = (await client.GetFromJsonAsync<InferenceRecordPageDto>("/api/records?experiment=exp-records&take=200", Web))!;
+        Assert.Equal(routes.Count * 2, all.Records.Count(r => r.RequestId.StartsWith(prefix, StringComparison.Ordinal)));
+        Assert.All(all.Records, r => Assert.Equal("exp-records", r.Experiment));
+        var scale = (await client.GetFromJsonAsync<InferenceRecordPageDto>("/api/records?experiment=exp-records&candidate=p-scale&take=200", Web))!;
+        Assert.Equal(routes.Values.Count(r => r == "exp-records:p-scale"), scale.Records.Count(r => r.RequestId.StartsWith(prefix, StringComparison.Ordinal)));
+        Assert.All(scale.Records, r => Assert.Equal(("p-scale", false), (r.Candidate, r.Mirror)));
+        var mirrors = (await client.GetFromJsonAsync<InferenceRecordPageDto>("/api/records?experiment=exp-records&candidate=p-neg&take=200", Web))!;
+        Assert.Equal(routes.Count, mirrors.Records.Count(r => r.RequestId.StartsWith(prefix, StringComparison.Ordinal)));
+        Assert.All(mirrors.Records, r => Assert.True(r.Mirror));
+        var detail = (await client.GetFromJsonAsync<InferenceRecordDto>($"/api/records/{mirrors.Records[0].Id}", Web))!;
+        Assert.Equal(("exp-records", "p-neg", true), (detail.Record.Experiment, detail.Record.Candidate, detail.Record.Mirror));
+    }
+
+    [Fact]
+    public async Task A_forged_Mds_Experiment_header_from_a_user_s_own_credential_or_through_the_gateway_leaves_the_record_untagged()
+    {
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        string prefix = "forged-exp-" + Guid.NewGuid().ToString("N")[..8] + "-";
+
+        // Straight to a worker with the user's own token (whichever worker holds p-scale answers 200).
+        bool answered = false;
+        foreach (var worker in Cluster.Workers)
+        {
+            using var direct = await Cluster.WorkerClientAsync(worker.Url);
+            using var message = new HttpRequestMessage(HttpMethod.Post, "/v2/models/p-scale/infer") { Content = new StringContent(Body, Encoding.UTF8, "application/json") };
+            message.Headers.Add(MdsHeaders.RequestId, prefix + "direct");
+            message.Headers.Add(MdsHeaders.Experiment, "exp-forged:p-scale");
+            using var response = await direct.SendAsync(message);
+            answered |= response.StatusCode == HttpStatusCode.OK;
+        }
+
+        Assert.True(answered, "a worker holding p-scale answered the direct call");
+
+        // Through the gateway's own model endpoint (forwarded with the internal token): the caller's header is dropped.
+        var (status, _, _) = await InferAsync(client, "/v2/models/p-scale/infer", (MdsHeaders.RequestId, prefix + "gateway"), (MdsHeaders.Experiment, "exp-forged:p-scale;mirror"));
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        foreach (string id in new[] { prefix + "direct", prefix + "gateway" })
+        {
+            var record = await WaitForRecordAsync(client, id);
+            Assert.Equal((null, null, false), (record.Experiment, record.Candidate, record.Mirror));
+        }
+
+        Assert.Empty((await client.GetFromJsonAsync<InferenceRecordPageDto>("/api/records?experiment=exp-forged", Web))!.Records);
     }
 
     [Fact]
@@ -520,6 +610,18 @@ public sealed class ExperimentTests(PipelineFixture fixture)
 
         var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         return (response.StatusCode, json["outputs"]![0]!["data"]![0]!.GetValue<float>(), route);
+    }
+
+    private static async Task<InferenceRecordSummaryDto> WaitForRecordAsync(HttpClient client, string requestId)
+    {
+        InferenceRecordSummaryDto? found = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            var page = await client.GetFromJsonAsync<InferenceRecordPageDto>($"/api/records?requestId={Uri.EscapeDataString(requestId)}", Web);
+            found = page!.Records.FirstOrDefault();
+            return found is not null;
+        }, TimeSpan.FromSeconds(30), $"the record of {requestId}");
+        return found!;
     }
 
     /// <summary>Deletes the experiment at the end of a test, so the models' endpoints are as before.</summary>

@@ -123,6 +123,52 @@ public sealed class AuditSpillTests : IDisposable
         Assert.False(spill.HasPending);
     }
 
+    [Fact]
+    public void A_spill_file_written_before_the_experiment_tags_is_replayed_with_the_new_columns_untagged()
+    {
+        // A worker of the previous release spilled two records (file header MDSAUD01, tuples of 13 fields) and stopped;
+        // the upgraded worker finds the file at start-up.
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        var request = new Mds.Contracts.Inference.InferenceRequest { Inputs = [new("x", Mds.Contracts.Inference.TensorDatatype.Fp32, [1, 1], new[] { 1f })] };
+        var current = new List<byte[]>();
+        var old = new ArrayBufferWriter<byte>();
+        old.Write("MDSAUD01"u8);
+        foreach (string id in new[] { "r1", "r2" })
+        {
+            encoder.Clear();
+            encoder.WriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, id, "m", 1, 200, 1, "c", null, null, request, null), "w");
+            byte[] now = encoder.Written.ToArray();
+            current.Add(now);
+            byte[] before = now[..^13];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt16BigEndian(before, 13);
+            AuditSpill.WriteEntry(old, before);
+        }
+
+        File.WriteAllBytes(Path.Combine(_directory, "audit-20261201T000000000000-1-0000.spill"), old.WrittenSpan.ToArray());
+
+        using var restarted = new AuditSpill(_directory, 1 << 20, NullLogger.Instance);
+        var data = new ArrayBufferWriter<byte>();
+        var ends = new List<int>();
+        Assert.True(restarted.ReadChunk(data, ends, 10, 1 << 20));
+        Assert.Equal(2, ends.Count);
+        Assert.Equal(current[0], AuditSpill.Row(data.WrittenSpan, ends, 0).ToArray());
+        Assert.Equal(current[1], AuditSpill.Row(data.WrittenSpan, ends, 1).ToArray());
+        restarted.Commit();
+        Assert.False(restarted.HasPending);
+        Assert.Empty(Directory.GetFiles(_directory));
+    }
+
+    [Fact]
+    public void A_new_spill_file_says_it_holds_tuples_with_the_experiment_columns()
+    {
+        using (var spill = new AuditSpill(_directory, 1 << 20, NullLogger.Instance))
+        {
+            Append(spill, "a");
+        }
+
+        Assert.Equal("MDSAUD02"u8.ToArray(), File.ReadAllBytes(Assert.Single(Directory.GetFiles(_directory)))[..8]);
+    }
+
     private static void Append(AuditSpill spill, params string[] rows)
     {
         var (data, ends) = Rows(rows);

@@ -156,6 +156,12 @@ public class MonitoringChartsTests
         => Assert.Equal(query, new RecordFilter(model, version, status, null, null, requestId, outliers, skip).ToQuery());
 
     [Fact]
+    public void An_experiment_and_candidate_filter_is_sent_escaped()
+        => Assert.Equal(
+            "api/records?experiment=ab&candidate=iris%402&skip=0&take=50",
+            new RecordFilter(Experiment: " ab ", Candidate: "iris@2").ToQuery());
+
+    [Fact]
     public void A_time_range_is_sent_as_round_trip_utc()
         => Assert.Equal(
             "api/records?from=2026-11-03T00%3A00%3A00.0000000%2B00%3A00&to=2026-11-04T00%3A00%3A00.0000000%2B00%3A00&skip=0&take=50",

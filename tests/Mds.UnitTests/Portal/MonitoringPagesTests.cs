@@ -89,6 +89,29 @@ public class MonitoringPagesTests
     }
 
     [Fact]
+    public async Task The_audit_log_shows_each_record_s_experiment_and_candidate_marks_mirror_copies_and_filters_by_experiment()
+    {
+        var backend = new FakeBackend()
+            .OnJson(HttpMethod.Get, "/api/models", () => new[] { Iris })
+            .OnJson(HttpMethod.Get, "/api/records?experiment=iris-ab&candidate=iris%402&skip=0&take=50", () => new InferenceRecordPageDto(
+            [
+                OkRecord with { Experiment = "iris-ab", Candidate = "iris@2" },
+                OkRecord with { Id = Guid.NewGuid(), RequestId = "req-0001.mirror", Experiment = "iris-ab", Candidate = "iris@2", Mirror = true },
+            ], 0, false));
+        await using var ctx = Context(backend);
+        ctx.Services.GetRequiredService<NavigationManager>().NavigateTo("records?experiment=iris-ab&candidate=iris@2");
+
+        var page = ctx.Render<RecordList>();
+
+        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("[data-testid=record-experiment]").Count));
+        Assert.All(page.FindAll("[data-testid=record-experiment]"), cell => Assert.Contains("iris-ab:iris@2", cell.TextContent, StringComparison.Ordinal));
+        Assert.Single(page.FindAll("[data-testid=record-mirror]"));
+        Assert.Contains("mirror", page.FindAll("[data-testid=record-experiment]")[1].TextContent, StringComparison.Ordinal);
+        Assert.Contains("iris@2", page.Find("[data-testid=records-candidate]").TextContent, StringComparison.Ordinal);
+        Assert.Equal(1, backend.Count(HttpMethod.Get, "/api/records?experiment=iris-ab&candidate=iris%402&skip=0&take=50"));
+    }
+
+    [Fact]
     public async Task A_record_shows_its_tensors_and_feedback_and_is_explained_on_request()
     {
         var record = new InferenceRecordDto(OkRecord,

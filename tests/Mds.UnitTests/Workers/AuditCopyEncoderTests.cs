@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
@@ -12,7 +13,7 @@ public sealed class AuditCopyEncoderTests
     private static readonly InferenceRequest Small = new() { Inputs = [new InferenceTensor("x", TensorDatatype.Fp32, [1, 2], new[] { 1.5f, 2f })] };
 
     [Fact]
-    public void A_record_becomes_one_tuple_of_thirteen_fields_in_column_order()
+    public void A_record_becomes_one_tuple_of_sixteen_fields_in_column_order()
     {
         var id = Guid.CreateVersion7();
         var time = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.FromHours(1)).AddTicks(12_345_670);
@@ -22,7 +23,7 @@ public sealed class AuditCopyEncoderTests
         encoder.WriteTrailer();
 
         var fields = ReadSingleTuple(encoder.Written.ToArray());
-        Assert.Equal(13, fields.Count);
+        Assert.Equal(16, fields.Count);
         Assert.Equal(id, new Guid(fields[0]!, bigEndian: true));
         long micros = BinaryPrimitives.ReadInt64BigEndian(fields[1]);
         Assert.Equal(time.UtcDateTime, new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(micros * 10));
@@ -38,6 +39,45 @@ public sealed class AuditCopyEncoderTests
         var request = Json(fields[11]);
         Assert.Equal([1.5, 2.0], request.GetProperty("inputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetDouble()));
         Assert.Null(fields[12]); // no response
+        Assert.Null(fields[13]); // no experiment
+        Assert.Null(fields[14]); // no candidate
+        Assert.Equal([0], fields[15]); // not a mirror
+    }
+
+    [Fact]
+    public void A_record_tagged_by_an_experiment_carries_its_experiment_candidate_and_mirror_flag()
+    {
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        encoder.WriteHeader();
+        encoder.WriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r1", "m", 1, 200, 1, "c", null, null, Small, null,
+            new Mds.Contracts.Api.ExperimentTag("ab", "m@2", Mirror: false)), "w");
+        encoder.WriteRow(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r1.mirror", "shadow", 1, 200, 1, "c", null, null, Small, null,
+            new Mds.Contracts.Api.ExperimentTag("ab", "shadow", Mirror: true)), "w");
+        encoder.WriteTrailer();
+
+        var tuples = ReadTuples(encoder.Written.ToArray());
+        Assert.Equal(("ab", "m@2", (byte)0), (Text(tuples[0][13]), Text(tuples[0][14]), tuples[0][15]![0]));
+        Assert.Equal(("ab", "shadow", (byte)1), (Text(tuples[1][13]), Text(tuples[1][14]), tuples[1][15]![0]));
+    }
+
+    [Fact]
+    public void A_tuple_from_before_the_experiment_tags_is_upgraded_to_the_bytes_an_untagged_record_gets_now()
+    {
+        var record = new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r1", "m", 1, 200, 1, "c", null, null, Small, null);
+        var encoder = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        encoder.WriteRow(record, "w");
+        byte[] now = encoder.Written.ToArray();
+
+        // What the encoder wrote before: the first 13 fields, field count 13 (the three new columns are the last 13 bytes).
+        byte[] before = now[..^13];
+        BinaryPrimitives.WriteInt16BigEndian(before, 13);
+        var upgraded = new ArrayBufferWriter<byte>();
+        upgraded.Write(new byte[] { 9, 9 }); // rows before it are left alone
+        upgraded.Write(before);
+        Assert.Equal(now.Length, AuditCopyEncoder.Upgrade(upgraded, before.Length));
+        Assert.Equal(now, upgraded.WrittenSpan[2..].ToArray());
+        Assert.Equal(now.Length, AuditCopyEncoder.Upgrade(upgraded, now.Length)); // a current tuple: unchanged
+        Assert.Equal(now, upgraded.WrittenSpan[2..].ToArray());
     }
 
     [Fact]

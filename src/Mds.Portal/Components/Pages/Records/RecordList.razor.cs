@@ -58,6 +58,14 @@ public partial class RecordList
     [Parameter, SupplyParameterFromQuery(Name = "requestId")]
     public string? RequestId { get; set; }
 
+    /// <summary><c>?experiment=…</c>: only the records of calls this experiment routed.</summary>
+    [Parameter, SupplyParameterFromQuery(Name = "experiment")]
+    public string? Experiment { get; set; }
+
+    /// <summary><c>?candidate=…</c>: only the records of calls routed to this candidate (with <c>experiment</c>).</summary>
+    [Parameter, SupplyParameterFromQuery(Name = "candidate")]
+    public string? Candidate { get; set; }
+
     /// <summary><c>?outliers=true</c>: only records flagged as outliers.</summary>
     [Parameter, SupplyParameterFromQuery(Name = "outliers")]
     public bool? Outliers { get; set; }
@@ -93,7 +101,8 @@ public partial class RecordList
     {
         var fromQuery = new RecordFilter(
             string.IsNullOrWhiteSpace(Model) ? null : Model, Version, string.IsNullOrWhiteSpace(Status) ? null : Status.Trim().ToLowerInvariant(),
-            RequestId: string.IsNullOrWhiteSpace(RequestId) ? null : RequestId, OutliersOnly: Outliers == true, Take: PageSize);
+            RequestId: string.IsNullOrWhiteSpace(RequestId) ? null : RequestId, OutliersOnly: Outliers == true, Take: PageSize,
+            Experiment: string.IsNullOrWhiteSpace(Experiment) ? null : Experiment.Trim(), Candidate: string.IsNullOrWhiteSpace(Candidate) ? null : Candidate.Trim());
         if (fromQuery == _fromQuery)
         {
             return;
