@@ -206,18 +206,9 @@ public static partial class ExperimentValidator
             return null; // not known (a pipeline with no live version yet)
         }
 
-        foreach (var input in reference.Inputs)
+        if (Unmatched(reference.Inputs, other.Inputs, "input", "takes") is { } inputs)
         {
-            var match = other.Inputs.FirstOrDefault(t => t.Name == input.Name);
-            if (match is null)
-            {
-                return $"it has no input '{input.Name}' (it takes {Names(other.Inputs)})";
-            }
-
-            if (TensorMismatch(input, match) is { } why)
-            {
-                return $"input '{input.Name}' {why}";
-            }
+            return inputs;
         }
 
         if (other.Inputs.FirstOrDefault(t => reference.Inputs.All(r => r.Name != t.Name)) is { } extra)
@@ -225,22 +216,23 @@ public static partial class ExperimentValidator
             return $"it also needs input '{extra.Name}', which callers of the reference do not send";
         }
 
-        if (!outputs)
-        {
-            return null;
-        }
+        return outputs ? Unmatched(reference.Outputs, other.Outputs, "output", "answers") : null;
+    }
 
-        foreach (var output in reference.Outputs)
+    /// <summary>The first of <paramref name="wanted"/> that <paramref name="offered"/> lacks or declares otherwise, in words.</summary>
+    private static string? Unmatched(IReadOnlyList<TensorMetadata> wanted, IReadOnlyList<TensorMetadata> offered, string kind, string verb)
+    {
+        foreach (var tensor in wanted)
         {
-            var match = other.Outputs.FirstOrDefault(t => t.Name == output.Name);
+            var match = offered.FirstOrDefault(t => t.Name == tensor.Name);
             if (match is null)
             {
-                return $"it has no output '{output.Name}' (it answers {Names(other.Outputs)})";
+                return $"it has no {kind} '{tensor.Name}' (it {verb} {Names(offered)})";
             }
 
-            if (TensorMismatch(output, match) is { } why)
+            if (TensorMismatch(tensor, match) is { } why)
             {
-                return $"output '{output.Name}' {why}";
+                return $"{kind} '{tensor.Name}' {why}";
             }
         }
 
