@@ -128,14 +128,6 @@ public static class ExperimentCharts
         ];
     }
 
-    /// <summary>True when the series over time has a point to draw.</summary>
-    public static bool HasSeries(ExperimentResultsDto results)
-        => results?.Series?.Points.Any(p => (p.Accuracy ?? p.Mae) is not null) == true;
-
-    /// <summary>True when the series over time is of mean absolute error (regressors) rather than accuracy.</summary>
-    public static bool SeriesIsMae(ExperimentResultsDto results)
-        => results?.Series is { Metric: "absolute-error" };
-
     /// <summary>
     /// Accuracy in percent (or MAE) over time, cumulative: per candidate an invisible upper-bound trace, the lower bound
     /// filled up to it (<c>fill: tonexty</c>, the band, in the candidate's colour made translucent so it reads on light and
