@@ -8,8 +8,9 @@ namespace Mds.BrowserTests;
 
 /// <summary>
 /// Experiments in Chromium: a researcher deploys two versions of a model, writes a 70/30 experiment in the portal,
-/// watches traffic sent through the experiment's endpoint split between the candidates on the live page, and promotes
-/// the second version after confirming.
+/// watches traffic sent through the experiment's endpoint split between the candidates on the live page, sees each
+/// candidate's accuracy over time drawn with its confidence band once analysts give feedback, and promotes the second
+/// version after confirming.
 /// </summary>
 [Collection(PortalCollection.Name)]
 public sealed class ExperimentTests(PortalFixture portal)
@@ -55,12 +56,23 @@ public sealed class ExperimentTests(PortalFixture portal)
         // Traffic through the experiment's endpoint, each answer naming the candidate that served it.
         using var client = await portal.Cluster.ClientAsync(Roles.Analyst);
         var served = new Dictionary<string, int>(StringComparer.Ordinal);
+        var answered = new List<(string RequestId, string Route)>();
         for (int i = 0; i < 200; i++)
         {
             using var answer = await client.PostAsync(endpoint, V2Json.Request("Features", [1, 4], "FP32", new[] { 5.1f, 3.5f, 1.4f, 0.2f }));
             answer.EnsureSuccessStatusCode();
             string route = answer.Headers.GetValues("Mds-Route").Single();
             served[route] = served.GetValueOrDefault(route) + 1;
+            answered.Add((answer.Headers.GetValues(MdsHeaders.RequestId).Single(), route));
+        }
+
+        // An analyst's feedback on the first 40 answers (v1 right three times in four, v2 always).
+        for (int i = 0; i < 40; i++)
+        {
+            var (requestId, route) = answered[i];
+            int version = route.EndsWith("@2", StringComparison.Ordinal) ? 2 : 1;
+            using var given = await client.PostAsJsonAsync("/api/feedback", new CreateFeedbackRequest(model, version, requestId, version == 2 || i % 4 != 0));
+            Assert.True(given.IsSuccessStatusCode, await given.Content.ReadAsStringAsync());
         }
 
         Assert.Equal(2, served.Count);
@@ -74,6 +86,20 @@ public sealed class ExperimentTests(PortalFixture portal)
         }
 
         await Assertions.Expect(page.Locator("[data-testid=experiment-chart-requests] .scatterlayer .trace")).ToHaveCountAsync(2);
+        // Accuracy over time: per candidate an upper-bound trace, the band filled down to the lower bound, and the line.
+        var overTime = page.Locator("[data-testid=experiment-chart-accuracy-time]");
+        await Assertions.Expect(overTime.Locator(".scatterlayer .trace")).ToHaveCountAsync(6, new() { Timeout = 60_000 });
+        // The band: the lower bound's fill up to the upper bound (tonexty), one translucent area per candidate.
+        var bands = overTime.Locator(".scatterlayer path.js-fill");
+        await Assertions.Expect(bands).ToHaveCountAsync(2);
+        foreach (var band in await bands.AllAsync())
+        {
+            Assert.Matches("^M[0-9.]+,[0-9.]+L", await band.GetAttributeAsync("d") ?? "");
+            Assert.Contains("fill-opacity: 0.2", await band.GetAttributeAsync("style") ?? "", StringComparison.Ordinal);
+        }
+
+        await Assertions.Expect(overTime.Locator(".legendtext")).ToHaveCountAsync(2);
+        await Assertions.Expect(overTime.Locator(".legendtext").Filter(new() { HasText = $"{model}@2" })).ToHaveCountAsync(1);
         // The statistics' verdicts in words, against the first candidate.
         await Assertions.Expect(page.Locator("[data-testid=experiment-verdict]").Filter(new() { HasText = "latency" })).ToHaveCountAsync(1);
         await PortalFixture.ScreenshotAsync(page, "experiment-live");

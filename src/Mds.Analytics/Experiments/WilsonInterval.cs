@@ -24,6 +24,8 @@ public static class WilsonInterval
         double denominator = 1 + z2 / n;
         double centre = (p + z2 / (2 * n)) / denominator;
         double half = z / denominator * Math.Sqrt(p * (1 - p) / n + z2 / (4 * n * n));
-        return new Estimate(p, Math.Max(0, centre - half), Math.Min(1, centre + half));
+        // At 0 of n the lower end is 0 and at n of n the upper end is 1 exactly; the formula leaves rounding noise
+        // (5.6e-17) there, which would print as such: each end is snapped and clamped into [0, 1].
+        return new Estimate(p, Proportion.Clamp(centre - half), Proportion.Clamp(centre + half));
     }
 }

@@ -25,8 +25,11 @@ public sealed class ExperimentResults(MdsDbContext db, IOptions<ExperimentResult
     /// <param name="candidates">Its candidate keys, in the spec's order.</param>
     /// <param name="baseline">The candidate compared against (the default); null for the first candidate.</param>
     /// <param name="mirror">The mirror's key, if it has one.</param>
+    /// <param name="createdAt">When the experiment was created: its age sizes the series' buckets.</param>
+    /// <param name="endedAt">When it ended, if it has (its age stops there).</param>
     /// <param name="ct">Cancels the queries.</param>
-    public async Task<ExperimentResultsDto> BuildAsync(string experiment, IReadOnlyList<string> candidates, string? baseline, string? mirror, CancellationToken ct)
+    public async Task<ExperimentResultsDto> BuildAsync(
+        string experiment, IReadOnlyList<string> candidates, string? baseline, string? mirror, DateTimeOffset createdAt, DateTimeOffset? endedAt, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(candidates);
         if (candidates.Count == 0)
@@ -61,7 +64,8 @@ public sealed class ExperimentResults(MdsDbContext db, IOptions<ExperimentResult
 
         var agreement = mirror is null ? null : await ReadMirrorAsync(experiment, mirror, limit, ct);
         var traffic = await ReadTrafficAsync(experiment, clock.GetUtcNow().AddHours(-1), ct);
-        return new ExperimentResultsDto(experiment, baselineKey, results, agreement, traffic);
+        var series = await ReadSeriesAsync(experiment, [.. figures.Keys], regressor, limit, createdAt, endedAt, ct);
+        return new ExperimentResultsDto(experiment, baselineKey, results, agreement, traffic, series);
     }
 
     /// <summary>
@@ -144,6 +148,38 @@ public sealed class ExperimentResults(MdsDbContext db, IOptions<ExperimentResult
             FROM p
             """).SingleAsync(ct);
         return new MirrorAgreementDto(mirror, row.Paired, row.LabelAgreement, row.ScoreDifference, row.MirrorErrors);
+    }
+
+    // Accuracy (or MAE) over time: each candidate's feedback bucketed by when the call was made, over the same latest
+    // calls as its results (so the last cumulative point equals the table's figure); counts and sums come back, not rows.
+    private async Task<ExperimentSeriesDto> ReadSeriesAsync(
+        string experiment, IReadOnlyList<string> candidates, bool regressor, int limit, DateTimeOffset createdAt, DateTimeOffset? endedAt, CancellationToken ct)
+    {
+        string bucket = FeedbackSeries.BucketFor((endedAt ?? clock.GetUtcNow()) - createdAt);
+        var points = new List<ExperimentSeriesPointDto>();
+        foreach (string candidate in candidates)
+        {
+            var rows = await db.Database.SqlQuery<BucketRow>($"""
+                WITH c AS (
+                    SELECT "RequestId", "Score", "At" FROM experiment_calls
+                    WHERE "Experiment" = {experiment} AND "Candidate" = {candidate} AND NOT "IsMirror"
+                    ORDER BY "At" DESC LIMIT {limit}),
+                j AS (
+                    SELECT c."At", f."Correct", abs(c."Score" - f."TrueValue") AS e
+                    FROM c CROSS JOIN LATERAL (
+                        SELECT "Correct", "TrueValue" FROM feedback WHERE "RequestId" = c."RequestId"
+                        ORDER BY "CreatedAt" DESC, "Id" DESC LIMIT 1) f)
+                SELECT date_trunc({bucket}, "At", 'UTC') AS "Start", count(*) AS "Feedback", count(*) FILTER (WHERE "Correct") AS "Correct",
+                       count(e) AS "Scored", coalesce(sum(e), 0) AS "SumError", coalesce(sum(e * e), 0) AS "SumSquaredError"
+                FROM j GROUP BY 1 ORDER BY 1
+                """).ToListAsync(ct);
+            var series = FeedbackSeries.Cumulative(
+                rows.Select(r => new FeedbackBucket(r.Start.ToUniversalTime(), r.Feedback, r.Correct, r.Scored, r.SumError, r.SumSquaredError)), regressor);
+            points.AddRange(series.Select(p => new ExperimentSeriesPointDto(
+                p.Start, candidate, p.Feedback, p.Total, p.Accuracy is { } a ? ToDto(a) : null, p.Mae is { } m ? ToDto(m) : null)));
+        }
+
+        return new ExperimentSeriesDto(bucket, regressor ? "absolute-error" : "accuracy", points);
     }
 
     private async Task<IReadOnlyList<ExperimentTrafficPointDto>> ReadTrafficAsync(string experiment, DateTimeOffset since, CancellationToken ct)
@@ -273,6 +309,16 @@ public sealed class ExperimentResults(MdsDbContext db, IOptions<ExperimentResult
         public long Paired { get; init; }
         public double? LabelAgreement { get; init; }
         public double? ScoreDifference { get; init; }
+    }
+
+    private sealed class BucketRow
+    {
+        public DateTimeOffset Start { get; init; }
+        public long Feedback { get; init; }
+        public long Correct { get; init; }
+        public long Scored { get; init; }
+        public double SumError { get; init; }
+        public double SumSquaredError { get; init; }
     }
 
     private sealed class TrafficRow

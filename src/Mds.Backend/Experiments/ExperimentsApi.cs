@@ -232,7 +232,7 @@ public static class ExperimentsApi
         var spec = ExperimentSpecParser.FromStored(row.SpecJson);
         var keys = spec.Candidates.Select(c => ExperimentValidator.KeyOf(c.Name, c.Version)).ToList();
         string? mirror = spec.Mirror is { } m ? ExperimentValidator.KeyOf(m.Name, m.Version) : null;
-        return TypedResults.Ok(await results.BuildAsync(row.Name, keys, row.Default ?? keys[0], mirror, ct));
+        return TypedResults.Ok(await results.BuildAsync(row.Name, keys, row.Default ?? keys[0], mirror, row.CreatedAt, row.EndedAt, ct));
     }
 
     private static async Task<Results<Ok<ExperimentDto>, ProblemHttpResult>> ChangeAsync(string name, ExperimentServices s, Func<Task> change, CancellationToken ct)

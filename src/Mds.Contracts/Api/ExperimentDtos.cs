@@ -183,9 +183,29 @@ public sealed record MirrorAgreementDto(string Mirror, long Paired, double? Labe
 /// <param name="Candidates">Each candidate's results.</param>
 /// <param name="Mirror">The mirror's agreement, if there is a mirror.</param>
 /// <param name="Traffic">Requests, errors and latency per minute per candidate (last hour), for the charts.</param>
+/// <param name="Series">Accuracy (or MAE) over time per candidate, for the chart with confidence bands; null from older backends.</param>
 public sealed record ExperimentResultsDto(
     string Experiment, string Baseline, IReadOnlyList<CandidateResultsDto> Candidates, MirrorAgreementDto? Mirror,
-    IReadOnlyList<ExperimentTrafficPointDto> Traffic);
+    IReadOnlyList<ExperimentTrafficPointDto> Traffic, ExperimentSeriesDto? Series = null);
+
+/// <summary>
+/// Each candidate's accuracy (classifiers) or mean absolute error (regressors) over the experiment's life, in buckets
+/// sized to its age. Cumulative: a point is the estimate over all feedback on calls made up to the end of its bucket
+/// (so the last point of each candidate matches its figure in the results), with its 95 % interval.
+/// </summary>
+/// <param name="Bucket">The bucket size: <c>minute</c> (experiment under 2 hours old), <c>hour</c> (under 2 days) or <c>day</c>.</param>
+/// <param name="Metric"><c>accuracy</c> or <c>absolute-error</c> (the same choice as the results' comparisons).</param>
+/// <param name="Points">The points, by candidate then time; only buckets with feedback (on calls made in them) appear.</param>
+public sealed record ExperimentSeriesDto(string Bucket, string Metric, IReadOnlyList<ExperimentSeriesPointDto> Points);
+
+/// <summary>One candidate's cumulative figures at the end of one bucket.</summary>
+/// <param name="Start">The bucket's start (UTC); calls are placed by when they were made.</param>
+/// <param name="Candidate">The candidate key.</param>
+/// <param name="Feedback">Feedback on calls made in this bucket.</param>
+/// <param name="Total">Feedback on calls made up to the end of this bucket: what the estimate rests on.</param>
+/// <param name="Accuracy">Classifiers: correct ÷ total with its Wilson 95 % interval.</param>
+/// <param name="Mae">Regressors: mean absolute error so far with its t 95 % interval (null below 2 scored records).</param>
+public sealed record ExperimentSeriesPointDto(DateTimeOffset Start, string Candidate, long Feedback, long Total, EstimateDto? Accuracy, EstimateDto? Mae);
 
 /// <summary>One candidate's traffic in one minute.</summary>
 /// <param name="Minute">The minute's start.</param>

@@ -559,6 +559,26 @@ public sealed class ExperimentTests(PipelineFixture fixture)
         Assert.EndsWith(", p < 0.001", accuracy.Verdict, StringComparison.Ordinal);
         Assert.Contains(shiftResults.Comparisons, c => c.Metric == "error-rate" && c.Verdict.StartsWith("no significant difference in error rate (0.0 % vs 0.0 %", StringComparison.Ordinal));
         Assert.Empty(scale.Comparisons);
+
+        // Accuracy over time: a new experiment is bucketed by minute; each candidate's cumulative series counts every
+        // feedback record once and ends at the table's figure (same calls, same Wilson interval).
+        var series = results.Series!;
+        Assert.Equal("minute", series.Bucket);
+        Assert.Equal("accuracy", series.Metric);
+        foreach (var candidate in results.Candidates)
+        {
+            var points = series.Points.Where(p => p.Candidate == candidate.Candidate).ToList();
+            Assert.NotEmpty(points);
+            Assert.Equal(points.OrderBy(p => p.Start).Select(p => p.Start), points.Select(p => p.Start));
+            Assert.All(points, p => Assert.Equal(p.Start, new DateTimeOffset(p.Start.Year, p.Start.Month, p.Start.Day, p.Start.Hour, p.Start.Minute, 0, TimeSpan.Zero)));
+            Assert.Equal(candidate.Feedback, points.Sum(p => p.Feedback));
+            Assert.Equal(candidate.Feedback, points[^1].Total);
+            Assert.Equal(candidate.Accuracy, points[^1].Accuracy);
+            Assert.All(points, p => Assert.Null(p.Mae));
+        }
+
+        // p-shift was right every time: its band ends at exactly 100 %, not 0.9999999999999999.
+        Assert.All(series.Points.Where(p => p.Candidate == "p-shift"), p => Assert.Equal(1.0, p.Accuracy!.High));
     }
 
     /// <summary>Sends requests (4 at a time) until the experiment has ended; returns it then.</summary>

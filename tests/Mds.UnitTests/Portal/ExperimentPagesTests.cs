@@ -58,7 +58,13 @@ public class ExperimentPagesTests
             new ExperimentTrafficPointDto(T0, "iris@2", 30, 0, 3, 7, 11),
             new ExperimentTrafficPointDto(T0.AddMinutes(1), "iris@1", 71, 0, 3, 8, 13),
             new ExperimentTrafficPointDto(T0.AddMinutes(1), "iris@2", 29, 2, 3, 7, 10),
-        ]);
+        ],
+        new ExperimentSeriesDto("hour", "accuracy",
+        [
+            new ExperimentSeriesPointDto(T0, "iris@1", 200, 200, new EstimateDto(0.88, 0.83, 0.92), null),
+            new ExperimentSeriesPointDto(T0.AddHours(1), "iris@1", 300, 500, new EstimateDto(0.894, 0.864, 0.918), null),
+            new ExperimentSeriesPointDto(T0.AddHours(1), "iris@2", 480, 480, new EstimateDto(0.931, 0.905, 0.951), null),
+        ]));
 
     private static BunitContext Context(FakeBackend backend, string role)
     {
@@ -288,6 +294,11 @@ public class ExperimentPagesTests
         Assert.Equal(6, charts["experiment-chart-latency"].Instance.Data.Count);
         var accuracy = Assert.IsType<Bar>(Assert.Single(charts["experiment-chart-accuracy"].Instance.Data));
         Assert.Equal(["iris@1", "iris@2"], accuracy.X.Cast<string>());
+        var overTime = charts["experiment-chart-accuracy-time"].Instance;
+        Assert.Equal(6, overTime.Data.Count);
+        Assert.True(overTime.YPercent);
+        Assert.Equal([T0.UtcDateTime.AddHours(-1), T0.UtcDateTime.AddHours(2)], overTime.XRange!.Cast<DateTime>());
+        Assert.Contains("Cumulative per hour", page.Markup, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -310,6 +321,8 @@ public class ExperimentPagesTests
 /// <summary>The experiment pages' figures and charts, without a page.</summary>
 public class ExperimentChartsTests
 {
+    private static readonly DateTimeOffset T0 = new(2026, 11, 3, 10, 0, 0, TimeSpan.Zero);
+
     [Fact]
     public void Accuracy_bars_carry_their_interval_as_asymmetric_error_bars_in_percent()
     {
@@ -322,6 +335,86 @@ public class ExperimentChartsTests
         Assert.False(bar.ErrorY.Symmetric);
         Assert.Equal([2.4, 2.0], bar.ErrorY.Array.Select(y => Math.Round((double)y, 6)));
         Assert.Equal([3.0, 2.6], bar.ErrorY.ArrayMinus.Select(y => Math.Round((double)y, 6)));
+    }
+
+    [Fact]
+    public void Accuracy_over_time_is_a_line_per_candidate_over_a_band_filled_between_its_interval_ends()
+    {
+        var results = ExperimentPagesTests.Results;
+        var candidates = ExperimentCharts.Candidates(results, ExperimentPagesTests.IrisAb);
+
+        var traces = ExperimentCharts.OverTime(results, candidates).Cast<Scatter>().ToList();
+
+        // Per candidate: upper end, lower end filled up to it (tonexty fills to the trace just before), the estimate.
+        Assert.Equal(6, traces.Count);
+        var (upper, lower, line) = (traces[0], traces[1], traces[2]);
+        Assert.Equal([92.0, 91.8], upper.Y.Select(y => (double)y));
+        Assert.Equal([83.0, 86.4], lower.Y.Select(y => (double)y));
+        Assert.Equal(Plotly.Blazor.Traces.ScatterLib.FillEnum.ToNextY, lower.Fill);
+        Assert.Equal("rgba(37,99,235,0.2)", lower.FillColor);
+        Assert.Null(upper.Fill);
+        Assert.False(upper.ShowLegend);
+        Assert.False(lower.ShowLegend);
+        Assert.Equal("iris@1", line.Name);
+        Assert.Equal(Plotly.Blazor.Traces.ScatterLib.ModeFlag.Lines | Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers, line.Mode);
+        Assert.Equal([88.0, 89.4], line.Y.Select(y => (double)y));
+        Assert.Equal([T0.UtcDateTime, T0.UtcDateTime.AddHours(1)], line.X.Cast<DateTime>());
+        Assert.False(line.ClipOnAxis);
+        Assert.Contains("83.0–92.0 % · 200 feedback so far", line.TextArray[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_single_bucket_gets_a_band_one_bucket_wide_centred_on_it_and_padded_axis()
+    {
+        var results = ExperimentPagesTests.Results with
+        {
+            Series = new ExperimentSeriesDto("minute", "accuracy",
+                [new ExperimentSeriesPointDto(T0, "iris@2", 7, 7, new EstimateDto(1, 0.6457, 1), null)]),
+        };
+
+        var traces = ExperimentCharts.OverTime(results, ["iris@1", "iris@2"]).Cast<Scatter>().ToList();
+
+        Assert.Equal(3, traces.Count);
+        Assert.Equal([T0.UtcDateTime.AddSeconds(-30), T0.UtcDateTime.AddSeconds(30)], traces[1].X.Cast<DateTime>());
+        Assert.Equal([64.57, 64.57], traces[1].Y.Select(y => (double)y));
+        Assert.Equal([100.0, 100.0], traces[0].Y.Select(y => (double)y));
+        Assert.Equal(ExperimentCharts.Colour(1), traces[2].Line.Color);
+        Assert.Equal([T0.UtcDateTime.AddMinutes(-1), T0.UtcDateTime.AddMinutes(1)], ExperimentCharts.OverTimeRange(results)!.Cast<DateTime>());
+    }
+
+    [Fact]
+    public void Mae_over_time_is_drawn_unscaled_and_no_series_draws_nothing()
+    {
+        var results = ExperimentPagesTests.Results with
+        {
+            Series = new ExperimentSeriesDto("day", "absolute-error",
+            [
+                new ExperimentSeriesPointDto(T0, "iris@1", 5, 5, null, new EstimateDto(0.5, 0.25, 0.75)),
+                new ExperimentSeriesPointDto(T0.AddDays(1), "iris@1", 5, 10, null, new EstimateDto(0.4, 0.3, 0.5)),
+            ]),
+        };
+
+        var traces = ExperimentCharts.OverTime(results, ["iris@1"]).Cast<Scatter>().ToList();
+
+        Assert.Equal([0.5, 0.4], traces[2].Y.Select(y => (double)y));
+        Assert.Equal([0.75, 0.5], traces[0].Y.Select(y => (double)y));
+        Assert.Equal([T0.UtcDateTime.AddDays(-1), T0.UtcDateTime.AddDays(2)], ExperimentCharts.OverTimeRange(results)!.Cast<DateTime>());
+        Assert.Empty(ExperimentCharts.OverTime(results with { Series = null }, ["iris@1"]));
+        Assert.Null(ExperimentCharts.OverTimeRange(results with { Series = null }));
+    }
+
+    [Theory]
+    // The Wilson interval of 0 of n once ended at 5.6e-17 and of n of n at 0.9999999999999999; noise either side of 0 must print as 0.
+    [InlineData(0, 5.6e-17, 0.16, "0.0 % (0.0–16.0)")]
+    [InlineData(0, -5.6e-17, 0.16, "0.0 % (0.0–16.0)")]
+    [InlineData(1, 0.7225, 0.9999999999999999, "100.0 % (72.3–100.0)")]
+    [InlineData(0.931, 0.905, 0.951, "93.1 % (90.5–95.1)")]
+    public void Shares_print_interval_noise_as_plain_0_or_100(double value, double low, double high, string text)
+    {
+        Assert.Equal(text, ExperimentText.Share(new EstimateDto(value, low, high)));
+        Assert.DoesNotContain("E", ExperimentText.Share(low), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("0 (0–0.16)", ExperimentText.Value(new EstimateDto(-1e-17, 5.6e-17, 0.16)));
+        Assert.Equal("0 %", ExperimentText.Percent(-1e-15));
     }
 
     [Fact]

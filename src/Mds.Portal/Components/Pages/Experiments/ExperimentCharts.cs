@@ -7,8 +7,8 @@ namespace Mds.Portal.Components.Pages.Experiments;
 
 /// <summary>
 /// An experiment page's charts from its results: requests and errors per minute per candidate, latency percentiles
-/// per candidate, and each candidate's accuracy (or mean absolute error) with its 95 % interval as error bars.
-/// One colour per candidate throughout. No I/O: tested directly.
+/// per candidate, each candidate's accuracy (or mean absolute error) with its 95 % interval as error bars, and the same
+/// over time with the interval as a shaded band. One colour per candidate throughout. No I/O: tested directly.
 /// </summary>
 public static class ExperimentCharts
 {
@@ -111,7 +111,7 @@ public static class ExperimentCharts
                 Name = measure,
                 X = [.. rows.Select(r => (object)r.Key)],
                 Y = [.. rows.Select(r => (object)(r.Estimate.Value * scale))],
-                TextArray = [.. rows.Select(r => $"95 % CI {r.Estimate.Low * scale:0.###}–{r.Estimate.High * scale:0.###} · {r.Feedback} feedback")],
+                TextArray = [.. rows.Select(r => $"95 % CI {ExperimentText.Tidy(r.Estimate.Low * scale, 3):0.###}–{ExperimentText.Tidy(r.Estimate.High * scale, 3):0.###} · {r.Feedback} feedback")],
                 HoverTemplate = $"%{{x}}: {format}<br>%{{text}}<extra></extra>",
                 Marker = new Plotly.Blazor.Traces.BarLib.Marker { ColorArray = [.. rows.Select(r => (object)Colour(r.Index))] },
                 ErrorY = new Plotly.Blazor.Traces.BarLib.ErrorY
@@ -126,6 +126,119 @@ public static class ExperimentCharts
                 },
             },
         ];
+    }
+
+    /// <summary>
+    /// Accuracy in percent (or MAE) over time, cumulative: per candidate an invisible upper-bound trace, the lower bound
+    /// filled up to it (<c>fill: tonexty</c>, the band, in the candidate's colour made translucent so it reads on light and
+    /// dark backgrounds), then the estimate as markers and lines. A candidate with one point gets a band one bucket wide
+    /// centred on it, so it shows as a band and not as a lone dot. Markers are not clipped at the axes (100 % sits on the
+    /// top edge).
+    /// </summary>
+    public static IList<ITrace> OverTime(ExperimentResultsDto results, IReadOnlyList<string> candidates)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(candidates);
+        var traces = new List<ITrace>();
+        if (results.Series is not { } series)
+        {
+            return traces;
+        }
+
+        bool mae = series.Metric == "absolute-error";
+        double scale = mae ? 1 : 100;
+        string format = mae ? "%{y:.4g}" : "%{y:.1f} %";
+        var half = TimeSpan.FromTicks(BucketLength(series.Bucket).Ticks / 2);
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            string candidate = candidates[i];
+            var points = series.Points
+                .Where(p => string.Equals(p.Candidate, candidate, StringComparison.Ordinal) && (mae ? p.Mae : p.Accuracy) is not null)
+                .OrderBy(p => p.Start)
+                .Select(p => (p.Start.UtcDateTime, p.Total, Estimate: (mae ? p.Mae : p.Accuracy)!))
+                .ToList();
+            if (points.Count == 0)
+            {
+                continue;
+            }
+
+            var band = points.Count == 1
+                ? [(points[0].UtcDateTime - half, points[0].Estimate), (points[0].UtcDateTime + half, points[0].Estimate)]
+                : points.Select(p => (p.UtcDateTime, p.Estimate)).ToList();
+            string colour = Colour(i);
+            traces.Add(new Scatter
+            {
+                Name = $"{candidate} 95 % upper",
+                LegendGroup = candidate,
+                ShowLegend = false,
+                Mode = ModeFlag.Lines,
+                X = [.. band.Select(b => (object)b.Item1)],
+                Y = [.. band.Select(b => (object)(ExperimentText.Tidy(b.Item2.High * scale, 6)))],
+                Line = new Line { Color = colour, Width = 0 },
+                HoverInfo = HoverInfoFlag.Skip,
+            });
+            traces.Add(new Scatter
+            {
+                Name = $"{candidate} 95 % interval",
+                LegendGroup = candidate,
+                ShowLegend = false,
+                Mode = ModeFlag.Lines,
+                X = [.. band.Select(b => (object)b.Item1)],
+                Y = [.. band.Select(b => (object)(ExperimentText.Tidy(b.Item2.Low * scale, 6)))],
+                Line = new Line { Color = colour, Width = 0 },
+                Fill = FillEnum.ToNextY,
+                FillColor = Translucent(colour, 0.2),
+                HoverInfo = HoverInfoFlag.Skip,
+            });
+            traces.Add(new Scatter
+            {
+                Name = candidate,
+                LegendGroup = candidate,
+                Mode = ModeFlag.Lines | ModeFlag.Markers,
+                X = [.. points.Select(p => (object)p.UtcDateTime)],
+                Y = [.. points.Select(p => (object)(ExperimentText.Tidy(p.Estimate.Value * scale, 6)))],
+                TextArray = [.. points.Select(p => mae
+                    ? $"95 % CI {ExperimentText.Tidy(p.Estimate.Low, 4):0.####}–{ExperimentText.Tidy(p.Estimate.High, 4):0.####} · {p.Total} feedback so far"
+                    : $"95 % CI {ExperimentText.Tidy(p.Estimate.Low * 100, 1):0.0}–{ExperimentText.Tidy(p.Estimate.High * 100, 1):0.0} % · {p.Total} feedback so far")],
+                HoverTemplate = $"{candidate}<br>%{{x}}: {format}<br>%{{text}}<extra></extra>",
+                Line = new Line { Color = colour, Width = 2 },
+                Marker = new Marker { Size = 7, Color = colour },
+                ClipOnAxis = false,
+            });
+        }
+
+        return traces;
+    }
+
+    /// <summary>
+    /// The x range that fits the series: from the first bucket to the last, padded by one bucket each side (a single
+    /// bucket sits in the middle, not in a corner); null without points.
+    /// </summary>
+    public static IList<object>? OverTimeRange(ExperimentResultsDto results)
+    {
+        if (results?.Series is not { Points.Count: > 0 } series)
+        {
+            return null;
+        }
+
+        var pad = BucketLength(series.Bucket);
+        var first = series.Points.Min(p => p.Start).UtcDateTime;
+        var last = series.Points.Max(p => p.Start).UtcDateTime;
+        return [first - pad, last + pad];
+    }
+
+    private static TimeSpan BucketLength(string bucket) => bucket switch
+    {
+        "day" => TimeSpan.FromDays(1),
+        "hour" => TimeSpan.FromHours(1),
+        _ => TimeSpan.FromMinutes(1),
+    };
+
+    // "#2563eb" → "rgba(37,99,235,0.2)".
+    private static string Translucent(string hex, double alpha)
+    {
+        int rgb = int.Parse(hex.AsSpan(1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"rgba({(rgb >> 16) & 0xff},{(rgb >> 8) & 0xff},{rgb & 0xff},{alpha})");
     }
 
     private static List<ITrace> PerMinute(ExperimentResultsDto results, IReadOnlyList<string> candidates, Func<ExperimentTrafficPointDto, int> value, string measure)

@@ -146,7 +146,9 @@ public partial class ExperimentDetail : IAsyncDisposable
                 ExperimentCharts.Errors(_results, candidates),
                 ExperimentCharts.Latency(_results, candidates),
                 ExperimentCharts.Accuracy(_results, candidates),
-                ExperimentCharts.Mae(_results, candidates));
+                ExperimentCharts.Mae(_results, candidates),
+                ExperimentCharts.OverTime(_results, candidates),
+                ExperimentCharts.OverTimeRange(_results));
         }
         catch (HttpRequestException ex) when (ex.StatusCode != HttpStatusCode.Unauthorized)
         {
@@ -281,8 +283,9 @@ public partial class ExperimentDetail : IAsyncDisposable
     private static string PValue(double p)
         => double.IsNaN(p) ? "–" : p < 0.001 ? "< 0.001" : p.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 
-    private sealed record Charts(IList<ITrace> Requests, IList<ITrace> Errors, IList<ITrace> Latency, IList<ITrace> Accuracy, IList<ITrace> Mae)
+    private sealed record Charts(
+        IList<ITrace> Requests, IList<ITrace> Errors, IList<ITrace> Latency, IList<ITrace> Accuracy, IList<ITrace> Mae, IList<ITrace> OverTime, IList<object>? OverTimeRange)
     {
-        public static readonly Charts Empty = new([], [], [], [], []);
+        public static readonly Charts Empty = new([], [], [], [], [], [], null);
     }
 }

@@ -27,18 +27,28 @@ public static class ExperimentText
     }
 
     /// <summary>A share in percent, e.g. <c>70 %</c> or <c>33.3 %</c>.</summary>
-    public static string Percent(double percent) => string.Create(CultureInfo.InvariantCulture, $"{percent:0.#} %");
+    public static string Percent(double percent) => string.Create(CultureInfo.InvariantCulture, $"{Tidy(percent, 1):0.#} %");
 
     /// <summary>A proportion (0..1) in percent, e.g. <c>93.1 %</c>.</summary>
-    public static string Share(double? proportion) => proportion is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p * 100:0.0} %") : "–";
+    public static string Share(double? proportion) => proportion is { } p ? string.Create(CultureInfo.InvariantCulture, $"{Tidy(p * 100, 1):0.0} %") : "–";
 
     /// <summary>A proportion with its interval: <c>93.1 % (90.2–95.3)</c>.</summary>
     public static string Share(EstimateDto? estimate)
-        => estimate is null ? "–" : string.Create(CultureInfo.InvariantCulture, $"{estimate.Value * 100:0.0} % ({estimate.Low * 100:0.0}–{estimate.High * 100:0.0})");
+        => estimate is null ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Tidy(estimate.Value * 100, 1):0.0} % ({Tidy(estimate.Low * 100, 1):0.0}–{Tidy(estimate.High * 100, 1):0.0})");
 
     /// <summary>A value with its interval: <c>0.123 (0.1–0.15)</c>.</summary>
     public static string Value(EstimateDto? estimate)
-        => estimate is null ? "–" : string.Create(CultureInfo.InvariantCulture, $"{estimate.Value:0.###} ({estimate.Low:0.###}–{estimate.High:0.###})");
+        => estimate is null ? "–" : string.Create(CultureInfo.InvariantCulture, $"{Tidy(estimate.Value, 3):0.###} ({Tidy(estimate.Low, 3):0.###}–{Tidy(estimate.High, 3):0.###})");
+
+    /// <summary>
+    /// <paramref name="value"/> rounded to the <paramref name="decimals"/> shown, so floating-point noise (5.6e-17, or
+    /// −1e-17 that would print as "-0.0") reads as the 0 it is. Formats are fixed-point throughout: never an exponent.
+    /// </summary>
+    public static double Tidy(double value, int decimals)
+    {
+        double rounded = Math.Round(value, decimals, MidpointRounding.AwayFromZero);
+        return rounded == 0 ? 0 : rounded;
+    }
 
     /// <summary>Milliseconds, or a dash.</summary>
     public static string Ms(double? ms) => ms is { } v ? string.Create(CultureInfo.InvariantCulture, $"{v:0.#} ms") : "–";
