@@ -115,8 +115,11 @@ internal sealed class LocalCluster : IAsyncDisposable
         return http;
     }
 
-    /// <summary>Uploads <paramref name="onnx"/> as <paramref name="model"/> with <paramref name="replicas"/> replicas and waits until all are Ready.</summary>
-    public static async Task DeployAsync(HttpClient admin, string model, string onnx, int replicas, CancellationToken ct)
+    /// <summary>
+    /// Uploads <paramref name="onnx"/> as <paramref name="model"/> with <paramref name="replicas"/> replicas and waits until all are
+    /// Ready; <paramref name="version"/> is the version the upload becomes (2 for a second upload of the same name).
+    /// </summary>
+    public static async Task DeployAsync(HttpClient admin, string model, string onnx, int replicas, CancellationToken ct, int version = 1)
     {
         ArgumentNullException.ThrowIfNull(admin);
         using (var form = new MultipartFormDataContent())
@@ -136,15 +139,15 @@ internal sealed class LocalCluster : IAsyncDisposable
         long started = Stopwatch.GetTimestamp();
         while (true)
         {
-            var version = (await admin.GetFromJsonAsync<ModelVersionDto>(new Uri($"/api/models/{model}/versions/1", UriKind.Relative), ct))!;
-            if (version.ReplicaStates.Count(r => r.State == ReplicaStates.Ready) == replicas)
+            var uploaded = (await admin.GetFromJsonAsync<ModelVersionDto>(new Uri($"/api/models/{model}/versions/{version}", UriKind.Relative), ct))!;
+            if (uploaded.ReplicaStates.Count(r => r.State == ReplicaStates.Ready) == replicas)
             {
                 return;
             }
 
             if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromSeconds(90))
             {
-                throw new TimeoutException($"{model}: {replicas} Ready replicas not reached ({version.State}: {string.Join(", ", version.ReplicaStates.Select(r => $"{r.WorkerName} {r.State} {r.Error}"))})");
+                throw new TimeoutException($"{model}@{version}: {replicas} Ready replicas not reached ({uploaded.State}: {string.Join(", ", uploaded.ReplicaStates.Select(r => $"{r.WorkerName} {r.State} {r.Error}"))})");
             }
 
             await Task.Delay(100, ct);

@@ -8,12 +8,18 @@ namespace Mds.Backend.Experiments;
 
 /// <summary>
 /// Writes <see cref="ExperimentCall"/> rows off the request path: queued (bounded; when full, rows are dropped and counted
-/// in <c>mds_experiment_calls_dropped_total</c>, never slowing a request) and inserted in batches by binary COPY.
+/// in <c>mds_experiment_calls_dropped_total</c>, never slowing a request) and inserted in batches by binary COPY. A row
+/// may come with its answer's bytes instead of its predicted label and score: the writer reads them from the bytes
+/// (up to <see cref="MaxPendingAnswerBytes"/> waiting; past it they are read at once, by the caller of <see cref="Add(ExperimentCall, RawAnswer?)"/>).
 /// </summary>
 public sealed class ExperimentCallLog : BackgroundService
 {
+    /// <summary>The most answer bytes waiting in the queue for their predicted label.</summary>
+    public const long MaxPendingAnswerBytes = 64L * 1024 * 1024;
+
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
-    private readonly Channel<ExperimentCall> _queue;
+    private readonly Channel<Queued> _queue;
+    private long _pendingAnswerBytes;
     private readonly IServiceScopeFactory _scopes;
     private readonly TimeProvider _clock;
     private readonly ILogger<ExperimentCallLog> _log;
@@ -26,17 +32,50 @@ public sealed class ExperimentCallLog : BackgroundService
         _scopes = scopes;
         _clock = clock;
         _log = log;
-        _queue = Channel.CreateBounded<ExperimentCall>(new BoundedChannelOptions(options.Value.CallLogQueue) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true }); // TryWrite answers false when full (a Drop* mode would report success and lose the row uncounted)
+        _queue = Channel.CreateBounded<Queued>(new BoundedChannelOptions(options.Value.CallLogQueue) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true }); // TryWrite answers false when full (a Drop* mode would report success and lose the row uncounted)
         _dropped = meters.Create("Mds").CreateCounter<long>("experiment_calls_dropped_total", description: "Experiment call-log rows dropped because the write queue was full.");
     }
 
     /// <summary>Queues one row (never blocks).</summary>
-    public void Add(ExperimentCall call)
+    public void Add(ExperimentCall call) => Add(call, null);
+
+    /// <summary>
+    /// Queues one row whose <see cref="ExperimentCall.Predicted"/> and <see cref="ExperimentCall.Score"/> come from
+    /// <paramref name="answer"/> (taken over: released here or by the writer). Never blocks.
+    /// </summary>
+    internal void Add(ExperimentCall call, RawAnswer? answer)
     {
-        if (!_queue.Writer.TryWrite(call))
+        ArgumentNullException.ThrowIfNull(call);
+        if (answer is not null && Interlocked.Add(ref _pendingAnswerBytes, answer.Length) > MaxPendingAnswerBytes)
         {
+            Interlocked.Add(ref _pendingAnswerBytes, -answer.Length);
+            (call.Predicted, call.Score) = answer.Prediction();
+            answer.Release();
+            answer = null;
+        }
+
+        if (!_queue.Writer.TryWrite(new Queued(call, answer)))
+        {
+            Settle(answer, call: null);
             _dropped.Add(1);
         }
+    }
+
+    /// <summary>Reads the row's prediction from its answer (when <paramref name="call"/> is given) and releases the answer.</summary>
+    private void Settle(RawAnswer? answer, ExperimentCall? call)
+    {
+        if (answer is null)
+        {
+            return;
+        }
+
+        if (call is not null)
+        {
+            (call.Predicted, call.Score) = answer.Prediction();
+        }
+
+        answer.Release();
+        Interlocked.Add(ref _pendingAnswerBytes, -answer.Length);
     }
 
     /// <summary>Waits until what is queued now has been written (tests, and results that should include the last calls).</summary>
@@ -64,9 +103,10 @@ public sealed class ExperimentCallLog : BackgroundService
                     await Task.Delay(Linger, _clock, stoppingToken).ConfigureAwait(false);
                 }
 
-                while (batch.Count < 2048 && _queue.Reader.TryRead(out var call))
+                while (batch.Count < 2048 && _queue.Reader.TryRead(out var queued))
                 {
-                    batch.Add(call);
+                    Settle(queued.Answer, queued.Call);
+                    batch.Add(queued.Call);
                 }
 
                 await WriteAsync(batch, stoppingToken).ConfigureAwait(false);
@@ -76,9 +116,10 @@ public sealed class ExperimentCallLog : BackgroundService
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            while (_queue.Reader.TryRead(out var call))
+            while (_queue.Reader.TryRead(out var queued))
             {
-                batch.Add(call);
+                Settle(queued.Answer, queued.Call);
+                batch.Add(queued.Call);
             }
 
             if (batch.Count > 0)
@@ -162,4 +203,7 @@ public sealed class ExperimentCallLog : BackgroundService
 
         await copy.CompleteAsync(ct).ConfigureAwait(false);
     }
+
+    /// <summary>A queued row, with the answer its prediction is still to be read from.</summary>
+    private readonly record struct Queued(ExperimentCall Call, RawAnswer? Answer);
 }

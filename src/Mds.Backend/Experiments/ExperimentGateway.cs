@@ -96,17 +96,23 @@ public static class ExperimentGateway
             return;
         }
 
+        var router = http.RequestServices.GetRequiredService<ExperimentRouter>();
+        var runner = http.RequestServices.GetRequiredService<ExperimentRunner>();
+        int index = router.Choose(route, http.Request.Headers[MdsHeaders.Route].ToString(), http.Request.Headers[MdsHeaders.RouteKey].FirstOrDefault());
+        http.Response.Headers[MdsHeaders.Route] = ExperimentRouter.RouteValue(route, index);
+        string caller = AuthApi.CallerName(http.User) ?? "anonymous";
+        if (!route.Candidates[index].IsPipeline)
+        {
+            await ForwardAsync(http, route, index, requestId, caller, runner);
+            return;
+        }
+
         long limit = (long)http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyMb * 1024 * 1024;
         if (await PipelineGateway.ReadRequestOrAnswerAsync(http, limit) is not { } request)
         {
             return;
         }
 
-        var router = http.RequestServices.GetRequiredService<ExperimentRouter>();
-        var runner = http.RequestServices.GetRequiredService<ExperimentRunner>();
-        int index = router.Choose(route, http.Request.Headers[MdsHeaders.Route].ToString(), http.Request.Headers[MdsHeaders.RouteKey].FirstOrDefault());
-        http.Response.Headers[MdsHeaders.Route] = ExperimentRouter.RouteValue(route, index);
-        string caller = AuthApi.CallerName(http.User) ?? "anonymous";
         var answer = await runner.RunAsync(route, index, request, requestId, caller, http.RequestAborted);
         if (answer.Response is null)
         {
@@ -121,5 +127,49 @@ public static class ExperimentGateway
         await PipelineGateway.WriteResponseAsync(http, request, answer.Response);
         await http.Response.CompleteAsync(); // the caller has its answer before any mirror work is queued
         runner.OfferMirror(route, request, requestId, caller);
+    }
+
+    /// <summary>
+    /// A model candidate: the call goes through the plain gateway's forwarder path for that model and version (streamed,
+    /// retried on another replica, nothing decoded here), tagged with <see cref="MdsHeaders.Experiment"/>; the answer's
+    /// bytes are copied on the way (bounded) so the call log's writer can read the predicted label later, and the
+    /// request's bytes (buffered by the forwarder for its retries) are what a mirror copy sends.
+    /// </summary>
+    private static async Task ForwardAsync(HttpContext http, ExperimentRoute route, int index, string requestId, string caller, ExperimentRunner runner)
+    {
+        var candidate = route.Candidates[index];
+        http.Request.Headers[MdsHeaders.RequestId] = requestId;
+        var bodyFeature = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>();
+        var capture = new ResponseCapture(http.Response.Body, null);
+        http.Response.Body = capture;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        RawAnswer? raw = null;
+        int status = StatusCodes.Status500InternalServerError;
+        try
+        {
+            await GatewayApi.InferModelAsync(http, candidate.Name, candidate.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{route.Name}:{candidate.Key}");
+            status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? StatusCodes.Status499ClientClosedRequest : http.Response.StatusCode;
+            if (status == StatusCodes.Status200OK)
+            {
+                raw = capture.Take(http.Response.Headers[BinaryTensorData.HeaderLengthHeader].FirstOrDefault());
+            }
+        }
+        finally
+        {
+            capture.Release();
+            http.Features.Set(bodyFeature);
+            runner.RecordForwarded(route, candidate, requestId, status, System.Diagnostics.Stopwatch.GetElapsedTime(started), raw);
+        }
+
+        if (status != StatusCodes.Status200OK || !runner.MirrorThis(route))
+        {
+            return;
+        }
+
+        await http.Response.CompleteAsync(); // the caller has its answer before any mirror work is queued
+        if (await RawRequest.OfAsync(http) is { } copy)
+        {
+            runner.QueueMirror(route, copy, requestId, caller);
+        }
     }
 }

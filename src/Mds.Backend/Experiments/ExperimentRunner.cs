@@ -83,8 +83,25 @@ public sealed class ExperimentRunner : BackgroundService
             return;
         }
 
+        Enqueue(new MirrorCopy(route, request, null, requestId, caller));
+    }
+
+    /// <summary>Whether this request's copy goes to the mirror (the route has one and the request falls in its percent).</summary>
+    internal bool MirrorThis(ExperimentRoute route) => route.Mirror is not null && Router.MirrorThis(route);
+
+    /// <summary>Queues a copy of the caller's request bytes for the mirror (decided by <see cref="MirrorThis"/>). Never blocks.</summary>
+    internal void QueueMirror(ExperimentRoute route, RawRequest request, string requestId, string caller) =>
+        Enqueue(new MirrorCopy(route, null, request, requestId, caller));
+
+    /// <summary>Records a call the gateway forwarded itself: its status, latency and (read later from its bytes) prediction.</summary>
+    internal void RecordForwarded(ExperimentRoute route, ExperimentCandidate candidate, string requestId, int status, TimeSpan elapsed, RawAnswer? answer) =>
+        Record(route, candidate, false, requestId, new ExperimentAnswer(status, null, null), elapsed, answer);
+
+    private void Enqueue(MirrorCopy copy)
+    {
+        var route = copy.Route;
         var counts = _counts.GetOrAdd(route.Name, _ => new MirrorCounts());
-        if (_mirror.Writer.TryWrite(new MirrorCopy(route, request, requestId, caller)))
+        if (_mirror.Writer.TryWrite(copy))
         {
             Interlocked.Increment(ref counts.Sent);
             _mirrorSent.Add(1, new KeyValuePair<string, object?>("experiment", route.Name));
@@ -108,10 +125,26 @@ public sealed class ExperimentRunner : BackgroundService
             {
                 long started = Stopwatch.GetTimestamp();
                 ExperimentAnswer answer;
+                RawAnswer? raw = null;
                 try
                 {
                     // The mirror's own inference record carries "<request id>.mirror"; the call log row the caller's id (paired with the main call).
-                    answer = await InvokeAsync(copy.Route.Mirror!, copy.Request, copy.RequestId + ".mirror", copy.Caller, ct);
+                    var mirror = copy.Route.Mirror!;
+                    if (copy.Raw is { } bytes && !mirror.IsPipeline)
+                    {
+                        // The caller's bytes as they came, to the mirror model: nothing decoded or encoded here.
+                        (int status, raw, string? error) = await RawReplicaSend.SendAsync(
+                            _services, mirror, bytes, copy.RequestId + ".mirror", copy.Caller, $"{copy.Route.Name}:{mirror.Key};mirror", ct);
+                        answer = new ExperimentAnswer(status, null, error);
+                    }
+                    else
+                    {
+                        answer = await InvokeAsync(mirror, copy.Request ?? copy.Raw!.Decode(), copy.RequestId + ".mirror", copy.Caller, ct);
+                    }
+                }
+                catch (InferenceProtocolException e)
+                {
+                    answer = new ExperimentAnswer(StatusCodes.Status400BadRequest, null, e.Message);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
@@ -119,7 +152,7 @@ public sealed class ExperimentRunner : BackgroundService
                     answer = new ExperimentAnswer(0, null, e.Message);
                 }
 
-                Record(copy.Route, copy.Route.Mirror!, true, copy.RequestId, answer, Stopwatch.GetElapsedTime(started));
+                Record(copy.Route, copy.Route.Mirror!, true, copy.RequestId, answer, Stopwatch.GetElapsedTime(started), raw);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -159,7 +192,7 @@ public sealed class ExperimentRunner : BackgroundService
         }
     }
 
-    private void Record(ExperimentRoute route, ExperimentCandidate candidate, bool mirror, string requestId, ExperimentAnswer answer, TimeSpan elapsed)
+    private void Record(ExperimentRoute route, ExperimentCandidate candidate, bool mirror, string requestId, ExperimentAnswer answer, TimeSpan elapsed, RawAnswer? raw = null)
     {
         var (predicted, score) = answer.Response is { } r ? Prediction(r) : (null, null);
         _calls.Add(new ExperimentCall
@@ -173,7 +206,7 @@ public sealed class ExperimentRunner : BackgroundService
             At = _clock.GetUtcNow(),
             Predicted = predicted,
             Score = score,
-        });
+        }, raw);
         _requests.Add(1, new TagList { { "experiment", route.Name }, { "candidate", candidate.Key }, { "mirror", mirror ? "true" : "false" }, { "status", GatewayMetrics.StatusOf(answer.Status) } });
     }
 
@@ -216,7 +249,7 @@ public sealed class ExperimentRunner : BackgroundService
         return (predicted, score);
     }
 
-    private sealed record MirrorCopy(ExperimentRoute Route, InferenceRequest Request, string RequestId, string Caller);
+    private sealed record MirrorCopy(ExperimentRoute Route, InferenceRequest? Request, RawRequest? Raw, string RequestId, string Caller);
 
     private sealed class MirrorCounts
     {

@@ -88,6 +88,26 @@ public static class GatewayApi
             return;
         }
 
+        await InferModelAsync(http, name, version, experimentTag: null, routing, policy, forwarder, client, traffic, metrics, options);
+    }
+
+    /// <summary>
+    /// Forwards an infer call to <paramref name="name"/> (at <paramref name="version"/>, else its live version) as the plain
+    /// gateway does: streamed by the forwarder, retried on another replica by the policy, counted in the traffic statistics.
+    /// An experiment hands its model candidates here, with <paramref name="experimentTag"/> (<c>experiment:candidate</c>)
+    /// set as <see cref="MdsHeaders.Experiment"/> on the proxied request; without a tag a caller's own such header is removed.
+    /// </summary>
+    internal static Task InferModelAsync(HttpContext http, string name, string? version, string? experimentTag)
+    {
+        var services = http.RequestServices;
+        return InferModelAsync(http, name, version, experimentTag, services.GetRequiredService<RoutingTable>(), services.GetRequiredService<ReplicaCallPolicy>(),
+            services.GetRequiredService<IHttpForwarder>(), services.GetRequiredService<HttpMessageInvoker>(), services.GetRequiredService<TrafficStats>(),
+            services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<IOptions<GatewayOptions>>());
+    }
+
+    private static async Task InferModelAsync(HttpContext http, string name, string? version, string? experimentTag, RoutingTable routing, ReplicaCallPolicy policy,
+        IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
+    {
         long started = Stopwatch.GetTimestamp();
         bool answered = false;
         RouteLookup? found = null;
@@ -109,7 +129,7 @@ public static class GatewayApi
             }
 
             (found, var error) = await LookupAsync(routing, name, version, http.RequestAborted);
-            await ForwardAsync(http, name, found, error, policy, forwarder, client);
+            await ForwardAsync(http, name, found, error, policy, forwarder, client, experimentTag);
             answered = true;
         }
         finally
@@ -120,8 +140,10 @@ public static class GatewayApi
         }
     }
 
-    private static async Task ForwardAsync(HttpContext http, string name, RouteLookup? found, IResult? error, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client)
+    private static async Task ForwardAsync(HttpContext http, string name, RouteLookup? found, IResult? error, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, string? experimentTag)
     {
+        string? experimentRoute = http.Response.Headers[MdsHeaders.Route].FirstOrDefault(); // an experiment's Mds-Route answer header outlives a retry's Clear
+
         if (error is not null)
         {
             await error.ExecuteAsync(http);
@@ -148,9 +170,10 @@ public static class GatewayApi
                 http.Request.Body.Position = 0;
                 http.Response.Clear();
                 http.Response.Headers[MdsHeaders.RequestId] = requestId;
+                RestoreRoute(http, experimentRoute);
             }
 
-            var transformer = new VersionPathTransformer(path, internalToken, holdBackUnavailable: !attempt.LastTry);
+            var transformer = new VersionPathTransformer(path, internalToken, holdBackUnavailable: !attempt.LastTry, experimentTag);
             var sent = await forwarder.SendAsync(http, attempt.Replica.Url, client, ForwarderRequestConfig.Empty, transformer);
             return Outcome(http, sent, transformer.HeldBack);
         }, ct: http.RequestAborted);
@@ -159,7 +182,16 @@ public static class GatewayApi
         {
             http.Response.Clear();
             http.Response.Headers[MdsHeaders.RequestId] = requestId;
+            RestoreRoute(http, experimentRoute);
             await Error(result.FailureStatus, result.Failure!).ExecuteAsync(http);
+        }
+    }
+
+    private static void RestoreRoute(HttpContext http, string? experimentRoute)
+    {
+        if (experimentRoute is not null)
+        {
+            http.Response.Headers[MdsHeaders.Route] = experimentRoute;
         }
     }
 
@@ -214,7 +246,7 @@ public static class GatewayApi
     /// the model is not loaded there (the routing table was a moment behind an unload) is never copied to the caller,
     /// and neither is a 503 when a retry is allowed: the gateway tries another replica or answers 503 itself.
     /// </summary>
-    private sealed class VersionPathTransformer(string path, string internalToken, bool holdBackUnavailable) : HttpTransformer
+    private sealed class VersionPathTransformer(string path, string internalToken, bool holdBackUnavailable, string? experimentTag) : HttpTransformer
     {
         public HeldBack? HeldBack { get; private set; }
 
@@ -241,6 +273,12 @@ public static class GatewayApi
             proxyRequest.RequestUri = new Uri(destinationPrefix.TrimEnd('/') + path + httpContext.Request.QueryString.Value);
             proxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", internalToken);
             proxyRequest.Headers.Remove(MdsHeaders.Caller);
+            proxyRequest.Headers.Remove(MdsHeaders.Experiment); // only the gateway tags a call with an experiment, never its caller
+            if (experimentTag is not null)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation(MdsHeaders.Experiment, experimentTag);
+            }
+
             proxyRequest.Headers.Host = null;
         }
     }

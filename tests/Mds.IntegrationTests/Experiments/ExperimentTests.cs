@@ -106,6 +106,55 @@ public sealed class ExperimentTests(PipelineFixture fixture)
     }
 
     [Fact]
+    public async Task ForwardedCalls_StillLogPredictedAndScore_JsonAndBinary_AndTheMirrorGetsTheCallersBytes()
+    {
+        // Model candidates go through the plain gateway's forwarder (nothing decoded on the request path): the call log
+        // must still read each answer's prediction from its bytes, and the mirror must still answer from the caller's bytes.
+        await using var _ = await CreateAsync("exp-fast", """
+            name: exp-fast
+            candidates:
+              - { name: p-scale, weight: 1 }
+            mirror: { name: p-shift, percent: 100 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal((HttpStatusCode.OK, 3f, "exp-fast:p-scale"), await InferAsync(client, "/v2/models/exp-fast.experiment/infer"));
+        }
+
+        var binary = new Mds.Contracts.Inference.InferenceRequest
+        {
+            Parameters = new Dictionary<string, object?> { [Mds.Contracts.Inference.BinaryTensorData.AllOutputsParameter] = true },
+            Inputs = [new Mds.Contracts.Inference.InferenceTensor("x", Mds.Contracts.Inference.TensorDatatype.Fp32, [1, 2], new float[] { 1, 1 })],
+        };
+        var body = new System.Buffers.ArrayBufferWriter<byte>();
+        int headerLength = Mds.Contracts.Inference.BinaryTensorData.WriteRequest(body, binary, [true]);
+        for (int i = 0; i < 10; i++)
+        {
+            using var message = new HttpRequestMessage(HttpMethod.Post, "/v2/models/exp-fast.experiment/infer") { Content = new ByteArrayContent(body.WrittenSpan.ToArray()) };
+            message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(Mds.Contracts.Inference.BinaryTensorData.ContentType);
+            message.Headers.Add(Mds.Contracts.Inference.BinaryTensorData.HeaderLengthHeader, headerLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            using var response = await client.SendAsync(message);
+            byte[] bytes = await response.Content.ReadAsByteArrayAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, Encoding.UTF8.GetString(bytes));
+            Assert.Equal("exp-fast:p-scale", Assert.Single(response.Headers.GetValues(MdsHeaders.Route)));
+            int answerHeader = int.Parse(Assert.Single(response.Headers.GetValues(Mds.Contracts.Inference.BinaryTensorData.HeaderLengthHeader)), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal([3f, 3f], (float[])Assert.Single(Mds.Contracts.Inference.BinaryTensorData.DecodeResponse(bytes, answerHeader).Outputs).Data);
+        }
+
+        ExperimentResultsDto? results = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            results = await client.GetFromJsonAsync<ExperimentResultsDto>("/api/experiments/exp-fast/results", Web);
+            return results!.Candidates[0].Requests == 20 && results.Mirror!.Paired == 20;
+        }, TimeSpan.FromSeconds(20), "20 calls and 20 paired mirror copies logged");
+        // Paired rows compare the logged predictions: p-scale answers 3, p-shift 11, for JSON and binary answers alike.
+        Assert.Equal(0, results!.Mirror!.MirrorErrors);
+        Assert.Equal(0.0, results.Mirror.LabelAgreement);
+        Assert.Equal(8.0, results.Mirror.MeanAbsoluteScoreDifference!.Value, 6);
+    }
+
+    [Fact]
     public async Task WeightsChangedUnderLoad_ZeroFailedRequests_AndTheNewSplitHolds()
     {
         await using var _ = await CreateAsync("exp-weights", """
