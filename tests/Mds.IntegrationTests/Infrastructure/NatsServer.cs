@@ -13,13 +13,15 @@ public sealed class NatsServer : IAsyncDisposable
 {
     private readonly string _binary;
     private readonly string _directory;
+    private readonly string? _token;
     private readonly StringBuilder _output = new();
     private Process? _process;
 
-    private NatsServer(string binary, string directory, int port)
+    private NatsServer(string binary, string directory, int port, string? token)
     {
         _binary = binary;
         _directory = directory;
+        _token = token;
         Port = port;
     }
 
@@ -44,12 +46,12 @@ public sealed class NatsServer : IAsyncDisposable
         }
     }
 
-    /// <summary>A server on a free port (or <paramref name="port"/>), started and accepting connections.</summary>
-    public static async Task<NatsServer> StartAsync(int? port = null)
+    /// <summary>A server on a free port (or <paramref name="port"/>), started and accepting connections; with <paramref name="token"/>, clients must present it.</summary>
+    public static async Task<NatsServer> StartAsync(int? port = null, string? token = null)
     {
         var binary = new[] { "/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("nats-server is not installed: run the tests with ./mds test, which installs it (apt-get install nats-server).");
-        var server = new NatsServer(binary, Directory.CreateTempSubdirectory("mds-nats-").FullName, port ?? TestEnvironment.FreePort());
+        var server = new NatsServer(binary, Directory.CreateTempSubdirectory("mds-nats-").FullName, port ?? TestEnvironment.FreePort(), token);
         try
         {
             await server.StartServerAsync();
@@ -77,6 +79,12 @@ public sealed class NatsServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (_token is not null)
+        {
+            info.ArgumentList.Add("--auth");
+            info.ArgumentList.Add(_token);
+        }
+
         var process = new Process { StartInfo = info };
         process.OutputDataReceived += (_, e) => Capture(e.Data);
         process.ErrorDataReceived += (_, e) => Capture(e.Data);

@@ -34,8 +34,8 @@ public sealed class NatsStreamTransportTests(NatsServerFixture nats) : StreamTra
 
     protected override Task<IStreamTransport> CreateTransportAsync() => Task.FromResult<IStreamTransport>(Transport(nats.Server.Url));
 
-    private static NatsStreamTransport Transport(string url, int maxMessageBytes = 1024 * 1024) => new(
-        Options.Create(new StreamingOptions { MaxMessageBytes = maxMessageBytes, Nats = { Url = url, AckWait = AckWait, RequestTimeout = TimeSpan.FromSeconds(5) } }),
+    private static NatsStreamTransport Transport(string url, int maxMessageBytes = 1024 * 1024, string? token = null) => new(
+        Options.Create(new StreamingOptions { MaxMessageBytes = maxMessageBytes, Nats = { Url = url, Token = token, AckWait = AckWait, RequestTimeout = TimeSpan.FromSeconds(5) } }),
         NullLoggerFactory.Instance);
 
     [Fact]
@@ -153,6 +153,24 @@ public sealed class NatsStreamTransportTests(NatsServerFixture nats) : StreamTra
 
         Assert.Equal(Enumerable.Range(0, 8).Select(i => $"id-{i}").Order(), seen.Order());
         await Eventually.TrueAsync(async () => await transport.BacklogAsync(resource, CancellationToken.None) == new StreamBacklog(0, 0), TimeSpan.FromSeconds(10), "backlog drained");
+    }
+
+    [Fact]
+    public async Task A_client_without_the_servers_token_is_refused_and_one_with_it_gets_in()
+    {
+        // ./mds up's nats-server wants the token from .mds/secrets.env: another local user cannot read or feed the streams.
+        await using var server = await NatsServer.StartAsync(token: "test-nats-token-0123456789");
+        var resource = new StreamResource(StreamResource.Models, "auth-" + Guid.NewGuid().ToString("N")[..8]);
+        await using (var stranger = Transport(server.Url))
+        {
+            var refused = await Assert.ThrowsAnyAsync<NatsException>(() => stranger.EnsureAsync(resource, CancellationToken.None));
+            Assert.DoesNotContain("test-nats-token", refused.ToString(), StringComparison.Ordinal);
+        }
+
+        await using var backend = Transport(server.Url, token: "test-nats-token-0123456789");
+        await backend.EnsureAsync(resource, CancellationToken.None);
+        await backend.PublishAsync(resource.InputSubject, Message("in", "{}"), CancellationToken.None);
+        Assert.Equal(new StreamBacklog(1, 0), await backend.BacklogAsync(resource, CancellationToken.None));
     }
 
     [Theory]
