@@ -54,6 +54,9 @@ public sealed class MdsCluster : IAsyncLifetime
     /// <summary>Extra backend settings (environment variables), e.g. faster failure detection.</summary>
     public IReadOnlyDictionary<string, string> BackendSettings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Set before InitializeAsync for streams: every backend gets this server's URL (<c>Mds:Streaming:Nats:Url</c>).</summary>
+    public NatsServer? Nats { get; init; }
+
     public async Task InitializeAsync()
     {
         ConnectionString = await TestEnvironment.CreateDatabaseAsync("mds_it");
@@ -96,6 +99,11 @@ public sealed class MdsCluster : IAsyncLifetime
             ["Mds__Drift__MaxConcurrentManualRuns"] = "64",
             ["Mds__Drift__MaxQueuedManualRuns"] = "1000",
         };
+        if (Nats is not null)
+        {
+            environment["Mds__Streaming__Nats__Url"] = Nats.Url;
+        }
+
         foreach (var (key, value) in BackendSettings)
         {
             environment[key] = value;
