@@ -51,7 +51,15 @@ public sealed class StreamProcessor(
     {
         if (Transport is null)
         {
-            _log.LogInformation("Streaming is switched off (Mds:Streaming:Engine = none)");
+            if (options.Value.Engine == StreamEngines.None)
+            {
+                _log.LogInformation("Streaming is switched off (Mds:Streaming:Engine = none)");
+            }
+            else
+            {
+                _log.LogWarning("No stream transport is registered for Mds:Streaming:Engine = {Engine}; streams do not run", options.Value.Engine);
+            }
+
             return;
         }
 
