@@ -14,6 +14,7 @@ using Mds.Backend.Monitoring;
 using Mds.Backend.Outliers;
 using Mds.Backend.Pipelines;
 using Mds.Backend.Registry;
+using Mds.Backend.Streams;
 using Mds.ServiceDefaults;
 
 // Content root is the app folder, so appsettings.json is found whatever the working directory.
@@ -34,6 +35,7 @@ builder.AddMonitoring();
 builder.AddPipelines();
 builder.AddExperiments();
 builder.AddExperimentStatistics();
+builder.AddStreams();
 builder.Services.AddGateway();
 builder.AddGrpcGateway();
 builder.Services.AddGatewayStatistics();
@@ -66,6 +68,7 @@ app.MapPipelineGateway();
 app.MapPipelinesApi();
 app.MapExperimentGateway();
 app.MapExperimentsApi();
+app.MapStreamsApi();
 app.MapGatewayStatistics();
 app.MapGrpcGateway();
 app.MapRepositoryApi();

@@ -47,7 +47,10 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
                         .ToArray();
                     var (state, reason) = RegistryMapping.StateOf(v);
                     versions[v.Version] = new VersionRoute(v.Version, ready, state, reason,
-                        RegistryMapping.Schema(v.InputsJson), RegistryMapping.Schema(v.OutputsJson));
+                        RegistryMapping.Schema(v.InputsJson), RegistryMapping.Schema(v.OutputsJson))
+                    {
+                        Batching = v.MaxBatchSize is int size ? new Contracts.Cluster.BatchingSettings(size, v.MaxBatchLatencyMicroseconds ?? 0) : null,
+                    };
                 }
 
                 int? live = m.LiveVersionId is long id ? m.Versions.FirstOrDefault(v => v.Id == id)?.Version : null;
@@ -208,7 +211,11 @@ public sealed class OutstandingCounter
 
 public sealed record ModelRoute(string Name, int? LiveVersion, SortedDictionary<int, VersionRoute> Versions);
 
-public sealed record VersionRoute(int Version, ReplicaEndpoint[] Ready, string State, string? Reason, IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<TensorMetadata> Outputs);
+public sealed record VersionRoute(int Version, ReplicaEndpoint[] Ready, string State, string? Reason, IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<TensorMetadata> Outputs)
+{
+    /// <summary>The version's adaptive batching settings; null: every request runs on its own.</summary>
+    public Contracts.Cluster.BatchingSettings? Batching { get; init; }
+}
 
 public sealed record ReplicaEndpoint(long ReplicaId, long WorkerId, string WorkerName, string Url, OutstandingCounter Outstanding)
 {

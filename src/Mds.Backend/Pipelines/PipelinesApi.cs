@@ -87,11 +87,21 @@ public static class PipelinesApi
             return Invalid(PipelineSpecParser.WithLines(text, http.Request.ContentType, e.Problems));
         }
 
+        if (spec.Streaming && Streams.StreamsApi.SwitchedOff(http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Streams.StreamingOptions>>().Value) is { } off)
+        {
+            return TypedResults.Problem($"The spec says 'streaming: true', but {off}.", statusCode: StatusCodes.Status409Conflict);
+        }
+
         string canonical = PipelineSpecParser.Canonicalize(spec);
         var pipeline = await s.Db.Set<Pipeline>().Include(p => p.Versions).SingleOrDefaultAsync(p => p.Name == spec.Name, ct);
         var latest = pipeline?.Versions.MaxBy(v => v.Version);
         if (latest is not null && JsonEquals(latest.SpecJson, canonical))
         {
+            if (spec.Streaming && dryRun != true)
+            {
+                await Streams.StreamsApi.EnableFromSpecAsync(s.Db, spec.Name, AuthApi.CallerName(caller), http.RequestServices, ct);
+            }
+
             return TypedResults.Ok(new PipelineApplyResult(spec.Name, latest.Version, false, latest.State, latest.StateReason));
         }
 
@@ -131,6 +141,11 @@ public static class PipelinesApi
             return TypedResults.Problem($"Pipeline '{spec.Name}' was changed at the same time; apply again.", statusCode: StatusCodes.Status409Conflict);
         }
 
+        if (spec.Streaming)
+        {
+            await Streams.StreamsApi.EnableFromSpecAsync(s.Db, spec.Name, who, http.RequestServices, ct);
+        }
+
         await s.Table.RefreshAsync(ct); // goes live now when its models are ready
         var made = await s.Db.Set<PipelineVersion>().AsNoTracking().SingleAsync(v => v.PipelineId == pipeline.Id && v.Version == next, ct);
         return TypedResults.Created($"/api/pipelines/{Uri.EscapeDataString(spec.Name)}/versions/{next}",
@@ -164,6 +179,7 @@ public static class PipelinesApi
         }
 
         await s.Db.Set<PipelineRunRecord>().Where(r => r.Pipeline == name).ExecuteDeleteAsync(ct);
+        await s.Db.Set<Streams.StreamSetting>().Where(x => x.Kind == Streams.StreamResource.Pipelines && x.Name == name).ExecuteDeleteAsync(ct); // its stream stops
         await s.Table.RefreshAsync(ct);
         return TypedResults.NoContent();
     }

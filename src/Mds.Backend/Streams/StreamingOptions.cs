@@ -2,55 +2,97 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Mds.Backend.Streams;
 
-/// <summary><c>Mds:Streaming</c>: which engine carries the streams, and its settings.</summary>
-public sealed class StreamingOptions
+/// <summary><c>Mds:Streaming</c>: the engine under MDS's streams and how the stream processor consumes them.</summary>
+public sealed class StreamingOptions : IValidatableObject
 {
     /// <summary>The configuration section.</summary>
     public const string Section = "Mds:Streaming";
 
-    /// <summary><see cref="StreamEngines.Nats"/> (default), <see cref="StreamEngines.Kafka"/> or <see cref="StreamEngines.None"/>.</summary>
+    /// <summary><c>nats</c> (default: NATS JetStream), <c>kafka</c>, or <c>none</c> (streaming switched off: enabling a stream is refused).</summary>
     public string Engine { get; set; } = StreamEngines.Nats;
 
-    /// <summary>Messages delivered to one backend and not yet acknowledged, per stream.</summary>
+    /// <summary>NATS JetStream settings.</summary>
+    public NatsStreamingOptions Nats { get; set; } = new();
+
+    /// <summary>Kafka settings.</summary>
+    public KafkaStreamingOptions Kafka { get; set; } = new();
+
+    /// <summary>Messages delivered and not yet acknowledged, per stream per backend (JetStream max-ack-pending; a bounded Kafka queue).</summary>
     [Range(1, 100_000)]
     public int MaxInFlight { get; set; } = 256;
 
+    /// <summary>The most messages combined into one inference call (only when the model's version has batching on, and never more rows than its max batch size).</summary>
+    [Range(1, 10_000)]
+    public int MaxBatch { get; set; } = 64;
+
+    /// <summary>Inference calls (or pipeline runs) in progress at once, per stream per backend.</summary>
+    [Range(1, 1024)]
+    public int MaxConcurrentCalls { get; set; } = 16;
+
+    /// <summary>A message that has waited this long (since the engine stored it) for a Ready replica goes to the errors subject.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
+    public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>While the model has no Ready replica, a message is handed back (nak) to be redelivered after this delay.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>
-    /// Largest input message in bytes: the input streams refuse bigger ones (JetStream <c>max_msg_size</c>). No message
-    /// is bigger than the server's <c>max_payload</c> either (1 MiB unless the server raises it).
+    /// The largest input message in bytes, checked before anything is decoded; the input streams refuse bigger ones
+    /// (JetStream <c>max_msg_size</c>). 1 MiB: NATS's default <c>max_payload</c>, which no message can exceed anyway
+    /// unless the server raises it.
     /// </summary>
     [Range(1024, int.MaxValue)]
     public int MaxMessageBytes { get; set; } = 1024 * 1024;
 
-    /// <summary><c>Mds:Streaming:Nats</c>.</summary>
-    public NatsStreamingOptions Nats { get; set; } = new();
+    /// <summary>How often each backend re-reads which resources are stream-enabled (changes made on this backend apply at once).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often each backend writes its stream counters (summed over backends by <c>GET …/streaming</c>).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan CounterInterval { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <inheritdoc/>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Engine is not (StreamEngines.Nats or StreamEngines.Kafka or StreamEngines.None))
+        {
+            yield return new ValidationResult($"Mds:Streaming:Engine must be '{StreamEngines.Nats}', '{StreamEngines.Kafka}' or '{StreamEngines.None}', not '{Engine}'.", [nameof(Engine)]);
+        }
+
+        if (Engine == StreamEngines.Nats && !Uri.TryCreate(Nats.Url, UriKind.Absolute, out _))
+        {
+            yield return new ValidationResult($"Mds:Streaming:Nats:Url '{Nats.Url}' is not an absolute URL (nats://host:port).", ["Nats.Url"]);
+        }
+
+        if (Engine == StreamEngines.Kafka && string.IsNullOrWhiteSpace(Kafka.BootstrapServers))
+        {
+            yield return new ValidationResult("Mds:Streaming:Kafka:BootstrapServers is required when Mds:Streaming:Engine is 'kafka'.", ["Kafka.BootstrapServers"]);
+        }
+
+        foreach (var result in Check(Nats, "Nats").Concat(Check(Kafka, "Kafka")))
+        {
+            yield return result;
+        }
+    }
+
+    private static IEnumerable<ValidationResult> Check(object section, string name)
+    {
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(section, new ValidationContext(section), results, validateAllProperties: true);
+        return results.Select(r => new ValidationResult($"Mds:Streaming:{name}: {r.ErrorMessage}", r.MemberNames.Select(m => $"{name}.{m}")));
+    }
 }
 
-/// <summary><c>Mds:Streaming:Nats</c>: the NATS JetStream engine.</summary>
+/// <summary><c>Mds:Streaming:Nats</c>.</summary>
 public sealed class NatsStreamingOptions
 {
-    /// <summary>The server (<c>nats://host:port</c>; several separated by commas). <c>./mds up</c> passes its own.</summary>
-    [Required]
+    /// <summary>The NATS server (JetStream enabled; <c>nats://host:port</c>, several separated by commas). <c>./mds up</c> passes its own.</summary>
     public string Url { get; set; } = "nats://127.0.0.1:4222";
 
     /// <summary>The server's token (<c>authorization { token }</c>), when it wants one; <c>./mds up</c> generates it. Never logged.</summary>
     public string? Token { get; set; }
-
-    /// <summary>A delivered input not acknowledged within this long is redelivered (to any backend).</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
-    public TimeSpan AckWait { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>How long JetStream remembers a <c>Nats-Msg-Id</c> to drop a republished message.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
-    public TimeSpan DuplicateWindow { get; set; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>Bytes kept per JetStream stream (inputs waiting; outputs and errors kept for reading).</summary>
-    [Range(1024 * 1024, long.MaxValue)]
-    public long MaxBytes { get; set; } = 1L << 30;
-
-    /// <summary>How long a message is kept at most (an input not consumed by then is dropped).</summary>
-    [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00")]
-    public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>
     /// Messages delivered and not acknowledged on one stream's consumer, over every backend sharing it (JetStream
@@ -62,4 +104,38 @@ public sealed class NatsStreamingOptions
     /// <summary>How long one call to the server (publish, stream and consumer management) may take.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a delivered message may stay unacknowledged before JetStream redelivers it (to any backend).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan AckWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>JetStream's de-duplication window (<c>Nats-Msg-Id</c>) on every MDS stream.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan DuplicateWindow { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The most bytes each JetStream stream keeps (oldest discarded past it).</summary>
+    [Range(1024L * 1024, long.MaxValue)]
+    public long MaxBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>How long each JetStream stream keeps messages (oldest discarded past it).</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00")]
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
+}
+
+/// <summary><c>Mds:Streaming:Kafka</c>.</summary>
+public sealed class KafkaStreamingOptions
+{
+    /// <summary>The cluster's bootstrap servers (<c>host:port,…</c>).</summary>
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>Partitions of each topic MDS creates.</summary>
+    [Range(1, 10_000)]
+    public int Partitions { get; set; } = 3;
+
+    /// <summary>Replication factor of each topic MDS creates.</summary>
+    [Range(1, 100)]
+    public short ReplicationFactor { get; set; } = 1;
+
+    /// <summary>Further librdkafka settings passed through (SASL, TLS…); never logged.</summary>
+    public Dictionary<string, string> Settings { get; set; } = [];
 }
