@@ -40,6 +40,7 @@ internal sealed class KafkaConsumerLoop : IAsyncDisposable
     private int _outstanding;
     private bool _commitDue;
     private Task? _run;
+    private int _disposed;
 
     public KafkaConsumerLoop(ConsumerConfig config, string topic, int maxInFlight, ILogger log)
     {
@@ -338,6 +339,12 @@ internal sealed class KafkaConsumerLoop : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // the enumeration that owns this loop and the transport's own disposal may both get here
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         if (_run is not null)
         {
