@@ -121,21 +121,3 @@ public sealed class NatsStreamingOptions
     [Range(typeof(TimeSpan), "00:01:00", "3650.00:00:00")]
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
 }
-
-/// <summary><c>Mds:Streaming:Kafka</c>.</summary>
-public sealed class KafkaStreamingOptions
-{
-    /// <summary>The cluster's bootstrap servers (<c>host:port,…</c>).</summary>
-    public string BootstrapServers { get; set; } = "";
-
-    /// <summary>Partitions of each topic MDS creates.</summary>
-    [Range(1, 10_000)]
-    public int Partitions { get; set; } = 3;
-
-    /// <summary>Replication factor of each topic MDS creates.</summary>
-    [Range(1, 100)]
-    public short ReplicationFactor { get; set; } = 1;
-
-    /// <summary>Further librdkafka settings passed through (SASL, TLS…); never logged.</summary>
-    public Dictionary<string, string> Settings { get; set; } = [];
-}

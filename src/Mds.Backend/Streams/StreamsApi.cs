@@ -43,6 +43,9 @@ public static class StreamsApi
             case StreamEngines.Nats:
                 builder.Services.AddNatsStreamTransport();
                 break;
+            case StreamEngines.Kafka:
+                builder.Services.AddKafkaStreamTransport();
+                break;
         }
 
         builder.Services.AddSingleton<StreamMetrics>();

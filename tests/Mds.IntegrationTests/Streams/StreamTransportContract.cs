@@ -243,7 +243,7 @@ public abstract class StreamTransportContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Errors_subject_takes_messages_and_remove_deletes_a_resources_messages()
+    public virtual async Task Errors_subject_takes_messages_and_remove_deletes_a_resources_messages()
     {
         var transport = await TransportAsync();
         var resource = await ResourceAsync(transport);
