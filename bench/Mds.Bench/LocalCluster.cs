@@ -30,8 +30,8 @@ internal sealed class LocalCluster : IAsyncDisposable
 
     public ServiceHost Backend { get; private set; } = null!;
 
-    /// <summary>Creates the database, migrates it and starts the backend.</summary>
-    public static async Task<LocalCluster> StartAsync(string serverConnectionString, CancellationToken ct)
+    /// <summary>Creates the database, migrates it and starts the backend (with <paramref name="backendSettings"/> added to its environment).</summary>
+    public static async Task<LocalCluster> StartAsync(string serverConnectionString, CancellationToken ct, IReadOnlyDictionary<string, string>? backendSettings = null)
     {
         string database = $"mds_bench_{Guid.NewGuid():N}";
         string connectionString = new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = database }.ConnectionString;
@@ -40,7 +40,7 @@ internal sealed class LocalCluster : IAsyncDisposable
         {
             // The migrator creates the database when it does not exist, as ./mds relies on.
             await ServiceHost.RunToEndAsync(ServiceHost.Dll("migrations", "Mds.Migrations"), new Dictionary<string, string> { ["ConnectionStrings__Mds"] = connectionString }, ct);
-            cluster.Backend = ServiceHost.Start("backend", ServiceHost.Dll("src", "Mds.Backend"), ServiceHost.FreeLoopbackUrl(), new Dictionary<string, string>
+            var environment = new Dictionary<string, string>
             {
                 ["ConnectionStrings__Mds"] = connectionString,
                 ["Mds__DataDirectory"] = Path.Combine(cluster._dataDirectory, "backend"),
@@ -49,7 +49,13 @@ internal sealed class LocalCluster : IAsyncDisposable
                 ["Mds__Admin__Email"] = AdminEmail,
                 ["Mds__Admin__Password"] = AdminPassword,
                 ["Mds__Scheduler__ReconcileInterval"] = "00:00:01",
-            });
+            };
+            foreach (var (key, value) in backendSettings ?? new Dictionary<string, string>())
+            {
+                environment[key] = value;
+            }
+
+            cluster.Backend = ServiceHost.Start("backend", ServiceHost.Dll("src", "Mds.Backend"), ServiceHost.FreeLoopbackUrl(), environment);
             await cluster.Backend.WaitUntilHealthyAsync("/healthz", TimeSpan.FromSeconds(90), ct);
             return cluster;
         }
