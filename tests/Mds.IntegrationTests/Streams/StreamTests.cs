@@ -183,7 +183,7 @@ public sealed class StreamTests(StreamClusterFixture fixture) : IClassFixture<St
         {
             ("bad-proto", "application/x-protobuf", [0xff, 0xff, 0xff, 0x01, 0x02], "invalid message"),
             ("bad-json", "application/json", "{\"inputs\": [ not json"u8.ToArray(), "invalid message"),
-            ("bad-name", "application/json", Encoding.UTF8.GetBytes(Json("nope", [1], [1f, 2f])), "nope"),
+            ("bad-name", "application/json", Encoding.UTF8.GetBytes(Json("nope", [1, 2], [1f, 2f])), "nope"),
             ("bad-size", "application/json", Encoding.UTF8.GetBytes(Json("x", [1, 2], [1f, 2f, 3f])), "invalid message"),
             ("bad-huge", "application/json", Encoding.UTF8.GetBytes(Json("x", [1_000_000_000, 1_000_000_000], [1f, 2f])), "invalid message"),
             ("bad-huge-proto", "application/x-protobuf", HugeProtobuf(), "invalid message"),
