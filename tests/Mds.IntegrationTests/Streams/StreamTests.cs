@@ -151,7 +151,8 @@ public sealed class StreamTests(StreamClusterFixture fixture) : IClassFixture<St
         {
             await EnableAsync("models", model);
             var ids = Enumerable.Range(0, count).Select(i => $"k-{i}").ToList();
-            var publishing = PublishAsync($"mds.models.{model}.inputs", count, i => ids[i], protobuf: _ => false);
+            // Published slowly (8 awaiting acknowledgement at once), so the kill comes while messages still arrive.
+            var publishing = PublishAsync($"mds.models.{model}.inputs", count, i => ids[i], protobuf: _ => false, window: 8);
 
             // Both backends take messages from the one durable consumer.
             string label = $"models/{model}";
@@ -160,6 +161,7 @@ public sealed class StreamTests(StreamClusterFixture fixture) : IClassFixture<St
                 && (await PrometheusText.ScrapeAsync(Cluster.BackendUrl)).Sum("mds_stream_messages_received_total", ("stream", label)) > 0,
                 TimeSpan.FromSeconds(60), "both backends to receive messages of the stream");
 
+            Assert.False(publishing.IsCompleted, "the kill comes mid-stream");
             second.Kill(); // SIGKILL mid-stream: what it held unacknowledged is redelivered
             await publishing;
             second = await Cluster.StartBackendAsync("backend-stream-2b", StreamClusterFixture.StreamSettings());
@@ -287,6 +289,8 @@ public sealed class StreamTests(StreamClusterFixture fixture) : IClassFixture<St
         using var put = await researcher.PutAsJsonAsync($"/api/models/{model}/streaming", new { enabled = false, cleanOnDisable = true });
         Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
 
+        var noConsumer = await Assert.ThrowsAsync<NatsJSApiException>(() => Js.GetConsumerAsync($"mds-models-{model}-inputs", $"mds-models-{model}").AsTask());
+        Assert.Equal(404, noConsumer.Error.Code);
         foreach (var stream in new[] { $"mds-models-{model}-inputs", $"mds-models-{model}-outputs" })
         {
             var gone = await Assert.ThrowsAsync<NatsJSApiException>(() => Js.GetStreamAsync(stream).AsTask());
@@ -380,14 +384,14 @@ public sealed class StreamTests(StreamClusterFixture fixture) : IClassFixture<St
         ack.EnsureSuccess();
     }
 
-    /// <summary>Publishes <paramref name="count"/> good messages, up to 256 awaiting their acknowledgement at once.</summary>
-    private async Task PublishAsync(string subject, int count, Func<int, string> id, Func<int, bool> protobuf)
+    /// <summary>Publishes <paramref name="count"/> good messages, up to <paramref name="window"/> awaiting their acknowledgement at once.</summary>
+    private async Task PublishAsync(string subject, int count, Func<int, string> id, Func<int, bool> protobuf, int window = 256)
     {
-        using var window = new SemaphoreSlim(256);
+        using var slots = new SemaphoreSlim(window);
         var pending = new List<Task>(count);
         for (int i = 0; i < count; i++)
         {
-            await window.WaitAsync();
+            await slots.WaitAsync();
             int n = i;
             pending.Add(Task.Run(async () =>
             {
@@ -397,7 +401,7 @@ public sealed class StreamTests(StreamClusterFixture fixture) : IClassFixture<St
                 }
                 finally
                 {
-                    window.Release();
+                    slots.Release();
                 }
             }));
         }
