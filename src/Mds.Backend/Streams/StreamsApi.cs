@@ -85,7 +85,27 @@ public static class StreamsApi
     internal static async Task EnableFromSpecAsync(MdsDbContext db, string pipeline, string? who, IServiceProvider services, CancellationToken ct)
     {
         await UpsertAsync(db, StreamResource.Pipelines, pipeline, enabled: true, who, services.GetRequiredService<TimeProvider>().GetUtcNow(), ct);
-        services.GetRequiredService<StreamProcessor>().Changed();
+        var processor = services.GetRequiredService<StreamProcessor>();
+        processor.Changed();
+        if (processor.Transport is not { } transport)
+        {
+            return;
+        }
+
+        // As PUT …/streaming does: the input stream exists when the apply answers, so a publisher that starts right
+        // after it is not refused ("no responders"). The spec is saved already: an unreachable engine does not undo
+        // it; the processor keeps trying and the state says why it waits.
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(EngineTimeout);
+            await transport.EnsureAsync(new StreamResource(StreamResource.Pipelines, pipeline), timeout.Token);
+            await processor.SyncNowAsync(timeout.Token);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // the stream's state reports the engine problem
+        }
     }
 
     /// <summary>The refusal to enable a stream when the deployment has no engine; null when it has one.</summary>
