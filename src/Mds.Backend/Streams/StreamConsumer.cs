@@ -235,7 +235,21 @@ public sealed class StreamConsumer
                 target = new StreamTarget(false, StreamCodec.Shorten(e.Message), null);
             }
 
-            if (target.Ready && target.Batching is { MaxBatchSize: > 1 } batching)
+            if (!target.Ready)
+            {
+                try
+                {
+                    await HoldWhileUnreadyAsync(batch, deferred, reader, target.Reason ?? "nothing can answer", ct);
+                }
+                finally
+                {
+                    slots.Release();
+                }
+
+                continue;
+            }
+
+            if (target.Batching is { MaxBatchSize: > 1 } batching)
             {
                 Gather(batch, deferred, reader, batching.MaxBatchSize);
             }
@@ -243,6 +257,86 @@ public sealed class StreamConsumer
             Track(RunAsync(batch, target, slots, ct));
         }
     }
+
+    /// <summary>
+    /// Nothing can answer: keeps the messages it has (no more than <see cref="StreamingOptions.MaxInFlight"/>, so the
+    /// engine delivers no others meanwhile) and looks again every <see cref="StreamingOptions.RetryDelay"/>. Ready again:
+    /// they go first. A message that has waited <see cref="StreamingOptions.GiveUpAfter"/> goes to errors. After
+    /// <see cref="StreamingOptions.HoldWhileWaiting"/> (kept under the engine's ack wait, so nothing is redelivered while held) they go back to
+    /// the engine, for this or another backend. Handing each message back at once instead would walk the whole backlog
+    /// round and round (about 1,000 deliveries a second here) for as long as the model is unready.
+    /// </summary>
+    private async Task HoldWhileUnreadyAsync(List<DecodedMessage> held, List<DecodedMessage> deferred, ChannelReader<StreamMessage> reader, string reason, CancellationToken ct)
+    {
+        _waitingFor = reason;
+        held.AddRange(deferred);
+        deferred.Clear();
+        var handBackAt = _clock.GetUtcNow() + HoldLimit;
+        while (true)
+        {
+            while (reader.TryRead(out var message))
+            {
+                if (Decode(message) is { } decoded)
+                {
+                    held.Add(decoded);
+                }
+            }
+
+            var now = _clock.GetUtcNow();
+            foreach (var expired in held.Where(d => now - d.Message.Timestamp >= _options.GiveUpAfter).ToList())
+            {
+                held.Remove(expired);
+                await FailAsync(expired.Message, expired.RequestId, $"gave up after waiting {_options.GiveUpAfter} for an answer: {reason}");
+            }
+
+            if (held.Count == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(_options.RetryDelay, _clock, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                deferred.InsertRange(0, held); // handed back by the consumer's clean-up
+                throw;
+            }
+
+            StreamTarget target;
+            try
+            {
+                target = await _inference.TargetAsync(Resource, ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                target = new StreamTarget(false, StreamCodec.Shorten(e.Message), null);
+            }
+
+            if (target.Ready)
+            {
+                deferred.InsertRange(0, held);
+                return;
+            }
+
+            reason = target.Reason ?? reason;
+            _waitingFor = reason;
+            if (_clock.GetUtcNow() >= handBackAt)
+            {
+                foreach (var d in held)
+                {
+                    await NakAsync(d.Message, TimeSpan.Zero);
+                }
+
+                return;
+            }
+        }
+    }
+
+    /// <summary>How long messages are held for a model that cannot answer before they go back to the engine: at most half of JetStream's ack wait.</summary>
+    private TimeSpan HoldLimit => _transport.Engine == StreamEngines.Nats && _options.Nats.AckWait / 2 < _options.HoldWhileWaiting
+        ? _options.Nats.AckWait / 2 : _options.HoldWhileWaiting;
 
     /// <summary>Adds to <paramref name="batch"/> the waiting messages that can share its call (earlier leftovers first), without waiting for more.</summary>
     private void Gather(List<DecodedMessage> batch, List<DecodedMessage> deferred, ChannelReader<StreamMessage> reader, long maxRows)
@@ -335,11 +429,7 @@ public sealed class StreamConsumer
         try
         {
             await Task.Yield();
-            if (!target.Ready)
-            {
-                await WaitOrGiveUpAsync(batch, target.Reason ?? "nothing can answer");
-            }
-            else if (batch.Count == 1)
+            if (batch.Count == 1)
             {
                 await RunOneAsync(batch[0], ct);
             }

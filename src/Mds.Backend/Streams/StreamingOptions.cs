@@ -38,6 +38,14 @@ public sealed class StreamingOptions : IValidatableObject
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// While nothing can answer, the messages a backend holds (at most <see cref="MaxInFlight"/>) are kept this long,
+    /// looked at every <see cref="RetryDelay"/>, before they go back to the engine (on NATS never more than half the ack
+    /// wait, so nothing is redelivered while held).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan HoldWhileWaiting { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// The largest input message in bytes, checked before anything is decoded; the input streams refuse bigger ones
     /// (JetStream <c>max_msg_size</c>). 1 MiB: NATS's default <c>max_payload</c>, which no message can exceed anyway
     /// unless the server raises it.

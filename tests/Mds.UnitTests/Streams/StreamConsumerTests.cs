@@ -251,20 +251,37 @@ public sealed class StreamConsumerTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task UnreadyModel_MessagesWaitAndFlowWhenReady_StateSaysWhy()
+    public async Task UnreadyModel_MessagesAreHeldNotHandedBackRoundAndRound_AndFlowWhenReady_StateSaysWhy()
     {
+        // Handing each message back at once would walk the whole backlog again and again while the model is unready.
         _model.Ready = false;
         _transport.Send(Resource, Json("w", [1, 1, 1, 1]), Headers("waits"));
         var consumer = Start();
-        await WaitForAsync(() => _transport.Naked >= 2);
+        await WaitForAsync(() => consumer.State == StreamStates.Waiting);
+        await Task.Delay(300); // six retry delays
         Assert.Empty(Outputs);
         Assert.Empty(Errors);
-        Assert.Equal(StreamStates.Waiting, consumer.State);
+        Assert.Equal((0, 0), (_transport.Acked, _transport.Naked));
         Assert.Contains("no ready replica", consumer.Reason);
 
         _model.Ready = true;
         await WaitForAsync(() => Outputs.Count == 1);
         await WaitForAsync(() => consumer.State == StreamStates.Running);
+        Assert.Equal((1, 0), (_transport.Acked, _transport.Naked));
+    }
+
+    [Fact]
+    public async Task UnreadyModel_HeldMessagesGoBackToTheEngineAfterTheHold_AndComeAgain()
+    {
+        _model.Ready = false;
+        _transport.Send(Resource, Json("w", [1, 1, 1, 1]), Headers("waits"));
+        var consumer = Start(new StreamingOptions { RetryDelay = TimeSpan.FromMilliseconds(50), HoldWhileWaiting = TimeSpan.FromMilliseconds(200) });
+        await WaitForAsync(() => _transport.Naked >= 2);
+        Assert.Empty(Outputs);
+        Assert.Empty(Errors);
+
+        _model.Ready = true;
+        await WaitForAsync(() => Outputs.Count == 1);
         Assert.True(consumer.Redeliveries >= 2);
     }
 
