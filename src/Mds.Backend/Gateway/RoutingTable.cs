@@ -22,11 +22,19 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
     public IReadOnlyCollection<ModelRoute> Models => _snapshot.Models.Values;
 
     /// <summary>Rebuilds the table from the database.</summary>
-    public async Task RefreshAsync(CancellationToken ct)
+    public Task RefreshAsync(CancellationToken ct) => RefreshAsync(ct, unlessReadSince: null);
+
+    /// <summary>Rebuilds the table from the database, unless a read that began at or after <paramref name="unlessReadSince"/> has already done it.</summary>
+    private async Task RefreshAsync(CancellationToken ct, DateTimeOffset? unlessReadSince)
     {
         await _refreshLock.WaitAsync(ct);
         try
         {
+            if (unlessReadSince is { } since && _snapshot.BuiltAt >= since)
+            {
+                return;
+            }
+
             var started = clock.GetUtcNow();
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<MdsDbContext>();
@@ -115,25 +123,39 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
     }
 
     /// <summary>Finds what answers <paramref name="name"/> (and <paramref name="version"/>, or the live one).</summary>
+    /// <remarks>
+    /// A miss may be news the table has not heard yet: a replica that became Ready a moment ago, a new model. A table
+    /// whose read began before the request arrived may predate it (a caller can see a version Ready through the API and
+    /// call it within the same instant), so a miss is answered from a table read after the request arrived. Misses share
+    /// reads: they wait until the last read is <see cref="MissRefreshInterval"/> old, then one of them reads and the others
+    /// take its table, so a stream of calls to a missing model costs at most a few reads a second.
+    /// </remarks>
     public async ValueTask<RouteLookup> ResolveAsync(string name, int? version, CancellationToken ct)
     {
-        var found = Resolve(_snapshot, name, version);
-        if (found.Status != RouteStatus.Found && clock.GetUtcNow() - _snapshot.BuiltAt > MissRefreshInterval)
+        var snapshot = _snapshot;
+        var found = Resolve(snapshot, name, version);
+        if (found.Status == RouteStatus.Found)
         {
-            // A miss may just be news the table has not heard yet (e.g. a replica that became Ready a moment ago).
-            try
-            {
-                await RefreshAsync(ct);
-            }
-            catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
-            {
-                log.LogWarning(e, "Routing table refresh failed; answering from the last table");
-            }
-
-            found = Resolve(_snapshot, name, version);
+            return found;
         }
 
-        return found;
+        var arrived = clock.GetUtcNow();
+        var wait = snapshot.BuiltAt + MissRefreshInterval - arrived;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait, clock, ct);
+        }
+
+        try
+        {
+            await RefreshAsync(ct, unlessReadSince: arrived);
+        }
+        catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            log.LogWarning(e, "Routing table refresh failed; answering from the last table");
+        }
+
+        return Resolve(_snapshot, name, version);
     }
 
     private static RouteLookup Resolve(Snapshot snapshot, string name, int? version) =>
