@@ -17,7 +17,7 @@ public sealed partial class StreamTests(PortalFixture portal)
     [Fact]
     public async Task Researcher_enables_a_models_stream_publishes_a_test_message_and_sees_its_output_and_a_refused_message_in_errors()
     {
-        string model = "iris-stream-" + Guid.NewGuid().ToString("N")[..6];
+        string model = "streamed-" + Guid.NewGuid().ToString("N")[..6];
         await portal.Cluster.DeployAsync(model, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
 
         var page = await portal.SignInAsync(Roles.Researcher);
