@@ -5,14 +5,17 @@ using Microsoft.Playwright;
 namespace Mds.BrowserTests;
 
 /// <summary>
-/// A whole MDS (database, backend, one worker, portal — real processes on loopback) and Debian's Chromium driven by
+/// A whole MDS (database, backend, one worker, portal, a nats-server for streams — real processes on loopback) and Debian's Chromium driven by
 /// Playwright (no browser download). Screenshots go to <c>.mds/test-results/screenshots/</c>.
 /// </summary>
 public sealed class PortalFixture : IAsyncLifetime
 {
     private IPlaywright? _playwright;
 
-    public MdsCluster Cluster { get; } = new() { InitialWorkers = 1 };
+    /// <summary>A real nats-server (JetStream) the backend streams through; it is dialled only once a test enables a stream.</summary>
+    public NatsServer Nats { get; private set; } = null!;
+
+    public MdsCluster Cluster { get; private set; } = null!;
     public ServiceProcess Portal { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
     public Uri PortalUrl => Portal.Url;
@@ -21,6 +24,8 @@ public sealed class PortalFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Nats = await NatsServer.StartAsync();
+        Cluster = new() { InitialWorkers = 1, Nats = Nats };
         await Cluster.InitializeAsync();
         Portal = ServiceProcess.Start("portal", TestEnvironment.ServiceDll("Mds.Portal"), TestEnvironment.FreePort(), new Dictionary<string, string>
         {
@@ -53,7 +58,15 @@ public sealed class PortalFixture : IAsyncLifetime
             await Portal.DisposeAsync();
         }
 
-        await Cluster.DisposeAsync();
+        if (Cluster is not null)
+        {
+            await Cluster.DisposeAsync();
+        }
+
+        if (Nats is not null)
+        {
+            await Nats.DisposeAsync();
+        }
     }
 
     /// <summary>A fresh browser context signed in as <paramref name="role"/> through the real sign-in form.</summary>

@@ -29,6 +29,7 @@ public static class BackendClients
         services.AddHttpClient<OutliersClient>(Configure);
         services.AddHttpClient<PipelinesClient>(Configure);
         services.AddHttpClient<ExperimentsClient>(Configure);
+        services.AddHttpClient<StreamsClient>(Configure);
         services.AddHttpClient<ModelUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<DatasetsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<BatchUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
