@@ -103,7 +103,8 @@ internal sealed partial class AuditPartitionsStartup(AuditPartitions partitions,
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        jobs.AddOrUpdate<AuditPartitions>(AuditPartitions.JobId, Scheduling.ReconcileSchedule.Queue, p => p.MaintainAsync(CancellationToken.None), Cron.Hourly());
+        await Scheduling.RecurringJobRegistration.StartAsync(AuditPartitions.JobId, () =>
+            jobs.AddOrUpdate<AuditPartitions>(AuditPartitions.JobId, Scheduling.ReconcileSchedule.Queue, p => p.MaintainAsync(CancellationToken.None), Cron.Hourly()), log);
         try
         {
             await partitions.MaintainAsync(cancellationToken);

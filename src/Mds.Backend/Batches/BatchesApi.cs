@@ -427,13 +427,10 @@ public static class BatchesApi
         string Kind, string What, long? ModelVersionId, long? PipelineId, string? PipelineName, string ModelName, int Version,
         IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<string>? FeatureNames, bool Images = false);
 
-    private sealed class CleanupRegistration(IRecurringJobManager jobs) : IHostedService
+    private sealed class CleanupRegistration(IRecurringJobManager jobs, ILogger<CleanupRegistration> log) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            jobs.AddOrUpdate<BatchJob>(BatchJob.CleanupJobId, BatchJob.Queue, j => j.CleanupAsync(CancellationToken.None), Cron.Daily());
-            return Task.CompletedTask;
-        }
+        public Task StartAsync(CancellationToken cancellationToken) => Scheduling.RecurringJobRegistration.StartAsync(BatchJob.CleanupJobId, () =>
+            jobs.AddOrUpdate<BatchJob>(BatchJob.CleanupJobId, BatchJob.Queue, j => j.CleanupAsync(CancellationToken.None), Cron.Daily()), log);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

@@ -132,14 +132,13 @@ public static class DriftSetup
         return builder;
     }
 
-    private sealed class Registration(IRecurringJobManager jobs, IOptions<DriftOptions> options) : IHostedService
+    private sealed class Registration(IRecurringJobManager jobs, IOptions<DriftOptions> options, ILogger<Registration> log) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken)
+        public Task StartAsync(CancellationToken cancellationToken) => RecurringJobRegistration.StartAsync(DriftSchedule.SyncJobId, () =>
         {
             jobs.AddOrUpdate<DriftSchedule>(DriftSchedule.SyncJobId, DriftSchedule.Queue, s => s.SyncAsync(CancellationToken.None), ReconcileSchedule.CronFor(options.Value.SyncInterval));
             jobs.Trigger(DriftSchedule.SyncJobId);
-            return Task.CompletedTask;
-        }
+        }, log);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

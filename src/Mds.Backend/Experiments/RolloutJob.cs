@@ -90,9 +90,9 @@ public static class ExperimentStatisticsSetup
     /// Schedules the rollout job when something implements <see cref="IExperimentControl"/>, and removes it otherwise
     /// (so a backend without the experiments' control does not fail a job every few seconds).
     /// </summary>
-    private sealed class Registration(IServiceProviderIsService services, IRecurringJobManager jobs, IOptions<ExperimentResultsOptions> options) : IHostedService
+    private sealed class Registration(IServiceProviderIsService services, IRecurringJobManager jobs, IOptions<ExperimentResultsOptions> options, ILogger<Registration> log) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken)
+        public Task StartAsync(CancellationToken cancellationToken) => RecurringJobRegistration.StartAsync(RolloutJob.JobId, () =>
         {
             if (services.IsService(typeof(IExperimentControl)))
             {
@@ -102,9 +102,7 @@ public static class ExperimentStatisticsSetup
             {
                 jobs.RemoveIfExists(RolloutJob.JobId);
             }
-
-            return Task.CompletedTask;
-        }
+        }, log);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

@@ -32,13 +32,10 @@ public static class ReconcileSchedule
         return seconds < 60 ? $"*/{seconds} * * * * *" : $"*/{Math.Max(1, seconds / 60)} * * * *";
     }
 
-    private sealed class Registration(IRecurringJobManager jobs, Microsoft.Extensions.Options.IOptions<SchedulerOptions> options) : IHostedService
+    private sealed class Registration(IRecurringJobManager jobs, Microsoft.Extensions.Options.IOptions<SchedulerOptions> options, ILogger<Registration> log) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken)
-        {
-            jobs.AddOrUpdate<Reconciler>(JobId, Queue, r => r.RunScheduledAsync(CancellationToken.None), CronFor(options.Value.ReconcileInterval));
-            return Task.CompletedTask;
-        }
+        public Task StartAsync(CancellationToken cancellationToken) => RecurringJobRegistration.StartAsync(JobId, () =>
+            jobs.AddOrUpdate<Reconciler>(JobId, Queue, r => r.RunScheduledAsync(CancellationToken.None), CronFor(options.Value.ReconcileInterval)), log);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
