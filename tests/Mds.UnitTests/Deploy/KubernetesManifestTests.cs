@@ -228,6 +228,38 @@ public sealed class KubernetesManifestTests
         }
     }
 
+    [KubectlTheory]
+    [MemberData(nameof(Overlays))]
+    public void Workers_are_named_after_their_stable_pods_and_sized_by_their_memory_request(string overlay)
+    {
+        var docs = Render(overlay);
+        var workers = Workloads(docs).Where(w => MdsImage(Containers(w.PodSpec).First()) == "mds-workers").ToList();
+        Assert.NotEmpty(workers);
+        foreach (var w in workers)
+        {
+            Assert.Equal("StatefulSet", w.Kind);
+            string serviceName = Str(Map(w.Doc, "spec"), "serviceName")!;
+            var headless = docs.Single(d => Str(d, "kind") == "Service" && Str(Map(d, "metadata"), "name") == serviceName);
+            Assert.Equal("None", Str(Map(headless, "spec"), "clusterIP"));
+
+            var env = Seq(Containers(w.PodSpec).Single(), "env")!.Children.Cast<YamlMappingNode>().ToList();
+            int nameAt = env.FindIndex(e => Str(e, "name") == "Mds__Worker__Name");
+            Assert.True(nameAt >= 0, $"{overlay}: {w.Name} does not set Mds__Worker__Name");
+            Assert.Equal("metadata.name", Str(Map(Map(env[nameAt], "valueFrom"), "fieldRef"), "fieldPath"));
+            foreach (var (key, port) in new[] { ("Mds__Worker__PublicUrl", 8080), ("Mds__Worker__GrpcUrl", 8081) })
+            {
+                int at = env.FindIndex(e => Str(e, "name") == key);
+                Assert.True(at > nameAt, $"{overlay}: {w.Name} sets {key} before the name it refers to (or not at all)");
+                Assert.Equal($"http://$(Mds__Worker__Name).{serviceName}:{port}", Str(env[at], "value"));
+            }
+
+            var memory = env.Single(e => Str(e, "name") == "Mds__Worker__MemoryCapacityMb");
+            var field = Map(Map(memory, "valueFrom"), "resourceFieldRef")!;
+            Assert.Equal("requests.memory", Str(field, "resource"));
+            Assert.Equal("1Mi", Str(field, "divisor"));
+        }
+    }
+
     [KubectlFact]
     public void Production_runs_two_backends_a_nats_cluster_of_three_gpu_workers_and_disruption_budgets()
     {
