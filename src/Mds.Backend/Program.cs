@@ -1,3 +1,4 @@
+using Mds.Backend.ApiDocs;
 using Mds.Backend.Audit;
 using Mds.Backend.Auth;
 using Mds.Backend.Batches;
@@ -40,6 +41,7 @@ builder.Services.AddGateway();
 builder.AddGrpcGateway();
 builder.Services.AddGatewayStatistics();
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddApiReference();
 
 var app = builder.Build();
 
@@ -74,6 +76,7 @@ app.MapGrpcGateway();
 app.MapRepositoryApi();
 app.MapStatsApi();
 app.MapEndpointListing(app.Configuration);
+app.MapApiReference();
 
 app.Run();
 

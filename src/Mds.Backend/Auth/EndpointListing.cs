@@ -29,7 +29,8 @@ public static class EndpointListing
         if (configuration.GetValue<bool>("Mds:Diagnostics:ListEndpoints"))
         {
             app.MapGet(Path, (EndpointDataSource source) => TypedResults.Ok(List(source))).RequireAuthorization(Policies.Admin).WithTags("Auth")
-                .WithName("ListEndpoints").WithSummary("Every endpoint with its authorization metadata (Mds:Diagnostics:ListEndpoints only)");
+                .WithName("ListEndpoints").WithSummary("Every endpoint with its authorization metadata (Mds:Diagnostics:ListEndpoints only)")
+                .ExcludeFromDescription(); // off in production: not part of the contract (docs/openapi.json)
         }
 
         return app;

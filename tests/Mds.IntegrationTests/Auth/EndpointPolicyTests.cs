@@ -17,8 +17,13 @@ namespace Mds.IntegrationTests.Auth;
 [Collection(ClusterCollection.Name)]
 public sealed partial class EndpointPolicyTests(MdsCluster cluster)
 {
-    // Open on purpose: health, metrics, sign-in, the V2 health endpoints, public keys (JWKS) when present.
-    private static readonly string[] AnonymousRoutes = ["/healthz", "/metrics", "/api/auth/token", "/v2/health/live", "/v2/health/ready", "/.well-known/openid-configuration"];
+    // Open on purpose: health, metrics, sign-in, the V2 health endpoints, public keys (JWKS) when present, the API
+    // contract (the OpenAPI document, committed as docs/openapi.json anyway) and Scalar's reference page with its assets.
+    private static readonly string[] AnonymousRoutes =
+    [
+        "/healthz", "/metrics", "/api/auth/token", "/v2/health/live", "/v2/health/ready", "/.well-known/openid-configuration",
+        "/openapi/{documentName}.json", "/api/docs/{documentName?}", "/api/docs/scalar.js", "/api/docs/scalar.aspnetcore.js", "/api/docs/favicon.svg",
+    ];
     private static readonly string[] AnonymousGrpc = ["ServerLive", "ServerReady"];
 
     private static readonly Dictionary<string, string[]> Admitted = new()
