@@ -13,6 +13,7 @@ public static class StatsApi
     public static IHostApplicationBuilder AddMonitoring(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<TrafficStats>();
+        builder.Services.AddHostedService<ClusterMetrics>();
         return builder;
     }
 

@@ -85,6 +85,67 @@ public sealed class MetricsTests(MdsCluster cluster)
         Assert.True(Delta(workerBefore, afterAudit, "mds_audit_write_duration_seconds_count") >= 1);
     }
 
+    /// <summary>
+    /// The alerts and the dashboard name metrics by the rule AlertRulesTests applies to the instruments in src/
+    /// (<c>mds_</c> + the instrument's name, histograms as <c>_bucket</c>/<c>_sum</c>/<c>_count</c>): a live scrape of the
+    /// backend and a worker serves exactly such names, and the cluster-state gauges the worker, version and replica
+    /// alerts read are there with the state of a Ready model.
+    /// </summary>
+    [Fact]
+    public async Task Alerts_on_misnamed_or_missing_metrics_are_caught_by_a_live_scrape()
+    {
+        await cluster.EnsureReadyAsync(Model, TestGraphs.Linear([2f], 1f));
+        var worker = await WorkerOfAsync(Model);
+        var exported = ExportedBySource();
+        Assert.Contains("mds_model_version_state", exported);
+        using (var analyst = await cluster.ClientAsync(Roles.Analyst))
+        {
+            var ok = await analyst.PostAsync($"/v2/models/{Model}/infer", V2Json.Request("x", [1, 1], "FP32", new[] { 1f }));
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode); // so the request counters and histograms have series
+        }
+
+        PrometheusText backend = null!;
+        (string, string)[] ready = [("model", Model), ("version", "1"), ("state", ReplicaStates.Ready)];
+        await Eventually.TrueAsync(async () =>
+        {
+            backend = await PrometheusText.ScrapeAsync(cluster.BackendUrl);
+            return backend.Has("mds_model_version_state", ready) && backend.Single("mds_model_version_state", ready) == 1;
+        }, TimeSpan.FromSeconds(40), "mds_model_version_state of the Ready model"); // read every 15 s
+        Assert.Equal(0, backend.Single("mds_model_version_state", ("model", Model), ("version", "1"), ("state", "Pending")));
+        Assert.True(backend.Single("mds_replicas", ready) >= 1, backend.Text);
+        Assert.Equal(0, backend.Single("mds_replicas", ("model", Model), ("version", "1"), ("state", ReplicaStates.Failed)));
+        Assert.Equal(1, backend.Single("mds_worker_state", ("worker", worker.Name), ("state", WorkerStates.Online)));
+        Assert.Equal(0, backend.Single("mds_worker_state", ("worker", worker.Name), ("state", WorkerStates.Offline)));
+
+        var workerScrape = await PrometheusText.ScrapeAsync(worker.Url);
+        var served = backend.Samples.Concat(workerScrape.Samples).Select(s => s.Name).Where(n => n.StartsWith("mds_", StringComparison.Ordinal)).ToHashSet();
+        Assert.Contains("mds_gateway_requests_total", served);
+        Assert.Contains("mds_inference_duration_seconds_bucket", served);
+        Assert.All(served, name => Assert.True(exported.Contains(name), $"/metrics serves {name}, which the naming rule does not derive from src/"));
+    }
+
+    /// <summary>What AlertRulesTests derives from src/: every instrument on meter Mds, as prometheus-net's MeterAdapter names it.</summary>
+    private static HashSet<string> ExportedBySource()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var instrument = new System.Text.RegularExpressions.Regex(
+            @"\.Create(?<kind>Counter|Histogram|ObservableGauge|UpDownCounter|ObservableCounter|ObservableUpDownCounter|Gauge)(?:<\w+>)?\(\s*""(?<name>[a-z_]+)""");
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(TestEnvironment.RepoRoot, "src"), "*.cs", SearchOption.AllDirectories))
+        {
+            foreach (System.Text.RegularExpressions.Match m in instrument.Matches(File.ReadAllText(file)))
+            {
+                string name = "mds_" + m.Groups["name"].Value;
+                names.Add(name);
+                if (m.Groups["kind"].Value == "Histogram")
+                {
+                    names.UnionWith([name + "_bucket", name + "_sum", name + "_count"]);
+                }
+            }
+        }
+
+        return names;
+    }
+
     private async Task<ServiceProcess> WorkerOfAsync(string model)
     {
         using var analyst = await cluster.ClientAsync(Roles.Analyst);
