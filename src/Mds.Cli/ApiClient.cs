@@ -117,7 +117,9 @@ internal sealed class ApiClient : IDisposable
             return fallback;
         }
 
-        string? message = Text(obj["error"]) ?? Text(obj["detail"]) ?? Text(obj["title"]);
+        // A bare title ("Forbidden") says less than the status in words.
+        string? message = Text(obj["error"]) ?? Text(obj["detail"])
+            ?? (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.NotFound ? null : Text(obj["title"]));
         var text = new StringBuilder(message ?? fallback);
         if (obj["problems"] is JsonArray problems)
         {

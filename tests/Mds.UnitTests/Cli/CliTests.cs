@@ -159,6 +159,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal("The pipeline spec is not valid.\n  - steps[0].model: line 3: unknown model",
             ApiClient.ErrorText(HttpStatusCode.BadRequest, """{"error":"The pipeline spec is not valid.","problems":[{"path":"steps[0].model","message":"unknown model","line":3}]}"""));
         Assert.Contains("403", ApiClient.ErrorText(HttpStatusCode.Forbidden, ""));
+        Assert.Contains("your role may not do this (403)", ApiClient.ErrorText(HttpStatusCode.Forbidden, """{"title":"Forbidden","status":403}"""));
         Assert.Equal("plain text", ApiClient.ErrorText(HttpStatusCode.BadGateway, "plain text"));
     }
 
