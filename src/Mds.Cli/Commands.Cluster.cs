@@ -407,6 +407,45 @@ internal sealed partial class Commands
         return drift;
     }
 
+    private Command Datasets()
+    {
+        var datasets = Cmd("datasets", "Reference datasets (drift, outliers, explanations)");
+        var upload = Cmd("upload", "Upload a version's reference dataset (CSV with a header row)",
+            "mdsctl datasets upload iris 1 samples/iris/train.csv --label-column species");
+        var name = Arg("model", "The model's name");
+        var version = IntArg("version", "The version");
+        var file = new Argument<FileInfo>("file") { Description = "The CSV file" };
+        var label = new Option<string?>("--label-column") { Description = "The column that holds the label (not a feature)" };
+        upload.Arguments.Add(name);
+        upload.Arguments.Add(version);
+        upload.Arguments.Add(file);
+        upload.Options.Add(label);
+        Act(upload, async (c, ct) =>
+        {
+            var csv = c.Value(file);
+            if (!csv.Exists)
+            {
+                throw new UsageException($"no such file: {csv.FullName}");
+            }
+
+            using var api = c.Api();
+            using var form = new MultipartFormDataContent();
+            if (c.Value(label) is { } l)
+            {
+                form.Add(new StringContent(l), "labelColumn");
+            }
+
+            var part = new StreamContent(csv.OpenRead());
+            part.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
+            form.Add(part, "file", csv.Name);
+            var node = await api.SendNodeAsync(HttpMethod.Post, $"api/models/{Seg(c.Value(name))}/versions/{c.Value(version)}/dataset", form, ct);
+            c.Print(node, () => c.Line($"Uploaded the reference dataset of {c.Value(name)} version {c.Value(version)}"
+                + (node?["rows"] is { } rows ? $": {rows} rows" : "") + "."));
+        });
+        datasets.Subcommands.Add(upload);
+        return datasets;
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // completion
     // ------------------------------------------------------------------------------------------------------------

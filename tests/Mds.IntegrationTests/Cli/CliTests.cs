@@ -53,7 +53,7 @@ public sealed class CliTests(MdsCluster cluster) : IDisposable
     }
 
     [Fact]
-    public async Task An_api_key_login_uploads_lists_shows_and_infers_with_the_servers_own_DTOs()
+    public async Task An_api_key_login_uploads_lists_shows_infers_and_adds_a_dataset_with_the_servers_own_DTOs()
     {
         await LoginWithApiKeyAsync(Roles.Researcher);
         string file = Path.Combine(Path.GetTempPath(), $"cli-linear-{Guid.NewGuid():N}.onnx");
@@ -88,6 +88,18 @@ public sealed class CliTests(MdsCluster cluster) : IDisposable
         Assert.True(infer.Code == 0, infer.Error);
         var output = JsonNode.Parse(infer.Out)!["outputs"]![0]!;
         Assert.Equal([5.5, 11.5], output["data"]!.AsArray().Select(v => v!.GetValue<double>()));
+        string csv = Path.Combine(Path.GetTempPath(), $"cli-linear-{Guid.NewGuid():N}.csv");
+        await File.WriteAllTextAsync(csv, "a,b\n" + string.Join("\n", Enumerable.Range(0, 20).Select(i => $"{i},{i * 2}")) + "\n");
+        try
+        {
+            var dataset = await RunAsync("datasets", "upload", "cli-linear", "1", csv, "-o", "json");
+            Assert.True(dataset.Code == 0, dataset.Error);
+        }
+        finally
+        {
+            File.Delete(csv);
+        }
+
         var inferTable = await RunAsync("infer", "cli-linear", "--data", "1,2");
         Assert.True(inferTable.Code == 0, inferTable.Error);
         Assert.Contains("5.5", inferTable.Out);
