@@ -1,0 +1,3 @@
+using Mds.Cli;
+
+return await CliApp.RunAsync(args);
