@@ -37,24 +37,9 @@ public static class StreamBatching
 
         for (int i = 0; i < a.Count; i++)
         {
-            if (!string.Equals(a[i].Name, b[i].Name, StringComparison.Ordinal) || a[i].Datatype != b[i].Datatype)
+            if (!string.Equals(a[i].Name, b[i].Name, StringComparison.Ordinal) || a[i].Datatype != b[i].Datatype || !a[i].SameRowShape(b[i]))
             {
                 return false;
-            }
-
-            var shape = a[i].Shape;
-            var other = b[i].Shape;
-            if (shape.Length != other.Length)
-            {
-                return false;
-            }
-
-            for (int axis = 1; axis < shape.Length; axis++)
-            {
-                if (shape[axis] != other[axis])
-                {
-                    return false;
-                }
             }
         }
 

@@ -41,6 +41,17 @@ public sealed class InferenceTensor
     /// <summary>Shape; every dimension is non-negative.</summary>
     public long[] Shape { get; }
 
+    /// <summary>
+    /// Whether <paramref name="other"/> has this tensor's shape beyond the first (row) dimension, so that the two can be
+    /// stacked along it into one batch (the worker's adaptive batcher and the stream consumer combine requests by it).
+    /// </summary>
+    /// <param name="other">The other tensor.</param>
+    public bool SameRowShape(InferenceTensor other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return Shape.Length == other.Shape.Length && Shape.AsSpan(Math.Min(1, Shape.Length)).SequenceEqual(other.Shape.AsSpan(Math.Min(1, other.Shape.Length)));
+    }
+
     /// <summary>The elements, row-major, in the typed array for <see cref="Datatype"/>.</summary>
     public Array Data { get; }
 

@@ -269,19 +269,9 @@ internal sealed class PendingInference : TaskCompletionSource<BatchedOutputs>
         var otherInputs = other.Inputs;
         for (int i = 0; i < inputs.Length; i++)
         {
-            var shape = inputs[i].Shape;
-            var otherShape = otherInputs[i].Shape;
-            if (shape.Length != otherShape.Length)
+            if (!inputs[i].SameRowShape(otherInputs[i]))
             {
                 return false;
-            }
-
-            for (int axis = 1; axis < shape.Length; axis++)
-            {
-                if (shape[axis] != otherShape[axis])
-                {
-                    return false;
-                }
             }
         }
 
