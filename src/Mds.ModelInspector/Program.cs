@@ -17,6 +17,14 @@ try
     // One thread: the inspector loads, it does not serve; the options are otherwise the worker's.
     using var options = OnnxSessions.CreateOptions(intraOpThreads: 1, interOpThreads: 1);
     using var session = new InferenceSession(path, options);
+
+    // The backend polls this process's resident memory, but a load that peaks and frees between two polls (or just
+    // before exiting) would slip under its cap: the kernel's high-water mark of this process is checked here too.
+    if (long.TryParse(Environment.GetEnvironmentVariable(InspectorOutput.MemoryCapVariable), out long cap) && InspectorOutput.PeakResidentBytes("self") > cap)
+    {
+        Console.Out.Write(InspectorOutput.Error("the model needs more memory to load than the inspector may use"));
+        return InspectorOutput.ExitOutOfMemory;
+    }
     // Read after ONNX Runtime accepted the file: ZipMap labels, doc strings, producer (what ORT's API does not expose).
     var facts = OnnxFileFacts.Read(path);
     Console.Out.Write(InspectorOutput.Schema(OnnxSchema.FromSession(session, facts)));

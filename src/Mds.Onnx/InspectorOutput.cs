@@ -20,8 +20,40 @@ public static class InspectorOutput
     /// <summary>The inspector itself failed (bad usage, a bug): the server's problem.</summary>
     public const int ExitFailure = 2;
 
-    /// <summary>The managed heap limit was reached while loading (the model's problem: it needs more memory).</summary>
+    /// <summary>The memory cap was reached while loading (the model's problem: it needs more memory).</summary>
     public const int ExitOutOfMemory = 3;
+
+    /// <summary>The environment variable in which the backend gives the inspector its memory cap, in bytes.</summary>
+    public const string MemoryCapVariable = "MDS_INSPECT_MEMORY_BYTES";
+
+    /// <summary>
+    /// The most resident memory process <paramref name="pid"/> (a number, or <c>self</c>) has used so far: the kernel's
+    /// high-water mark (VmHWM in /proc/PID/status), so a peak between two looks still counts; 0 where there is no /proc
+    /// or the process is gone.
+    /// </summary>
+    public static long PeakResidentBytes(string pid)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    var kb = line.AsSpan(6).Trim();
+                    kb = kb.EndsWith("kB", StringComparison.Ordinal) ? kb[..^2].TrimEnd() : kb;
+                    return long.TryParse(kb, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long value) ? value * 1024 : 0;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return 0;
+    }
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

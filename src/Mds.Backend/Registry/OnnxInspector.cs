@@ -57,6 +57,7 @@ public sealed class OnnxInspector(IOptions<RegistryOptions> options, ILogger<Onn
         // none of it, only what the .NET runtime needs.
         start.Environment.Clear();
         start.Environment["DOTNET_GCHeapHardLimit"] = "0x" + capBytes.ToString("X", CultureInfo.InvariantCulture);
+        start.Environment[InspectorOutput.MemoryCapVariable] = capBytes.ToString(CultureInfo.InvariantCulture);
         start.Environment["DOTNET_gcServer"] = "0";
         start.Environment["DOTNET_EnableDiagnostics"] = "0";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
@@ -82,7 +83,7 @@ public sealed class OnnxInspector(IOptions<RegistryOptions> options, ILogger<Onn
         {
             while (!exited.IsCompleted)
             {
-                long resident = ResidentBytes(process.Id);
+                long resident = InspectorOutput.PeakResidentBytes(process.Id.ToString(CultureInfo.InvariantCulture));
                 peak = Math.Max(peak, resident);
                 if (resident > capBytes)
                 {
@@ -187,31 +188,6 @@ public sealed class OnnxInspector(IOptions<RegistryOptions> options, ILogger<Onn
         }
 
         return text.ToString();
-    }
-
-    /// <summary>The child's resident memory (VmRSS in /proc/PID/status); 0 where there is no /proc or the process is gone.</summary>
-    private static long ResidentBytes(int pid)
-    {
-        try
-        {
-            foreach (string line in File.ReadLines($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    var kb = line.AsSpan(6).Trim();
-                    kb = kb.EndsWith("kB", StringComparison.Ordinal) ? kb[..^2].TrimEnd() : kb;
-                    return long.TryParse(kb, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value) ? value * 1024 : 0;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-
-        return 0;
     }
 
     /// <summary>The <c>dotnet</c> host this backend runs on (the inspector is a framework-dependent dll).</summary>
