@@ -10,7 +10,7 @@ internal sealed partial class Commands(CliEnvironment env, GlobalOptions globals
 {
     public IEnumerable<Command> All() =>
     [
-        Login(), Logout(), Profiles(), Keys(), Models(), Workers(), Infer(), Pipelines(), Experiments(), Records(), Drift(), Datasets(), Completion(),
+        Login(), Logout(), Profiles(), Keys(), Models(), Workers(), Infer(), Pipelines(), Experiments(), Records(), Drift(), Datasets(), Batches(), Completion(),
     ];
 
     private Command Cmd(string name, string description, params string[] examples)
