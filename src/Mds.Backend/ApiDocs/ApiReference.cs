@@ -59,6 +59,11 @@ public static class ApiReference
             o.AddOperationTransformer((operation, context, _) =>
             {
                 var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+                if (metadata.OfType<MultipartForm>().LastOrDefault() is { } form)
+                {
+                    operation.RequestBody = form.RequestBody();
+                }
+
                 var policies = Policy(metadata).ToList();
                 if (metadata.OfType<IAllowAnonymous>().Any() || policies.Count == 0)
                 {

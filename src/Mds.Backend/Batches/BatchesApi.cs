@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using Hangfire;
+using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
@@ -72,9 +73,11 @@ public static class BatchesApi
     {
         app.MapPost("/api/models/{name}/batches", CreateForModel).RequireAuthorization(Policies.AnyUser).DisableAntiforgery().WithTags("Batches")
             .WithName("CreateBatch").WithSummary("Score every row of a CSV: 201 with the result for small files, 202 and a job for large ones")
+            .AcceptsMultipart(BatchForm(model: true))
             .RequireRateLimiting(LimitPolicy);
         app.MapPost("/api/pipelines/{name}/batches", CreateForPipeline).RequireAuthorization(Policies.AnyUser).DisableAntiforgery().WithTags("Batches")
             .WithName("CreatePipelineBatch").WithSummary("Score every row of a CSV with a tabular pipeline's live version: 201 with the result for small files, 202 and a job for large ones")
+            .AcceptsMultipart(BatchForm(model: false))
             .RequireRateLimiting(LimitPolicy);
         var group = app.MapGroup("/api/batches").WithTags("Batches").RequireAuthorization(Policies.AnyUser);
         group.MapGet("/", List).WithName("ListBatches").WithSummary("Your batches (admins: everyone's), newest first; ?model= or ?pipeline= filters");
@@ -84,6 +87,13 @@ public static class BatchesApi
         group.MapDelete("/{id:long}", Delete).WithName("DeleteBatch").WithSummary("Delete a batch and its files (a running one stops)");
         return app;
     }
+
+    private static MultipartField[] BatchForm(bool model) =>
+    [
+        new("file", model ? "The CSV (a header row naming the features, one row per prediction); for an image model, a zip of image files" : "The CSV: a header row naming the pipeline's features, one row per prediction", File: true, Required: true),
+        new("version", model ? "The version to score with (default: the live one)" : "Must be the live version if given (a pipeline's rows are scored by its live version)"),
+        new("labelColumn", "The column that holds the true label: kept in the result, not a feature; the summary gets accuracy"),
+    ];
 
     private static async Task<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>> CreateForModel(
         string name, HttpContext http, ClaimsPrincipal caller, [FromServices] BatchServices s)

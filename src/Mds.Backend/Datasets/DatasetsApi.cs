@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Registry;
@@ -42,7 +43,10 @@ public static class DatasetsApi
     {
         var group = app.MapGroup("/api/models/{name}/versions/{version:int}/dataset").WithTags("Datasets");
         group.MapPost("/", Upload).RequireAuthorization(Policies.Researcher).DisableAntiforgery()
-            .WithName("UploadDataset").WithSummary("Upload a CSV as the version's reference dataset, checked against its inputs");
+            .WithName("UploadDataset").WithSummary("Upload a CSV as the version's reference dataset, checked against its inputs")
+            .AcceptsMultipart(
+                new MultipartField("file", "The CSV: a header row naming the model's features, then one row per sample", File: true, Required: true),
+                new MultipartField("labelColumn", "The column that holds the label (not a feature)"));
         group.MapGet("/", Get).RequireAuthorization(Policies.AnyUser).WithName("GetDataset").WithSummary("The version's reference dataset");
         group.MapGet("/preview", Preview).RequireAuthorization(Policies.AnyUser).WithName("PreviewDataset").WithSummary("The first rows of the dataset");
         group.MapDelete("/", Delete).RequireAuthorization(Policies.Researcher).WithName("DeleteDataset").WithSummary("Remove the reference dataset");

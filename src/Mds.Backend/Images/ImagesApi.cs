@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Claims;
+using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Gateway;
@@ -48,11 +49,13 @@ public static class ImagesApi
         models.MapPost("/{name}/versions/{version:int}/infer/image", (string name, int version, HttpContext http, ClaimsPrincipal caller, [FromServices] ImageServices s, int? top) =>
                 InferAsync(name, version, http, caller, s, top))
             .DisableAntiforgery().RequireRateLimiting(LimitPolicy)
-            .WithName("InferImage").WithSummary("Classify an image file (multipart 'file') with an image model's version: its top classes and raw outputs");
+            .WithName("InferImage").WithSummary("Classify an image file (multipart 'file') with an image model's version: its top classes and raw outputs")
+            .AcceptsMultipart(new MultipartField("file", "The image file (JPEG, PNG, …)", File: true, Required: true));
         models.MapPost("/{name}/infer/image", (string name, HttpContext http, ClaimsPrincipal caller, [FromServices] ImageServices s, int? top) =>
                 InferAsync(name, null, http, caller, s, top))
             .DisableAntiforgery().RequireRateLimiting(LimitPolicy)
-            .WithName("InferImageLive").WithSummary("Classify an image file (multipart 'file') with the image model's live version");
+            .WithName("InferImageLive").WithSummary("Classify an image file (multipart 'file') with the image model's live version")
+            .AcceptsMultipart(new MultipartField("file", "The image file (JPEG, PNG, …)", File: true, Required: true));
         return app;
     }
 

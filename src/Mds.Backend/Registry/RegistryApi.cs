@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
+using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Cluster;
 using Mds.Backend.Data;
@@ -45,9 +46,21 @@ public static partial class RegistryApi
         var models = app.MapGroup("/api/models").WithTags("Models");
         models.MapPost("/", Upload).RequireAuthorization(Policies.Researcher).DisableAntiforgery()
             .WithName("UploadModel").WithSummary("Upload an ONNX file as a new model or the next version of one")
+            .AcceptsMultipart(
+                new MultipartField("file", "The .onnx file, or a zip of the model and its external-data files", File: true, Required: true),
+                new MultipartField("data", "External-data files of the model, each named by its location", File: true, Multiple: true),
+                new MultipartField("name", "The model's name (a new model, or the next version of an existing one)", Required: true),
+                new MultipartField("description", "What the version is"),
+                new MultipartField("requirements", "Capabilities a worker needs, comma-separated (default onnx)"),
+                new MultipartField("replicas", "Replicas to run"),
+                new MultipartField("memoryMb", "Memory one replica needs (MB)"),
+                new MultipartField("tags", "Tags to add to the model, comma-separated"))
             .RequireRateLimiting(LimitPolicy);
         models.MapPost("/inspect", Inspect).RequireAuthorization(Policies.Researcher).DisableAntiforgery()
             .WithName("InspectModel").WithSummary("Validate an ONNX file and read its schema without storing it")
+            .AcceptsMultipart(
+                new MultipartField("file", "The .onnx file, or a zip of the model and its external-data files", File: true, Required: true),
+                new MultipartField("data", "External-data files of the model, each named by its location", File: true, Multiple: true))
             .RequireRateLimiting(LimitPolicy);
         models.MapGet("/", List).RequireAuthorization(Policies.AnyUser)
             .WithName("ListModels").WithSummary("Every model with its versions and replicas");

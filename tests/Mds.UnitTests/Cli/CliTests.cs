@@ -52,6 +52,10 @@ public sealed class CliTests : IDisposable
     [InlineData("models", "scale", "iris", "one", "2")]
     [InlineData("login", "--url", "http://x")]
     [InlineData("completion", "fish")]
+    [InlineData("batches", "run", "rows.csv")]
+    [InlineData("batches", "run", "rows.csv", "--model", "iris", "--pipeline", "p")]
+    [InlineData("batches", "run", "rows.csv", "--model", "iris:two")]
+    [InlineData("batches", "show", "twelve")]
     public async Task Usage_errors_exit_2_with_the_reason_and_a_pointer_to_help(params string[] args)
     {
         var result = await RunAsync(args);
@@ -71,6 +75,7 @@ public sealed class CliTests : IDisposable
     [Theory]
     [InlineData("models", "upload", "--help")]
     [InlineData("infer", "-h")]
+    [InlineData("batches", "run", "--help")]
     [InlineData("--help")]
     public async Task Help_shows_usage_and_examples(params string[] args)
     {
@@ -199,6 +204,83 @@ public sealed class CliTests : IDisposable
             empty: []
             none: null
             """.ReplaceLineEndings("\n"), Output.Yaml(value));
+    }
+
+    [Theory]
+    [InlineData("iris", "iris", null)]
+    [InlineData("iris:2", "iris", 2)]
+    [InlineData("my.model:10", "my.model", 10)]
+    [InlineData("iris:", null, null)]
+    [InlineData("iris:0", null, null)]
+    [InlineData(":2", null, null)]
+    [InlineData("iris:v2", null, null)]
+    public void Model_references_are_name_or_name_colon_version(string text, string? name, int? version)
+    {
+        var parsed = ModelRef.Parse(text);
+        Assert.Equal(name, parsed?.Name);
+        Assert.Equal(version, parsed?.Version);
+    }
+
+    [Fact]
+    public async Task Batches_run_uploads_the_file_with_the_version_polls_a_job_and_writes_the_result()
+    {
+        const string key = "mds_0a1b2c3d_x";
+        string csv = Path.Combine(_config, "rows.csv");
+        string result = Path.Combine(_config, "result.csv");
+        Directory.CreateDirectory(_config);
+        await File.WriteAllTextAsync(csv, "a,b\n1,2\n3,4\n");
+        string? form = null;
+        int polls = 0;
+        string Batch(string state, int done) =>
+            $$"""{"id":7,"modelName":"iris","version":2,"state":"{{state}}","fileName":"rows.csv","totalRows":2,"doneRows":{{done}},"columns":["a","b","y"],"createdBy":"me","createdAt":"2026-01-01T00:00:00Z"}""";
+        using var stub = new Stub(request =>
+        {
+            if (request.Method == HttpMethod.Post && request.RequestUri!.AbsolutePath == "/api/models/iris/batches")
+            {
+                using var reader = new StreamReader(request.Content!.ReadAsStream());
+                form = reader.ReadToEnd();
+                return (HttpStatusCode.Accepted, Batch("Queued", 0));
+            }
+
+            return request.RequestUri!.AbsolutePath switch
+            {
+                "/api/keys" => (HttpStatusCode.OK, "[]"),
+                "/api/batches/7" => ++polls < 2 ? (HttpStatusCode.OK, Batch("Running", 1)) : (HttpStatusCode.OK, Batch("Succeeded", 2)),
+                "/api/batches/7/result.csv" => (HttpStatusCode.OK, "a,b,y\n1,2,5\n3,4,11\n"),
+                _ => (HttpStatusCode.NotFound, ""),
+            };
+        });
+        Assert.Equal(0, (await RunAsync(stub, "login", "--url", "http://mds.test", "--api-key", key)).Code);
+
+        var run = await RunAsync(stub, "batches", "run", csv, "--model", "iris:2", "--out", result);
+        Assert.True(run.Code == 0, run.Error);
+        Assert.Equal(2, polls);
+        Assert.Contains("name=version", form, StringComparison.Ordinal);
+        Assert.Contains("name=file; filename=rows.csv", form, StringComparison.Ordinal);
+        Assert.Equal("a,b,y\n1,2,5\n3,4,11\n", await File.ReadAllTextAsync(result));
+        Assert.Contains("result.csv", run.Out, StringComparison.Ordinal);
+
+        polls = 1;
+        var stdout = await RunAsync(stub, "batches", "run", csv, "--model", "iris");
+        Assert.Equal((0, "a,b,y\n1,2,5\n3,4,11\n"), (stdout.Code, stdout.Out));
+    }
+
+    [Fact]
+    public async Task A_failed_batch_exits_1_with_its_error()
+    {
+        string csv = Path.Combine(_config, "rows.csv");
+        Directory.CreateDirectory(_config);
+        await File.WriteAllTextAsync(csv, "a,b\n1,2\n");
+        using var stub = new Stub(request => request.RequestUri!.AbsolutePath switch
+        {
+            "/api/keys" => (HttpStatusCode.OK, "[]"),
+            "/api/pipelines/p/batches" => (HttpStatusCode.Accepted,
+                """{"id":8,"modelName":"p.pipeline","version":1,"state":"Failed","fileName":"rows.csv","totalRows":1,"doneRows":0,"error":"no Ready replica","columns":[],"createdBy":"me","createdAt":"2026-01-01T00:00:00Z","pipeline":"p"}"""),
+            _ => (HttpStatusCode.NotFound, ""),
+        });
+        Assert.Equal(0, (await RunAsync(stub, "login", "--url", "http://mds.test", "--api-key", "mds_0a1b2c3d_x")).Code);
+        var run = await RunAsync(stub, "batches", "run", csv, "--pipeline", "p");
+        Assert.Equal((1, "error: batch 8 failed: no Ready replica"), (run.Code, run.Error.Trim()));
     }
 
     private sealed class Stub(Func<HttpRequestMessage, (HttpStatusCode Status, string Body)> answer) : HttpMessageHandler

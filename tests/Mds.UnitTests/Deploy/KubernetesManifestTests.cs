@@ -285,6 +285,56 @@ public sealed class KubernetesManifestTests
         Assert.Equal("mds-worker", Str(Map(Map(hpa, "spec"), "scaleTargetRef"), "name"));
     }
 
+    /// <summary>
+    /// Threat: the GPU pool runs an image nobody builds, or the CPU one (which refuses the CUDA provider at start).
+    /// The GPU StatefulSet names the image <c>mds-workers-cuda</c> and asks for a GPU; production maps that name to a
+    /// <c>-cuda</c> tag of mds-workers; deploy/Dockerfile's <c>workers-cuda</c> target publishes the worker with
+    /// <c>-p:MdsGpu=true</c> on a CUDA 12 + cuDNN 9 base and runs it as the non-root user. Read from the files, no kubectl.
+    /// </summary>
+    [Fact]
+    public void The_gpu_worker_runs_the_cuda_image_the_Dockerfile_builds_and_asks_for_a_gpu()
+    {
+        string overlay = Path.Combine(RepoRoot, "deploy", "kubernetes", "overlays", "production");
+        var stream = new YamlStream();
+        stream.Load(new StringReader(File.ReadAllText(Path.Combine(overlay, "workers-gpu.yaml"))));
+        var set = stream.Documents.Select(d => (YamlMappingNode)d.RootNode).Single(d => Str(d, "kind") == "StatefulSet");
+        var container = Containers(Map(Map(Map(set, "spec"), "template"), "spec")!).Single();
+        Assert.Equal("mds-workers-cuda", Str(container, "image"));
+        var resources = Map(container, "resources");
+        Assert.Equal("1", Str(Map(resources, "limits"), "nvidia.com/gpu"));
+
+        var kustomization = new YamlStream();
+        kustomization.Load(new StringReader(File.ReadAllText(Path.Combine(overlay, "kustomization.yaml"))));
+        var images = Seq((YamlMappingNode)kustomization.Documents[0].RootNode, "images")!.Children.Cast<YamlMappingNode>();
+        var cuda = images.Single(i => Str(i, "name") == "mds-workers-cuda");
+        Assert.EndsWith("/mds-workers", Str(cuda, "newName"), StringComparison.Ordinal);
+        Assert.EndsWith("-cuda", Str(cuda, "newTag"), StringComparison.Ordinal);
+
+        var stages = DockerStages(File.ReadAllText(Path.Combine(RepoRoot, "deploy", "Dockerfile")));
+        var (from, body) = stages["workers-cuda"];
+        Assert.Equal("${CUDA_IMAGE}", from);
+        Assert.Matches(@"(?m)^ARG CUDA_IMAGE=nvidia/cuda:12\.[0-9.]+-cudnn-runtime-", File.ReadAllText(Path.Combine(RepoRoot, "deploy", "Dockerfile")));
+        Assert.Contains("COPY --from=build-cuda /out/Mds.Workers .", body, StringComparison.Ordinal);
+        Assert.Contains("USER $APP_UID", body, StringComparison.Ordinal);
+        Assert.Contains("ENTRYPOINT [\"dotnet\", \"Mds.Workers.dll\"]", body, StringComparison.Ordinal);
+        Assert.Contains("-p:MdsGpu=true", stages["build-cuda"].Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("MdsGpu", stages["build"].Body, StringComparison.Ordinal);
+    }
+
+    /// <summary>deploy/Dockerfile's stages by name: the image each starts from and its lines.</summary>
+    private static Dictionary<string, (string From, string Body)> DockerStages(string dockerfile)
+    {
+        var stages = new Dictionary<string, (string From, string Body)>(StringComparer.Ordinal);
+        var matches = System.Text.RegularExpressions.Regex.Matches(dockerfile, @"(?m)^FROM\s+(\S+)\s+AS\s+(\S+)\s*$");
+        for (int i = 0; i < matches.Count; i++)
+        {
+            int end = i + 1 < matches.Count ? matches[i + 1].Index : dockerfile.Length;
+            stages[matches[i].Groups[2].Value] = (matches[i].Groups[1].Value, dockerfile[matches[i].Index..end]);
+        }
+
+        return stages;
+    }
+
     // ---- what the hosts read ----
 
     /// <summary>The options classes each host binds, by configuration section (as their setup code binds them).</summary>
