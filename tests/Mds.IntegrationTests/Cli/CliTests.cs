@@ -29,7 +29,9 @@ public sealed class CliTests(MdsCluster cluster) : IDisposable
         }
     }
 
-    private async Task<(int Code, string Out, string Error)> RunAsync(params string[] args)
+    private Task<(int Code, string Out, string Error)> RunAsync(params string[] args) => RunWithInputAsync("", args);
+
+    private async Task<(int Code, string Out, string Error)> RunWithInputAsync(string input, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -37,7 +39,7 @@ public sealed class CliTests(MdsCluster cluster) : IDisposable
         {
             Out = output,
             Error = error,
-            In = new StringReader(""),
+            In = new StringReader(input),
             Variables = _ => null,
             ConfigDirectory = _config,
             Interactive = false,
@@ -169,8 +171,7 @@ public sealed class CliTests(MdsCluster cluster) : IDisposable
                 name: cli-pipe
                 steps:
                   - name: scale
-                    model: cli-exp-model
-                    version: 1
+                    model: cli-exp-model:1
                 """),
             TempFile(".json", """{"name":"cli-exp","candidates":[{"name":"cli-exp-model","version":1,"weight":50},{"name":"cli-exp-model","version":2,"weight":50}]}"""),
             TempFile(".yaml", """
@@ -244,7 +245,9 @@ public sealed class CliTests(MdsCluster cluster) : IDisposable
     [Fact]
     public async Task An_admin_manages_keys_workers_and_models_and_a_revoked_key_then_fails_with_the_reason()
     {
-        await LoginWithApiKeyAsync(Roles.Admin);
+        // An API key may not make API keys: the admin signs in with a password (read from standard input).
+        var login = await RunWithInputAsync(MdsCluster.Password + "\n", "login", "--url", cluster.BackendUrl.ToString(), "--email", MdsCluster.AdminEmail, "--password-stdin");
+        Assert.True(login.Code == 0, login.Error);
 
         // keys create / list / revoke; the revoked key, logged in as its own profile, is refused (exit 1, in words).
         var key = await JsonAsync<CreatedApiKey>("keys", "create", "cli-revoke-me");
