@@ -88,6 +88,28 @@ public sealed class OpenApiContractTests(MdsCluster cluster)
         });
     }
 
+    /// <summary>
+    /// Threat: a client generated from the contract cannot call an upload, because the handlers read the multipart body
+    /// themselves and the generator saw no parameters. Each upload names its form fields and its required file part.
+    /// </summary>
+    [Fact]
+    public async Task Upload_operations_describe_their_multipart_form_fields()
+    {
+        var document = await ServedAsync();
+        var operations = document["paths"]!.AsObject().SelectMany(p => p.Value!.AsObject().Select(o => o.Value))
+            .OfType<JsonObject>().Where(o => o["operationId"] is not null).ToDictionary(o => (string)o["operationId"]!, StringComparer.Ordinal);
+        foreach (string id in new[] { "UploadModel", "InspectModel", "UploadDataset", "CreateBatch", "CreatePipelineBatch", "InferImage", "InferImageLive" })
+        {
+            var schema = operations[id]["requestBody"]?["content"]?["multipart/form-data"]?["schema"];
+            Assert.True(schema is not null, $"{id} has no multipart/form-data requestBody");
+            Assert.Equal("binary", (string?)schema["properties"]!["file"]!["format"]);
+            Assert.Contains(schema["required"]!.AsArray(), r => (string?)r == "file");
+        }
+
+        Assert.Equal("array", (string?)operations["UploadModel"]["requestBody"]!["content"]!["multipart/form-data"]!["schema"]!["properties"]!["data"]!["type"]);
+        Assert.NotNull(operations["CreateBatch"]["requestBody"]!["content"]!["multipart/form-data"]!["schema"]!["properties"]!["labelColumn"]);
+    }
+
     [Fact]
     public async Task The_reference_page_is_served_without_third_party_calls()
     {

@@ -292,7 +292,7 @@ public sealed class CliTests(MdsCluster cluster) : IDisposable
         Assert.Equal(2, scaled.Replicas);
         Assert.Equal(1, (await JsonAsync<ModelVersionDto>("models", "scale", "cli-admin-model", "2", "1")).Replicas);
         var tagged = await YamlAsync("models", "tags", "cli-admin-model", "tabular", "cli-demo");
-        Assert.Equal(["tabular", "cli-demo"], ((YamlSequenceNode)((YamlMappingNode)tagged).Children[new YamlScalarNode("tags")]).Children.Select(t => ((YamlScalarNode)t).Value));
+        Assert.Equal(["cli-demo", "tabular"], ((YamlSequenceNode)((YamlMappingNode)tagged).Children[new YamlScalarNode("tags")]).Children.Select(t => ((YamlScalarNode)t).Value).Order(StringComparer.Ordinal));
         var deleted = await RunAsync("models", "delete", "cli-admin-model", "2");
         Assert.True(deleted.Code == 0, deleted.Error);
         Assert.Equal([1], (await JsonAsync<ModelDto>("models", "show", "cli-admin-model")).Versions.Select(v => v.Version));
