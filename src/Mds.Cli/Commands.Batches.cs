@@ -17,9 +17,9 @@ internal sealed partial class Commands
         var batches = Cmd("batches", "Batch predictions over a CSV: run, list, show, result, delete");
 
         var run = Cmd("run", "Score every row of a CSV with a model (or a pipeline), with a progress bar, then print the result CSV (or write it to --out)",
-            "mdsctl batches run rows.csv --model iris                       # the result CSV on stdout",
-            "mdsctl batches run rows.csv --model iris:2 --out scored.csv     # version 2; the result in a file",
-            "mdsctl batches run rows.csv --pipeline fraud -o json            # the batch's state as JSON",
+            "mdsctl batches run rows.csv --model iris                      # the result CSV on stdout",
+            "mdsctl batches run rows.csv --model iris:2 --out scored.csv   # version 2; the result in a file",
+            "mdsctl batches run rows.csv --pipeline fraud -o json          # the batch's state as JSON",
             "mdsctl batches run labelled.csv --model iris --label-column species");
         var file = new Argument<FileInfo>("file") { Description = "The CSV (a header row naming the model's features, then one row per prediction)" };
         var model = new Option<string?>("--model", "-m") { Description = "The model, NAME or NAME:VERSION (default: the live version)", HelpName = "name[:version]" };
