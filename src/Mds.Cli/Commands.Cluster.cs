@@ -293,7 +293,7 @@ internal sealed partial class Commands
     {
         var command = Cmd(verb, description, candidate ? "mdsctl experiments promote canary --candidate b" : "mdsctl experiments stop canary");
         var name = Arg("experiment", "The experiment's name");
-        var key = new Option<string?>("--candidate") { Description = "The candidate to promote (default: the backend's choice)" };
+        var key = new Option<string?>("--candidate") { Description = "The candidate to promote, as `experiments results` names it", Required = true };
         command.Arguments.Add(name);
         if (candidate)
         {

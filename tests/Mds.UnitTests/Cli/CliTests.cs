@@ -56,6 +56,7 @@ public sealed class CliTests : IDisposable
     [InlineData("batches", "run", "rows.csv", "--model", "iris", "--pipeline", "p")]
     [InlineData("batches", "run", "rows.csv", "--model", "iris:two")]
     [InlineData("batches", "show", "twelve")]
+    [InlineData("experiments", "promote", "canary")]
     public async Task Usage_errors_exit_2_with_the_reason_and_a_pointer_to_help(params string[] args)
     {
         var result = await RunAsync(args);
