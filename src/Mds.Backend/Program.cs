@@ -3,6 +3,7 @@ using Mds.Backend.Audit;
 using Mds.Backend.Auth;
 using Mds.Backend.Batches;
 using Mds.Backend.Cluster;
+using Mds.Backend.Config;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Drift;
@@ -75,6 +76,7 @@ app.MapGatewayStatistics();
 app.MapGrpcGateway();
 app.MapRepositoryApi();
 app.MapStatsApi();
+app.MapConfigApi();
 app.MapEndpointListing(app.Configuration);
 app.MapApiReference();
 

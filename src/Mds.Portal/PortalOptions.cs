@@ -17,12 +17,4 @@ public sealed class PortalOptions
     /// in front of the portal talks HTTP to it. Without it the cookie is Secure exactly when the request is HTTPS.
     /// </summary>
     public bool SecureCookie { get; set; }
-
-    /// <summary>
-    /// The largest model file (an <c>.onnx</c>, or a <c>.zip</c> of one and its external-data files) the Upload page sends
-    /// (<c>Mds:Portal:MaxModelUploadBytes</c>, default 512 MiB): set it to the backend's <c>Mds:Registry:MaxUploadBytes</c>
-    /// when that is raised for large models. The page streams the file from the browser to the backend, never holding it whole.
-    /// </summary>
-    [Range(1, long.MaxValue)]
-    public long MaxModelUploadBytes { get; set; } = Api.ModelUploadsClient.MaxUploadBytes;
 }

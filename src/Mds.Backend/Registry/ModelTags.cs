@@ -1,18 +1,16 @@
-using System.Text.RegularExpressions;
+using Mds.Contracts.Rules;
 
 namespace Mds.Backend.Registry;
 
 /// <summary>
-/// Model tags: lower-case words of letters, digits, '-', '_', '.', ':' (e.g. <c>tabular</c>, <c>team:risk</c>), at most
-/// <see cref="MaxLength"/> characters each and <see cref="MaxTags"/> per model. Pure: no I/O.
+/// Model tags by <see cref="ModelTagRule"/> (shared with the portal): lower-case words of letters, digits, '-', '_',
+/// '.', ':' (e.g. <c>tabular</c>, <c>team:risk</c>), at most <see cref="MaxLength"/> characters each and
+/// <see cref="MaxTags"/> per model. Pure: no I/O.
 /// </summary>
-public static partial class ModelTags
+public static class ModelTags
 {
-    public const int MaxTags = 20;
-    public const int MaxLength = 32;
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9._:-]*$")]
-    private static partial Regex TagPattern();
+    public const int MaxTags = ModelTagRule.MaxTags;
+    public const int MaxLength = ModelTagRule.MaxLength;
 
     /// <summary>Normalises (trim, lower case, distinct, sorted) and checks <paramref name="given"/>.</summary>
     /// <returns>The tags, or the reason one of them is not a tag.</returns>
@@ -22,16 +20,16 @@ public static partial class ModelTags
         var tags = new SortedSet<string>(StringComparer.Ordinal);
         foreach (string raw in given)
         {
-            string tag = (raw ?? "").Trim().ToLowerInvariant();
+            string tag = ModelTagRule.Normalize(raw ?? "");
             if (tag.Length == 0)
             {
                 continue;
             }
 
-            if (tag.Length > MaxLength || !TagPattern().IsMatch(tag))
+            if (!ModelTagRule.IsValid(tag))
             {
                 string shown = tag.Length > MaxLength ? tag[..MaxLength] + "…" : tag;
-                return (null, $"Tag '{shown}' is not a tag: 1 to {MaxLength} letters, digits, '-', '_', '.' or ':', starting with a letter or digit.");
+                return (null, $"Tag '{shown}' is not a tag: {ModelTagRule.Description}.");
             }
 
             tags.Add(tag);

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using System.Text.RegularExpressions;
 using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Cluster;
@@ -9,6 +8,7 @@ using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
 using Mds.Contracts.Cluster;
 using Mds.Contracts.Inference;
+using Mds.Contracts.Rules;
 using Mds.Onnx;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -22,8 +22,9 @@ using Npgsql;
 namespace Mds.Backend.Registry;
 
 /// <summary>Handler dependencies of the registry endpoints.</summary>
-public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ReconcileSignal reconcile, RoutingTable routing, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log, OnnxInspector inspector)
+public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ReconcileSignal reconcile, RoutingTable routing, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log, OnnxInspector inspector, UploadStaging staging)
 {
+    public UploadStaging Staging { get; } = staging;
     public OnnxInspector Inspector { get; } = inspector;
     public MdsDbContext Db { get; } = db;
     public ArtifactStore Store { get; } = store;
@@ -45,9 +46,10 @@ public static partial class RegistryApi
     {
         var models = app.MapGroup("/api/models").WithTags("Models");
         models.MapPost("/", Upload).RequireAuthorization(Policies.Researcher).DisableAntiforgery()
-            .WithName("UploadModel").WithSummary("Upload an ONNX file as a new model or the next version of one")
+            .WithName("UploadModel").WithSummary("Upload an ONNX file (or give the sha256 of one just inspected) as a new model or the next version of one")
             .AcceptsMultipart(
-                new MultipartField("file", "The .onnx file, or a zip of the model and its external-data files", File: true, Required: true),
+                new MultipartField("file", "The .onnx file, or a zip of the model and its external-data files (or give sha256 instead)", File: true),
+                new MultipartField("sha256", "The sha256 that POST /api/models/inspect answered, instead of sending the file again"),
                 new MultipartField("data", "External-data files of the model, each named by its location", File: true, Multiple: true),
                 new MultipartField("name", "The model's name (a new model, or the next version of an existing one)", Required: true),
                 new MultipartField("description", "What the version is"),
@@ -57,7 +59,7 @@ public static partial class RegistryApi
                 new MultipartField("tags", "Tags to add to the model, comma-separated"))
             .RequireRateLimiting(LimitPolicy);
         models.MapPost("/inspect", Inspect).RequireAuthorization(Policies.Researcher).DisableAntiforgery()
-            .WithName("InspectModel").WithSummary("Validate an ONNX file and read its schema without storing it")
+            .WithName("InspectModel").WithSummary("Validate an ONNX file and read its schema without registering it; it stays staged for the caller, by its sha256, for a few minutes")
             .AcceptsMultipart(
                 new MultipartField("file", "The .onnx file, or a zip of the model and its external-data files", File: true, Required: true),
                 new MultipartField("data", "External-data files of the model, each named by its location", File: true, Multiple: true))
@@ -85,20 +87,23 @@ public static partial class RegistryApi
         return app;
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-    private static partial Regex NamePattern();
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
-    private static partial Regex CapabilityPattern();
-
     /// <summary>
     /// A model is one .onnx file as <c>file</c>, or — weights in external-data files — a zip of the model and its data
-    /// files as <c>file</c>, or the .onnx as <c>file</c> plus one <c>data</c> part per data file (see <see cref="ModelPackage"/>).
+    /// files as <c>file</c>, or the .onnx as <c>file</c> plus one <c>data</c> part per data file (see <see cref="ModelPackage"/>);
+    /// or, instead of any file, a <c>sha256</c> field naming an upload the caller inspected moments ago (see <see cref="UploadStaging"/>):
+    /// its staged bytes and schema are used, so the file is sent and loaded by ONNX Runtime once.
     /// </summary>
     private static Task<Results<Created<ModelVersionDto>, ProblemHttpResult>> Upload(HttpContext http, ClaimsPrincipal caller, [FromServices] RegistryServices s) =>
         MultipartUpload.ReceiveAsync<Results<Created<ModelVersionDto>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, ModelPackage.MaxDataParts,
             async (fields, staged, data) =>
             {
+                if (fields.GetValueOrDefault("sha256")?.Trim() is { Length: > 0 } sha256)
+                {
+                    return staged is not null || data.Count > 0
+                        ? Bad("Send either the file or the 'sha256' of an upload you inspected, not both.")
+                        : await CreateFromStagedAsync(fields, sha256, caller, s, http.RequestAborted);
+                }
+
                 var (package, refused) = await ModelPackage.PrepareAsync(staged, data, s.Store, s.Options.MaxUploadBytes, http.RequestAborted);
                 if (package is null)
                 {
@@ -107,11 +112,34 @@ public static partial class RegistryApi
 
                 using (package)
                 {
-                    return await CreateVersionAsync(fields, package, caller, s, http.RequestAborted);
+                    return await CreateVersionAsync(fields, package.Artifact, ct => ReadSchemaAsync(package.ModelPath, s.Inspector, ct), caller, s, http.RequestAborted);
                 }
             }, problem => problem);
 
-    private static Task<Results<Ok<ModelInspection>, ProblemHttpResult>> Inspect(HttpContext http, [FromServices] RegistryServices s) =>
+    /// <summary>Registers the caller's staged upload of <paramref name="sha256"/>; gives it back to staging when that fails.</summary>
+    private static async Task<Results<Created<ModelVersionDto>, ProblemHttpResult>> CreateFromStagedAsync(
+        Dictionary<string, string> fields, string sha256, ClaimsPrincipal caller, RegistryServices s, CancellationToken ct)
+    {
+        var (upload, unknown) = s.Staging.Take(StagingOwner(caller), sha256);
+        if (upload is null)
+        {
+            return Bad(unknown!);
+        }
+
+        try
+        {
+            return await CreateVersionAsync(fields, upload.Artifact, _ => Task.FromResult<(OnnxSchema?, ProblemHttpResult?)>((upload.Schema, null)), caller, s, ct);
+        }
+        finally
+        {
+            s.Staging.Return(upload); // a no-op once the artifact store has the file
+        }
+    }
+
+    /// <summary>Whose staged uploads these are: the user's id (a user and their API keys share it), else their name.</summary>
+    private static string StagingOwner(ClaimsPrincipal caller) => AuthApi.UserId(caller) ?? AuthApi.CallerName(caller) ?? "";
+
+    private static Task<Results<Ok<ModelInspection>, ProblemHttpResult>> Inspect(HttpContext http, ClaimsPrincipal caller, [FromServices] RegistryServices s) =>
         MultipartUpload.ReceiveAsync<Results<Ok<ModelInspection>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, ModelPackage.MaxDataParts, async (_, staged, data) =>
         {
             var (package, refused) = await ModelPackage.PrepareAsync(staged, data, s.Store, s.Options.MaxUploadBytes, http.RequestAborted);
@@ -123,9 +151,14 @@ public static partial class RegistryApi
             using (package)
             {
                 var (schema, error) = await ReadSchemaAsync(package.ModelPath, s.Inspector, http.RequestAborted);
+                if (error is not null)
+                {
+                    return error;
+                }
+
                 var artifact = package.Artifact;
-                return error ?? (Results<Ok<ModelInspection>, ProblemHttpResult>)TypedResults.Ok(
-                    new ModelInspection(artifact.Sha256, artifact.SizeBytes, schema!.Inputs, schema.Outputs, schema.FeatureNames, schema.Classes));
+                var stagedUntil = s.Staging.Keep(StagingOwner(caller), artifact, schema!);
+                return TypedResults.Ok(new ModelInspection(artifact.Sha256, artifact.SizeBytes, schema!.Inputs, schema.Outputs, schema.FeatureNames, schema.Classes, stagedUntil));
             }
         }, problem => problem);
 
@@ -157,23 +190,28 @@ public static partial class RegistryApi
             : (schema, null);
     }
 
+    /// <summary>
+    /// Registers <paramref name="file"/> as the next version of the named model: the fields are checked first, then
+    /// <paramref name="schemaOf"/> gives the schema (an ONNX Runtime load in the inspector, or the staged inspection's).
+    /// </summary>
     private static async Task<Results<Created<ModelVersionDto>, ProblemHttpResult>> CreateVersionAsync(
-        Dictionary<string, string> fields, ModelPackage package, ClaimsPrincipal caller, RegistryServices s, CancellationToken ct)
+        Dictionary<string, string> fields, StagedArtifact file, Func<CancellationToken, Task<(OnnxSchema? Schema, ProblemHttpResult? Error)>> schemaOf,
+        ClaimsPrincipal caller, RegistryServices s, CancellationToken ct)
     {
         string name = fields.GetValueOrDefault("name")?.Trim() ?? "";
-        if (!NamePattern().IsMatch(name))
+        if (!ModelNameRule.IsValid(name))
         {
-            return Bad("'name' is required: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+            return Bad($"'name' is required: {ModelNameRule.Description}.");
         }
 
         var given = (fields.GetValueOrDefault("requirements") ?? "onnx").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var badCapability = given.FirstOrDefault(r => !CapabilityPattern().IsMatch(r.ToLowerInvariant()));
+        var badCapability = given.FirstOrDefault(r => !CapabilityRule.IsValid(r));
         if (badCapability is not null)
         {
-            return Bad($"Requirement '{badCapability}' is not a capability name (letters, digits, '_' or '-').");
+            return Bad($"Requirement '{badCapability}' is not a capability name ({CapabilityRule.Description}).");
         }
 
-        var requirements = given.Select(r => r.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal).ToList();
+        var requirements = given.Select(CapabilityRule.Normalize).Distinct().Order(StringComparer.Ordinal).ToList();
 
         int? memoryMb = null;
         if (fields.TryGetValue("memoryMb", out string? mem) && !string.IsNullOrWhiteSpace(mem))
@@ -199,13 +237,12 @@ public static partial class RegistryApi
             return Bad(badTag);
         }
 
-        var (schema, invalid) = await ReadSchemaAsync(package.ModelPath, s.Inspector, ct);
+        var (schema, invalid) = await schemaOf(ct);
         if (invalid is not null)
         {
             return invalid;
         }
 
-        var file = package.Artifact;
         var (imageSettings, imageError) = ImagePreprocessingOf(schema!.Inputs, fields);
         if (imageError is not null)
         {

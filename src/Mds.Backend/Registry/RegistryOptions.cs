@@ -41,6 +41,21 @@ public sealed class RegistryOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan InspectTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long an upload inspected by <c>POST /api/models/inspect</c> stays staged, for <c>POST /api/models</c> to
+    /// register by its <c>sha256</c> without the file being sent again (default 10 minutes).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan StagedUploadLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Most bytes of inspected uploads kept staged at once (default 2 GiB); the oldest go first. 0 turns staging off.</summary>
+    [Range(0, long.MaxValue)]
+    public long MaxStagedBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Most inspected uploads kept staged at once (default 32); the oldest go first. 0 turns staging off.</summary>
+    [Range(0, 100_000)]
+    public int MaxStagedUploads { get; set; } = 32;
+
     /// <summary>The inspector's dll; empty for <c>Mds.ModelInspector.dll</c> beside the backend's own (the default, and what publish produces).</summary>
     public string? InspectorPath { get; set; }
 }

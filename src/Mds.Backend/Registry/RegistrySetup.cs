@@ -15,6 +15,8 @@ public static class RegistrySetup
         builder.Services.AddSingleton<ArtifactStore>();
         builder.Services.AddSingleton<OnnxInspector>();
         builder.Services.AddHostedService<ArtifactCleanup>();
+        builder.Services.AddSingleton<UploadStaging>();
+        builder.Services.AddHostedService<UploadStagingSweep>();
         builder.Services.AddConcurrencyLimit<RegistryOptions>(RegistryApi.LimitPolicy, o => (o.MaxConcurrentUploads, o.MaxQueuedUploads));
         builder.Services.AddScoped<RegistryServices>();
         builder.Services.AddScoped<Cluster.ClusterServices>();

@@ -45,10 +45,14 @@ public sealed record DatasetDto(
 /// <summary>The first rows of a dataset.</summary>
 public sealed record DatasetPreviewDto(IReadOnlyList<string> Columns, IReadOnlyList<IReadOnlyList<string>> Rows, int TotalRows);
 
-/// <summary><c>POST /api/models/inspect</c>: what an ONNX file would be registered as, without storing it.</summary>
+/// <summary>
+/// <c>POST /api/models/inspect</c>: what an ONNX file would be registered as, without registering it. When
+/// <c>StagedUntil</c> is set, the backend keeps the inspected upload until then, for the caller only: <c>POST /api/models</c>
+/// with a <c>sha256</c> field equal to <c>Sha256</c> (and no file) registers it without sending it again.
+/// </summary>
 public sealed record ModelInspection(
     string Sha256, long SizeBytes, IReadOnlyList<TensorMetadata> Inputs, IReadOnlyList<TensorMetadata> Outputs,
-    IReadOnlyList<string>? FeatureNames, IReadOnlyList<string>? Classes);
+    IReadOnlyList<string>? FeatureNames, IReadOnlyList<string>? Classes, DateTimeOffset? StagedUntil = null);
 
 /// <summary>Gateway traffic of one model in one minute: <c>GET /api/stats/traffic?minutes=60</c>.</summary>
 public sealed record TrafficPointDto(DateTimeOffset Minute, string Model, int Requests, int Errors, double P50Ms, double P95Ms, double P99Ms);

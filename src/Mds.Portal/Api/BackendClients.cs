@@ -30,6 +30,7 @@ public static class BackendClients
         services.AddHttpClient<PipelinesClient>(Configure);
         services.AddHttpClient<ExperimentsClient>(Configure);
         services.AddHttpClient<StreamsClient>(Configure);
+        services.AddHttpClient<ConfigClient>(Configure);
         services.AddHttpClient<ModelUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<DatasetsClient>((s, http) => Configure(s, http, UploadTimeout));
         services.AddHttpClient<BatchUploadsClient>((s, http) => Configure(s, http, UploadTimeout));

@@ -1,3 +1,4 @@
+using System.Net;
 using Mds.Contracts.Api;
 using Mds.Portal.Auth;
 
@@ -9,9 +10,6 @@ namespace Mds.Portal.Api;
 /// </summary>
 public sealed class ModelUploadsClient(HttpClient http, BackendToken token) : BackendClient(http, token)
 {
-    /// <summary>The backend's default upload limit (<c>Mds:Registry:MaxUploadBytes</c>, 512 MiB).</summary>
-    public const long MaxUploadBytes = 512L * 1024 * 1024;
-
     /// <summary>What the backend would register <paramref name="file"/> as; throws with the backend's reason when it is no model.</summary>
     public async Task<ModelInspection> InspectAsync(UploadFile file, IProgress<long>? progress, CancellationToken cancellationToken = default)
     {
@@ -22,10 +20,50 @@ public sealed class ModelUploadsClient(HttpClient http, BackendToken token) : Ba
     }
 
     /// <summary>Registers <paramref name="file"/> as the next version of <see cref="ModelUpload.Name"/>.</summary>
-    public async Task<ModelVersionDto> UploadAsync(ModelUpload upload, UploadFile file, IProgress<long>? progress, CancellationToken cancellationToken = default)
+    public Task<ModelVersionDto> UploadAsync(ModelUpload upload, UploadFile file, IProgress<long>? progress, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return RegisterAsync(upload, form => form.Add(new ProgressStreamContent(file.Open(), file.Length, progress), "file", file.Name), cancellationToken);
+    }
+
+    /// <summary>
+    /// Registers <paramref name="file"/>, sending it only when it must: while <paramref name="inspection"/> says the
+    /// backend keeps the inspected upload staged, by its sha256 alone; when it has none (expired, or another backend
+    /// answered), or no inspection is given, by sending the file.
+    /// </summary>
+    public async Task<ModelVersionDto> UploadAsync(ModelUpload upload, UploadFile file, ModelInspection? inspection, IProgress<long>? progress, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (inspection is { StagedUntil: { } until } && until > DateTimeOffset.UtcNow)
+        {
+            progress?.Report(file.Length); // nothing to send: the backend has the bytes
+            try
+            {
+                return await UploadStagedAsync(upload, inspection.Sha256, cancellationToken);
+            }
+            catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.BadRequest && e.Message.Contains(inspection.Sha256, StringComparison.Ordinal))
+            {
+                // The backend no longer has it staged (its refusal names the hash; a bad field's does not): send the file.
+                progress?.Report(0);
+            }
+        }
+
+        return await UploadAsync(upload, file, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// Registers the upload the signed-in user inspected (<see cref="InspectAsync"/>) by its <paramref name="sha256"/>,
+    /// without sending the file again; throws with the backend's reason (400) when it is no longer staged.
+    /// </summary>
+    public Task<ModelVersionDto> UploadStagedAsync(ModelUpload upload, string sha256, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sha256);
+        return RegisterAsync(upload, form => form.Add(new StringContent(sha256), "sha256"), cancellationToken);
+    }
+
+    private async Task<ModelVersionDto> RegisterAsync(ModelUpload upload, Action<MultipartFormDataContent> addContent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(upload);
-        ArgumentNullException.ThrowIfNull(file);
         using var form = new MultipartFormDataContent
         {
             { new StringContent(upload.Name), "name" },
@@ -57,8 +95,8 @@ public sealed class ModelUploadsClient(HttpClient http, BackendToken token) : Ba
             form.Add(new StringContent(value), field);
         }
 
-        // The file goes last so the fields are read before the large part.
-        form.Add(new ProgressStreamContent(file.Open(), file.Length, progress), "file", file.Name);
+        // The file (or the sha256) goes last so the fields are read before the large part.
+        addContent(form);
         return await SendForAsync<ModelVersionDto>(HttpMethod.Post, "api/models", form, cancellationToken);
     }
 }

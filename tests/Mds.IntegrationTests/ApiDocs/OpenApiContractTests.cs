@@ -90,7 +90,7 @@ public sealed class OpenApiContractTests(MdsCluster cluster)
 
     /// <summary>
     /// Threat: a client generated from the contract cannot call an upload, because the handlers read the multipart body
-    /// themselves and the generator saw no parameters. Each upload names its form fields and its required file part.
+    /// themselves and the generator saw no parameters. Each upload names its form fields and its file part (required, except where a staged sha256 can stand in).
     /// </summary>
     [Fact]
     public async Task Upload_operations_describe_their_multipart_form_fields()
@@ -103,8 +103,16 @@ public sealed class OpenApiContractTests(MdsCluster cluster)
             var schema = operations[id]["requestBody"]?["content"]?["multipart/form-data"]?["schema"];
             Assert.True(schema is not null, $"{id} has no multipart/form-data requestBody");
             Assert.Equal("binary", (string?)schema["properties"]!["file"]!["format"]);
-            Assert.Contains(schema["required"]!.AsArray(), r => (string?)r == "file");
+            if (id != "UploadModel")
+            {
+                Assert.Contains(schema["required"]!.AsArray(), r => (string?)r == "file");
+            }
         }
+
+        // A model upload takes either the file or the sha256 of a staged inspection (one upload, once).
+        var upload = operations["UploadModel"]["requestBody"]!["content"]!["multipart/form-data"]!["schema"]!;
+        Assert.NotNull(upload["properties"]!["sha256"]);
+        Assert.DoesNotContain(upload["required"]?.AsArray() ?? [], r => (string?)r == "file");
 
         Assert.Equal("array", (string?)operations["UploadModel"]["requestBody"]!["content"]!["multipart/form-data"]!["schema"]!["properties"]!["data"]!["type"]);
         Assert.NotNull(operations["CreateBatch"]["requestBody"]!["content"]!["multipart/form-data"]!["schema"]!["properties"]!["labelColumn"]);

@@ -34,6 +34,7 @@ public sealed class RoleRulesTests(MdsCluster cluster)
         Rule("POST", "/api/models/rules-model/versions/1/live", 401, 403, 200, 200, 403);
         Rule("DELETE", "/api/models/rules-model/versions/999", 401, 403, 404, 404, 403);
         Rule("GET", "/api/workers", 401, 403, 200, 200, 403);
+        Rule("GET", "/api/config", 401, 200, 200, 200, 403);
         // "worker-key" is the cluster's bootstrap key: it may register a new worker name and nothing else (a worker's
         // own credential is tested in Workers/WorkerAuthTests).
         Rule("POST", "/api/workers/register", 401, 403, 403, 403, 400);

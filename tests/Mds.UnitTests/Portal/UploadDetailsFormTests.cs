@@ -32,10 +32,11 @@ public class UploadDetailsFormTests
     }
 
     [Fact]
-    public async Task Replicas_out_of_range_show_the_range()
+    public async Task Replicas_out_of_range_show_the_backends_range()
     {
         await using var ctx = new BunitContext();
-        var form = Render(ctx, new UploadInput { Name = "iris", Replicas = 65 });
+        // MaxReplicas as GET /api/config gives it (the page reads it there).
+        var form = Render(ctx, new UploadInput { Name = "iris", Replicas = 65, MaxReplicas = 64 });
 
         bool valid = await form.InvokeAsync(() => form.Instance.ValidateAsync());
 

@@ -35,7 +35,11 @@ public class UploadRulesTests
     [InlineData("model.onnx", 512L * 1024 * 1024, true)]
     [InlineData("model.onnx", 512L * 1024 * 1024 + 1, false)]
     public void The_file_must_be_onnx_or_a_zip_and_within_512_MiB(string fileName, long size, bool valid)
-        => Assert.Equal(valid, UploadRules.FileError(fileName, size) is null);
+        => Assert.Equal(valid, UploadRules.FileError(fileName, size, 512L * 1024 * 1024) is null);
+
+    [Fact]
+    public void Without_the_backends_limit_the_size_is_left_to_the_backend()
+        => Assert.Null(UploadRules.FileError("big.onnx", 64L * 1024 * 1024 * 1024));
 
     [Fact]
     public void A_raised_upload_limit_lets_a_model_over_2_GB_through_and_names_the_limit_when_exceeded()
@@ -51,8 +55,17 @@ public class UploadRulesTests
     [InlineData(0, false)]
     [InlineData(65, false)]
     [InlineData(null, false)]
-    public void Replicas_are_1_to_64(int? replicas, bool valid)
-        => Assert.Equal(valid, UploadRules.ReplicasError(replicas) is null);
+    public void Replicas_are_1_to_the_backends_maximum(int? replicas, bool valid)
+        => Assert.Equal(valid, UploadRules.ReplicasError(replicas, 64) is null);
+
+    [Theory]
+    [InlineData("onnx", true)]
+    [InlineData("GPU", true)]
+    [InlineData("gpu.a100", false)] // the backend refuses '.', so the form does too
+    [InlineData("-gpu", false)]
+    [InlineData("", false)]
+    public void Requirements_follow_the_backends_capability_rule(string requirement, bool valid)
+        => Assert.Equal(valid, UploadRules.RequirementError(requirement) is null);
 
     [Theory]
     [InlineData(null, true)]
@@ -65,7 +78,7 @@ public class UploadRulesTests
     [Fact]
     public void Validate_lists_every_problem()
     {
-        var input = new UploadInput { Name = "bad name", Replicas = 0, MemoryMb = -1, FileName = "x.txt", FileSizeBytes = 10 };
+        var input = new UploadInput { Name = "bad name", Replicas = 0, MemoryMb = -1, FileName = "x.txt", FileSizeBytes = 10, MaxReplicas = 64 };
 
         Assert.Equal(4, UploadRules.Validate(input).Count);
     }

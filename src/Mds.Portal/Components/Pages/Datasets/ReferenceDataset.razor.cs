@@ -14,7 +14,7 @@ namespace Mds.Portal.Components.Pages.Datasets;
 public partial class ReferenceDataset
 {
     private const int PreviewRows = 25;
-    private const long MaxBytes = ModelUploadsClient.MaxUploadBytes;
+    private long? _maxBytes; // the backend's Mds:Registry:MaxDatasetBytes, from GET /api/config when a file is chosen
 
     private bool _loading = true;
     private bool _canManage;
@@ -30,6 +30,9 @@ public partial class ReferenceDataset
 
     [Inject]
     private DatasetsClient DatasetsApi { get; set; } = default!;
+
+    [Inject]
+    private ConfigClient ConfigApi { get; set; } = default!;
 
     [Inject]
     private NavigationManager Navigation { get; set; } = default!;
@@ -113,9 +116,18 @@ public partial class ReferenceDataset
             return;
         }
 
-        if (file.Size is <= 0 or > MaxBytes)
+        try
         {
-            _uploadError = file.Size <= 0 ? $"“{file.Name}” is empty." : $"“{file.Name}” is larger than the 512 MiB the backend accepts.";
+            _maxBytes ??= (await ConfigApi.GetAsync()).MaxDatasetBytes;
+        }
+        catch (HttpRequestException)
+        {
+            // Unknown: the backend checks the size itself.
+        }
+
+        if (file.Size <= 0 || file.Size > _maxBytes)
+        {
+            _uploadError = file.Size <= 0 ? $"“{file.Name}” is empty." : $"“{file.Name}” is larger than the {Format.Bytes(_maxBytes!.Value)} the backend accepts.";
             return;
         }
 
@@ -128,7 +140,7 @@ public partial class ReferenceDataset
     // The header row: the first line of the file's first 64 KiB, split on commas (quotes removed).
     private static async Task<IReadOnlyList<string>> ReadHeaderAsync(IBrowserFile file)
     {
-        await using var stream = file.OpenReadStream(MaxBytes);
+        await using var stream = file.OpenReadStream(file.Size);
         byte[] buffer = new byte[Math.Min(64 * 1024, file.Size)];
         int read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false);
         string text = Encoding.UTF8.GetString(buffer, 0, read).TrimStart('\uFEFF');
@@ -148,7 +160,7 @@ public partial class ReferenceDataset
         _uploadError = null;
         try
         {
-            var upload = new UploadFile(file.Name, file.Size, () => file.OpenReadStream(MaxBytes));
+            var upload = new UploadFile(file.Name, file.Size, () => file.OpenReadStream(file.Size));
             _dataset = await DatasetsApi.UploadAsync(Name, Version, upload, _labelColumn, new Progress<long>(sent =>
             {
                 _sent = sent;

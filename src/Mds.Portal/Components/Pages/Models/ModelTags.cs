@@ -1,30 +1,25 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 using Mds.Contracts.Api;
+using Mds.Contracts.Rules;
 
 namespace Mds.Portal.Components.Pages.Models;
 
 /// <summary>
-/// A model's tags, by the backend's rules: lower-case words of letters a–z, digits, <c>-</c>, <c>_</c>, <c>.</c> and
+/// A model's tags, by <see cref="ModelTagRule"/> (the backend's own rule): lower-case words of letters a–z, digits, <c>-</c>, <c>_</c>, <c>.</c> and
 /// <c>:</c> starting with a letter or digit, at most 32 characters each and 20 per model. Typed text is split on commas and spaces and lower-cased,
 /// so a person hears about a bad tag as they type it. No I/O: tested directly.
 /// </summary>
-public static partial class ModelTags
+public static class ModelTags
 {
     /// <summary>The most tags a model may have.</summary>
-    public const int MaxTags = 20;
+    public const int MaxTags = ModelTagRule.MaxTags;
 
     /// <summary>The longest tag.</summary>
-    public const int MaxLength = 32;
+    public const int MaxLength = ModelTagRule.MaxLength;
 
     private static readonly char[] Separators = [',', ';', ' ', '\t', '\n', '\r'];
 
     /// <summary>The tag as the backend stores it: trimmed and lower-cased.</summary>
-    public static string Normalize(string tag)
-    {
-        ArgumentNullException.ThrowIfNull(tag);
-        return tag.Trim().ToLower(CultureInfo.InvariantCulture);
-    }
+    public static string Normalize(string tag) => ModelTagRule.Normalize(tag);
 
     /// <summary>Why <paramref name="tag"/> (already normalised) is not a tag, or null.</summary>
     public static string? Error(string tag)
@@ -40,7 +35,7 @@ public static partial class ModelTags
             return $"“{tag}” is longer than {MaxLength} characters.";
         }
 
-        return TagPattern().IsMatch(tag)
+        return ModelTagRule.IsValid(tag)
             ? null
             : $"“{tag}”: letters a–z, digits, '-', '_', '.' and ':' only, starting with a letter or digit.";
     }
@@ -115,9 +110,6 @@ public static partial class ModelTags
             .Select(g => new TagCount(g.Key, g.Count()))
             .OrderByDescending(c => c.Models).ThenBy(c => c.Tag, StringComparer.Ordinal)];
     }
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9._:-]*$")]
-    private static partial Regex TagPattern();
 }
 
 /// <summary>Tags after an edit: the list, the words that were not taken, and why the first of them was not.</summary>

@@ -40,9 +40,10 @@ public partial class UploadModel
     private ISnackbar Snackbar { get; set; } = default!;
 
     [Inject]
-    private Microsoft.Extensions.Options.IOptions<PortalOptions> Options { get; set; } = default!;
+    private ConfigClient ConfigApi { get; set; } = default!;
 
-    private long MaxBytes => Options.Value.MaxModelUploadBytes;
+    // The backend's limit (GET /api/config); until known, the backend alone checks the size.
+    private long? MaxBytes => _input.MaxFileBytes;
 
     private bool Busy => _inspecting || _uploading;
 
@@ -55,9 +56,10 @@ public partial class UploadModel
     /// <inheritdoc />
     protected override async Task OnInitializedAsync()
     {
-        _input.MaxFileBytes = MaxBytes;
         try
         {
+            var config = await ConfigApi.GetAsync();
+            (_input.MaxFileBytes, _input.MaxReplicas) = (config.MaxModelUploadBytes, config.MaxReplicas);
             _existingNames = [.. (await ModelsApi.ListAsync()).Select(m => m.Name).Order(StringComparer.OrdinalIgnoreCase)];
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
@@ -66,7 +68,7 @@ public partial class UploadModel
         }
         catch (HttpRequestException)
         {
-            // Without the list the name field offers nothing; the upload still works.
+            // Without the list the name field offers nothing, and without the limits the backend alone checks them; the upload still works.
         }
     }
 
@@ -128,7 +130,8 @@ public partial class UploadModel
         _uploadError = null;
         try
         {
-            var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file, MaxBytes), Progress(sent => _uploadSent = sent));
+            // Sent once: the inspection left the bytes staged on the backend, so only the fields go now (the file again only if they expired).
+            var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file, MaxBytes), _inspection, Progress(sent => _uploadSent = sent));
             Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}; replicas are being placed.", Severity.Success);
             Navigation.NavigateTo($"models/{Uri.EscapeDataString(version.ModelName)}");
         }
@@ -147,8 +150,8 @@ public partial class UploadModel
     }
 
     // The browser's file is streamed through the circuit to the backend as it is sent, never read whole into memory.
-    private static UploadFile ToUploadFile(IBrowserFile file, long maxBytes)
-        => new(file.Name, file.Size, () => file.OpenReadStream(maxBytes));
+    private static UploadFile ToUploadFile(IBrowserFile file, long? maxBytes)
+        => new(file.Name, file.Size, () => file.OpenReadStream(maxBytes ?? long.MaxValue));
 
     // Progress from the upload's sending loop: kept, and shown at most ten times a second.
     private Progress<long> Progress(Action<long> keep) => new(sent =>

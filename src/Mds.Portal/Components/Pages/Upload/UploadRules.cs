@@ -1,19 +1,17 @@
-using System.Text.RegularExpressions;
+using Mds.Contracts.Rules;
 using Mds.Portal.Api;
 
 namespace Mds.Portal.Components.Pages.Upload;
 
 /// <summary>
 /// What the upload form accepts, by the backend's own rules (so a person hears about a bad field before sending
-/// 500 MiB): the model name pattern, an <c>.onnx</c> file (or a <c>.zip</c> of a model and its external-data files)
-/// within the upload limit, 1 to 64 replicas, positive memory.
+/// 500 MiB): the model name and capability rules of <c>Mds.Contracts.Rules</c>, an <c>.onnx</c> file (or a <c>.zip</c>
+/// of a model and its external-data files) within the backend's upload limit, 1 to the backend's maximum replicas,
+/// positive memory; the limits come from <c>GET /api/config</c> (no limit is checked here when it is not known).
 /// Each check returns the message to show, or null when the value is fine. No I/O: tested directly.
 /// </summary>
-public static partial class UploadRules
+public static class UploadRules
 {
-    /// <summary>The most replicas a version may ask for (the backend's <c>Mds:Registry:MaxReplicas</c> default).</summary>
-    public const int MaxReplicas = 64;
-
     /// <summary>The capabilities offered as chips; others may be typed in.</summary>
     public static readonly IReadOnlyList<string> KnownRequirements = ["onnx", "cpu", "gpu"];
 
@@ -21,8 +19,8 @@ public static partial class UploadRules
     public static string? NameError(string? name) => name switch
     {
         null or "" => "Enter a name.",
-        { Length: > 128 } => "At most 128 characters.",
-        _ when !NamePattern().IsMatch(name) => "Letters, digits, '.', '_' and '-' only, starting with a letter or digit.",
+        { Length: > ModelNameRule.MaxLength } => $"At most {ModelNameRule.MaxLength} characters.",
+        _ when !ModelNameRule.IsValid(name) => "Letters, digits, '.', '_' and '-' only, starting with a letter or digit.",
         _ => null,
     };
 
@@ -31,14 +29,14 @@ public static partial class UploadRules
 
     /// <summary>
     /// Why this file cannot be uploaded, or null: an <c>.onnx</c> file, or a <c>.zip</c> holding one and its external-data
-    /// files (the backend unpacks and checks it), of at most <paramref name="maxBytes"/> (default: the backend's default limit).
+    /// files (the backend unpacks and checks it), of at most <paramref name="maxBytes"/> (the backend's limit; null: not known, not checked).
     /// </summary>
-    public static string? FileError(string? fileName, long sizeBytes, long maxBytes = ModelUploadsClient.MaxUploadBytes) => fileName switch
+    public static string? FileError(string? fileName, long sizeBytes, long? maxBytes = null) => fileName switch
     {
         null or "" => "Choose an .onnx file, or a .zip of a model and its external-data files.",
         _ when !IsModelFile(fileName) => $"“{fileName}” is neither an .onnx file nor a .zip of a model and its external-data files.",
         _ when sizeBytes <= 0 => $"“{fileName}” is empty.",
-        _ when sizeBytes > maxBytes => $"“{fileName}” is larger than the {Components.Shared.Format.Bytes(maxBytes)} the backend accepts.",
+        _ when sizeBytes > maxBytes => $"“{fileName}” is larger than the {Components.Shared.Format.Bytes(maxBytes.Value)} the backend accepts.",
         _ => null,
     };
 
@@ -46,23 +44,24 @@ public static partial class UploadRules
     public static bool IsModelFile(string fileName) =>
         fileName.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".zip", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Why this replica count is refused, or null.</summary>
-    public static string? ReplicasError(int? replicas) => replicas switch
+    /// <summary>Why this replica count is refused, or null; <paramref name="maxReplicas"/> is the backend's limit (null: not known, not checked).</summary>
+    public static string? ReplicasError(int? replicas, int? maxReplicas = null) => replicas switch
     {
         null => "Enter how many replicas.",
-        < 1 or > MaxReplicas => $"Between 1 and {MaxReplicas}.",
+        < 1 => maxReplicas is { } max ? $"Between 1 and {max}." : "At least 1.",
+        _ when replicas > maxReplicas => $"Between 1 and {maxReplicas}.",
         _ => null,
     };
 
     /// <summary>Why this memory figure is refused, or null (empty means: let the workers measure it).</summary>
     public static string? MemoryError(int? memoryMb) => memoryMb is <= 0 ? "Must be a positive number of MiB." : null;
 
-    /// <summary>Why a typed-in requirement is refused, or null.</summary>
-    public static string? RequirementError(string? requirement) => requirement switch
+    /// <summary>Why a typed-in requirement is refused (by <see cref="CapabilityRule"/>, after trimming and lower-casing), or null.</summary>
+    public static string? RequirementError(string? requirement) => requirement?.Trim() switch
     {
         null or "" => "Enter a capability.",
-        { Length: > 64 } => "At most 64 characters.",
-        _ when !RequirementPattern().IsMatch(requirement) => "Letters, digits, '.', '_' and '-' only.",
+        { Length: > CapabilityRule.MaxLength } => $"At most {CapabilityRule.MaxLength} characters.",
+        _ when !CapabilityRule.IsValid(requirement) => "Letters, digits, '_' and '-' only, starting with a letter or digit.",
         _ => null,
     };
 
@@ -74,16 +73,10 @@ public static partial class UploadRules
         {
             FileError(input.FileName, input.FileSizeBytes, input.MaxFileBytes),
             NameError(input.Name),
-            ReplicasError(input.Replicas),
+            ReplicasError(input.Replicas, input.MaxReplicas),
             MemoryError(input.MemoryMb),
         }.OfType<string>().ToList();
     }
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-    private static partial Regex NamePattern();
-
-    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
-    private static partial Regex RequirementPattern();
 }
 
 /// <summary>What the upload form holds.</summary>
@@ -113,8 +106,11 @@ public sealed class UploadInput
     /// <summary>The chosen file's size.</summary>
     public long FileSizeBytes { get; set; }
 
-    /// <summary>The largest file the page sends (<see cref="PortalOptions.MaxModelUploadBytes"/>).</summary>
-    public long MaxFileBytes { get; set; } = ModelUploadsClient.MaxUploadBytes;
+    /// <summary>The largest file the backend takes (<c>GET /api/config</c>); null while not known.</summary>
+    public long? MaxFileBytes { get; set; }
+
+    /// <summary>The most replicas the backend allows (<c>GET /api/config</c>); null while not known.</summary>
+    public int? MaxReplicas { get; set; }
 
     /// <summary>An image model's preprocessing fields as typed (<c>imageSize</c>, <c>imageMean</c>, …); empty ones take the backend's defaults.</summary>
     public Dictionary<string, string> ImageFields { get; } = new(StringComparer.Ordinal);
