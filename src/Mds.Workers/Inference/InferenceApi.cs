@@ -130,7 +130,7 @@ internal static class InferenceApi
         // An unknown model is 404 whatever the body holds; no need to read it.
         if (!services.Registry.TryFind(route.Name, route.Version, out var model))
         {
-            services.Metrics.RecordRequest(null, null, WorkerMetrics.NotFound, started);
+            services.Metrics.RecordNotFound(started);
             context.Response.Headers[MdsHeaders.NotLoaded] = "1";
             return NotLoaded(route);
         }
@@ -180,7 +180,7 @@ internal static class InferenceApi
             if (request is null)
             {
                 // Not decoded, so the runner never saw it: counted here (the runner counts everything that reached it).
-                services.Metrics.RecordRequest(model.Name, model.VersionText, WorkerMetrics.Invalid, started);
+                services.Metrics.RecordRequest(model, WorkerMetrics.Invalid, started);
             }
 
             if (services.Audit.Enabled)
