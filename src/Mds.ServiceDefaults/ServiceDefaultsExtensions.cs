@@ -80,13 +80,34 @@ public static class ServiceDefaultsExtensions
         _ => MeterAdapterOptions.DefaultHistogramBuckets,
     };
 
-    /// <summary>Maps <c>/metrics</c> (Prometheus text) and <c>/healthz</c>.</summary>
+    /// <summary>
+    /// Maps <c>/metrics</c> (Prometheus text) and <c>/healthz</c>, and prometheus-net's HTTP metrics: every request is in
+    /// <c>http_requests_in_progress</c> (the workers' autoscaling reads it); inference calls (<see cref="IsInferenceCall"/>)
+    /// are left out of <c>http_requests_received_total</c> and <c>http_request_duration_seconds</c>, because the
+    /// service counts them itself per model (<c>mds_inference_*</c>, <c>mds_gateway_*</c>) and the two label lookups
+    /// per request are a measurable share of a small model's inference.
+    /// </summary>
     public static WebApplication MapMdsDefaults(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.UseHttpMetrics();
+        app.UseWhen(IsInferenceCall, inference => inference.UseHttpMetrics(o =>
+        {
+            o.RequestCount.Enabled = false;
+            o.RequestDuration.Enabled = false;
+        }));
+        app.UseWhen(http => !IsInferenceCall(http), other => other.UseHttpMetrics());
         app.MapMetrics("/metrics").AllowAnonymous(); // explicitly open: Prometheus scrapes without credentials
         app.MapHealthChecks("/healthz", new HealthCheckOptions { ResultStatusCodes = { [Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy] = StatusCodes.Status200OK } }).AllowAnonymous();
         return app;
+    }
+
+    /// <summary>A V2 inference call: <c>POST …/infer</c> under <c>/v2/models/</c>, or the V2 gRPC service's <c>ModelInfer</c>.</summary>
+    public static bool IsInferenceCall(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var path = http.Request.Path.Value;
+        return path is not null
+            && ((path.StartsWith("/v2/models/", StringComparison.Ordinal) && path.EndsWith("/infer", StringComparison.Ordinal))
+                || path.StartsWith("/inference.GRPCInferenceService/ModelInfer", StringComparison.Ordinal));
     }
 }
