@@ -22,6 +22,13 @@ public static class ServiceDefaultsExtensions
     /// <summary>The ActivitySource every MDS process traces its own spans under.</summary>
     public const string ActivitySourceName = "Mds";
 
+    /// <summary>
+    /// The tag of a System.Diagnostics.Metrics instrument that its owner also exports to prometheus-net directly (with
+    /// labelled children bound once, off the hot path): the meter adapter leaves such an instrument alone. prometheus-net's
+    /// adapter sorts, copies and looks up the tags of every measurement, several microseconds per request on the hot paths.
+    /// </summary>
+    public static readonly KeyValuePair<string, object?> ExportedNatively = new("mds.export", "prometheus-net");
+
     /// <summary>Adds telemetry, health checks and problem details for a service named <paramref name="serviceName"/>.</summary>
     public static IHostApplicationBuilder AddMdsDefaults(this IHostApplicationBuilder builder, string serviceName)
     {
@@ -50,7 +57,7 @@ public static class ServiceDefaultsExtensions
         Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressMeters = true });
         MeterAdapter.StartListening(new MeterAdapterOptions
         {
-            InstrumentFilterPredicate = i => i.Meter.Name.StartsWith("Mds", StringComparison.Ordinal),
+            InstrumentFilterPredicate = i => i.Meter.Name.StartsWith("Mds", StringComparison.Ordinal) && i.Tags?.Contains(ExportedNatively) != true,
             ResolveHistogramBuckets = HistogramBuckets,
         });
         return builder;
@@ -73,13 +80,34 @@ public static class ServiceDefaultsExtensions
         _ => MeterAdapterOptions.DefaultHistogramBuckets,
     };
 
-    /// <summary>Maps <c>/metrics</c> (Prometheus text) and <c>/healthz</c>.</summary>
+    /// <summary>
+    /// Maps <c>/metrics</c> (Prometheus text) and <c>/healthz</c>, and prometheus-net's HTTP metrics: every request is in
+    /// <c>http_requests_in_progress</c> (the workers' autoscaling reads it); inference calls (<see cref="IsInferenceCall"/>)
+    /// are left out of <c>http_requests_received_total</c> and <c>http_request_duration_seconds</c>, because the
+    /// service counts them itself per model (<c>mds_inference_*</c>, <c>mds_gateway_*</c>) and the two label lookups
+    /// per request are a measurable share of a small model's inference.
+    /// </summary>
     public static WebApplication MapMdsDefaults(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.UseHttpMetrics();
+        app.UseWhen(IsInferenceCall, inference => inference.UseHttpMetrics(o =>
+        {
+            o.RequestCount.Enabled = false;
+            o.RequestDuration.Enabled = false;
+        }));
+        app.UseWhen(http => !IsInferenceCall(http), other => other.UseHttpMetrics());
         app.MapMetrics("/metrics").AllowAnonymous(); // explicitly open: Prometheus scrapes without credentials
         app.MapHealthChecks("/healthz", new HealthCheckOptions { ResultStatusCodes = { [Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy] = StatusCodes.Status200OK } }).AllowAnonymous();
         return app;
+    }
+
+    /// <summary>A V2 inference call: <c>POST …/infer</c> under <c>/v2/models/</c>, or the V2 gRPC service's <c>ModelInfer</c>.</summary>
+    public static bool IsInferenceCall(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var path = http.Request.Path.Value;
+        return path is not null
+            && ((path.StartsWith("/v2/models/", StringComparison.Ordinal) && path.EndsWith("/infer", StringComparison.Ordinal))
+                || path.StartsWith("/inference.GRPCInferenceService/ModelInfer", StringComparison.Ordinal));
     }
 }

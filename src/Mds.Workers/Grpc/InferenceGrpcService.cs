@@ -77,7 +77,7 @@ internal sealed class InferenceGrpcService(
         string? version = Version(request.ModelVersion);
         if (!registry.TryFind(request.ModelName, version, out var model))
         {
-            metrics.RecordRequest(null, null, WorkerMetrics.NotFound, started);
+            metrics.RecordNotFound(started);
             throw NotLoaded(new ModelNotLoadedException(request.ModelName, version));
         }
 
@@ -89,7 +89,7 @@ internal sealed class InferenceGrpcService(
         catch (InferenceProtocolException e)
         {
             // Not decoded, so the runner never saw it: counted here (the runner counts everything that reached it).
-            metrics.RecordRequest(model.Name, model.VersionText, WorkerMetrics.Invalid, started);
+            metrics.RecordRequest(model, WorkerMetrics.Invalid, started);
             Audit(StatusCodes.Status400BadRequest, e.Message, null, null);
             throw Invalid(e);
         }

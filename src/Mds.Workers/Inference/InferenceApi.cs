@@ -11,6 +11,7 @@ using Mds.Workers.Cluster;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace Mds.Workers.Inference;
@@ -122,15 +123,16 @@ internal static class InferenceApi
     // Hot path: no per-request logging above Debug; the body is decoded from the pipe's buffers without a copy. Every
     // request that reaches a loaded model is recorded for the audit log (queued here, written in batches elsewhere).
     internal static async Task<Results<InferResult, BadRequest<V2Error>, NotFound<V2Error>, JsonHttpResult<V2Error>>> InferAsync(
-        ModelRoute route, HttpContext context, [AsParameters] InferenceServices services)
+        ModelRoute route, HttpContext context, [FromServices] InferenceServices services)
     {
+        // The services come as one singleton (one lookup), not [AsParameters] (six lookups and an object per request).
         var time = DateTimeOffset.UtcNow;
         long started = Stopwatch.GetTimestamp();
 
         // An unknown model is 404 whatever the body holds; no need to read it.
         if (!services.Registry.TryFind(route.Name, route.Version, out var model))
         {
-            services.Metrics.RecordRequest(null, null, WorkerMetrics.NotFound, started);
+            services.Metrics.RecordNotFound(started);
             context.Response.Headers[MdsHeaders.NotLoaded] = "1";
             return NotLoaded(route);
         }
@@ -180,7 +182,7 @@ internal static class InferenceApi
             if (request is null)
             {
                 // Not decoded, so the runner never saw it: counted here (the runner counts everything that reached it).
-                services.Metrics.RecordRequest(model.Name, model.VersionText, WorkerMetrics.Invalid, started);
+                services.Metrics.RecordRequest(model, WorkerMetrics.Invalid, started);
             }
 
             if (services.Audit.Enabled)
@@ -226,7 +228,7 @@ internal static class InferenceApi
     }
 }
 
-/// <summary>What the V2 handlers need.</summary>
+/// <summary>What the V2 handlers need (a singleton: the infer handler takes it whole from the container).</summary>
 internal sealed class InferenceServices(SessionRegistry registry, InferenceRunner runner, ClusterMembership membership, IOptions<WorkerOptions> options, AuditLog audit, WorkerMetrics metrics)
 {
     public WorkerMetrics Metrics { get; } = metrics;

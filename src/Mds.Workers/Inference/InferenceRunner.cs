@@ -32,7 +32,7 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
         long started = Stopwatch.GetTimestamp();
         if (!registry.TryAcquire(modelName, version, out var lease))
         {
-            metrics.RecordRequest(null, null, WorkerMetrics.NotFound, started);
+            metrics.RecordNotFound(started);
             throw new ModelNotLoadedException(modelName, version);
         }
 
@@ -123,7 +123,7 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
         var model = lease.Model;
         lease.Dispose();
         Interlocked.Decrement(ref _inFlight);
-        metrics.RecordRequest(model.Name, model.VersionText, status, started);
+        metrics.RecordRequest(model, status, started);
     }
 
     /// <summary>The rows every input agrees on (its first dimension), or -1 when they disagree.</summary>

@@ -45,6 +45,9 @@ internal sealed class LoadedModel
     /// <summary>Running totals for the statistics extension, from this load on.</summary>
     public ModelCounters Counters { get; } = new();
 
+    /// <summary>Its prometheus-net series, bound on its first request (<see cref="WorkerMetrics"/>).</summary>
+    internal WorkerMetrics.ModelSeries? MetricSeries { get; set; }
+
     public string Name { get; }
 
     public int Version { get; }
