@@ -162,7 +162,7 @@ public static class AuditApi
             .OrderBy(x => x.CreatedAt).ToListAsync();
         var summary = new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
             r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier, r.Experiment, r.Candidate, r.Mirror);
-        return TypedResults.Ok(new InferenceRecordDto(Scored(summary), Parse(r.Request), Parse(r.Response), [.. feedback.Select(x => FeedbackApi.ToDto(x, r.ModelName))]));
+        return TypedResults.Ok(new InferenceRecordDto(Scored(summary), Parse(r.Request), Parse(r.Response), [.. feedback.Select(x => FeedbackMapping.ToDto(x, r.ModelName))]));
     }
 
     // The outlier scorer marks records without readable rows with NaN (so it does not read them again): no score.

@@ -82,7 +82,7 @@ public static class AuthApi
 
     private static async Task<Results<NoContent, ProblemHttpResult>> SignOut(ClaimsPrincipal caller, UserManager<MdsUser> users, SessionStamps stamps)
     {
-        if (await users.FindByIdAsync(UserId(caller) ?? "") is not { } user)
+        if (await users.FindByIdAsync(CallerIdentity.UserId(caller) ?? "") is not { } user)
         {
             return TypedResults.Problem("Only a person can sign out.", statusCode: StatusCodes.Status400BadRequest);
         }
@@ -104,7 +104,7 @@ public static class AuthApi
             return TypedResults.Problem("The current and the new password are required.", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        if (await users.FindByIdAsync(UserId(caller) ?? "") is not { } user)
+        if (await users.FindByIdAsync(CallerIdentity.UserId(caller) ?? "") is not { } user)
         {
             return TypedResults.Problem("Only a person has a password.", statusCode: StatusCodes.Status400BadRequest);
         }
@@ -174,7 +174,7 @@ public static class AuthApi
     private static async Task<Results<Created<CreatedApiKey>, ProblemHttpResult>> CreateKey(
         CreateApiKeyRequest? request, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock)
     {
-        string? userId = UserId(caller);
+        string? userId = CallerIdentity.UserId(caller);
         if (userId is null)
         {
             return TypedResults.Problem("API keys belong to a person; sign in with a token to create one.", statusCode: StatusCodes.Status400BadRequest);
@@ -206,7 +206,7 @@ public static class AuthApi
 
     private static async Task<Ok<List<ApiKeyDto>>> ListKeys(ClaimsPrincipal caller, MdsDbContext db)
     {
-        string? userId = UserId(caller);
+        string? userId = CallerIdentity.UserId(caller);
         var keys = await db.ApiKeys.Where(k => k.UserId == userId && k.RevokedAt == null).OrderBy(k => k.Id)
             .Select(k => new ApiKeyDto(k.Id, k.Name, k.Prefix, k.CreatedAt, k.LastUsedAt, k.ExpiresAt)).ToListAsync();
         return TypedResults.Ok(keys);
@@ -214,7 +214,7 @@ public static class AuthApi
 
     private static async Task<Results<NoContent, NotFound>> RevokeKey(long id, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock, CredentialCache cache)
     {
-        string? userId = UserId(caller);
+        string? userId = CallerIdentity.UserId(caller);
         var now = clock.GetUtcNow();
         int n = await db.ApiKeys.Where(k => k.Id == id && k.UserId == userId && k.RevokedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now));
@@ -304,7 +304,7 @@ public static class AuthApi
             return NoUser(id);
         }
 
-        if (user.Id == UserId(caller))
+        if (user.Id == CallerIdentity.UserId(caller))
         {
             return TypedResults.Problem("You cannot delete yourself.", statusCode: StatusCodes.Status400BadRequest);
         }
@@ -325,12 +325,4 @@ public static class AuthApi
     private static async Task<bool> IsLastAdminAsync(UserManager<MdsUser> users) => (await users.GetUsersInRoleAsync(Roles.Admin)).Count <= 1;
 
     private static ProblemHttpResult NoUser(string id) => TypedResults.Problem($"User '{id}' does not exist.", statusCode: StatusCodes.Status404NotFound);
-
-    /// <summary>The signed-in person's id, from a JWT (<c>sub</c>) or an API key.</summary>
-    internal static string? UserId(ClaimsPrincipal caller) =>
-        caller.FindFirstValue("sub") ?? caller.FindFirstValue(ClaimTypes.NameIdentifier);
-
-    /// <summary>The caller's display name for audit fields.</summary>
-    internal static string? CallerName(ClaimsPrincipal caller) =>
-        caller.FindFirstValue("email") ?? caller.FindFirstValue(ClaimTypes.Name);
 }

@@ -5,6 +5,7 @@ using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
+using Mds.Backend.Http;
 using Mds.Backend.Images;
 using Mds.Backend.Limits;
 using Mds.Backend.Pipelines;
@@ -112,7 +113,7 @@ public static class BatchesApi
             {
                 if (RegistryMapping.ImagePreprocessingOf(version) is null)
                 {
-                    return RegistryApi.Bad($"Model '{name}' version {version.Version} has no image preprocessing yet; set it with PUT /api/models/{name}/versions/{version.Version}/preprocessing.");
+                    return ApiResults.Bad($"Model '{name}' version {version.Version} has no image preprocessing yet; set it with PUT /api/models/{name}/versions/{version.Version}/preprocessing.");
                 }
 
                 target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
@@ -125,7 +126,7 @@ public static class BatchesApi
             }
             else
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular models ({TabularCsv.Rule}) and image models (a zip of images); '{name}' version {version.Version} is neither.");
+                return ApiResults.Bad($"Batch predictions are for tabular models ({TabularCsv.Rule}) and image models (a zip of images); '{name}' version {version.Version} is neither.");
             }
 
             return await AcceptAsync(target, fields, staged, http, caller, s, async () =>
@@ -167,12 +168,12 @@ public static class BatchesApi
             string? given = fields.GetValueOrDefault("version") ?? http.Request.Query["version"].FirstOrDefault();
             if (!string.IsNullOrWhiteSpace(given) && given.Trim() != live.ToString(CultureInfo.InvariantCulture))
             {
-                return RegistryApi.Bad($"A pipeline's rows are scored by its live version ({live}); version '{given}' cannot be chosen.");
+                return ApiResults.Bad($"A pipeline's rows are scored by its live version ({live}); version '{given}' cannot be chosen.");
             }
 
             if (TabularCsv.LayoutOf(route.Inputs, null) is null && TabularCsv.InputOf(route.Inputs) is null)
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular pipelines: {TabularCsv.Rule}; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
+                return ApiResults.Bad($"Batch predictions are for tabular pipelines: {TabularCsv.Rule}; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
             }
 
             var target = new NewBatch("pipeline", $"Pipeline '{name}' version {live}", null, route.Id, name, name + PipelineRunner.ModelSuffix, live,
@@ -187,7 +188,7 @@ public static class BatchesApi
     /// </summary>
     private static async Task<ProblemHttpResult?> OverQuotaAsync(ClaimsPrincipal caller, BatchServices s, CancellationToken ct)
     {
-        string me = AuthApi.CallerName(caller) ?? "unknown";
+        string me = CallerIdentity.Name(caller) ?? "unknown";
         int stored = await s.Db.Set<Batch>().CountAsync(b => b.CreatedBy == me, ct);
         return stored < s.Options.MaxStoredPerUser ? null : Problem(StatusCodes.Status409Conflict,
             $"You keep {stored} batches, the most one user may store ({s.Options.MaxStoredPerUser}); delete some (DELETE /api/batches/{{id}}) before uploading more.");
@@ -204,7 +205,7 @@ public static class BatchesApi
     {
         if (staged is null || staged.SizeBytes == 0)
         {
-            return RegistryApi.Bad(target.Images ? "'file' is required: a zip of image files." : "'file' is required: a CSV with a header row.");
+            return ApiResults.Bad(target.Images ? "'file' is required: a zip of image files." : "'file' is required: a CSV with a header row.");
         }
 
         (int Rows, string? LabelColumn) info;
@@ -216,7 +217,7 @@ public static class BatchesApi
             }
             catch (ImageRejectedException e)
             {
-                return RegistryApi.Bad($"The zip of images cannot be used: {e.Message}.");
+                return ApiResults.Bad($"The zip of images cannot be used: {e.Message}.");
             }
         }
         else
@@ -225,7 +226,7 @@ public static class BatchesApi
             var (csv, error) = TabularCsv.Check(staged.Path, target.Inputs, target.FeatureNames, labelColumn);
             if (csv is null)
             {
-                return RegistryApi.Bad($"The file does not fit the {target.Kind}: " + error + ".");
+                return ApiResults.Bad($"The file does not fit the {target.Kind}: " + error + ".");
             }
 
             info = (csv.Rows, csv.LabelColumn);
@@ -242,7 +243,7 @@ public static class BatchesApi
             ModelName = target.ModelName, Version = target.Version, State = BatchStates.Queued,
             FileName = string.IsNullOrWhiteSpace(staged.FileName) ? (target.Images ? "images.zip" : "batch.csv") : staged.FileName[..Math.Min(staged.FileName.Length, 256)],
             SizeBytes = staged.SizeBytes, TotalRows = info.Rows, LabelColumn = info.LabelColumn,
-            CreatedBy = AuthApi.CallerName(caller) ?? "unknown", CreatedAt = s.Clock.GetUtcNow(),
+            CreatedBy = CallerIdentity.Name(caller) ?? "unknown", CreatedAt = s.Clock.GetUtcNow(),
         };
         s.Db.Add(batch);
         await s.Db.SaveChangesAsync(http.RequestAborted);
@@ -284,7 +285,7 @@ public static class BatchesApi
         {
             if (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out int number))
             {
-                return (null, RegistryApi.Bad($"'version' must be a version number; '{given}' is not."));
+                return (null, ApiResults.Bad($"'version' must be a version number; '{given}' is not."));
             }
 
             var named = model.Versions.FirstOrDefault(v => v.Version == number);
@@ -330,7 +331,7 @@ public static class BatchesApi
 
         if (offset < 0 || limit < 1)
         {
-            return RegistryApi.Bad("'offset' must be 0 or more and 'limit' 1 or more.");
+            return ApiResults.Bad("'offset' must be 0 or more and 'limit' 1 or more.");
         }
 
         using var reader = new StreamReader(s.Files.ResultOf(id));
@@ -407,7 +408,7 @@ public static class BatchesApi
             return all;
         }
 
-        string me = AuthApi.CallerName(caller) ?? "";
+        string me = CallerIdentity.Name(caller) ?? "";
         return all.Where(b => b.CreatedBy == me);
     }
 

@@ -194,7 +194,7 @@ public static partial class WorkersApi
             return TypedResults.NotFound(new V2Error("not a valid API key"));
         }
 
-        return TypedResults.Ok(new ApiKeyOwner(AuthApi.CallerName(owner) ?? "", [.. owner.FindAll(ClaimTypes.Role).Select(c => c.Value)]));
+        return TypedResults.Ok(new ApiKeyOwner(CallerIdentity.Name(owner) ?? "", [.. owner.FindAll(ClaimTypes.Role).Select(c => c.Value)]));
     }
 
     private static ProblemHttpResult NotYours() =>

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
+using Mds.Backend.Http;
 using Mds.Backend.Registry;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
@@ -59,7 +60,7 @@ public static class DatasetsApi
 
         if (!TabularCsv.IsTabular(v))
         {
-            return RegistryApi.Bad("Reference datasets are for tabular models: " + TabularCsv.Rule + ".");
+            return ApiResults.Bad("Reference datasets are for tabular models: " + TabularCsv.Rule + ".");
         }
 
         var inputs = RegistryMapping.Schema(v.InputsJson);
@@ -67,13 +68,13 @@ public static class DatasetsApi
         {
             if (staged is null || staged.SizeBytes == 0)
             {
-                return RegistryApi.Bad("'file' is required: a CSV with a header row.");
+                return ApiResults.Bad("'file' is required: a CSV with a header row.");
             }
 
             var (result, error) = TabularCsv.Check(staged.Path, inputs, v.FeatureNames, fields.GetValueOrDefault("labelColumn"));
             if (error is not null)
             {
-                return RegistryApi.Bad("The dataset does not fit the model: " + error + ".");
+                return ApiResults.Bad("The dataset does not fit the model: " + error + ".");
             }
 
             File.Move(staged.Path, s.PathOf(v.Id), overwrite: true);
@@ -90,7 +91,7 @@ public static class DatasetsApi
             dataset.Columns = [.. result.Header];
             dataset.LabelColumn = result.LabelColumn;
             dataset.UploadedAt = s.Clock.GetUtcNow();
-            dataset.UploadedBy = AuthApi.CallerName(caller);
+            dataset.UploadedBy = CallerIdentity.Name(caller);
             await s.Db.SaveChangesAsync();
             return TypedResults.Created($"/api/models/{name}/versions/{version}/dataset", ToDto(dataset, name, version, await TextValuesAsync(s, v)));
         }, problem => problem);

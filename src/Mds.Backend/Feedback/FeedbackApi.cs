@@ -48,11 +48,11 @@ public static class FeedbackApi
         {
             ModelId = model.Id, Version = request.Version, RequestId = request.RequestId.Trim(), Correct = request.Correct,
             Predicted = request.Predicted, TrueLabel = request.TrueLabel, TrueValue = request.TrueValue, Comment = request.Comment,
-            Analyst = AuthApi.CallerName(caller) ?? "unknown", CreatedAt = clock.GetUtcNow(),
+            Analyst = CallerIdentity.Name(caller) ?? "unknown", CreatedAt = clock.GetUtcNow(),
         };
         db.Add(entity);
         await db.SaveChangesAsync();
-        return TypedResults.Created($"/api/models/{model.Name}/feedback/{entity.Id}", ToDto(entity, model.Name));
+        return TypedResults.Created($"/api/models/{model.Name}/feedback/{entity.Id}", FeedbackMapping.ToDto(entity, model.Name));
     }
 
     private static async Task<Results<Ok<List<FeedbackDto>>, ProblemHttpResult>> List(
@@ -78,7 +78,7 @@ public static class FeedbackApi
 
         var rows = await query.OrderByDescending(f => f.CreatedAt).ThenByDescending(f => f.Id)
             .Skip(Math.Max(0, skip)).Take(Math.Clamp(take, 1, 500)).ToListAsync();
-        return TypedResults.Ok(rows.Select(f => ToDto(f, name)).ToList());
+        return TypedResults.Ok(rows.Select(f => FeedbackMapping.ToDto(f, name)).ToList());
     }
 
     private static async Task<Results<Ok<List<AccuracyPointDto>>, ProblemHttpResult>> Accuracy(
@@ -138,7 +138,4 @@ public static class FeedbackApi
     }
 
     private static ProblemHttpResult NoModel(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound);
-
-    internal static FeedbackDto ToDto(PredictionFeedback f, string model) =>
-        new(f.Id, model, f.Version, f.RequestId, f.Correct, f.Predicted, f.TrueLabel, f.TrueValue, f.Comment, f.Analyst, f.CreatedAt);
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using Mds.Backend.Auth;
 using Mds.Backend.Gateway;
+using Mds.Backend.Http;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.ServiceDefaults;
@@ -39,7 +40,7 @@ public static class PipelineGateway
         var route = await runner.FindAsync(name, ct);
         if (route is null)
         {
-            return GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found");
+            return ApiResults.V2Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found");
         }
 
         string[] versions = route.LiveVersion is int v ? [v.ToString(CultureInfo.InvariantCulture)] : [];
@@ -51,8 +52,8 @@ public static class PipelineGateway
         var route = await runner.FindAsync(name, ct);
         return route switch
         {
-            null => GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found"),
-            { Graph: null } => GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"pipeline '{name}' is not live: {route.Reason}"),
+            null => ApiResults.V2Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found"),
+            { Graph: null } => ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"pipeline '{name}' is not live: {route.Reason}"),
             _ => TypedResults.Ok(),
         };
     }
@@ -72,7 +73,7 @@ public static class PipelineGateway
         // An unknown pipeline is 404 whatever the body holds.
         if (await runner.FindAsync(name, http.RequestAborted) is null)
         {
-            await GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found").ExecuteAsync(http);
+            await ApiResults.V2Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found").ExecuteAsync(http);
             return;
         }
 
@@ -81,12 +82,12 @@ public static class PipelineGateway
             return;
         }
 
-        var run = await runner.RunAsync(name, request, requestId, AuthApi.CallerName(http.User) ?? "anonymous", http.RequestAborted);
+        var run = await runner.RunAsync(name, request, requestId, CallerIdentity.Name(http.User) ?? "anonymous", http.RequestAborted);
         if (run.Response is null)
         {
             if (!http.RequestAborted.IsCancellationRequested)
             {
-                await GatewayApi.Error(run.Status, run.Error ?? "the pipeline failed").ExecuteAsync(http);
+                await ApiResults.V2Error(run.Status, run.Error ?? "the pipeline failed").ExecuteAsync(http);
             }
 
             return;
@@ -129,18 +130,18 @@ public static class PipelineGateway
         }
         catch (InferenceProtocolException e)
         {
-            await GatewayApi.Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
+            await ApiResults.V2Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
             return null;
         }
         catch (BadHttpRequestException e)
         {
-            await GatewayApi.Error(e.StatusCode, e.Message).ExecuteAsync(http);
+            await ApiResults.V2Error(e.StatusCode, e.Message).ExecuteAsync(http);
             return null;
         }
 
         if (request is null)
         {
-            await GatewayApi.Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {limit / (1024 * 1024)} MiB").ExecuteAsync(http);
+            await ApiResults.V2Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {limit / (1024 * 1024)} MiB").ExecuteAsync(http);
         }
 
         return request;

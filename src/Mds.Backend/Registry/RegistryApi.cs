@@ -17,6 +17,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Npgsql;
+using static Mds.Backend.Http.ApiResults;
 
 namespace Mds.Backend.Registry;
 
@@ -239,7 +240,7 @@ public static partial class RegistryApi
                     InputsJson = RegistryMapping.ToJson(schema!.Inputs), OutputsJson = RegistryMapping.ToJson(schema.Outputs),
                     FeatureNames = schema.FeatureNames?.ToList(), Classes = schema.Classes?.ToList(), FileInfoJson = RegistryMapping.ToJson(schema.File),
                     ImagePreprocessingJson = imageSettings is null ? null : RegistryMapping.ToJson(imageSettings),
-                    CreatedAt = now, CreatedBy = AuthApi.CallerName(caller),
+                    CreatedAt = now, CreatedBy = CallerIdentity.Name(caller),
                 };
                 s.Db.ModelVersions.Add(version);
                 await s.Db.SaveChangesAsync(ct);
@@ -546,6 +547,4 @@ public static partial class RegistryApi
 
     private static ProblemHttpResult NotFoundModel(string name, int? version = null) =>
         TypedResults.Problem(version is null ? $"Model '{name}' does not exist." : $"Model '{name}' has no version {version}.", statusCode: StatusCodes.Status404NotFound);
-
-    internal static ProblemHttpResult Bad(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest);
 }
