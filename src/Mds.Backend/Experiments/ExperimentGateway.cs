@@ -109,7 +109,7 @@ public static class ExperimentGateway
         }
 
         long limit = (long)http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyMb * 1024 * 1024;
-        if (await PipelineGateway.ReadRequestOrAnswerAsync(http, limit) is not { } request)
+        if (await V2Bodies.ReadRequestOrAnswerAsync(http, limit) is not { } request)
         {
             return;
         }
@@ -125,7 +125,7 @@ public static class ExperimentGateway
             return;
         }
 
-        await PipelineGateway.WriteResponseAsync(http, request, answer.Response);
+        await V2Bodies.WriteResponseAsync(http, request, answer.Response);
         await http.Response.CompleteAsync(); // the caller has its answer before any mirror work is queued
         runner.OfferMirror(route, request, requestId, caller);
     }
