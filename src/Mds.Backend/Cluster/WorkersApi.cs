@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
-using Mds.Backend.Gateway;
 using Mds.Backend.Registry;
 using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
@@ -17,12 +16,11 @@ using Microsoft.Extensions.Options;
 namespace Mds.Backend.Cluster;
 
 /// <summary>Handler dependencies of the cluster endpoints.</summary>
-public sealed class ClusterServices(MdsDbContext db, ReconcileSignal reconcile, RoutingTable routing, IOptions<SchedulerOptions> scheduler, TimeProvider clock, WorkerOrdersQueue orders, HeartbeatMisses misses)
+public sealed class ClusterServices(MdsDbContext db, ClusterChanged changed, IOptions<SchedulerOptions> scheduler, TimeProvider clock, WorkerOrdersQueue orders, HeartbeatMisses misses)
 {
     public HeartbeatMisses Misses { get; } = misses;
     public MdsDbContext Db { get; } = db;
-    public ReconcileSignal Reconcile { get; } = reconcile;
-    public RoutingTable Routing { get; } = routing;
+    public ClusterChanged Changed { get; } = changed;
     public SchedulerOptions Scheduler { get; } = scheduler.Value;
     public TimeProvider Clock { get; } = clock;
     public WorkerOrdersQueue Orders { get; } = orders;
@@ -127,7 +125,7 @@ public static partial class WorkersApi
 
         // A (re)started worker holds nothing it failed before; let the planner try it again.
         await s.Db.Replicas.Where(r => r.WorkerId == worker.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync();
-        s.Reconcile.Request();
+        await s.Changed.RaiseAsync(CancellationToken.None);
         return TypedResults.Ok(new WorkerRegistered(worker.Id, ClusterNames.QueueFor(worker.Id), (int)s.Scheduler.HeartbeatInterval.TotalMilliseconds, credential));
     }
 
@@ -254,7 +252,7 @@ public static partial class WorkersApi
 
         if (changed)
         {
-            s.Reconcile.Request();
+            await s.Changed.RaiseAsync(CancellationToken.None);
         }
 
         return TypedResults.Ok();
@@ -281,7 +279,7 @@ public static partial class WorkersApi
 
         worker.State = state;
         await s.Db.SaveChangesAsync();
-        s.Reconcile.Request();
+        await s.Changed.RaiseAsync(CancellationToken.None);
         return TypedResults.Ok(ToDto(await WorkersWithReplicas(s.Db).SingleAsync(w => w.Id == id)));
     }
 
@@ -344,8 +342,7 @@ public static partial class WorkersApi
         await s.Db.SaveChangesAsync();
         if (report.State != ReplicaStates.Loading)
         {
-            await s.Routing.RefreshAsync(CancellationToken.None);
-            s.Reconcile.Request();
+            await s.Changed.RaiseAsync(CancellationToken.None);
         }
 
         return TypedResults.NoContent();

@@ -23,6 +23,7 @@ public static class GatewayApi
     {
         services.AddHttpForwarder();
         services.AddSingleton<RoutingTable>();
+        services.AddSingleton<Cluster.IClusterChangeListener, RoutingTableListener>();
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();

@@ -3,7 +3,6 @@ using System.Text.RegularExpressions;
 using Mds.Backend.Auth;
 using Mds.Backend.Cluster;
 using Mds.Backend.Data;
-using Mds.Backend.Gateway;
 using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
 using Mds.Contracts.Cluster;
@@ -22,14 +21,13 @@ using static Mds.Backend.Http.ApiResults;
 namespace Mds.Backend.Registry;
 
 /// <summary>Handler dependencies of the registry endpoints.</summary>
-public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ReconcileSignal reconcile, RoutingTable routing, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log, OnnxInspector inspector)
+public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ClusterChanged changed, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log, OnnxInspector inspector)
 {
     public OnnxInspector Inspector { get; } = inspector;
     public MdsDbContext Db { get; } = db;
     public ArtifactStore Store { get; } = store;
     public RegistryOptions Options { get; } = options.Value;
-    public ReconcileSignal Reconcile { get; } = reconcile;
-    public RoutingTable Routing { get; } = routing;
+    public ClusterChanged Changed { get; } = changed;
     public WorkerOrdersQueue Orders { get; } = orders;
     public TimeProvider Clock { get; } = clock;
     public ILogger Log { get; } = log;
@@ -258,8 +256,7 @@ public static partial class RegistryApi
                     return TypedResults.Problem("The model file could not be stored; try again.", statusCode: StatusCodes.Status500InternalServerError);
                 }
 
-                s.Reconcile.Request();
-                await s.Routing.RefreshAsync(ct);
+                await s.Changed.RaiseAsync(ct);
                 s.Log.LogInformation("Model {Model} version {Version} uploaded ({Bytes} bytes, sha256 {Sha})", name, next, file.SizeBytes, file.Sha256);
                 return TypedResults.Created($"/api/models/{name}/versions/{next}", RegistryMapping.ToDto(version, model, null));
             }
@@ -329,7 +326,7 @@ public static partial class RegistryApi
         await s.Db.SaveChangesAsync();
 
         // The routing table forgets the version before its replicas are told to unload, so no request chases them.
-        await s.Routing.RefreshAsync(CancellationToken.None);
+        await s.Changed.RaiseAsync(CancellationToken.None);
         foreach (var (workerId, replicaId) in unload)
         {
             s.Orders.Unload(workerId, replicaId);
@@ -377,7 +374,7 @@ public static partial class RegistryApi
 
         model.LiveVersionId = v.Id;
         await s.Db.SaveChangesAsync();
-        await s.Routing.RefreshAsync(CancellationToken.None);
+        await s.Changed.RaiseAsync(CancellationToken.None);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh));
     }
@@ -397,7 +394,7 @@ public static partial class RegistryApi
         int forgotten = await s.Db.Replicas.Where(r => r.ModelVersionId == v.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync();
         v.PendingReason = null;
         await s.Db.SaveChangesAsync();
-        s.Reconcile.Request();
+        await s.Changed.RaiseAsync(CancellationToken.None);
         s.Log.LogInformation("Model {Model} version {Version}: retry asked; {Failed} failed replicas forgotten", name, version, forgotten);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
         return TypedResults.Accepted($"/api/models/{name}/versions/{version}", RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
@@ -430,7 +427,7 @@ public static partial class RegistryApi
         (v.Replicas, v.MinReplicas, v.MaxReplicas) = (request.Replicas, request.MinReplicas, request.MaxReplicas);
         (v.LoadHighSince, v.LoadLowSince, v.LastScaledAt) = (null, null, s.Clock.GetUtcNow());
         await s.Db.SaveChangesAsync();
-        s.Reconcile.Request();
+        await s.Changed.RaiseAsync(CancellationToken.None);
         s.Log.LogInformation("Model {Model} version {Version} scaled to {Replicas} replicas (autoscale {Min}..{Max})", name, version, v.Replicas, v.MinReplicas, v.MaxReplicas);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
