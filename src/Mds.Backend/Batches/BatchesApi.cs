@@ -87,9 +87,9 @@ public static class BatchesApi
     }
 
     private static async Task<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>> CreateForModel(
-        string name, HttpContext http, ClaimsPrincipal caller, [FromServices] BatchServices s)
+        string name, HttpContext http, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var model = await s.Db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.ReplicaList).SingleOrDefaultAsync(m => m.Name == name);
+        var model = await s.Db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.ReplicaList).SingleOrDefaultAsync(m => m.Name == name, ct);
         if (model is null)
         {
             return Problem(StatusCodes.Status404NotFound, $"Model '{name}' does not exist.");
@@ -254,17 +254,17 @@ public static class BatchesApi
         if (info.Rows > s.Options.SyncMaxRows)
         {
             string jobId = s.Jobs.Enqueue<BatchJob>(BatchJob.Queue, j => j.RunAsync(batch.Id, CancellationToken.None));
-            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteUpdateAsync(u => u.SetProperty(b => b.JobId, jobId));
+            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteUpdateAsync(u => u.SetProperty(b => b.JobId, jobId), CancellationToken.None); // the job is enqueued: record it whatever the caller does
             batch.JobId = jobId;
             return TypedResults.Accepted(location, ToDto(batch));
         }
 
         bool succeeded = await s.Scorer.ScoreAsync(batch.Id, waitForReplicas: false, http.RequestAborted);
-        var scored = await s.Db.Set<Batch>().AsNoTracking().SingleAsync(b => b.Id == batch.Id);
+        var scored = await s.Db.Set<Batch>().AsNoTracking().SingleAsync(b => b.Id == batch.Id, CancellationToken.None);
         if (!succeeded)
         {
             // Nothing half-done is kept for a request that failed while the caller waited: the reason is the answer.
-            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteDeleteAsync();
+            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteDeleteAsync(CancellationToken.None);
             s.Files.Delete(batch.Id);
             return Problem(BatchScorer.IsRefusal(scored.Error) ? StatusCodes.Status400BadRequest : StatusCodes.Status503ServiceUnavailable,
                 $"The rows could not be scored: {scored.Error}.");
@@ -298,7 +298,7 @@ public static class BatchesApi
         return live is null ? (null, Problem(StatusCodes.Status404NotFound, $"Model '{model.Name}' has no versions.")) : (live, null);
     }
 
-    private static async Task<Ok<List<BatchDto>>> List(ClaimsPrincipal caller, [FromServices] BatchServices s, string? model = null, string? pipeline = null, int limit = 50)
+    private static async Task<Ok<List<BatchDto>>> List(ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct, string? model = null, string? pipeline = null, int limit = 50)
     {
         var query = Visible(s.Db, caller);
         if (!string.IsNullOrWhiteSpace(model))
@@ -311,19 +311,19 @@ public static class BatchesApi
             query = query.Where(b => b.PipelineName == pipeline);
         }
 
-        var batches = await query.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id).Take(Math.Clamp(limit, 1, 500)).ToListAsync();
+        var batches = await query.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id).Take(Math.Clamp(limit, 1, 500)).ToListAsync(ct);
         return TypedResults.Ok(batches.Select(ToDto).ToList());
     }
 
-    private static async Task<Results<Ok<BatchDto>, ProblemHttpResult>> Get(long id, ClaimsPrincipal caller, [FromServices] BatchServices s)
+    private static async Task<Results<Ok<BatchDto>, ProblemHttpResult>> Get(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id);
+        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id, ct);
         return batch is null ? NoBatch(id) : TypedResults.Ok(ToDto(batch));
     }
 
-    private static async Task<Results<Ok<BatchRowsDto>, ProblemHttpResult>> Rows(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, int offset = 0, int limit = 50)
+    private static async Task<Results<Ok<BatchRowsDto>, ProblemHttpResult>> Rows(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct, int offset = 0, int limit = 50)
     {
-        var (batch, problem) = await FinishedAsync(id, caller, s);
+        var (batch, problem) = await FinishedAsync(id, caller, s, ct);
         if (batch is null)
         {
             return problem!;
@@ -340,9 +340,9 @@ public static class BatchesApi
         return TypedResults.Ok(new BatchRowsDto(batch.Columns, page, offset, batch.TotalRows));
     }
 
-    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> Download(long id, ClaimsPrincipal caller, [FromServices] BatchServices s)
+    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> Download(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var (batch, problem) = await FinishedAsync(id, caller, s);
+        var (batch, problem) = await FinishedAsync(id, caller, s, ct);
         if (batch is null)
         {
             return problem!;
@@ -353,15 +353,15 @@ public static class BatchesApi
         return TypedResults.File(File.OpenRead(s.Files.ResultOf(id)), "text/csv; charset=utf-8", download);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(long id, ClaimsPrincipal caller, [FromServices] BatchServices s)
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id);
+        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id, ct);
         if (batch is null)
         {
             return NoBatch(id);
         }
 
-        await s.Db.Set<Batch>().Where(b => b.Id == id).ExecuteDeleteAsync();
+        await s.Db.Set<Batch>().Where(b => b.Id == id).ExecuteDeleteAsync(ct);
         if (batch.JobId is { } jobId && batch.State is BatchStates.Queued)
         {
             s.Jobs.Delete(jobId); // a running one sees its row gone at its next progress report and stops
@@ -375,9 +375,9 @@ public static class BatchesApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<(Batch? Batch, ProblemHttpResult? Problem)> FinishedAsync(long id, ClaimsPrincipal caller, BatchServices s)
+    private static async Task<(Batch? Batch, ProblemHttpResult? Problem)> FinishedAsync(long id, ClaimsPrincipal caller, BatchServices s, CancellationToken ct)
     {
-        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id);
+        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id, ct);
         if (batch is null)
         {
             return (null, NoBatch(id));
