@@ -16,6 +16,7 @@ using Mds.Backend.Monitoring;
 using Mds.Backend.Outliers;
 using Mds.Backend.Pipelines;
 using Mds.Backend.Registry;
+using Mds.Backend.Scheduling;
 using Mds.Backend.Streams;
 using Mds.ServiceDefaults;
 
@@ -26,6 +27,8 @@ builder.AddMdsDefaults("mds-backend");
 builder.AddMdsData();
 builder.AddMdsAuth();
 builder.AddRegistry();
+builder.AddCluster();
+builder.AddScheduling();
 builder.AddDatasets();
 builder.AddBatches();
 builder.AddImages();

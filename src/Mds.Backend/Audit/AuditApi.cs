@@ -33,7 +33,7 @@ public static class AuditApi
     }
 
     private static async Task<Results<Ok<InferenceRecordPageDto>, ProblemHttpResult>> Search(
-        MdsDbContext db, ClaimsPrincipal caller, string? model = null, int? version = null, string? status = null, DateTimeOffset? from = null, DateTimeOffset? to = null,
+        MdsDbContext db, ClaimsPrincipal caller, CancellationToken ct, string? model = null, int? version = null, string? status = null, DateTimeOffset? from = null, DateTimeOffset? to = null,
         string? requestId = null, bool? outliers = null, int skip = 0, int take = 50, string? before = null, string? experiment = null, string? candidate = null)
     {
         if (skip < 0 || take < 1)
@@ -126,7 +126,7 @@ public static class AuditApi
         var rows = await query.OrderByDescending(r => r.Time).ThenByDescending(r => r.Id).Skip(skip).Take(n + 1)
             .Select(r => new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
                 r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier, r.Experiment, r.Candidate, r.Mirror))
-            .ToListAsync();
+            .ToListAsync(ct);
         var page = rows.Take(n).Select(Scored).ToList();
         string? next = rows.Count > n ? CursorOf(page[^1].Time, page[^1].Id) : null;
         return TypedResults.Ok(new InferenceRecordPageDto(page, skip, rows.Count > n, next));
@@ -150,19 +150,19 @@ public static class AuditApi
             : null;
     }
 
-    private static async Task<Results<Ok<InferenceRecordDto>, ProblemHttpResult>> Get(Guid id, ClaimsPrincipal caller, MdsDbContext db)
+    private static async Task<Results<Ok<InferenceRecordDto>, ProblemHttpResult>> Get(Guid id, ClaimsPrincipal caller, MdsDbContext db, CancellationToken ct)
     {
-        var r = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).VisibleTo(caller).FirstOrDefaultAsync();
+        var r = await db.Set<InferenceRecord>().AsNoTracking().WithId(id).VisibleTo(caller).FirstOrDefaultAsync(ct);
         if (r is null)
         {
             return TypedResults.Problem($"Inference record {id} does not exist (or is past retention).", statusCode: StatusCodes.Status404NotFound);
         }
 
         var feedback = await db.Set<PredictionFeedback>().AsNoTracking().Where(x => x.RequestId == r.RequestId && x.Model.Name == r.ModelName)
-            .OrderBy(x => x.CreatedAt).ToListAsync();
+            .OrderBy(x => x.CreatedAt).ToListAsync(ct);
         var summary = new InferenceRecordSummaryDto(r.Id, r.Time, r.RequestId, r.ModelName, r.Version, r.Worker, r.Status, r.LatencyMs,
             r.Caller, r.TraceId, r.Error, r.OutlierScore, r.IsOutlier, r.Experiment, r.Candidate, r.Mirror);
-        return TypedResults.Ok(new InferenceRecordDto(Scored(summary), Parse(r.Request), Parse(r.Response), [.. feedback.Select(x => FeedbackApi.ToDto(x, r.ModelName))]));
+        return TypedResults.Ok(new InferenceRecordDto(Scored(summary), Parse(r.Request), Parse(r.Response), [.. feedback.Select(x => FeedbackMapping.ToDto(x, r.ModelName))]));
     }
 
     // The outlier scorer marks records without readable rows with NaN (so it does not read them again): no score.

@@ -46,5 +46,5 @@ public static class RecordOwnership
     }
 
     // Names are e-mail addresses (no spaces), so " by alice@x" ends only alice's batch callers.
-    private static string OwnSuffix(ClaimsPrincipal user) => " by " + (AuthApi.CallerName(user) ?? "\u0000");
+    private static string OwnSuffix(ClaimsPrincipal user) => " by " + (CallerIdentity.Name(user) ?? "\u0000");
 }

@@ -82,7 +82,7 @@ public static class AuthApi
 
     private static async Task<Results<NoContent, ProblemHttpResult>> SignOut(ClaimsPrincipal caller, UserManager<MdsUser> users, SessionStamps stamps)
     {
-        if (await users.FindByIdAsync(UserId(caller) ?? "") is not { } user)
+        if (await users.FindByIdAsync(CallerIdentity.UserId(caller) ?? "") is not { } user)
         {
             return TypedResults.Problem("Only a person can sign out.", statusCode: StatusCodes.Status400BadRequest);
         }
@@ -104,7 +104,7 @@ public static class AuthApi
             return TypedResults.Problem("The current and the new password are required.", statusCode: StatusCodes.Status400BadRequest);
         }
 
-        if (await users.FindByIdAsync(UserId(caller) ?? "") is not { } user)
+        if (await users.FindByIdAsync(CallerIdentity.UserId(caller) ?? "") is not { } user)
         {
             return TypedResults.Problem("Only a person has a password.", statusCode: StatusCodes.Status400BadRequest);
         }
@@ -172,9 +172,9 @@ public static class AuthApi
         TypedResults.Problem(string.Join(" ", result.Errors.Select(e => e.Description)), statusCode: StatusCodes.Status400BadRequest);
 
     private static async Task<Results<Created<CreatedApiKey>, ProblemHttpResult>> CreateKey(
-        CreateApiKeyRequest? request, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock)
+        CreateApiKeyRequest? request, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock, CancellationToken ct)
     {
-        string? userId = UserId(caller);
+        string? userId = CallerIdentity.UserId(caller);
         if (userId is null)
         {
             return TypedResults.Problem("API keys belong to a person; sign in with a token to create one.", statusCode: StatusCodes.Status400BadRequest);
@@ -200,32 +200,32 @@ public static class AuthApi
         var (key, prefix) = ApiKeyAuthenticationHandler.NewKey();
         var entity = new ApiKey { UserId = userId, Name = name, Prefix = prefix, KeyHash = ApiKeyAuthenticationHandler.Hash(key), CreatedAt = now, ExpiresAt = request?.ExpiresAt };
         db.ApiKeys.Add(entity);
-        await db.SaveChangesAsync();
+        await db.SaveChangesAsync(ct);
         return TypedResults.Created($"/api/keys/{entity.Id}", new CreatedApiKey(entity.Id, name, key, prefix, entity.CreatedAt, entity.ExpiresAt));
     }
 
-    private static async Task<Ok<List<ApiKeyDto>>> ListKeys(ClaimsPrincipal caller, MdsDbContext db)
+    private static async Task<Ok<List<ApiKeyDto>>> ListKeys(ClaimsPrincipal caller, MdsDbContext db, CancellationToken ct)
     {
-        string? userId = UserId(caller);
+        string? userId = CallerIdentity.UserId(caller);
         var keys = await db.ApiKeys.Where(k => k.UserId == userId && k.RevokedAt == null).OrderBy(k => k.Id)
-            .Select(k => new ApiKeyDto(k.Id, k.Name, k.Prefix, k.CreatedAt, k.LastUsedAt, k.ExpiresAt)).ToListAsync();
+            .Select(k => new ApiKeyDto(k.Id, k.Name, k.Prefix, k.CreatedAt, k.LastUsedAt, k.ExpiresAt)).ToListAsync(ct);
         return TypedResults.Ok(keys);
     }
 
-    private static async Task<Results<NoContent, NotFound>> RevokeKey(long id, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock, CredentialCache cache)
+    private static async Task<Results<NoContent, NotFound>> RevokeKey(long id, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock, CredentialCache cache, CancellationToken ct)
     {
-        string? userId = UserId(caller);
+        string? userId = CallerIdentity.UserId(caller);
         var now = clock.GetUtcNow();
         int n = await db.ApiKeys.Where(k => k.Id == id && k.UserId == userId && k.RevokedAt == null)
-            .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now));
+            .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now), ct);
         cache.Clear(); // the key stops working now, not when its cached principal expires
         return n == 0 ? TypedResults.NotFound() : TypedResults.NoContent();
     }
 
-    private static async Task<Ok<List<UserDto>>> ListUsers(UserManager<MdsUser> users)
+    private static async Task<Ok<List<UserDto>>> ListUsers(UserManager<MdsUser> users, CancellationToken ct)
     {
         var list = new List<UserDto>();
-        foreach (var u in await users.Users.OrderBy(u => u.Email).ToListAsync())
+        foreach (var u in await users.Users.OrderBy(u => u.Email).ToListAsync(ct))
         {
             list.Add(new UserDto(u.Id, u.Email ?? "", [.. await users.GetRolesAsync(u)]));
         }
@@ -304,7 +304,7 @@ public static class AuthApi
             return NoUser(id);
         }
 
-        if (user.Id == UserId(caller))
+        if (user.Id == CallerIdentity.UserId(caller))
         {
             return TypedResults.Problem("You cannot delete yourself.", statusCode: StatusCodes.Status400BadRequest);
         }
@@ -325,12 +325,4 @@ public static class AuthApi
     private static async Task<bool> IsLastAdminAsync(UserManager<MdsUser> users) => (await users.GetUsersInRoleAsync(Roles.Admin)).Count <= 1;
 
     private static ProblemHttpResult NoUser(string id) => TypedResults.Problem($"User '{id}' does not exist.", statusCode: StatusCodes.Status404NotFound);
-
-    /// <summary>The signed-in person's id, from a JWT (<c>sub</c>) or an API key.</summary>
-    internal static string? UserId(ClaimsPrincipal caller) =>
-        caller.FindFirstValue("sub") ?? caller.FindFirstValue(ClaimTypes.NameIdentifier);
-
-    /// <summary>The caller's display name for audit fields.</summary>
-    internal static string? CallerName(ClaimsPrincipal caller) =>
-        caller.FindFirstValue("email") ?? caller.FindFirstValue(ClaimTypes.Name);
 }

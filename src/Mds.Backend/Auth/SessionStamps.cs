@@ -29,7 +29,7 @@ public sealed class SessionStamps(IServiceScopeFactory scopes, IOptions<SessionO
     public async ValueTask<bool> IsCurrentAsync(ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(principal);
-        string? userId = AuthApi.UserId(principal);
+        string? userId = CallerIdentity.UserId(principal);
         string? stamp = principal.FindFirstValue(ClaimType);
         if (userId is null || string.IsNullOrEmpty(stamp))
         {

@@ -6,6 +6,7 @@ using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Gateway;
+using Mds.Backend.Http;
 using Mds.Backend.Images;
 using Mds.Backend.Limits;
 using Mds.Backend.Pipelines;
@@ -96,9 +97,9 @@ public static class BatchesApi
     ];
 
     private static async Task<Results<Created<BatchDto>, Accepted<BatchDto>, ProblemHttpResult>> CreateForModel(
-        string name, HttpContext http, ClaimsPrincipal caller, [FromServices] BatchServices s)
+        string name, HttpContext http, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var model = await s.Db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.ReplicaList).SingleOrDefaultAsync(m => m.Name == name);
+        var model = await s.Db.Models.AsNoTracking().Include(m => m.Versions).ThenInclude(v => v.ReplicaList).SingleOrDefaultAsync(m => m.Name == name, ct);
         if (model is null)
         {
             return Problem(StatusCodes.Status404NotFound, $"Model '{name}' does not exist.");
@@ -122,7 +123,7 @@ public static class BatchesApi
             {
                 if (RegistryMapping.ImagePreprocessingOf(version) is null)
                 {
-                    return RegistryApi.Bad($"Model '{name}' version {version.Version} has no image preprocessing yet; set it with PUT /api/models/{name}/versions/{version.Version}/preprocessing.");
+                    return ApiResults.Bad($"Model '{name}' version {version.Version} has no image preprocessing yet; set it with PUT /api/models/{name}/versions/{version.Version}/preprocessing.");
                 }
 
                 target = new NewBatch("model", $"Model '{name}' version {version.Version}", version.Id, null, null, name, version.Version,
@@ -135,7 +136,7 @@ public static class BatchesApi
             }
             else
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular models ({TabularCsv.Rule}) and image models (a zip of images); '{name}' version {version.Version} is neither.");
+                return ApiResults.Bad($"Batch predictions are for tabular models ({TabularCsv.Rule}) and image models (a zip of images); '{name}' version {version.Version} is neither.");
             }
 
             return await AcceptAsync(target, fields, staged, http, caller, s, async () =>
@@ -177,12 +178,12 @@ public static class BatchesApi
             string? given = fields.GetValueOrDefault("version") ?? http.Request.Query["version"].FirstOrDefault();
             if (!string.IsNullOrWhiteSpace(given) && given.Trim() != live.ToString(CultureInfo.InvariantCulture))
             {
-                return RegistryApi.Bad($"A pipeline's rows are scored by its live version ({live}); version '{given}' cannot be chosen.");
+                return ApiResults.Bad($"A pipeline's rows are scored by its live version ({live}); version '{given}' cannot be chosen.");
             }
 
             if (TabularCsv.LayoutOf(route.Inputs, null) is null && TabularCsv.InputOf(route.Inputs) is null)
             {
-                return RegistryApi.Bad($"Batch predictions are for tabular pipelines: {TabularCsv.Rule}; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
+                return ApiResults.Bad($"Batch predictions are for tabular pipelines: {TabularCsv.Rule}; pipeline '{name}' version {live} takes {Describe(route.Inputs)}.");
             }
 
             var target = new NewBatch("pipeline", $"Pipeline '{name}' version {live}", null, route.Id, name, name + PipelineRunner.ModelSuffix, live,
@@ -197,7 +198,7 @@ public static class BatchesApi
     /// </summary>
     private static async Task<ProblemHttpResult?> OverQuotaAsync(ClaimsPrincipal caller, BatchServices s, CancellationToken ct)
     {
-        string me = AuthApi.CallerName(caller) ?? "unknown";
+        string me = CallerIdentity.Name(caller) ?? "unknown";
         int stored = await s.Db.Set<Batch>().CountAsync(b => b.CreatedBy == me, ct);
         return stored < s.Options.MaxStoredPerUser ? null : Problem(StatusCodes.Status409Conflict,
             $"You keep {stored} batches, the most one user may store ({s.Options.MaxStoredPerUser}); delete some (DELETE /api/batches/{{id}}) before uploading more.");
@@ -214,7 +215,7 @@ public static class BatchesApi
     {
         if (staged is null || staged.SizeBytes == 0)
         {
-            return RegistryApi.Bad(target.Images ? "'file' is required: a zip of image files." : "'file' is required: a CSV with a header row.");
+            return ApiResults.Bad(target.Images ? "'file' is required: a zip of image files." : "'file' is required: a CSV with a header row.");
         }
 
         (int Rows, string? LabelColumn) info;
@@ -226,7 +227,7 @@ public static class BatchesApi
             }
             catch (ImageRejectedException e)
             {
-                return RegistryApi.Bad($"The zip of images cannot be used: {e.Message}.");
+                return ApiResults.Bad($"The zip of images cannot be used: {e.Message}.");
             }
         }
         else
@@ -235,7 +236,7 @@ public static class BatchesApi
             var (csv, error) = TabularCsv.Check(staged.Path, target.Inputs, target.FeatureNames, labelColumn);
             if (csv is null)
             {
-                return RegistryApi.Bad($"The file does not fit the {target.Kind}: " + error + ".");
+                return ApiResults.Bad($"The file does not fit the {target.Kind}: " + error + ".");
             }
 
             info = (csv.Rows, csv.LabelColumn);
@@ -252,7 +253,7 @@ public static class BatchesApi
             ModelName = target.ModelName, Version = target.Version, State = BatchStates.Queued,
             FileName = string.IsNullOrWhiteSpace(staged.FileName) ? (target.Images ? "images.zip" : "batch.csv") : staged.FileName[..Math.Min(staged.FileName.Length, 256)],
             SizeBytes = staged.SizeBytes, TotalRows = info.Rows, LabelColumn = info.LabelColumn,
-            CreatedBy = AuthApi.CallerName(caller) ?? "unknown", CreatedAt = s.Clock.GetUtcNow(),
+            CreatedBy = CallerIdentity.Name(caller) ?? "unknown", CreatedAt = s.Clock.GetUtcNow(),
         };
         s.Db.Add(batch);
         await s.Db.SaveChangesAsync(http.RequestAborted);
@@ -263,17 +264,17 @@ public static class BatchesApi
         if (info.Rows > s.Options.SyncMaxRows)
         {
             string jobId = s.Jobs.Enqueue<BatchJob>(BatchJob.Queue, j => j.RunAsync(batch.Id, CancellationToken.None));
-            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteUpdateAsync(u => u.SetProperty(b => b.JobId, jobId));
+            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteUpdateAsync(u => u.SetProperty(b => b.JobId, jobId), CancellationToken.None); // the job is enqueued: record it whatever the caller does
             batch.JobId = jobId;
             return TypedResults.Accepted(location, ToDto(batch));
         }
 
         bool succeeded = await s.Scorer.ScoreAsync(batch.Id, waitForReplicas: false, http.RequestAborted);
-        var scored = await s.Db.Set<Batch>().AsNoTracking().SingleAsync(b => b.Id == batch.Id);
+        var scored = await s.Db.Set<Batch>().AsNoTracking().SingleAsync(b => b.Id == batch.Id, CancellationToken.None);
         if (!succeeded)
         {
             // Nothing half-done is kept for a request that failed while the caller waited: the reason is the answer.
-            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteDeleteAsync();
+            await s.Db.Set<Batch>().Where(b => b.Id == batch.Id).ExecuteDeleteAsync(CancellationToken.None);
             s.Files.Delete(batch.Id);
             return Problem(BatchScorer.IsRefusal(scored.Error) ? StatusCodes.Status400BadRequest : StatusCodes.Status503ServiceUnavailable,
                 $"The rows could not be scored: {scored.Error}.");
@@ -294,7 +295,7 @@ public static class BatchesApi
         {
             if (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out int number))
             {
-                return (null, RegistryApi.Bad($"'version' must be a version number; '{given}' is not."));
+                return (null, ApiResults.Bad($"'version' must be a version number; '{given}' is not."));
             }
 
             var named = model.Versions.FirstOrDefault(v => v.Version == number);
@@ -307,7 +308,7 @@ public static class BatchesApi
         return live is null ? (null, Problem(StatusCodes.Status404NotFound, $"Model '{model.Name}' has no versions.")) : (live, null);
     }
 
-    private static async Task<Ok<List<BatchDto>>> List(ClaimsPrincipal caller, [FromServices] BatchServices s, string? model = null, string? pipeline = null, int limit = 50)
+    private static async Task<Ok<List<BatchDto>>> List(ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct, string? model = null, string? pipeline = null, int limit = 50)
     {
         var query = Visible(s.Db, caller);
         if (!string.IsNullOrWhiteSpace(model))
@@ -320,19 +321,19 @@ public static class BatchesApi
             query = query.Where(b => b.PipelineName == pipeline);
         }
 
-        var batches = await query.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id).Take(Math.Clamp(limit, 1, 500)).ToListAsync();
+        var batches = await query.OrderByDescending(b => b.CreatedAt).ThenByDescending(b => b.Id).Take(Math.Clamp(limit, 1, 500)).ToListAsync(ct);
         return TypedResults.Ok(batches.Select(ToDto).ToList());
     }
 
-    private static async Task<Results<Ok<BatchDto>, ProblemHttpResult>> Get(long id, ClaimsPrincipal caller, [FromServices] BatchServices s)
+    private static async Task<Results<Ok<BatchDto>, ProblemHttpResult>> Get(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id);
+        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id, ct);
         return batch is null ? NoBatch(id) : TypedResults.Ok(ToDto(batch));
     }
 
-    private static async Task<Results<Ok<BatchRowsDto>, ProblemHttpResult>> Rows(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, int offset = 0, int limit = 50)
+    private static async Task<Results<Ok<BatchRowsDto>, ProblemHttpResult>> Rows(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct, int offset = 0, int limit = 50)
     {
-        var (batch, problem) = await FinishedAsync(id, caller, s);
+        var (batch, problem) = await FinishedAsync(id, caller, s, ct);
         if (batch is null)
         {
             return problem!;
@@ -340,7 +341,7 @@ public static class BatchesApi
 
         if (offset < 0 || limit < 1)
         {
-            return RegistryApi.Bad("'offset' must be 0 or more and 'limit' 1 or more.");
+            return ApiResults.Bad("'offset' must be 0 or more and 'limit' 1 or more.");
         }
 
         using var reader = new StreamReader(s.Files.ResultOf(id));
@@ -349,9 +350,9 @@ public static class BatchesApi
         return TypedResults.Ok(new BatchRowsDto(batch.Columns, page, offset, batch.TotalRows));
     }
 
-    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> Download(long id, ClaimsPrincipal caller, [FromServices] BatchServices s)
+    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> Download(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var (batch, problem) = await FinishedAsync(id, caller, s);
+        var (batch, problem) = await FinishedAsync(id, caller, s, ct);
         if (batch is null)
         {
             return problem!;
@@ -362,15 +363,15 @@ public static class BatchesApi
         return TypedResults.File(File.OpenRead(s.Files.ResultOf(id)), "text/csv; charset=utf-8", download);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(long id, ClaimsPrincipal caller, [FromServices] BatchServices s)
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(long id, ClaimsPrincipal caller, [FromServices] BatchServices s, CancellationToken ct)
     {
-        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id);
+        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id, ct);
         if (batch is null)
         {
             return NoBatch(id);
         }
 
-        await s.Db.Set<Batch>().Where(b => b.Id == id).ExecuteDeleteAsync();
+        await s.Db.Set<Batch>().Where(b => b.Id == id).ExecuteDeleteAsync(ct);
         if (batch.JobId is { } jobId && batch.State is BatchStates.Queued)
         {
             s.Jobs.Delete(jobId); // a running one sees its row gone at its next progress report and stops
@@ -384,9 +385,9 @@ public static class BatchesApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<(Batch? Batch, ProblemHttpResult? Problem)> FinishedAsync(long id, ClaimsPrincipal caller, BatchServices s)
+    private static async Task<(Batch? Batch, ProblemHttpResult? Problem)> FinishedAsync(long id, ClaimsPrincipal caller, BatchServices s, CancellationToken ct)
     {
-        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id);
+        var batch = await Visible(s.Db, caller).SingleOrDefaultAsync(b => b.Id == id, ct);
         if (batch is null)
         {
             return (null, NoBatch(id));
@@ -417,7 +418,7 @@ public static class BatchesApi
             return all;
         }
 
-        string me = AuthApi.CallerName(caller) ?? "";
+        string me = CallerIdentity.Name(caller) ?? "";
         return all.Where(b => b.CreatedBy == me);
     }
 

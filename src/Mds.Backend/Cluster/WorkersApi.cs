@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text.RegularExpressions;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
-using Mds.Backend.Gateway;
 using Mds.Backend.Registry;
 using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
@@ -17,12 +16,11 @@ using Microsoft.Extensions.Options;
 namespace Mds.Backend.Cluster;
 
 /// <summary>Handler dependencies of the cluster endpoints.</summary>
-public sealed class ClusterServices(MdsDbContext db, ReconcileSignal reconcile, RoutingTable routing, IOptions<SchedulerOptions> scheduler, TimeProvider clock, WorkerOrdersQueue orders, HeartbeatMisses misses)
+public sealed class ClusterServices(MdsDbContext db, ClusterChanged changed, IOptions<SchedulerOptions> scheduler, TimeProvider clock, WorkerOrdersQueue orders, HeartbeatMisses misses)
 {
     public HeartbeatMisses Misses { get; } = misses;
     public MdsDbContext Db { get; } = db;
-    public ReconcileSignal Reconcile { get; } = reconcile;
-    public RoutingTable Routing { get; } = routing;
+    public ClusterChanged Changed { get; } = changed;
     public SchedulerOptions Scheduler { get; } = scheduler.Value;
     public TimeProvider Clock { get; } = clock;
     public WorkerOrdersQueue Orders { get; } = orders;
@@ -47,9 +45,9 @@ public static partial class WorkersApi
             .WithName("WorkerHeartbeat").WithSummary("A worker reports what it has loaded and how busy it is");
         workers.MapGet("/", List).RequireAuthorization(Policies.Researcher)
             .WithName("ListWorkers").WithSummary("Every worker with its state, load and replicas");
-        workers.MapPost("/{id:long}/drain", (long id, [FromServices] ClusterServices s) => SetState(id, WorkerStates.Draining, s)).RequireAuthorization(Policies.Admin)
+        workers.MapPost("/{id:long}/drain", (long id, [FromServices] ClusterServices s, CancellationToken ct) => SetState(id, WorkerStates.Draining, s, ct)).RequireAuthorization(Policies.Admin)
             .WithName("DrainWorker").WithSummary("Move this worker's replicas elsewhere (placed first, then unloaded here) and place nothing new on it");
-        workers.MapPost("/{id:long}/activate", (long id, [FromServices] ClusterServices s) => SetState(id, WorkerStates.Online, s)).RequireAuthorization(Policies.Admin)
+        workers.MapPost("/{id:long}/activate", (long id, [FromServices] ClusterServices s, CancellationToken ct) => SetState(id, WorkerStates.Online, s, ct)).RequireAuthorization(Policies.Admin)
             .WithName("ActivateWorker").WithSummary("End a drain: the worker takes replicas again");
 
         var cluster = app.MapGroup("/api/cluster").WithTags("Workers").RequireAuthorization(Policies.Worker);
@@ -66,7 +64,7 @@ public static partial class WorkersApi
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     private static partial Regex NamePattern();
 
-    private static async Task<Results<Ok<WorkerRegistered>, ProblemHttpResult>> Register(WorkerRegistration? request, ClaimsPrincipal user, [FromServices] ClusterServices s)
+    private static async Task<Results<Ok<WorkerRegistered>, ProblemHttpResult>> Register(WorkerRegistration? request, ClaimsPrincipal user, [FromServices] ClusterServices s, CancellationToken ct)
     {
         if (request is null || !NamePattern().IsMatch(request.Name ?? ""))
         {
@@ -93,7 +91,7 @@ public static partial class WorkersApi
 
         var now = s.Clock.GetUtcNow();
         long? caller = WorkerCredentialHandler.WorkerIdOf(user);
-        var worker = await s.Db.Workers.SingleOrDefaultAsync(w => w.Name == request.Name);
+        var worker = await s.Db.Workers.SingleOrDefaultAsync(w => w.Name == request.Name, ct);
         if (worker is null ? caller is not null : caller != worker.Id && worker.CredentialHash is not null)
         {
             // A worker acts only as itself; the cluster key registers only names no worker holds a credential for.
@@ -115,19 +113,19 @@ public static partial class WorkersApi
         worker.MemoryCapacityMb = request.MemoryCapacityMb;
         worker.State = worker.State == WorkerStates.Draining ? WorkerStates.Draining : WorkerStates.Online;
         worker.LastHeartbeatAt = now;
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
 
         // First registration (or after an admin's reset): the worker's own credential, bound to its id, shown once.
         string? credential = null;
         if (worker.CredentialHash is null)
         {
             (credential, worker.CredentialHash) = WorkerCredentialHandler.NewCredential(worker.Id);
-            await s.Db.SaveChangesAsync();
+            await s.Db.SaveChangesAsync(ct);
         }
 
         // A (re)started worker holds nothing it failed before; let the planner try it again.
-        await s.Db.Replicas.Where(r => r.WorkerId == worker.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync();
-        s.Reconcile.Request();
+        await s.Db.Replicas.Where(r => r.WorkerId == worker.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync(ct);
+        await s.Changed.RaiseAsync(CancellationToken.None);
         return TypedResults.Ok(new WorkerRegistered(worker.Id, ClusterNames.QueueFor(worker.Id), (int)s.Scheduler.HeartbeatInterval.TotalMilliseconds, credential));
     }
 
@@ -147,22 +145,22 @@ public static partial class WorkersApi
         return null;
     }
 
-    private static async Task<Results<Ok<WorkerRegistered>, ProblemHttpResult>> RotateCredential(long id, ClaimsPrincipal user, [FromServices] ClusterServices s)
+    private static async Task<Results<Ok<WorkerRegistered>, ProblemHttpResult>> RotateCredential(long id, ClaimsPrincipal user, [FromServices] ClusterServices s, CancellationToken ct)
     {
         if (WorkerCredentialHandler.WorkerIdOf(user) != id)
         {
             return NotYours();
         }
 
-        var worker = await s.Db.Workers.SingleAsync(w => w.Id == id);
+        var worker = await s.Db.Workers.SingleAsync(w => w.Id == id, ct);
         (string credential, worker.CredentialHash) = WorkerCredentialHandler.NewCredential(id);
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
         return TypedResults.Ok(new WorkerRegistered(id, ClusterNames.QueueFor(id), (int)s.Scheduler.HeartbeatInterval.TotalMilliseconds, credential));
     }
 
-    private static async Task<Results<NoContent, NotFound<V2Error>>> ResetCredential(long id, MdsDbContext db)
+    private static async Task<Results<NoContent, NotFound<V2Error>>> ResetCredential(long id, MdsDbContext db, CancellationToken ct)
     {
-        int changed = await db.Workers.Where(w => w.Id == id).ExecuteUpdateAsync(u => u.SetProperty(w => w.CredentialHash, (string?)null));
+        int changed = await db.Workers.Where(w => w.Id == id).ExecuteUpdateAsync(u => u.SetProperty(w => w.CredentialHash, (string?)null), ct);
         return changed == 0 ? TypedResults.NotFound(new V2Error($"worker {id} does not exist")) : TypedResults.NoContent();
     }
 
@@ -194,20 +192,20 @@ public static partial class WorkersApi
             return TypedResults.NotFound(new V2Error("not a valid API key"));
         }
 
-        return TypedResults.Ok(new ApiKeyOwner(AuthApi.CallerName(owner) ?? "", [.. owner.FindAll(ClaimTypes.Role).Select(c => c.Value)]));
+        return TypedResults.Ok(new ApiKeyOwner(CallerIdentity.Name(owner) ?? "", [.. owner.FindAll(ClaimTypes.Role).Select(c => c.Value)]));
     }
 
     private static ProblemHttpResult NotYours() =>
         TypedResults.Problem("A worker may act only on its own id and its own replicas.", statusCode: StatusCodes.Status403Forbidden);
 
-    private static async Task<Results<Ok, NotFound<V2Error>, ProblemHttpResult>> Heartbeat(long id, WorkerHeartbeat? beat, ClaimsPrincipal user, [FromServices] ClusterServices s)
+    private static async Task<Results<Ok, NotFound<V2Error>, ProblemHttpResult>> Heartbeat(long id, WorkerHeartbeat? beat, ClaimsPrincipal user, [FromServices] ClusterServices s, CancellationToken ct)
     {
         if (WorkerCredentialHandler.WorkerIdOf(user) != id)
         {
             return NotYours();
         }
 
-        var worker = await s.Db.Workers.Include(w => w.Replicas).SingleOrDefaultAsync(w => w.Id == id);
+        var worker = await s.Db.Workers.Include(w => w.Replicas).SingleOrDefaultAsync(w => w.Id == id, ct);
         if (worker is null)
         {
             return TypedResults.NotFound(new V2Error($"worker {id} is not registered"));
@@ -245,7 +243,7 @@ public static partial class WorkersApi
             }
         }
 
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
         var known = worker.Replicas.Select(r => r.Id).ToHashSet();
         foreach (var l in loaded.Values.Where(l => !known.Contains(l.ReplicaId)))
         {
@@ -254,21 +252,21 @@ public static partial class WorkersApi
 
         if (changed)
         {
-            s.Reconcile.Request();
+            await s.Changed.RaiseAsync(CancellationToken.None);
         }
 
         return TypedResults.Ok();
     }
 
-    private static async Task<Ok<List<WorkerDto>>> List(MdsDbContext db)
+    private static async Task<Ok<List<WorkerDto>>> List(MdsDbContext db, CancellationToken ct)
     {
-        var workers = await WorkersWithReplicas(db).OrderBy(w => w.Name).ToListAsync();
+        var workers = await WorkersWithReplicas(db).OrderBy(w => w.Name).ToListAsync(ct);
         return TypedResults.Ok(workers.Select(ToDto).ToList());
     }
 
-    private static async Task<Results<Ok<WorkerDto>, NotFound<V2Error>, ProblemHttpResult>> SetState(long id, string state, ClusterServices s)
+    private static async Task<Results<Ok<WorkerDto>, NotFound<V2Error>, ProblemHttpResult>> SetState(long id, string state, ClusterServices s, CancellationToken ct)
     {
-        var worker = await s.Db.Workers.SingleOrDefaultAsync(w => w.Id == id);
+        var worker = await s.Db.Workers.SingleOrDefaultAsync(w => w.Id == id, ct);
         if (worker is null)
         {
             return TypedResults.NotFound(new V2Error($"worker {id} does not exist"));
@@ -280,9 +278,9 @@ public static partial class WorkersApi
         }
 
         worker.State = state;
-        await s.Db.SaveChangesAsync();
-        s.Reconcile.Request();
-        return TypedResults.Ok(ToDto(await WorkersWithReplicas(s.Db).SingleAsync(w => w.Id == id)));
+        await s.Db.SaveChangesAsync(ct);
+        await s.Changed.RaiseAsync(CancellationToken.None);
+        return TypedResults.Ok(ToDto(await WorkersWithReplicas(s.Db).SingleAsync(w => w.Id == id, ct)));
     }
 
     private static IQueryable<Worker> WorkersWithReplicas(MdsDbContext db) =>
@@ -293,9 +291,9 @@ public static partial class WorkersApi
         w.RegisteredAt, w.LastHeartbeatAt,
         [.. w.Replicas.OrderBy(r => r.Id).Select(r => new WorkerReplicaDto(r.Id, r.ModelVersion.Model.Name, r.ModelVersion.Version, r.State))]);
 
-    private static async Task<Results<Ok<ReplicaAssignment>, NotFound<V2Error>, ProblemHttpResult>> Assignment(long id, ClaimsPrincipal user, MdsDbContext db)
+    private static async Task<Results<Ok<ReplicaAssignment>, NotFound<V2Error>, ProblemHttpResult>> Assignment(long id, ClaimsPrincipal user, MdsDbContext db, CancellationToken ct)
     {
-        var owner = await db.Replicas.Where(r => r.Id == id).Select(r => (long?)r.WorkerId).SingleOrDefaultAsync();
+        var owner = await db.Replicas.Where(r => r.Id == id).Select(r => (long?)r.WorkerId).SingleOrDefaultAsync(ct);
         if (owner is not null && owner != WorkerCredentialHandler.WorkerIdOf(user))
         {
             return NotYours();
@@ -305,18 +303,18 @@ public static partial class WorkersApi
             .Select(r => new ReplicaAssignment(r.Id, r.ModelVersionId, r.ModelVersion.Model.Name, r.ModelVersion.Version,
                 r.ModelVersion.ArtifactSha256, r.ModelVersion.Artifact.SizeBytes, r.State != ReplicaStates.Unloading,
                 r.ModelVersion.MaxBatchSize == null ? null : new BatchingSettings(r.ModelVersion.MaxBatchSize.Value, r.ModelVersion.MaxBatchLatencyMicroseconds ?? 0)))
-            .SingleOrDefaultAsync();
+            .SingleOrDefaultAsync(ct);
         return a is null ? TypedResults.NotFound(new V2Error($"replica {id} does not exist")) : TypedResults.Ok(a);
     }
 
-    private static async Task<Results<NoContent, NotFound<V2Error>, ProblemHttpResult>> ReportState(long id, ReplicaStateReport? report, ClaimsPrincipal user, [FromServices] ClusterServices s)
+    private static async Task<Results<NoContent, NotFound<V2Error>, ProblemHttpResult>> ReportState(long id, ReplicaStateReport? report, ClaimsPrincipal user, [FromServices] ClusterServices s, CancellationToken ct)
     {
         if (report is null || report.State is not (ReplicaStates.Loading or ReplicaStates.Ready or ReplicaStates.Failed))
         {
             return TypedResults.Problem("state must be Loading, Ready or Failed.", statusCode: 400);
         }
 
-        var replica = await s.Db.Replicas.Include(r => r.ModelVersion).SingleOrDefaultAsync(r => r.Id == id);
+        var replica = await s.Db.Replicas.Include(r => r.ModelVersion).SingleOrDefaultAsync(r => r.Id == id, ct);
         if (replica is null)
         {
             return TypedResults.NotFound(new V2Error($"replica {id} does not exist"));
@@ -341,17 +339,16 @@ public static partial class WorkersApi
             replica.ModelVersion.MeasuredMemoryMb ??= (int)Math.Max(1, (bytes + (1 << 20) - 1) >> 20);
         }
 
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
         if (report.State != ReplicaStates.Loading)
         {
-            await s.Routing.RefreshAsync(CancellationToken.None);
-            s.Reconcile.Request();
+            await s.Changed.RaiseAsync(CancellationToken.None);
         }
 
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<PhysicalFileHttpResult, NotFound<V2Error>, ProblemHttpResult>> Artifact(string sha256, ClaimsPrincipal user, ArtifactStore store, MdsDbContext db)
+    private static async Task<Results<PhysicalFileHttpResult, NotFound<V2Error>, ProblemHttpResult>> Artifact(string sha256, ClaimsPrincipal user, ArtifactStore store, MdsDbContext db, CancellationToken ct)
     {
         if (!ArtifactStore.IsSha256(sha256) || !File.Exists(store.PathOf(sha256)))
         {
@@ -361,7 +358,7 @@ public static partial class WorkersApi
         // A worker downloads only the artifacts of versions placed on it; researchers and admins any.
         long? worker = WorkerCredentialHandler.WorkerIdOf(user);
         if (user.IsInRole(Roles.Worker)
-            && !await db.Replicas.AnyAsync(r => r.WorkerId == worker && r.ModelVersion.ArtifactSha256 == sha256))
+            && !await db.Replicas.AnyAsync(r => r.WorkerId == worker && r.ModelVersion.ArtifactSha256 == sha256, ct))
         {
             return NotYours();
         }

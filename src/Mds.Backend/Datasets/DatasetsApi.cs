@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
+using Mds.Backend.Http;
 using Mds.Backend.Registry;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
@@ -53,9 +54,9 @@ public static class DatasetsApi
         return app;
     }
 
-    private static async Task<Results<Created<DatasetDto>, ProblemHttpResult>> Upload(string name, int version, HttpContext http, ClaimsPrincipal caller, [FromServices] DatasetServices s)
+    private static async Task<Results<Created<DatasetDto>, ProblemHttpResult>> Upload(string name, int version, HttpContext http, ClaimsPrincipal caller, [FromServices] DatasetServices s, CancellationToken ct)
     {
-        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
         if (v is null)
         {
             return NotFound(name, version);
@@ -63,7 +64,7 @@ public static class DatasetsApi
 
         if (!TabularCsv.IsTabular(v))
         {
-            return RegistryApi.Bad("Reference datasets are for tabular models: " + TabularCsv.Rule + ".");
+            return ApiResults.Bad("Reference datasets are for tabular models: " + TabularCsv.Rule + ".");
         }
 
         var inputs = RegistryMapping.Schema(v.InputsJson);
@@ -71,17 +72,18 @@ public static class DatasetsApi
         {
             if (staged is null || staged.SizeBytes == 0)
             {
-                return RegistryApi.Bad("'file' is required: a CSV with a header row.");
+                return ApiResults.Bad("'file' is required: a CSV with a header row.");
             }
 
             var (result, error) = TabularCsv.Check(staged.Path, inputs, v.FeatureNames, fields.GetValueOrDefault("labelColumn"));
             if (error is not null)
             {
-                return RegistryApi.Bad("The dataset does not fit the model: " + error + ".");
+                return ApiResults.Bad("The dataset does not fit the model: " + error + ".");
             }
 
             File.Move(staged.Path, s.PathOf(v.Id), overwrite: true);
-            var dataset = await s.Db.Set<ReferenceDataset>().SingleOrDefaultAsync(d => d.ModelVersionId == v.Id);
+            // The file is in place: its row follows whatever the caller does.
+            var dataset = await s.Db.Set<ReferenceDataset>().SingleOrDefaultAsync(d => d.ModelVersionId == v.Id, CancellationToken.None);
             if (dataset is null)
             {
                 dataset = new ReferenceDataset { ModelVersionId = v.Id, FileName = "" };
@@ -94,21 +96,21 @@ public static class DatasetsApi
             dataset.Columns = [.. result.Header];
             dataset.LabelColumn = result.LabelColumn;
             dataset.UploadedAt = s.Clock.GetUtcNow();
-            dataset.UploadedBy = AuthApi.CallerName(caller);
-            await s.Db.SaveChangesAsync();
+            dataset.UploadedBy = CallerIdentity.Name(caller);
+            await s.Db.SaveChangesAsync(CancellationToken.None);
             return TypedResults.Created($"/api/models/{name}/versions/{version}/dataset", ToDto(dataset, name, version, await TextValuesAsync(s, v)));
         }, problem => problem);
     }
 
-    private static async Task<Results<Ok<DatasetDto>, ProblemHttpResult>> Get(string name, int version, [FromServices] DatasetServices s)
+    private static async Task<Results<Ok<DatasetDto>, ProblemHttpResult>> Get(string name, int version, [FromServices] DatasetServices s, CancellationToken ct)
     {
-        var d = await Find(s.Db, name, version);
+        var d = await Find(s.Db, name, version, ct);
         if (d is null)
         {
             return NoDataset(name, version);
         }
 
-        var v = await s.Db.ModelVersions.AsNoTracking().Include(x => x.Model).SingleAsync(x => x.Id == d.ModelVersionId);
+        var v = await s.Db.ModelVersions.AsNoTracking().Include(x => x.Model).SingleAsync(x => x.Id == d.ModelVersionId, ct);
         return TypedResults.Ok(ToDto(d, name, version, await TextValuesAsync(s, v)));
     }
 
@@ -124,9 +126,9 @@ public static class DatasetsApi
         return sample?.TextValues;
     }
 
-    private static async Task<Results<Ok<DatasetPreviewDto>, ProblemHttpResult>> Preview(string name, int version, [FromServices] DatasetServices s, int rows = 20)
+    private static async Task<Results<Ok<DatasetPreviewDto>, ProblemHttpResult>> Preview(string name, int version, [FromServices] DatasetServices s, CancellationToken ct, int rows = 20)
     {
-        var d = await Find(s.Db, name, version);
+        var d = await Find(s.Db, name, version, ct);
         if (d is null || !File.Exists(s.PathOf(d.ModelVersionId)))
         {
             return NoDataset(name, version);
@@ -137,24 +139,24 @@ public static class DatasetsApi
         return TypedResults.Ok(new DatasetPreviewDto(records[0], [.. records.Skip(1)], d.Rows));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string name, int version, [FromServices] DatasetServices s)
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(string name, int version, [FromServices] DatasetServices s, CancellationToken ct)
     {
-        var d = await Find(s.Db, name, version, tracking: true);
+        var d = await Find(s.Db, name, version, ct, tracking: true);
         if (d is null)
         {
             return NoDataset(name, version);
         }
 
         s.Db.Remove(d);
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
         File.Delete(s.PathOf(d.ModelVersionId));
         return TypedResults.NoContent();
     }
 
-    private static Task<ReferenceDataset?> Find(MdsDbContext db, string name, int version, bool tracking = false)
+    private static Task<ReferenceDataset?> Find(MdsDbContext db, string name, int version, CancellationToken ct, bool tracking = false)
     {
         var set = tracking ? db.Set<ReferenceDataset>() : db.Set<ReferenceDataset>().AsNoTracking();
-        return set.SingleOrDefaultAsync(d => d.ModelVersion.Model.Name == name && d.ModelVersion.Version == version);
+        return set.SingleOrDefaultAsync(d => d.ModelVersion.Model.Name == name && d.ModelVersion.Version == version, ct);
     }
 
     private static DatasetDto ToDto(ReferenceDataset d, string name, int version, IReadOnlyDictionary<string, IReadOnlyList<string>>? textValues) =>

@@ -1,5 +1,6 @@
 using Mds.Backend.Auth;
 using Mds.Backend.Gateway;
+using Mds.Backend.Http;
 using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
@@ -31,7 +32,7 @@ public static class ExperimentGateway
         var route = await table.FindAsync(name, ct);
         if (route is null)
         {
-            return GatewayApi.Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found");
+            return ApiResults.V2Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found");
         }
 
         var (inputs, outputs) = await SignatureAsync(route, routing, pipelines, ct);
@@ -64,8 +65,8 @@ public static class ExperimentGateway
         var route = await table.FindAsync(name, ct);
         return route switch
         {
-            null => GatewayApi.Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found"),
-            { Active: false } => GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"experiment '{name}' is pending: {route.Reason}"),
+            null => ApiResults.V2Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found"),
+            { Active: false } => ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"experiment '{name}' is pending: {route.Reason}"),
             _ => TypedResults.Ok(),
         };
     }
@@ -75,7 +76,7 @@ public static class ExperimentGateway
         var route = await table.FindAsync(name, http.RequestAborted);
         if (route is null)
         {
-            await GatewayApi.Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found").ExecuteAsync(http);
+            await ApiResults.V2Error(StatusCodes.Status404NotFound, $"experiment '{name}' not found").ExecuteAsync(http);
             return;
         }
 
@@ -92,7 +93,7 @@ public static class ExperimentGateway
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
         if (!route.Active)
         {
-            await GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"experiment '{route.Name}' is pending: {route.Reason}").ExecuteAsync(http);
+            await ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"experiment '{route.Name}' is pending: {route.Reason}").ExecuteAsync(http);
             return;
         }
 
@@ -100,7 +101,7 @@ public static class ExperimentGateway
         var runner = http.RequestServices.GetRequiredService<ExperimentRunner>();
         int index = router.Choose(route, http.Request.Headers[MdsHeaders.Route].ToString(), http.Request.Headers[MdsHeaders.RouteKey].FirstOrDefault());
         http.Response.Headers[MdsHeaders.Route] = ExperimentRouter.RouteValue(route, index);
-        string caller = AuthApi.CallerName(http.User) ?? "anonymous";
+        string caller = CallerIdentity.Name(http.User) ?? "anonymous";
         if (!route.Candidates[index].IsPipeline)
         {
             await ForwardAsync(http, route, index, requestId, caller, runner);
@@ -108,7 +109,7 @@ public static class ExperimentGateway
         }
 
         long limit = (long)http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyMb * 1024 * 1024;
-        if (await PipelineGateway.ReadRequestOrAnswerAsync(http, limit) is not { } request)
+        if (await V2Bodies.ReadRequestOrAnswerAsync(http, limit) is not { } request)
         {
             return;
         }
@@ -118,13 +119,13 @@ public static class ExperimentGateway
         {
             if (!http.RequestAborted.IsCancellationRequested)
             {
-                await GatewayApi.Error(answer.Status, answer.Error ?? "the candidate failed").ExecuteAsync(http);
+                await ApiResults.V2Error(answer.Status, answer.Error ?? "the candidate failed").ExecuteAsync(http);
             }
 
             return;
         }
 
-        await PipelineGateway.WriteResponseAsync(http, request, answer.Response);
+        await V2Bodies.WriteResponseAsync(http, request, answer.Response);
         await http.Response.CompleteAsync(); // the caller has its answer before any mirror work is queued
         runner.OfferMirror(route, request, requestId, caller);
     }
@@ -147,7 +148,7 @@ public static class ExperimentGateway
         int status = StatusCodes.Status500InternalServerError;
         try
         {
-            await GatewayApi.InferModelAsync(http, candidate.Name, candidate.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture), ExperimentTag.Value(route.Name, candidate.Key, mirror: false));
+            await GatewayForwarding.InferModelAsync(http, candidate.Name, candidate.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture), ExperimentTag.Value(route.Name, candidate.Key, mirror: false));
             status = http.RequestAborted.IsCancellationRequested && !http.Response.HasStarted ? StatusCodes.Status499ClientClosedRequest : http.Response.StatusCode;
             if (status == StatusCodes.Status200OK)
             {

@@ -71,7 +71,7 @@ internal static class ExperimentGrpc
             : Guid.CreateVersion7().ToString("N");
         int index = router.Choose(route, context.RequestHeaders.GetValue(RouteKey), context.RequestHeaders.GetValue(RouteKeyKey));
         await context.WriteResponseHeadersAsync(new Metadata { { RequestIdKey, requestId }, { RouteKey, ExperimentRouter.RouteValue(route, index) } });
-        string caller = AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous";
+        string caller = CallerIdentity.Name(context.GetHttpContext().User) ?? "anonymous";
         var answer = await runner.RunAsync(route, index, decoded, requestId, caller, context.CancellationToken);
         if (answer.Response is null)
         {

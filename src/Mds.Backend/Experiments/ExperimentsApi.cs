@@ -140,7 +140,7 @@ public static class ExperimentsApi
         }
 
         var now = s.Clock.GetUtcNow();
-        string? who = AuthApi.CallerName(caller);
+        string? who = CallerIdentity.Name(caller);
         var weights = spec.Rollout is { } r
             ? ExperimentControl.RolloutBase(spec, r.Candidate)
             : spec.Candidates.ToDictionary(c => ExperimentValidator.KeyOf(c.Name, c.Version), c => c.Weight, StringComparer.Ordinal);
@@ -213,13 +213,13 @@ public static class ExperimentsApi
     }
 
     private static Task<Results<Ok<ExperimentDto>, ProblemHttpResult>> Stop(string name, ClaimsPrincipal caller, [AsParameters] ExperimentServices s, CancellationToken ct) =>
-        ChangeAsync(name, s, () => s.Control.StopAsync(name, AuthApi.CallerName(caller), ct), ct);
+        ChangeAsync(name, s, () => s.Control.StopAsync(name, CallerIdentity.Name(caller), ct), ct);
 
     private static Task<Results<Ok<ExperimentDto>, ProblemHttpResult>> Promote(string name, ExperimentPromoteRequest request, ClaimsPrincipal caller, [AsParameters] ExperimentServices s, CancellationToken ct) =>
-        ChangeAsync(name, s, () => s.Control.PromoteAsync(name, request?.Candidate ?? "", "", AuthApi.CallerName(caller), ct), ct);
+        ChangeAsync(name, s, () => s.Control.PromoteAsync(name, request?.Candidate ?? "", "", CallerIdentity.Name(caller), ct), ct);
 
     private static Task<Results<Ok<ExperimentDto>, ProblemHttpResult>> Weights(string name, ExperimentWeightsRequest request, ClaimsPrincipal caller, [AsParameters] ExperimentServices s, CancellationToken ct) =>
-        ChangeAsync(name, s, () => s.Control.ChangeWeightsAsync(name, request?.Weights ?? new Dictionary<string, double>(), null, "", AuthApi.CallerName(caller), ct), ct);
+        ChangeAsync(name, s, () => s.Control.ChangeWeightsAsync(name, request?.Weights ?? new Dictionary<string, double>(), null, "", CallerIdentity.Name(caller), ct), ct);
 
     private static async Task<Results<Ok<ExperimentResultsDto>, ProblemHttpResult>> Results(string name, [AsParameters] ExperimentServices s, [FromServices] ExperimentResults results, CancellationToken ct)
     {

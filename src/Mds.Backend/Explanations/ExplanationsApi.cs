@@ -5,7 +5,6 @@ using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
 using Mds.Backend.Limits;
-using Mds.Backend.Outliers;
 using Mds.Contracts.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -47,7 +46,7 @@ public static class ExplanationsApi
     private static async Task<Results<Ok<ExplanationDto>, ProblemHttpResult>> ExplainRow(
         string name, int version, [FromBody] ExplainRowsDto? body, ClaimsPrincipal caller, MdsDbContext db, ReferenceSamples samples, Explainer explainer, CancellationToken ct)
     {
-        var (sample, problem) = await OutliersApi.SampleAsync(db, samples, name, version, ct);
+        var (sample, problem) = await samples.ForVersionAsync(db, name, version, ct);
         if (sample is null)
         {
             return problem!;
@@ -78,7 +77,7 @@ public static class ExplanationsApi
         var v = await db.ModelVersions.AsNoTracking().Include(x => x.Model).SingleAsync(x => x.Id == sample.VersionId, ct);
         try
         {
-            return TypedResults.Ok(await explainer.ExplainAsync(v, text, recordId: null, row: 0, AuthApi.CallerName(caller), ct));
+            return TypedResults.Ok(await explainer.ExplainAsync(v, text, recordId: null, row: 0, CallerIdentity.Name(caller), ct));
         }
         catch (ExplanationException e)
         {
@@ -147,7 +146,7 @@ public static class ExplanationsApi
         ExplanationDto explanation;
         try
         {
-            explanation = await explainer.ExplainAsync(version, codec.Decode(rows[row]), id, row, AuthApi.CallerName(caller), ct);
+            explanation = await explainer.ExplainAsync(version, codec.Decode(rows[row]), id, row, CallerIdentity.Name(caller), ct);
         }
         catch (ExplanationException e)
         {

@@ -21,7 +21,7 @@ public static class FeedbackApi
     }
 
     private static async Task<Results<Created<FeedbackDto>, ProblemHttpResult>> Create(
-        CreateFeedbackRequest? request, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock)
+        CreateFeedbackRequest? request, ClaimsPrincipal caller, MdsDbContext db, TimeProvider clock, CancellationToken ct)
     {
         if (request is null || string.IsNullOrWhiteSpace(request.ModelName) || string.IsNullOrWhiteSpace(request.RequestId))
         {
@@ -38,7 +38,7 @@ public static class FeedbackApi
             return TypedResults.Problem("'trueValue' must be a finite number.", statusCode: 400);
         }
 
-        var model = await db.Models.AsNoTracking().SingleOrDefaultAsync(m => m.Name == request.ModelName);
+        var model = await db.Models.AsNoTracking().SingleOrDefaultAsync(m => m.Name == request.ModelName, ct);
         if (model is null)
         {
             return NoModel($"Model '{request.ModelName}' does not exist.");
@@ -48,18 +48,18 @@ public static class FeedbackApi
         {
             ModelId = model.Id, Version = request.Version, RequestId = request.RequestId.Trim(), Correct = request.Correct,
             Predicted = request.Predicted, TrueLabel = request.TrueLabel, TrueValue = request.TrueValue, Comment = request.Comment,
-            Analyst = AuthApi.CallerName(caller) ?? "unknown", CreatedAt = clock.GetUtcNow(),
+            Analyst = CallerIdentity.Name(caller) ?? "unknown", CreatedAt = clock.GetUtcNow(),
         };
         db.Add(entity);
-        await db.SaveChangesAsync();
-        return TypedResults.Created($"/api/models/{model.Name}/feedback/{entity.Id}", ToDto(entity, model.Name));
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Created($"/api/models/{model.Name}/feedback/{entity.Id}", FeedbackMapping.ToDto(entity, model.Name));
     }
 
     private static async Task<Results<Ok<List<FeedbackDto>>, ProblemHttpResult>> List(
-        string name, MdsDbContext db, int? version = null, bool? correct = null, string? analyst = null,
+        string name, MdsDbContext db, CancellationToken ct, int? version = null, bool? correct = null, string? analyst = null,
         DateTimeOffset? from = null, DateTimeOffset? to = null, int skip = 0, int take = 100)
     {
-        var model = await db.Models.AsNoTracking().SingleOrDefaultAsync(m => m.Name == name);
+        var model = await db.Models.AsNoTracking().SingleOrDefaultAsync(m => m.Name == name, ct);
         if (model is null)
         {
             return NoModel($"Model '{name}' does not exist.");
@@ -77,19 +77,19 @@ public static class FeedbackApi
         }
 
         var rows = await query.OrderByDescending(f => f.CreatedAt).ThenByDescending(f => f.Id)
-            .Skip(Math.Max(0, skip)).Take(Math.Clamp(take, 1, 500)).ToListAsync();
-        return TypedResults.Ok(rows.Select(f => ToDto(f, name)).ToList());
+            .Skip(Math.Max(0, skip)).Take(Math.Clamp(take, 1, 500)).ToListAsync(ct);
+        return TypedResults.Ok(rows.Select(f => FeedbackMapping.ToDto(f, name)).ToList());
     }
 
     private static async Task<Results<Ok<List<AccuracyPointDto>>, ProblemHttpResult>> Accuracy(
-        string name, MdsDbContext db, TimeProvider clock, string bucket = "hour", int? version = null, DateTimeOffset? from = null, DateTimeOffset? to = null)
+        string name, MdsDbContext db, TimeProvider clock, CancellationToken ct, string bucket = "hour", int? version = null, DateTimeOffset? from = null, DateTimeOffset? to = null)
     {
         if (bucket is not ("hour" or "day"))
         {
             return TypedResults.Problem("'bucket' must be hour or day.", statusCode: 400);
         }
 
-        var model = await db.Models.AsNoTracking().SingleOrDefaultAsync(m => m.Name == name);
+        var model = await db.Models.AsNoTracking().SingleOrDefaultAsync(m => m.Name == name, ct);
         if (model is null)
         {
             return NoModel($"Model '{name}' does not exist.");
@@ -104,7 +104,7 @@ public static class FeedbackApi
             FROM feedback
             WHERE "ModelId" = {model.Id} AND "CreatedAt" >= {start} AND "CreatedAt" < {end} AND ({onlyVersion} < 0 OR "Version" = {onlyVersion})
             GROUP BY 1 ORDER BY 1
-            """).ToListAsync();
+            """).ToListAsync(ct);
         return TypedResults.Ok(points.Select(p => new AccuracyPointDto(p.Start.ToUniversalTime(), p.Total, p.Correct, (double)p.Correct / p.Total)).ToList());
     }
 
@@ -138,7 +138,4 @@ public static class FeedbackApi
     }
 
     private static ProblemHttpResult NoModel(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status404NotFound);
-
-    internal static FeedbackDto ToDto(PredictionFeedback f, string model) =>
-        new(f.Id, model, f.Version, f.RequestId, f.Correct, f.Predicted, f.TrueLabel, f.TrueValue, f.Comment, f.Analyst, f.CreatedAt);
 }

@@ -23,6 +23,7 @@ public static class GatewayApi
     {
         services.AddHttpForwarder();
         services.AddSingleton<RoutingTable>();
+        services.AddSingleton<Cluster.IClusterChangeListener, RoutingTableListener>();
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();
@@ -155,7 +156,7 @@ public static class GatewayApi
         http.Request.Headers[MdsHeaders.RequestId] = requestId;
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
         // The worker believes who the caller is only from a token the backend signed (the caller in it).
-        string internalToken = http.RequestServices.GetRequiredService<SigningKeys>().InternalTokenFor(AuthApi.CallerName(http.User) ?? "anonymous");
+        string internalToken = http.RequestServices.GetRequiredService<SigningKeys>().InternalTokenFor(CallerIdentity.Name(http.User) ?? "anonymous");
 
         // The body still streams to the worker; buffering keeps a copy (in memory up to 1 MiB) so a retry can resend it.
         http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);

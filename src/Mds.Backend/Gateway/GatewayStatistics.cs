@@ -44,7 +44,7 @@ public static class GatewayStatistics
 
     private static async Task<IResult> All(HttpContext http, RoutingTable routing, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory logs, Auth.SigningKeys keys)
     {
-        string token = keys.InternalTokenFor(Auth.AuthApi.CallerName(http.User) ?? "anonymous");
+        string token = keys.InternalTokenFor(Auth.CallerIdentity.Name(http.User) ?? "anonymous");
         // One call per worker: which of its answers count is what the table says is Ready there.
         var readyOn = routing.Models
             .SelectMany(m => m.Versions.Values.SelectMany(v => v.Ready.Select(r => (r.WorkerId, r.WorkerName, r.Url, Key: (m.Name, Version: V(v.Version))))))
@@ -76,7 +76,7 @@ public static class GatewayStatistics
 
     private static async Task<IResult> Model(HttpContext http, string name, string? version, RoutingTable routing, IHttpClientFactory clients, IOptions<GatewayOptions> options, ILoggerFactory logs, Auth.SigningKeys keys)
     {
-        string token = keys.InternalTokenFor(Auth.AuthApi.CallerName(http.User) ?? "anonymous");
+        string token = keys.InternalTokenFor(Auth.CallerIdentity.Name(http.User) ?? "anonymous");
         if (!RoutingTable.TryParseVersion(version, out int? v))
         {
             return GatewayApi.Error(StatusCodes.Status404NotFound, $"model '{name}' has no version '{version}'");

@@ -195,7 +195,7 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
         {
             { RequestIdKey, requestId },
             // The worker believes who the caller is only from this token, signed here (the caller in it).
-            { "authorization", "Bearer " + keys.InternalTokenFor(AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous") },
+            { "authorization", "Bearer " + keys.InternalTokenFor(CallerIdentity.Name(context.GetHttpContext().User) ?? "anonymous") },
         };
 
         string name = request.ModelName;

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Registry;
-using Mds.Backend.Scheduling;
+using Mds.Backend.Cluster;
 using Mds.Contracts.Api;
 using Microsoft.EntityFrameworkCore;
 
@@ -88,7 +88,7 @@ public static class RepositoryApi
         return TypedResults.Json(entries);
     }
 
-    private static async Task<IResult> Load(string name, MdsDbContext db, ReconcileSignal reconcile, RoutingTable routing, CancellationToken ct)
+    private static async Task<IResult> Load(string name, MdsDbContext db, ClusterChanged changed, RoutingTable routing, CancellationToken ct)
     {
         var versions = await db.ModelVersions.Where(v => v.Model.Name == name).ToListAsync(ct);
         if (versions.Count == 0)
@@ -102,7 +102,7 @@ public static class RepositoryApi
         }
 
         await db.SaveChangesAsync(ct);
-        reconcile.Request();
+        await changed.RaiseAsync(ct);
         var deadline = DateTimeOffset.UtcNow + LoadWait;
         while (true)
         {
@@ -129,7 +129,7 @@ public static class RepositoryApi
         }
     }
 
-    private static async Task<IResult> Unload(string name, MdsDbContext db, ReconcileSignal reconcile, CancellationToken ct)
+    private static async Task<IResult> Unload(string name, MdsDbContext db, ClusterChanged changed, CancellationToken ct)
     {
         var versions = await db.ModelVersions.Where(v => v.Model.Name == name).ToListAsync(ct);
         if (versions.Count == 0)
@@ -143,7 +143,7 @@ public static class RepositoryApi
         }
 
         await db.SaveChangesAsync(ct);
-        reconcile.Request();
+        await changed.RaiseAsync(ct);
         return TypedResults.Json(new { });
     }
 }

@@ -4,6 +4,7 @@ using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Gateway;
+using Mds.Backend.Http;
 using Mds.Backend.Limits;
 using Mds.Backend.Registry;
 using Mds.Contracts.Api;
@@ -65,7 +66,7 @@ public static class ImagesApi
         int wanted = top ?? 5;
         if (wanted is < 1 or > 1000)
         {
-            return RegistryApi.Bad("'top' must be from 1 to 1000.");
+            return ApiResults.Bad("'top' must be from 1 to 1000.");
         }
 
         var ct = http.RequestAborted;
@@ -89,19 +90,19 @@ public static class ImagesApi
         var input = ImageInput.Of(RegistryMapping.Schema(v.InputsJson));
         if (input is null)
         {
-            return RegistryApi.Bad($"Model '{name}' version {number} is not an image model: its input is not one numeric tensor of shape [N, 3, H, W] or [N, H, W, 3].");
+            return ApiResults.Bad($"Model '{name}' version {number} is not an image model: its input is not one numeric tensor of shape [N, 3, H, W] or [N, H, W, 3].");
         }
 
         if (RegistryMapping.ImagePreprocessingOf(v) is not { } settings)
         {
-            return RegistryApi.Bad($"Model '{name}' version {number} has no image preprocessing (its input does not fix the size); set it with PUT /api/models/{name}/versions/{number}/preprocessing.");
+            return ApiResults.Bad($"Model '{name}' version {number} has no image preprocessing (its input does not fix the size); set it with PUT /api/models/{name}/versions/{number}/preprocessing.");
         }
 
         return await MultipartUpload.ReceiveAsync<Results<Ok<ImagePredictionDto>, ProblemHttpResult>>(http, s.Store, s.Options.MaxImageBytes, async (_, staged) =>
         {
             if (staged is null || staged.SizeBytes == 0)
             {
-                return RegistryApi.Bad("'file' is required: an image (PNG, JPEG, WebP, GIF, BMP).");
+                return ApiResults.Bad("'file' is required: an image (PNG, JPEG, WebP, GIF, BMP).");
             }
 
             InferenceTensor tensor;
@@ -112,11 +113,11 @@ public static class ImagesApi
             }
             catch (ImageRejectedException e)
             {
-                return RegistryApi.Bad($"The image cannot be used: {e.Message}.");
+                return ApiResults.Bad($"The image cannot be used: {e.Message}.");
             }
             catch (InferenceProtocolException e)
             {
-                return RegistryApi.Bad($"The image cannot be made into input '{input.Name}': {e.Message}.");
+                return ApiResults.Bad($"The image cannot be made into input '{input.Name}': {e.Message}.");
             }
 
             string requestId = Guid.CreateVersion7().ToString("N");
@@ -124,7 +125,7 @@ public static class ImagesApi
             long started = Stopwatch.GetTimestamp();
             try
             {
-                var answer = await s.Replicas.InferAsync(name, number, request, new ReplicaCallOptions(AuthApi.CallerName(caller) ?? "unknown", requestId), ct);
+                var answer = await s.Replicas.InferAsync(name, number, request, new ReplicaCallOptions(CallerIdentity.Name(caller) ?? "unknown", requestId), ct);
                 var reading = ImageClasses.Read(answer.Response, 0, 1, v.Classes);
                 return TypedResults.Ok(new ImagePredictionDto(name, answer.Version, requestId, reading.Predicted, [.. reading.Ranked.Take(wanted)],
                     reading.Source, reading.ScoresOutput, [.. answer.Response.Outputs.Select(ImageClasses.ToDto)], Stopwatch.GetElapsedTime(started).TotalMilliseconds));
@@ -139,7 +140,7 @@ public static class ImagesApi
             }
             catch (InferenceRejectedException e)
             {
-                return RegistryApi.Bad($"The model refused the image: {e.Message}");
+                return ApiResults.Bad($"The model refused the image: {e.Message}");
             }
             catch (InferenceProtocolException e)
             {

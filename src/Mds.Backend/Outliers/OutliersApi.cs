@@ -5,6 +5,7 @@ using Mds.Contracts.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using static Mds.Backend.Http.ApiResults;
 
 namespace Mds.Backend.Outliers;
 
@@ -32,7 +33,7 @@ public static class OutliersApi
 
     private static async Task<Results<Ok<OutlierDetectorDto>, ProblemHttpResult>> Get(string name, int version, MdsDbContext db, ReferenceSamples samples, CancellationToken ct)
     {
-        var (sample, problem) = await SampleAsync(db, samples, name, version, ct);
+        var (sample, problem) = await samples.ForVersionAsync(db, name, version, ct);
         if (sample is null)
         {
             return problem!;
@@ -52,7 +53,7 @@ public static class OutliersApi
     private static async Task<Results<Ok<OutlierScoresDto>, ProblemHttpResult>> Score(
         string name, int version, [FromBody] FeatureRowsDto? body, MdsDbContext db, ReferenceSamples samples, CancellationToken ct)
     {
-        var (sample, problem) = await SampleAsync(db, samples, name, version, ct);
+        var (sample, problem) = await samples.ForVersionAsync(db, name, version, ct);
         if (sample is null)
         {
             return problem!;
@@ -71,20 +72,6 @@ public static class OutliersApi
 
         var scores = body!.Rows.Select(r => detector.Score(r.ToArray())).ToList();
         return TypedResults.Ok(new OutlierScoresDto(scores, [.. scores.Select(s => s > detector.Threshold)], detector.Threshold));
-    }
-
-    /// <summary>The version's reference sample, or the problem to answer: 404 for an unknown version, 400 when it has no usable dataset.</summary>
-    internal static async Task<(ReferenceSample? Sample, ProblemHttpResult? Problem)> SampleAsync(
-        MdsDbContext db, ReferenceSamples samples, string name, int version, CancellationToken ct)
-    {
-        var v = await db.ModelVersions.AsNoTracking().Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
-        if (v is null)
-        {
-            return (null, TypedResults.Problem($"Model '{name}' has no version {version}.", statusCode: StatusCodes.Status404NotFound));
-        }
-
-        var (sample, error) = await samples.GetAsync(db, v, ct);
-        return sample is null ? (null, Bad(char.ToUpperInvariant(error![0]) + error[1..] + ".")) : (sample, null);
     }
 
     /// <summary>Why <paramref name="body"/> is not 1 to <paramref name="maxRows"/> rows of <paramref name="width"/> finite numbers; null when it is.</summary>
@@ -117,6 +104,4 @@ public static class OutliersApi
     }
 
     private const string NoNumericColumns = "The model has no numeric columns: outliers are scored on numeric columns only (text columns are skipped).";
-
-    private static ProblemHttpResult Bad(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest);
 }

@@ -1,12 +1,13 @@
-using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using Mds.Backend.Auth;
 using Mds.Backend.Gateway;
+using Mds.Backend.Http;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Features;
+using static Mds.Backend.Http.V2Bodies;
 
 namespace Mds.Backend.Pipelines;
 
@@ -39,7 +40,7 @@ public static class PipelineGateway
         var route = await runner.FindAsync(name, ct);
         if (route is null)
         {
-            return GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found");
+            return ApiResults.V2Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found");
         }
 
         string[] versions = route.LiveVersion is int v ? [v.ToString(CultureInfo.InvariantCulture)] : [];
@@ -51,8 +52,8 @@ public static class PipelineGateway
         var route = await runner.FindAsync(name, ct);
         return route switch
         {
-            null => GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found"),
-            { Graph: null } => GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"pipeline '{name}' is not live: {route.Reason}"),
+            null => ApiResults.V2Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found"),
+            { Graph: null } => ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"pipeline '{name}' is not live: {route.Reason}"),
             _ => TypedResults.Ok(),
         };
     }
@@ -72,7 +73,7 @@ public static class PipelineGateway
         // An unknown pipeline is 404 whatever the body holds.
         if (await runner.FindAsync(name, http.RequestAborted) is null)
         {
-            await GatewayApi.Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found").ExecuteAsync(http);
+            await ApiResults.V2Error(StatusCodes.Status404NotFound, $"pipeline '{name}' not found").ExecuteAsync(http);
             return;
         }
 
@@ -81,12 +82,12 @@ public static class PipelineGateway
             return;
         }
 
-        var run = await runner.RunAsync(name, request, requestId, AuthApi.CallerName(http.User) ?? "anonymous", http.RequestAborted);
+        var run = await runner.RunAsync(name, request, requestId, CallerIdentity.Name(http.User) ?? "anonymous", http.RequestAborted);
         if (run.Response is null)
         {
             if (!http.RequestAborted.IsCancellationRequested)
             {
-                await GatewayApi.Error(run.Status, run.Error ?? "the pipeline failed").ExecuteAsync(http);
+                await ApiResults.V2Error(run.Status, run.Error ?? "the pipeline failed").ExecuteAsync(http);
             }
 
             return;
@@ -94,65 +95,4 @@ public static class PipelineGateway
 
         await WriteResponseAsync(http, request, run.Response);
     }
-
-    /// <summary>Writes a 200 answer: binary tensor data when the request asked for it, else JSON.</summary>
-    internal static async Task WriteResponseAsync(HttpContext http, InferenceRequest request, InferenceResponse response)
-    {
-        var body = new ArrayBufferWriter<byte>();
-        if (BinaryTensorData.SelectBinaryOutputs(request, response) is { } binary)
-        {
-            int headerLength = BinaryTensorData.WriteResponse(body, response, binary);
-            http.Response.Headers[BinaryTensorData.HeaderLengthHeader] = headerLength.ToString(CultureInfo.InvariantCulture);
-            http.Response.ContentType = BinaryTensorData.ContentType;
-        }
-        else
-        {
-            V2JsonCodec.WriteResponse(body, response);
-            http.Response.ContentType = "application/json";
-        }
-
-        http.Response.StatusCode = StatusCodes.Status200OK;
-        http.Response.ContentLength = body.WrittenCount;
-        await http.Response.Body.WriteAsync(body.WrittenMemory, http.RequestAborted);
-    }
-
-    /// <summary>
-    /// Reads the request as <see cref="ReadRequestAsync"/> does, or answers the caller why it cannot be read (400 for a
-    /// malformed body, 413 over <paramref name="limit"/> bytes) and returns null.
-    /// </summary>
-    internal static async Task<InferenceRequest?> ReadRequestOrAnswerAsync(HttpContext http, long limit)
-    {
-        InferenceRequest? request;
-        try
-        {
-            request = await ReadRequestAsync(http, limit);
-        }
-        catch (InferenceProtocolException e)
-        {
-            await GatewayApi.Error(StatusCodes.Status400BadRequest, e.Message).ExecuteAsync(http);
-            return null;
-        }
-        catch (BadHttpRequestException e)
-        {
-            await GatewayApi.Error(e.StatusCode, e.Message).ExecuteAsync(http);
-            return null;
-        }
-
-        if (request is null)
-        {
-            await GatewayApi.Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {limit / (1024 * 1024)} MiB").ExecuteAsync(http);
-        }
-
-        return request;
-    }
-
-    /// <summary>
-    /// Reads and decodes the whole body; null when it is larger than <paramref name="limit"/> bytes (checked before
-    /// anything is decoded). With <c>Inference-Header-Content-Length</c> the body is JSON then binary tensor data
-    /// (whatever its content type).
-    /// </summary>
-    internal static Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit) =>
-        BoundedBody.ReadAsync(context, limit, body => context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
-            ? BinaryTensorData.DecodeRequest(body, BinaryTensorData.ParseHeaderLength(headerLength.ToString(), body.Length))
-            : V2JsonCodec.DecodeRequest(body));
 }

@@ -30,7 +30,7 @@ internal static class PipelineGrpc
             : request.Id is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } ? request.Id
             : Guid.CreateVersion7().ToString("N");
         await context.WriteResponseHeadersAsync(new Metadata { { RequestIdKey, requestId } });
-        var run = await runner.RunAsync(name, decoded, requestId, AuthApi.CallerName(context.GetHttpContext().User) ?? "anonymous", context.CancellationToken);
+        var run = await runner.RunAsync(name, decoded, requestId, CallerIdentity.Name(context.GetHttpContext().User) ?? "anonymous", context.CancellationToken);
         if (run.Response is null)
         {
             throw new RpcException(new Status(StatusOf(run.Status), run.Error ?? "the pipeline failed"));

@@ -87,7 +87,7 @@ public static class PipelinesApi
             return Invalid(PipelineSpecParser.WithLines(text, http.Request.ContentType, e.Problems));
         }
 
-        if (spec.Streaming && Streams.StreamsApi.SwitchedOff(http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Streams.StreamingOptions>>().Value) is { } off)
+        if (spec.Streaming && Streams.StreamSettings.SwitchedOff(http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<Streams.StreamingOptions>>().Value) is { } off)
         {
             return TypedResults.Problem($"The spec says 'streaming: true', but {off}.", statusCode: StatusCodes.Status409Conflict);
         }
@@ -99,7 +99,7 @@ public static class PipelinesApi
         {
             if (spec.Streaming && dryRun != true)
             {
-                await Streams.StreamsApi.EnableFromSpecAsync(s.Db, spec.Name, AuthApi.CallerName(caller), http.RequestServices, ct);
+                await Streams.StreamSettings.EnableFromSpecAsync(s.Db, spec.Name, CallerIdentity.Name(caller), http.RequestServices, ct);
             }
 
             return TypedResults.Ok(new PipelineApplyResult(spec.Name, latest.Version, false, latest.State, latest.StateReason));
@@ -114,7 +114,7 @@ public static class PipelinesApi
         }
 
         var now = s.Clock.GetUtcNow();
-        string? who = AuthApi.CallerName(caller);
+        string? who = CallerIdentity.Name(caller);
         if (pipeline is null)
         {
             pipeline = new Pipeline { Name = spec.Name, CreatedAt = now, CreatedBy = who };
@@ -143,7 +143,7 @@ public static class PipelinesApi
 
         if (spec.Streaming)
         {
-            await Streams.StreamsApi.EnableFromSpecAsync(s.Db, spec.Name, who, http.RequestServices, ct);
+            await Streams.StreamSettings.EnableFromSpecAsync(s.Db, spec.Name, who, http.RequestServices, ct);
         }
 
         await s.Table.RefreshAsync(ct); // goes live now when its models are ready

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using Mds.Backend.Http;
 using Mds.Contracts.Cluster;
 using Mds.Onnx;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -43,13 +44,13 @@ internal sealed class ModelPackage : IDisposable
     {
         if (file is null || file.SizeBytes == 0)
         {
-            return (null, RegistryApi.Bad("'file' is required: the .onnx model file (or a zip holding it and its external-data files)."));
+            return (null, ApiResults.Bad("'file' is required: the .onnx model file (or a zip holding it and its external-data files)."));
         }
 
         bool zip = await IsZipAsync(file.Path, ct);
         if (zip && data.Count > 0)
         {
-            return (null, RegistryApi.Bad("Send either a zip of the model and its data files, or the .onnx as 'file' with one 'data' part per data file, not both."));
+            return (null, ApiResults.Bad("Send either a zip of the model and its data files, or the .onnx as 'file' with one 'data' part per data file, not both."));
         }
 
         if (!zip && data.Count == 0)
@@ -61,7 +62,7 @@ internal sealed class ModelPackage : IDisposable
                 return (new ModelPackage(file, file.Path, null), null); // ONNX Runtime's validation says what is wrong, if anything
             }
 
-            return (null, WhyNotConfined(locations) ?? RegistryApi.Bad(
+            return (null, WhyNotConfined(locations) ?? ApiResults.Bad(
                 $"The model keeps its weights in external data files ({Listed(locations)}): upload it as a zip with them, or with one 'data' part per file named by its location."));
         }
 
@@ -80,13 +81,13 @@ internal sealed class ModelPackage : IDisposable
                 }
                 catch (InvalidDataException e)
                 {
-                    return (null, RegistryApi.Bad("The zip is refused: " + e.Message + "."));
+                    return (null, ApiResults.Bad("The zip is refused: " + e.Message + "."));
                 }
 
                 var models = written.Where(n => n.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)).ToList();
                 if (models.Count != 1)
                 {
-                    return (null, RegistryApi.Bad(models.Count == 0
+                    return (null, ApiResults.Bad(models.Count == 0
                         ? "The zip holds no .onnx file: put the model and its external-data files in it."
                         : $"The zip holds {models.Count} .onnx files ({Listed(models)}); it must hold exactly one model."));
                 }
@@ -103,13 +104,13 @@ internal sealed class ModelPackage : IDisposable
                     string location = part.FileName ?? "";
                     if (ModelBundle.WhyNotConfined(location) is { } why)
                     {
-                        return (null, RegistryApi.Bad($"Data part {why}: name each data part by its location, a relative path inside the model's directory."));
+                        return (null, ApiResults.Bad($"Data part {why}: name each data part by its location, a relative path inside the model's directory."));
                     }
 
                     string target = Path.Combine(root, location);
                     if (location == modelRelative || File.Exists(target) || Directory.Exists(target))
                     {
-                        return (null, RegistryApi.Bad($"Data part '{location}' is sent twice or clashes with the model file."));
+                        return (null, ApiResults.Bad($"Data part '{location}' is sent twice or clashes with the model file."));
                     }
 
                     Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -122,7 +123,7 @@ internal sealed class ModelPackage : IDisposable
             var (referenced, error) = ExternalData(modelPath);
             if (error is not null)
             {
-                return (null, RegistryApi.Bad($"The file is not a valid ONNX model: {error}"));
+                return (null, ApiResults.Bad($"The file is not a valid ONNX model: {error}"));
             }
 
             if (WhyNotConfined(referenced!) is { } hostile)
@@ -133,7 +134,7 @@ internal sealed class ModelPackage : IDisposable
             var missing = referenced!.Where(l => !File.Exists(Path.Combine(modelDirectory, l))).ToList();
             if (missing.Count > 0)
             {
-                return (null, RegistryApi.Bad($"The model's external data file{(missing.Count == 1 ? "" : "s")} {Listed(missing)} {(missing.Count == 1 ? "is" : "are")} not in the upload."));
+                return (null, ApiResults.Bad($"The model's external data file{(missing.Count == 1 ? "" : "s")} {Listed(missing)} {(missing.Count == 1 ? "is" : "are")} not in the upload."));
             }
 
             if (!zip)
@@ -141,13 +142,13 @@ internal sealed class ModelPackage : IDisposable
                 var unused = data.Select(d => d.FileName!).Where(l => !referenced!.Contains(l, StringComparer.Ordinal)).ToList();
                 if (unused.Count > 0)
                 {
-                    return (null, RegistryApi.Bad($"Data part{(unused.Count == 1 ? "" : "s")} {Listed(unused)}: the model names no such external data location."));
+                    return (null, ApiResults.Bad($"Data part{(unused.Count == 1 ? "" : "s")} {Listed(unused)}: the model names no such external data location."));
                 }
             }
 
             if (referenced!.Contains(ModelBundle.ModelFileName, StringComparer.Ordinal))
             {
-                return (null, RegistryApi.Bad($"An external data location may not be named '{ModelBundle.ModelFileName}'."));
+                return (null, ApiResults.Bad($"An external data location may not be named '{ModelBundle.ModelFileName}'."));
             }
 
             if (referenced!.Count == 0)
@@ -248,7 +249,7 @@ internal sealed class ModelPackage : IDisposable
         {
             if (ModelBundle.WhyNotConfined(location) is { } why)
             {
-                return RegistryApi.Bad($"The model's external data location {why}: every location must be a relative path inside the model's own directory.");
+                return ApiResults.Bad($"The model's external data location {why}: every location must be a relative path inside the model's own directory.");
             }
         }
 

@@ -1,3 +1,4 @@
+using Mds.Backend.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -45,13 +46,13 @@ internal static class MultipartUpload
         if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var contentType)
             || !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
         {
-            return fail(RegistryApi.Bad("Send multipart/form-data with the file in a field named 'file'."));
+            return fail(ApiResults.Bad("Send multipart/form-data with the file in a field named 'file'."));
         }
 
         string boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value ?? "";
         if (boundary.Length == 0)
         {
-            return fail(RegistryApi.Bad("The multipart body has no boundary."));
+            return fail(ApiResults.Bad("The multipart body has no boundary."));
         }
 
         var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -78,7 +79,7 @@ internal static class MultipartUpload
                         if (data.Count >= maxDataParts)
                         {
                             await DiscardRestAsync(http.Request.Body);
-                            return fail(RegistryApi.Bad($"The upload has more than {maxDataParts} data files."));
+                            return fail(ApiResults.Bad($"The upload has more than {maxDataParts} data files."));
                         }
 
                         // The location as sent, directories included: the caller checks it is confined.
@@ -95,7 +96,7 @@ internal static class MultipartUpload
 
                     if (staged is not null)
                     {
-                        return fail(RegistryApi.Bad("Send exactly one file."));
+                        return fail(ApiResults.Bad("Send exactly one file."));
                     }
 
                     fields.TryAdd("fileName", HeaderUtilities.RemoveQuotes(disposition.FileName).Value ?? "");
@@ -107,14 +108,14 @@ internal static class MultipartUpload
                     if (fields.Count >= MaxFields)
                     {
                         await DiscardRestAsync(http.Request.Body);
-                        return fail(RegistryApi.Bad($"The upload has more than {MaxFields} fields."));
+                        return fail(ApiResults.Bad($"The upload has more than {MaxFields} fields."));
                     }
 
                     string? value = await ReadFieldAsync(section.Body, http.RequestAborted);
                     if (value is null)
                     {
                         await DiscardRestAsync(http.Request.Body);
-                        return fail(RegistryApi.Bad($"Field '{Truncate(field)}' is longer than {MaxFieldChars} characters."));
+                        return fail(ApiResults.Bad($"Field '{Truncate(field)}' is longer than {MaxFieldChars} characters."));
                     }
 
                     fields[field] = value;
@@ -134,12 +135,12 @@ internal static class MultipartUpload
         }
         catch (Exception e) when (e is InvalidDataException or BadHttpRequestException)
         {
-            return fail(RegistryApi.Bad("The multipart body could not be read: " + e.Message));
+            return fail(ApiResults.Bad("The multipart body could not be read: " + e.Message));
         }
         catch (IOException)
         {
             // An I/O error's message may name a file on this server: not for the client.
-            return fail(RegistryApi.Bad("The multipart body could not be read (the connection broke or the server could not store it)."));
+            return fail(ApiResults.Bad("The multipart body could not be read (the connection broke or the server could not store it)."));
         }
         finally
         {

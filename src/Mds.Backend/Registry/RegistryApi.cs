@@ -3,7 +3,6 @@ using Mds.Backend.ApiDocs;
 using Mds.Backend.Auth;
 using Mds.Backend.Cluster;
 using Mds.Backend.Data;
-using Mds.Backend.Gateway;
 using Mds.Backend.Scheduling;
 using Mds.Contracts.Api;
 using Mds.Contracts.Cluster;
@@ -18,19 +17,19 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Npgsql;
+using static Mds.Backend.Http.ApiResults;
 
 namespace Mds.Backend.Registry;
 
 /// <summary>Handler dependencies of the registry endpoints.</summary>
-public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ReconcileSignal reconcile, RoutingTable routing, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log, OnnxInspector inspector, UploadStaging staging)
+public sealed class RegistryServices(MdsDbContext db, ArtifactStore store, IOptions<RegistryOptions> options, ClusterChanged changed, WorkerOrdersQueue orders, TimeProvider clock, ILogger<RegistryServices> log, OnnxInspector inspector, UploadStaging staging)
 {
     public UploadStaging Staging { get; } = staging;
     public OnnxInspector Inspector { get; } = inspector;
     public MdsDbContext Db { get; } = db;
     public ArtifactStore Store { get; } = store;
     public RegistryOptions Options { get; } = options.Value;
-    public ReconcileSignal Reconcile { get; } = reconcile;
-    public RoutingTable Routing { get; } = routing;
+    public ClusterChanged Changed { get; } = changed;
     public WorkerOrdersQueue Orders { get; } = orders;
     public TimeProvider Clock { get; } = clock;
     public ILogger Log { get; } = log;
@@ -137,7 +136,7 @@ public static partial class RegistryApi
     }
 
     /// <summary>Whose staged uploads these are: the user's id (a user and their API keys share it), else their name.</summary>
-    private static string StagingOwner(ClaimsPrincipal caller) => AuthApi.UserId(caller) ?? AuthApi.CallerName(caller) ?? "";
+    private static string StagingOwner(ClaimsPrincipal caller) => CallerIdentity.UserId(caller) ?? CallerIdentity.Name(caller) ?? "";
 
     private static Task<Results<Ok<ModelInspection>, ProblemHttpResult>> Inspect(HttpContext http, ClaimsPrincipal caller, [FromServices] RegistryServices s) =>
         MultipartUpload.ReceiveAsync<Results<Ok<ModelInspection>, ProblemHttpResult>>(http, s.Store, s.Options.MaxUploadBytes, ModelPackage.MaxDataParts, async (_, staged, data) =>
@@ -289,7 +288,7 @@ public static partial class RegistryApi
                     InputsJson = RegistryMapping.ToJson(schema!.Inputs), OutputsJson = RegistryMapping.ToJson(schema.Outputs),
                     FeatureNames = schema.FeatureNames?.ToList(), Classes = schema.Classes?.ToList(), FileInfoJson = RegistryMapping.ToJson(schema.File),
                     ImagePreprocessingJson = imageSettings is null ? null : RegistryMapping.ToJson(imageSettings),
-                    CreatedAt = now, CreatedBy = AuthApi.CallerName(caller),
+                    CreatedAt = now, CreatedBy = CallerIdentity.Name(caller),
                 };
                 s.Db.ModelVersions.Add(version);
                 await s.Db.SaveChangesAsync(ct);
@@ -307,8 +306,7 @@ public static partial class RegistryApi
                     return TypedResults.Problem("The model file could not be stored; try again.", statusCode: StatusCodes.Status500InternalServerError);
                 }
 
-                s.Reconcile.Request();
-                await s.Routing.RefreshAsync(ct);
+                await s.Changed.RaiseAsync(ct);
                 s.Log.LogInformation("Model {Model} version {Version} uploaded ({Bytes} bytes, sha256 {Sha})", name, next, file.SizeBytes, file.Sha256);
                 return TypedResults.Created($"/api/models/{name}/versions/{next}", RegistryMapping.ToDto(version, model, null));
             }
@@ -320,7 +318,7 @@ public static partial class RegistryApi
         }
     }
 
-    private static async Task<Ok<List<ModelDto>>> List(MdsDbContext db, string? search = null, string? tag = null)
+    private static async Task<Ok<List<ModelDto>>> List(MdsDbContext db, CancellationToken ct, string? search = null, string? tag = null)
     {
         var query = ModelsWithEverything(db);
         if (!string.IsNullOrWhiteSpace(search))
@@ -337,19 +335,19 @@ public static partial class RegistryApi
             query = query.Where(m => m.Tags.Contains(wanted));
         }
 
-        var models = await query.OrderBy(m => m.Name).ToListAsync();
+        var models = await query.OrderBy(m => m.Name).ToListAsync(ct);
         return TypedResults.Ok(models.Select(RegistryMapping.ToDto).ToList());
     }
 
-    private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> Get(string name, MdsDbContext db)
+    private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> Get(string name, MdsDbContext db, CancellationToken ct)
     {
-        var model = await ModelsWithEverything(db).SingleOrDefaultAsync(m => m.Name == name);
+        var model = await ModelsWithEverything(db).SingleOrDefaultAsync(m => m.Name == name, ct);
         return model is null ? NotFoundModel(name) : TypedResults.Ok(RegistryMapping.ToDto(model));
     }
 
-    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> GetVersion(string name, int version, MdsDbContext db)
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> GetVersion(string name, int version, MdsDbContext db, CancellationToken ct)
     {
-        var model = await ModelsWithEverything(db).SingleOrDefaultAsync(m => m.Name == name);
+        var model = await ModelsWithEverything(db).SingleOrDefaultAsync(m => m.Name == name, ct);
         var v = model?.Versions.FirstOrDefault(x => x.Version == version);
         if (model is null || v is null)
         {
@@ -359,10 +357,10 @@ public static partial class RegistryApi
         return TypedResults.Ok(RegistryMapping.ToDto(model).Versions.Single(x => x.Version == version));
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteVersion(string name, int version, [FromServices] RegistryServices s)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteVersion(string name, int version, [FromServices] RegistryServices s, CancellationToken ct)
     {
         var v = await s.Db.ModelVersions.Include(x => x.ReplicaList).Include(x => x.Model)
-            .SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+            .SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
         if (v is null)
         {
             return NotFoundModel(name, version);
@@ -375,10 +373,10 @@ public static partial class RegistryApi
         }
 
         s.Db.ModelVersions.Remove(v);
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
 
         // The routing table forgets the version before its replicas are told to unload, so no request chases them.
-        await s.Routing.RefreshAsync(CancellationToken.None);
+        await s.Changed.RaiseAsync(CancellationToken.None);
         foreach (var (workerId, replicaId) in unload)
         {
             s.Orders.Unload(workerId, replicaId);
@@ -395,7 +393,7 @@ public static partial class RegistryApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> SetTags(string name, TagsRequest request, [FromServices] RegistryServices s)
+    private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> SetTags(string name, TagsRequest request, [FromServices] RegistryServices s, CancellationToken ct)
     {
         var (tags, error) = ModelTags.Parse(request?.Tags ?? []);
         if (error is not null)
@@ -403,21 +401,21 @@ public static partial class RegistryApi
             return Bad(error);
         }
 
-        var model = await s.Db.Models.SingleOrDefaultAsync(m => m.Name == name);
+        var model = await s.Db.Models.SingleOrDefaultAsync(m => m.Name == name, ct);
         if (model is null)
         {
             return NotFoundModel(name);
         }
 
         model.Tags = tags!;
-        await s.Db.SaveChangesAsync();
-        var updated = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id);
+        await s.Db.SaveChangesAsync(ct);
+        var updated = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id, ct);
         return TypedResults.Ok(RegistryMapping.ToDto(updated));
     }
 
-    private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> SetLive(string name, int version, [FromServices] RegistryServices s)
+    private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> SetLive(string name, int version, [FromServices] RegistryServices s, CancellationToken ct)
     {
-        var model = await s.Db.Models.Include(m => m.Versions).SingleOrDefaultAsync(m => m.Name == name);
+        var model = await s.Db.Models.Include(m => m.Versions).SingleOrDefaultAsync(m => m.Name == name, ct);
         var v = model?.Versions.FirstOrDefault(x => x.Version == version);
         if (model is null || v is null)
         {
@@ -425,9 +423,9 @@ public static partial class RegistryApi
         }
 
         model.LiveVersionId = v.Id;
-        await s.Db.SaveChangesAsync();
-        await s.Routing.RefreshAsync(CancellationToken.None);
-        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id);
+        await s.Db.SaveChangesAsync(ct);
+        await s.Changed.RaiseAsync(CancellationToken.None);
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id, ct);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh));
     }
 
@@ -435,24 +433,24 @@ public static partial class RegistryApi
     /// The failed replicas are the scheduler's memory of where a version failed to load (it does not place the version
     /// on those workers again); deleting them makes the next reconcile pass try every eligible worker again.
     /// </summary>
-    private static async Task<Results<Accepted<ModelVersionDto>, ProblemHttpResult>> Retry(string name, int version, [FromServices] RegistryServices s)
+    private static async Task<Results<Accepted<ModelVersionDto>, ProblemHttpResult>> Retry(string name, int version, [FromServices] RegistryServices s, CancellationToken ct)
     {
-        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
         if (v is null)
         {
             return NotFoundModel(name, version);
         }
 
-        int forgotten = await s.Db.Replicas.Where(r => r.ModelVersionId == v.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync();
+        int forgotten = await s.Db.Replicas.Where(r => r.ModelVersionId == v.Id && r.State == ReplicaStates.Failed).ExecuteDeleteAsync(ct);
         v.PendingReason = null;
-        await s.Db.SaveChangesAsync();
-        s.Reconcile.Request();
+        await s.Db.SaveChangesAsync(ct);
+        await s.Changed.RaiseAsync(CancellationToken.None);
         s.Log.LogInformation("Model {Model} version {Version}: retry asked; {Failed} failed replicas forgotten", name, version, forgotten);
-        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
         return TypedResults.Accepted($"/api/models/{name}/versions/{version}", RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
     }
 
-    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> Scale(string name, int version, ScaleRequest? request, [FromServices] RegistryServices s)
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> Scale(string name, int version, ScaleRequest? request, [FromServices] RegistryServices s, CancellationToken ct)
     {
         int max = s.Options.MaxReplicas;
         if (request is null || request.Replicas < 1 || request.Replicas > max)
@@ -470,7 +468,7 @@ public static partial class RegistryApi
             return Bad($"Autoscaling needs 1 ≤ minReplicas ≤ replicas ≤ maxReplicas ≤ {max}.");
         }
 
-        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
         if (v is null)
         {
             return NotFoundModel(name, version);
@@ -478,14 +476,14 @@ public static partial class RegistryApi
 
         (v.Replicas, v.MinReplicas, v.MaxReplicas) = (request.Replicas, request.MinReplicas, request.MaxReplicas);
         (v.LoadHighSince, v.LoadLowSince, v.LastScaledAt) = (null, null, s.Clock.GetUtcNow());
-        await s.Db.SaveChangesAsync();
-        s.Reconcile.Request();
+        await s.Db.SaveChangesAsync(ct);
+        await s.Changed.RaiseAsync(CancellationToken.None);
         s.Log.LogInformation("Model {Model} version {Version} scaled to {Replicas} replicas (autoscale {Min}..{Max})", name, version, v.Replicas, v.MinReplicas, v.MaxReplicas);
-        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
     }
 
-    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> SetBatching(string name, int version, BatchingDto? request, [FromServices] RegistryServices s)
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> SetBatching(string name, int version, BatchingDto? request, [FromServices] RegistryServices s, CancellationToken ct)
     {
         if (request is null)
         {
@@ -499,7 +497,7 @@ public static partial class RegistryApi
         }
 
         var v = await s.Db.ModelVersions.Include(x => x.Model).Include(x => x.ReplicaList)
-            .SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+            .SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
         if (v is null)
         {
             return NotFoundModel(name, version);
@@ -511,7 +509,7 @@ public static partial class RegistryApi
         }
 
         (v.MaxBatchSize, v.MaxBatchLatencyMicroseconds) = (settings?.MaxBatchSize, settings?.MaxLatencyMicroseconds);
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
 
         // A load order for a loaded replica makes its worker fetch the assignment again, settings included.
         foreach (var replica in v.ReplicaList.Where(r => r.State is ReplicaStates.Ready or ReplicaStates.Loading))
@@ -521,7 +519,7 @@ public static partial class RegistryApi
 
         s.Log.LogInformation("Model {Model} version {Version} batching: {Batching}", name, version,
             settings is null ? "off" : $"up to {settings.MaxBatchSize} rows, {settings.MaxLatencyMicroseconds} µs");
-        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
     }
 
@@ -546,9 +544,9 @@ public static partial class RegistryApi
         return settings is null && given is not null ? (null, Bad($"The image preprocessing does not fit the model: {error}.")) : (settings, null);
     }
 
-    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> SetPreprocessing(string name, int version, ImagePreprocessingRequest? request, [FromServices] RegistryServices s)
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> SetPreprocessing(string name, int version, ImagePreprocessingRequest? request, [FromServices] RegistryServices s, CancellationToken ct)
     {
-        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version);
+        var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
         if (v is null)
         {
             return NotFoundModel(name, version);
@@ -566,9 +564,9 @@ public static partial class RegistryApi
         }
 
         v.ImagePreprocessingJson = RegistryMapping.ToJson(settings);
-        await s.Db.SaveChangesAsync();
+        await s.Db.SaveChangesAsync(ct);
         s.Log.LogInformation("Model {Model} version {Version} image preprocessing: {Preprocessing}", name, version, settings);
-        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId);
+        var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
         return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
     }
 
@@ -596,6 +594,4 @@ public static partial class RegistryApi
 
     private static ProblemHttpResult NotFoundModel(string name, int? version = null) =>
         TypedResults.Problem(version is null ? $"Model '{name}' does not exist." : $"Model '{name}' has no version {version}.", statusCode: StatusCodes.Status404NotFound);
-
-    internal static ProblemHttpResult Bad(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest);
 }

@@ -1,11 +1,10 @@
 using Mds.Backend.Limits;
-using Mds.Backend.Scheduling;
 
 namespace Mds.Backend.Registry;
 
 public static class RegistrySetup
 {
-    /// <summary>The model registry and the scheduler that places its versions.</summary>
+    /// <summary>The model registry: uploads, versions, artifacts (the scheduler that places them is <c>AddScheduling</c>).</summary>
     public static IHostApplicationBuilder AddRegistry(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<RegistryOptions>()
@@ -19,15 +18,6 @@ public static class RegistrySetup
         builder.Services.AddHostedService<UploadStagingSweep>();
         builder.Services.AddConcurrencyLimit<RegistryOptions>(RegistryApi.LimitPolicy, o => (o.MaxConcurrentUploads, o.MaxQueuedUploads));
         builder.Services.AddScoped<RegistryServices>();
-        builder.Services.AddScoped<Cluster.ClusterServices>();
-        builder.Services.AddSingleton<Cluster.HeartbeatMisses>();
-
-        builder.Services.AddOptions<SchedulerOptions>().BindConfiguration("Mds:Scheduler").ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<ReconcileSignal>();
-        builder.Services.AddSingleton<WorkerOrdersQueue>();
-        builder.Services.AddScoped<Reconciler>();
-        builder.Services.AddHostedService<ReconcileLoop>();
-        builder.Services.AddReconcileSchedule();
         return builder;
     }
 }

@@ -5,12 +5,14 @@ using Google.Protobuf;
 using Mds.Backend.Auth;
 using Mds.Backend.Data;
 using Mds.Backend.Gateway;
+using Mds.Backend.Http;
 using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using static Mds.Backend.Streams.StreamSettings;
 
 namespace Mds.Backend.Streams;
 
@@ -30,7 +32,7 @@ public static class StreamsApi
     private const int MaxSettingBytes = 4096;
     private const int MaxShownBody = 64 * 1024;
     private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan EngineTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan EngineTimeout = StreamSettings.EngineTimeout;
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static IHostApplicationBuilder AddStreams(this IHostApplicationBuilder builder)
@@ -78,41 +80,6 @@ public static class StreamsApi
         return app;
     }
 
-    /// <summary>
-    /// Enables the pipeline's stream from a spec's <c>streaming: true</c> (after the spec was saved). A spec without it
-    /// leaves the setting as it is (<c>PUT …/streaming</c> disables).
-    /// </summary>
-    internal static async Task EnableFromSpecAsync(MdsDbContext db, string pipeline, string? who, IServiceProvider services, CancellationToken ct)
-    {
-        await UpsertAsync(db, StreamResource.Pipelines, pipeline, enabled: true, who, services.GetRequiredService<TimeProvider>().GetUtcNow(), ct);
-        var processor = services.GetRequiredService<StreamProcessor>();
-        processor.Changed();
-        if (processor.Transport is not { } transport)
-        {
-            return;
-        }
-
-        // As PUT …/streaming does: the input stream exists when the apply answers, so a publisher that starts right
-        // after it is not refused ("no responders"). The spec is saved already: an unreachable engine does not undo
-        // it; the processor keeps trying and the state says why it waits.
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(EngineTimeout);
-            await transport.EnsureAsync(new StreamResource(StreamResource.Pipelines, pipeline), timeout.Token);
-            await processor.SyncNowAsync(timeout.Token);
-        }
-        catch (Exception) when (!ct.IsCancellationRequested)
-        {
-            // the stream's state reports the engine problem
-        }
-    }
-
-    /// <summary>The refusal to enable a stream when the deployment has no engine; null when it has one.</summary>
-    internal static string? SwitchedOff(StreamingOptions options) => options.Engine == StreamEngines.None
-        ? "streaming is switched off in this deployment (Mds:Streaming:Engine is 'none'); set it to 'nats' or 'kafka' to enable streams"
-        : null;
-
     private static async Task<IResult> PutAsync(string kind, string name, HttpContext http, CancellationToken ct)
     {
         var services = http.RequestServices;
@@ -127,7 +94,7 @@ public static class StreamsApi
         var (request, problem) = await ReadSettingAsync(http.Request, ct);
         if (request is null)
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, problem!);
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, problem!);
         }
 
         var resource = new StreamResource(kind, name);
@@ -135,12 +102,12 @@ public static class StreamsApi
         {
             if (SwitchedOff(options) is { } off)
             {
-                return GatewayApi.Error(StatusCodes.Status409Conflict, off);
+                return ApiResults.V2Error(StatusCodes.Status409Conflict, off);
             }
 
             if (processor.Transport is not { } transport)
             {
-                return GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"no transport for the stream engine '{options.Engine}' is available in this build");
+                return ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"no transport for the stream engine '{options.Engine}' is available in this build");
             }
 
             try
@@ -151,12 +118,12 @@ public static class StreamsApi
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                return GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"the stream engine ({options.Engine}) could not create the stream: {StreamCodec.Shorten(e.Message)}");
+                return ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"the stream engine ({options.Engine}) could not create the stream: {StreamCodec.Shorten(e.Message)}");
             }
         }
 
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        await UpsertAsync(db, kind, name, request.Enabled, AuthApi.CallerName(http.User), now, ct);
+        await UpsertAsync(db, kind, name, request.Enabled, CallerIdentity.Name(http.User), now, ct);
         processor.Changed();
         await processor.SyncNowAsync(ct); // this backend starts or stops its consumer before answering
         if (!request.Enabled && request.CleanOnDisable && processor.Transport is { } engine)
@@ -169,7 +136,7 @@ public static class StreamsApi
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                return GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"the stream is disabled, but the engine ({options.Engine}) could not remove it: {StreamCodec.Shorten(e.Message)}; try again");
+                return ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"the stream is disabled, but the engine ({options.Engine}) could not remove it: {StreamCodec.Shorten(e.Message)}; try again");
             }
         }
 
@@ -211,7 +178,7 @@ public static class StreamsApi
 
         if (SwitchedOff(options.Value) is { } off)
         {
-            return GatewayApi.Error(StatusCodes.Status409Conflict, off);
+            return ApiResults.V2Error(StatusCodes.Status409Conflict, off);
         }
 
         StreamTestMessageRequest? request;
@@ -221,18 +188,18 @@ public static class StreamsApi
         }
         catch (Exception e) when (e is JsonException or InvalidDataException)
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, "the body is not {\"body\": \"<V2 JSON request>\", \"requestId\": …}: " + e.Message);
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, "the body is not {\"body\": \"<V2 JSON request>\", \"requestId\": …}: " + e.Message);
         }
 
         if (request?.Body is not { Length: > 0 } text)
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, "'body' (a V2 inference request as JSON text) is required");
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, "'body' (a V2 inference request as JSON text) is required");
         }
 
         byte[] data = Encoding.UTF8.GetBytes(text);
         if (data.Length > options.Value.MaxMessageBytes)
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, $"'body' is larger than {options.Value.MaxMessageBytes} bytes");
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, $"'body' is larger than {options.Value.MaxMessageBytes} bytes");
         }
 
         try
@@ -241,18 +208,18 @@ public static class StreamsApi
         }
         catch (InferenceProtocolException e)
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, "'body' is not a V2 inference request: " + e.Message);
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, "'body' is not a V2 inference request: " + e.Message);
         }
 
         string requestId = request.RequestId is { Length: > 0 } given ? given : Guid.CreateVersion7().ToString("N");
         if (requestId.Length > StreamCodec.MaxRequestIdLength || requestId.Any(char.IsControl))
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, $"'requestId' must be at most {StreamCodec.MaxRequestIdLength} printable characters");
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, $"'requestId' must be at most {StreamCodec.MaxRequestIdLength} printable characters");
         }
 
         if (processor.Transport is not { } transport)
         {
-            return GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"no transport for the stream engine '{options.Value.Engine}' is available in this build");
+            return ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"no transport for the stream engine '{options.Value.Engine}' is available in this build");
         }
 
         var resource = new StreamResource(kind, name);
@@ -270,7 +237,7 @@ public static class StreamsApi
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            return GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"the stream engine ({options.Value.Engine}) did not take the message: {StreamCodec.Shorten(e.Message)}");
+            return ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"the stream engine ({options.Value.Engine}) did not take the message: {StreamCodec.Shorten(e.Message)}");
         }
 
         return TypedResults.Json(new StreamPublished(requestId, resource.InputSubject), statusCode: StatusCodes.Status202Accepted);
@@ -286,13 +253,13 @@ public static class StreamsApi
         subject ??= "outputs";
         if (subject is not ("outputs" or "errors"))
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, "'subject' must be 'outputs' or 'errors'");
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, "'subject' must be 'outputs' or 'errors'");
         }
 
         int count = limit ?? 20;
         if (count is < 1 or > 100)
         {
-            return GatewayApi.Error(StatusCodes.Status400BadRequest, "'limit' must be between 1 and 100");
+            return ApiResults.V2Error(StatusCodes.Status400BadRequest, "'limit' must be between 1 and 100");
         }
 
         if (processor.Transport is not { } transport)
@@ -314,7 +281,7 @@ public static class StreamsApi
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
-            return GatewayApi.Error(StatusCodes.Status503ServiceUnavailable, $"the stream engine could not be read: {StreamCodec.Shorten(e.Message)}");
+            return ApiResults.V2Error(StatusCodes.Status503ServiceUnavailable, $"the stream engine could not be read: {StreamCodec.Shorten(e.Message)}");
         }
 
         string subjectName = subject == "outputs" ? resource.OutputSubject : StreamSubjects.Errors;
@@ -412,36 +379,11 @@ public static class StreamsApi
             resource.InputSubject, resource.OutputSubject, StreamSubjects.Errors, counters);
     }
 
-    private static async Task UpsertAsync(MdsDbContext db, string kind, string name, bool enabled, string? who, DateTimeOffset now, CancellationToken ct)
-    {
-        var setting = await db.Set<StreamSetting>().SingleOrDefaultAsync(s => s.Kind == kind && s.Name == name, ct);
-        if (setting is null)
-        {
-            setting = new StreamSetting { Kind = kind, Name = name };
-            db.Add(setting);
-        }
-
-        setting.Enabled = enabled;
-        setting.ChangedAt = now;
-        setting.ChangedBy = who;
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException)
-        {
-            // Set at the same moment elsewhere (the unique index): write over it.
-            db.ChangeTracker.Clear();
-            await db.Set<StreamSetting>().Where(s => s.Kind == kind && s.Name == name)
-                .ExecuteUpdateAsync(u => u.SetProperty(s => s.Enabled, enabled).SetProperty(s => s.ChangedAt, now).SetProperty(s => s.ChangedBy, who), ct);
-        }
-    }
-
     private static Task<bool> ExistsAsync(MdsDbContext db, string kind, string name, CancellationToken ct) => kind == StreamResource.Models
         ? db.Models.AnyAsync(m => m.Name == name, ct)
         : db.Set<Pipeline>().AnyAsync(p => p.Name == name, ct);
 
-    private static IResult NotFound(string kind, string name) => GatewayApi.Error(StatusCodes.Status404NotFound,
+    private static IResult NotFound(string kind, string name) => ApiResults.V2Error(StatusCodes.Status404NotFound,
         kind switch
         {
             StreamResource.Models => $"model '{name}' not found",
