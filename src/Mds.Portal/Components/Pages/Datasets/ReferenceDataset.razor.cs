@@ -20,7 +20,6 @@ public partial class ReferenceDataset
     private bool _canManage;
     private DatasetDto? _dataset;
     private DatasetPreviewDto? _preview;
-    private HttpRequestException? _error;
     private IBrowserFile? _file;
     private IReadOnlyList<string> _headers = [];
     private string? _labelColumn;
@@ -30,9 +29,6 @@ public partial class ReferenceDataset
 
     [Inject]
     private DatasetsClient DatasetsApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -76,24 +72,12 @@ public partial class ReferenceDataset
     private async Task LoadAsync()
     {
         _loading = _dataset is null;
-        try
+        await LoadWithAsync(async _ =>
         {
             _dataset = await DatasetsApi.FindAsync(Name, Version);
             _preview = _dataset is null ? null : await DatasetsApi.PreviewAsync(Name, Version, PreviewRows);
-            _error = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        finally
-        {
-            _loading = false;
-        }
+        });
+        _loading = false;
     }
 
     private async Task PickAsync(IBrowserFile? file)
@@ -158,10 +142,6 @@ public partial class ReferenceDataset
             _file = null;
             _headers = [];
             await LoadAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

@@ -45,9 +45,6 @@ public partial class BatchTry : IAsyncDisposable
     private BatchUploadsClient UploadsApi { get; set; } = default!;
 
     [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
-
-    [Inject]
     private IDialogService Dialogs { get; set; } = default!;
 
     [Inject]
@@ -174,10 +171,6 @@ public partial class BatchTry : IAsyncDisposable
             _batches = await BatchesApi.ListAsync(Pipeline is null ? SubjectName : SubjectName + ".pipeline", _disposed.Token);
             _listError = null;
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
         catch (HttpRequestException ex)
         {
             _listError = ex;
@@ -255,10 +248,6 @@ public partial class BatchTry : IAsyncDisposable
             Open(batch);
             await LoadListAsync();
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
         catch (HttpRequestException ex)
         {
             _uploadError = Describe(ex, file.Name);
@@ -314,7 +303,7 @@ public partial class BatchTry : IAsyncDisposable
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
         {
-            await InvokeAsync(Navigation.NavigateToLogin);
+            // The sign-in has ended and the page is on its way to sign in again (SignInOnUnauthorized): stop watching.
             return false;
         }
         catch (HttpRequestException ex)
@@ -387,10 +376,6 @@ public partial class BatchTry : IAsyncDisposable
 
             Snackbar.Add($"Batch “{batch.FileName}” deleted.", Severity.Success);
             await LoadListAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

@@ -53,9 +53,6 @@ public partial class TryModel
     [Inject]
     private OutliersClient OutliersApi { get; set; } = default!;
 
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
-
     /// <summary>The model's name, from the route.</summary>
     [Parameter]
     public string Name { get; set; } = "";
@@ -108,10 +105,6 @@ public partial class TryModel
             }
 
             await LoadVersionAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {
@@ -198,11 +191,6 @@ public partial class TryModel
         try
         {
             _outcome = await InferenceApi.InferAsync(Name, _version, request);
-            if (_outcome.Status == HttpStatusCode.Unauthorized)
-            {
-                Navigation.NavigateToLogin();
-                return;
-            }
 
             if (_outcome.Response is { } response)
             {
@@ -245,10 +233,6 @@ public partial class TryModel
             {
                 _classification = new ClassifierPrediction(prediction.Predicted, [.. prediction.Top.Select(c => c.Label)], [.. prediction.Top.Select(c => c.Probability)], 0);
             }
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

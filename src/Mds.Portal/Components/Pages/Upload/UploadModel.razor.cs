@@ -60,10 +60,6 @@ public partial class UploadModel
         {
             _existingNames = [.. (await ModelsApi.ListAsync()).Select(m => m.Name).Order(StringComparer.OrdinalIgnoreCase)];
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
         catch (HttpRequestException)
         {
             // Without the list the name field offers nothing; the upload still works.
@@ -93,10 +89,6 @@ public partial class UploadModel
         try
         {
             _inspection = await UploadsApi.InspectAsync(ToUploadFile(file, MaxBytes), Progress(sent => _inspectSent = sent));
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {
@@ -131,10 +123,6 @@ public partial class UploadModel
             var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file, MaxBytes), Progress(sent => _uploadSent = sent));
             Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}; replicas are being placed.", Severity.Success);
             Navigation.NavigateTo($"models/{Uri.EscapeDataString(version.ModelName)}");
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {
