@@ -87,7 +87,7 @@ public class SignInOnUnauthorizedTests
         page.WaitForAssertion(() => Assert.Contains("The database is starting.", page.Find("[data-testid=backend-error]").TextContent, StringComparison.Ordinal));
         await page.Find("[data-testid=backend-error] button").ClickAsync(new MouseEventArgs());
         page.WaitForAssertion(() => Assert.Empty(page.FindAll("[data-testid=backend-error]")));
-        page.WaitForElement("[data-testid=workers-table]");
+        page.WaitForElement("[data-testid=workers-empty]");
         Assert.Equal(2, backend.Count(HttpMethod.Get, WorkersPath));
     }
 }
