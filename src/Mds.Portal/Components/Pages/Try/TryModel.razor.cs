@@ -35,7 +35,6 @@ public partial class TryModel
     private IReadOnlyList<object>? _sentCells;
     private int? _answeredVersion;
     private OutlierScoresDto? _outlierScores;
-    private HttpRequestException? _error;
     private bool _notFound;
 
     [Inject]
@@ -92,37 +91,22 @@ public partial class TryModel
 
     private void SelectMode(string? mode) => _mode = mode ?? OneRow;
 
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async stopping =>
     {
-        try
+        _model = await ModelsApi.FindAsync(Name, stopping);
+        _notFound = _model is null;
+        if (_model is not null && _version is { } v && _model.Versions.All(x => x.Version != v))
         {
-            _model = await ModelsApi.FindAsync(Name);
-            _notFound = _model is null;
-            _error = null;
-            if (_model is not null && _version is { } v && _model.Versions.All(x => x.Version != v))
-            {
-                _version = null;
-            }
+            _version = null;
+        }
 
-            await LoadVersionAsync();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-    }
+        await LoadVersionAsync();
+    });
 
     private async Task SelectVersionAsync(int? version)
     {
         _version = version;
-        try
-        {
-            await LoadVersionAsync();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
+        await LoadWithAsync(_ => LoadVersionAsync());
     }
 
     // The schema's names, the reference rows, and a fresh form for the chosen version.
