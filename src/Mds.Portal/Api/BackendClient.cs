@@ -7,8 +7,9 @@ using Microsoft.AspNetCore.Mvc;
 namespace Mds.Portal.Api;
 
 /// <summary>
-/// What every typed client of the backend shares: the signed-in user's bearer token on each request, and failures
-/// turned into <see cref="HttpRequestException"/>s whose message a person can read (the problem details' detail).
+/// What every typed client of the backend shares: the signed-in user's bearer token on each request (a 401 for it
+/// sends the browser to sign in, see <see cref="SignInOnUnauthorized"/>), and failures turned into
+/// <see cref="HttpRequestException"/>s whose message a person can read (the problem details' detail).
 /// </summary>
 public abstract class BackendClient(HttpClient http, BackendToken token)
 {
@@ -69,6 +70,7 @@ public abstract class BackendClient(HttpClient http, BackendToken token)
         if (await token.GetAsync() is { } accessToken)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+            request.Options.Set(SignInOnUnauthorized.Sender, token);
         }
 
         configure?.Invoke(request);

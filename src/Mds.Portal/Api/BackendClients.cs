@@ -1,3 +1,4 @@
+using Mds.Portal.Auth;
 using Microsoft.Extensions.Options;
 
 namespace Mds.Portal.Api;
@@ -17,27 +18,30 @@ public static class BackendClients
     /// <summary>Adds one typed client per backend area.</summary>
     public static IServiceCollection AddBackendClients(this IServiceCollection services)
     {
+        // Every client that sends the signed-in user's token turns a 401 into the sign-in page; the sign-in's own
+        // client (AuthClient) reads a 401 as a wrong password instead.
+        services.AddTransient<SignInOnUnauthorized>();
         services.AddHttpClient<AuthClient>(Configure);
-        services.AddHttpClient<ModelsClient>(Configure);
-        services.AddHttpClient<WorkersClient>(Configure);
-        services.AddHttpClient<FeedbackClient>(Configure);
-        services.AddHttpClient<StatsClient>(Configure);
-        services.AddHttpClient<UsersClient>(Configure);
-        services.AddHttpClient<KeysClient>(Configure);
-        services.AddHttpClient<BatchesClient>(Configure);
-        services.AddHttpClient<RecordsClient>(Configure);
-        services.AddHttpClient<OutliersClient>(Configure);
-        services.AddHttpClient<PipelinesClient>(Configure);
-        services.AddHttpClient<ExperimentsClient>(Configure);
-        services.AddHttpClient<StreamsClient>(Configure);
-        services.AddHttpClient<ConfigClient>(Configure);
-        services.AddHttpClient<ModelUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
-        services.AddHttpClient<DatasetsClient>((s, http) => Configure(s, http, UploadTimeout));
-        services.AddHttpClient<BatchUploadsClient>((s, http) => Configure(s, http, UploadTimeout));
-        services.AddHttpClient<InferenceClient>((s, http) => Configure(s, http, InferenceTimeout));
-        services.AddHttpClient<ImagesClient>((s, http) => Configure(s, http, InferenceTimeout));
-        services.AddHttpClient<DriftClient>((s, http) => Configure(s, http, InferenceTimeout));
-        services.AddHttpClient<ExplanationsClient>((s, http) => Configure(s, http, InferenceTimeout));
+        services.AddHttpClient<ModelsClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<WorkersClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<FeedbackClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<StatsClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<UsersClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<KeysClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<BatchesClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<RecordsClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<OutliersClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<PipelinesClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<ExperimentsClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<StreamsClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<ConfigClient>(Configure).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<ModelUploadsClient>((s, http) => Configure(s, http, UploadTimeout)).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<DatasetsClient>((s, http) => Configure(s, http, UploadTimeout)).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<BatchUploadsClient>((s, http) => Configure(s, http, UploadTimeout)).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<InferenceClient>((s, http) => Configure(s, http, InferenceTimeout)).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<ImagesClient>((s, http) => Configure(s, http, InferenceTimeout)).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<DriftClient>((s, http) => Configure(s, http, InferenceTimeout)).AddHttpMessageHandler<SignInOnUnauthorized>();
+        services.AddHttpClient<ExplanationsClient>((s, http) => Configure(s, http, InferenceTimeout)).AddHttpMessageHandler<SignInOnUnauthorized>();
         return services;
     }
 

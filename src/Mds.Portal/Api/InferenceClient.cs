@@ -46,6 +46,7 @@ public sealed class InferenceClient(HttpClient http, BackendToken token)
         if (await token.GetAsync() is { } accessToken)
         {
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+            message.Options.Set(SignInOnUnauthorized.Sender, token);
         }
 
         var clock = Stopwatch.StartNew();

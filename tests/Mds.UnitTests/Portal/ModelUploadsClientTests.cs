@@ -69,12 +69,17 @@ public class ModelUploadsClientTests
         Assert.All(backend.Bodies, body => Assert.DoesNotMatch("name=\"?sha256\"?", body));
     }
 
-    private static ModelUploadsClient Client(FakeBackend backend) => new(backend.Client(), new BackendToken(new NobodySignedIn()));
+    private static ModelUploadsClient Client(FakeBackend backend) => new(backend.Client(), new BackendToken(new NobodySignedIn(), new NowhereNavigation()));
 
     private static ModelInspection Inspection(DateTimeOffset? stagedUntil) => new(Sha, 3, [], [], null, null, stagedUntil);
 
     private static ModelVersionDto Version() => System.Text.Json.JsonSerializer.Deserialize<ModelVersionDto>(
         """{"modelName":"iris","version":1}""", new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
+
+    private sealed class NowhereNavigation : Microsoft.AspNetCore.Components.NavigationManager
+    {
+        public NowhereNavigation() => Initialize("http://portal.test/", "http://portal.test/");
+    }
 
     private sealed class NobodySignedIn : AuthenticationStateProvider
     {

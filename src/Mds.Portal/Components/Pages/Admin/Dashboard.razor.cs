@@ -13,7 +13,6 @@ namespace Mds.Portal.Components.Pages.Admin;
 public partial class Dashboard
 {
     private static readonly string[] Palette = ["#2563eb", "#0d9488", "#d97706", "#db2777", "#7c3aed", "#16a34a", "#dc2626", "#0891b2"];
-    private readonly RefreshTimer _refresh = new();
     private IReadOnlyList<WorkerDto>? _workers;
     private IReadOnlyList<TrafficPointDto> _traffic = [];
     private IReadOnlyList<FailureDto> _failures = [];
@@ -22,16 +21,12 @@ public partial class Dashboard
     private IList<ITrace> _latencyTraces = [];
     private string? _selectedModel;
     private bool _statsMissing;
-    private HttpRequestException? _error;
 
     [Inject]
     private WorkersClient WorkersApi { get; set; } = default!;
 
     [Inject]
     private StatsClient StatsApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -52,42 +47,21 @@ public partial class Dashboard
     {
         if (firstRender)
         {
-            _refresh.Start(TimeSpan.FromSeconds(5), _ => InvokeAsync(LoadAsync));
+            RefreshEvery(TimeSpan.FromSeconds(5), LoadAsync);
         }
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => _refresh.DisposeAsync();
-
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async stopping =>
     {
-        try
-        {
-            var workers = WorkersApi.ListAsync(_refresh.Stopping);
-            var traffic = StatsApi.TrafficAsync(60, _refresh.Stopping);
-            var failures = StatsApi.FailuresAsync(50, _refresh.Stopping);
-            _workers = await workers;
-            _error = null;
-            // The stats endpoints are newer than the worker list: a backend without them still shows the workers.
-            _traffic = await OptionalAsync(traffic) ?? [];
-            _failures = await OptionalAsync(failures) ?? [];
-            BuildCharts();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        catch (OperationCanceledException) when (_refresh.Stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        StateHasChanged();
-    }
+        var workers = WorkersApi.ListAsync(stopping);
+        var traffic = StatsApi.TrafficAsync(60, stopping);
+        var failures = StatsApi.FailuresAsync(50, stopping);
+        _workers = await workers;
+        // The stats endpoints are newer than the worker list: a backend without them still shows the workers.
+        _traffic = await OptionalAsync(traffic) ?? [];
+        _failures = await OptionalAsync(failures) ?? [];
+        BuildCharts();
+    });
 
     private async Task<T?> OptionalAsync<T>(Task<T> call)
         where T : class
@@ -99,11 +73,6 @@ public partial class Dashboard
         catch (HttpRequestException ex) when (ex.StatusCode is HttpStatusCode.NotFound)
         {
             _statsMissing = true;
-            return null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode is not HttpStatusCode.Unauthorized)
-        {
-            _error = ex;
             return null;
         }
     }

@@ -20,22 +20,21 @@ public partial class ReferenceDataset
     private bool _canManage;
     private DatasetDto? _dataset;
     private DatasetPreviewDto? _preview;
-    private HttpRequestException? _error;
     private IBrowserFile? _file;
     private IReadOnlyList<string> _headers = [];
     private string? _labelColumn;
     private bool _uploading;
-    private long _sent;
+    private readonly UploadProgress _upload;
     private string? _uploadError;
+
+    /// <summary>A dataset page that shows its upload's progress as it goes.</summary>
+    public ReferenceDataset() => _upload = new UploadProgress(() => InvokeAsync(StateHasChanged));
 
     [Inject]
     private DatasetsClient DatasetsApi { get; set; } = default!;
 
     [Inject]
     private ConfigClient ConfigApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -79,24 +78,12 @@ public partial class ReferenceDataset
     private async Task LoadAsync()
     {
         _loading = _dataset is null;
-        try
+        await LoadWithAsync(async _ =>
         {
             _dataset = await DatasetsApi.FindAsync(Name, Version);
             _preview = _dataset is null ? null : await DatasetsApi.PreviewAsync(Name, Version, PreviewRows);
-            _error = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        finally
-        {
-            _loading = false;
-        }
+        });
+        _loading = false;
     }
 
     private async Task PickAsync(IBrowserFile? file)
@@ -132,20 +119,9 @@ public partial class ReferenceDataset
         }
 
         _file = file;
-        _headers = await ReadHeaderAsync(file);
+        _headers = await CsvHeader.ReadAsync(file, file.Size);
         // A column named like a label is the likely choice.
         _labelColumn = _headers.FirstOrDefault(h => h.Equals("label", StringComparison.OrdinalIgnoreCase) || h.Equals("target", StringComparison.OrdinalIgnoreCase) || h.Equals("class", StringComparison.OrdinalIgnoreCase));
-    }
-
-    // The header row: the first line of the file's first 64 KiB, split on commas (quotes removed).
-    private static async Task<IReadOnlyList<string>> ReadHeaderAsync(IBrowserFile file)
-    {
-        await using var stream = file.OpenReadStream(file.Size);
-        byte[] buffer = new byte[Math.Min(64 * 1024, file.Size)];
-        int read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false);
-        string text = Encoding.UTF8.GetString(buffer, 0, read).TrimStart('\uFEFF');
-        string firstLine = text.Split('\n')[0].TrimEnd('\r');
-        return [.. firstLine.Split(',').Select(h => h.Trim().Trim('"')).Where(h => h.Length > 0)];
     }
 
     private async Task UploadAsync()
@@ -156,24 +132,15 @@ public partial class ReferenceDataset
         }
 
         _uploading = true;
-        _sent = 0;
         _uploadError = null;
         try
         {
-            var upload = new UploadFile(file.Name, file.Size, () => file.OpenReadStream(file.Size));
-            _dataset = await DatasetsApi.UploadAsync(Name, Version, upload, _labelColumn, new Progress<long>(sent =>
-            {
-                _sent = sent;
-                _ = InvokeAsync(StateHasChanged);
-            }));
+            var (upload, progress) = _upload.Start(file, file.Size);
+            _dataset = await DatasetsApi.UploadAsync(Name, Version, upload, _labelColumn, progress);
             Snackbar.Add($"Dataset uploaded: {_dataset.Rows} rows.", Severity.Success);
             _file = null;
             _headers = [];
             await LoadAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

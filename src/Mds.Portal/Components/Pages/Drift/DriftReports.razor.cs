@@ -23,14 +23,10 @@ public partial class DriftReports
     private Dictionary<string, IList<ITrace>> _histograms = [];
     private bool _running;
     private string? _runError;
-    private HttpRequestException? _error;
     private bool _notFound;
 
     [Inject]
     private DriftClient DriftApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private ISnackbar Snackbar { get; set; } = default!;
@@ -83,33 +79,26 @@ public partial class DriftReports
         await LoadAsync();
     }
 
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async _ =>
     {
         try
         {
             _list = await DriftApi.ListAsync(Name, Version);
             _notFound = false;
-            _error = null;
-            _pValues = DriftCharts.PValues(_list);
-            _psi = DriftCharts.Psi(_list);
-            if (_selectedId is null || _list.Reports.All(r => r.Id != _selectedId))
-            {
-                await OpenAsync(_list.Reports.Count > 0 ? _list.Reports[^1].Id : null);
-            }
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
         {
             _notFound = true;
+            return;
         }
-        catch (HttpRequestException ex)
+
+        _pValues = DriftCharts.PValues(_list);
+        _psi = DriftCharts.Psi(_list);
+        if (_selectedId is null || _list.Reports.All(r => r.Id != _selectedId))
         {
-            _error = ex;
+            await OpenAsync(_list.Reports.Count > 0 ? _list.Reports[^1].Id : null);
         }
-    }
+    });
 
     private async Task OpenAsync(long? id)
     {
@@ -129,7 +118,7 @@ public partial class DriftReports
         }
         catch (HttpRequestException ex)
         {
-            _error = ex;
+            Error = ex;
         }
     }
 
@@ -153,10 +142,6 @@ public partial class DriftReports
             Snackbar.Add($"Report #{report.Id}: {(report.Drifted ? "drift" : "no drift")}.", report.Drifted ? Severity.Warning : Severity.Success);
             await LoadAsync();
             await OpenAsync(report.Id);
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

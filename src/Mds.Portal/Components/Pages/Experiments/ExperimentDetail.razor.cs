@@ -14,14 +14,12 @@ namespace Mds.Portal.Components.Pages.Experiments;
 /// swaps them atomically), status, live charts, results with each test's verdict, the mirror's agreement, the
 /// rollout's progress and the history; Stop and Promote after a confirmation. Refreshed every few seconds while open.
 /// </summary>
-public partial class ExperimentDetail : IAsyncDisposable
+public partial class ExperimentDetail
 {
-    private readonly RefreshTimer _refresh = new();
     private readonly Dictionary<string, double> _weights = new(StringComparer.Ordinal);
     private ExperimentDto? _experiment;
     private ExperimentResultsDto? _results;
     private string? _resultsError;
-    private HttpRequestException? _error;
     private bool _notFound;
     private bool _canManage;
     private bool _dirty;
@@ -88,57 +86,32 @@ public partial class ExperimentDetail : IAsyncDisposable
     {
         if (firstRender)
         {
-            _refresh.Start(RefreshInterval, _ => InvokeAsync(LoadAsync));
+            RefreshEvery(RefreshInterval, LoadAsync);
         }
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync()
+    private Task LoadAsync() => LoadWithAsync(async stopping =>
     {
-        GC.SuppressFinalize(this);
-        return _refresh.DisposeAsync();
-    }
-
-    private async Task LoadAsync()
-    {
-        try
+        _experiment = await ExperimentsApi.FindAsync(Name, stopping);
+        _notFound = _experiment is null;
+        if (_experiment is not null)
         {
-            _experiment = await ExperimentsApi.FindAsync(Name, _refresh.Stopping);
-            _notFound = _experiment is null;
-            _error = null;
-            if (_experiment is not null)
+            // A refresh never overwrites weights being edited; Save or Reset does.
+            if (!_dirty)
             {
-                // A refresh never overwrites weights being edited; Save or Reset does.
-                if (!_dirty)
-                {
-                    ResetWeights();
-                }
-
-                await LoadResultsAsync();
+                ResetWeights();
             }
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        catch (OperationCanceledException) when (_refresh.Stopping.IsCancellationRequested)
-        {
-            return;
-        }
 
-        StateHasChanged();
-    }
+            await LoadResultsAsync();
+        }
+    });
 
     // The results are worth showing apart from the experiment: a failure there leaves the rest of the page working.
     private async Task LoadResultsAsync()
     {
         try
         {
-            _results = await ExperimentsApi.ResultsAsync(Name, _refresh.Stopping);
+            _results = await ExperimentsApi.ResultsAsync(Name, Stopping);
             _resultsError = null;
             var candidates = ExperimentCharts.Candidates(_results, _experiment);
             _charts = new Charts(
@@ -185,7 +158,7 @@ public partial class ExperimentDetail : IAsyncDisposable
         }
 
         await ActAsync(
-            () => ExperimentsApi.SetWeightsAsync(Name, new Dictionary<string, double>(_weights, StringComparer.Ordinal), _refresh.Stopping),
+            () => ExperimentsApi.SetWeightsAsync(Name, new Dictionary<string, double>(_weights, StringComparer.Ordinal), Stopping),
             "Weights saved: " + string.Join(", ", EditedPercents.Select(p => $"{p.Key} {ExperimentText.Percent(p.Value)}")) + ".",
             afterSuccess: () => _dirty = false);
     }
@@ -198,7 +171,7 @@ public partial class ExperimentDetail : IAsyncDisposable
             yesText: "Stop", cancelText: "Cancel");
         if (confirmed == true)
         {
-            await ActAsync(() => ExperimentsApi.StopAsync(Name, _refresh.Stopping), $"Experiment {Name} stopped.");
+            await ActAsync(() => ExperimentsApi.StopAsync(Name, Stopping), $"Experiment {Name} stopped.");
         }
     }
 
@@ -213,7 +186,7 @@ public partial class ExperimentDetail : IAsyncDisposable
             yesText: "Promote", cancelText: "Cancel");
         if (confirmed == true)
         {
-            await ActAsync(() => ExperimentsApi.PromoteAsync(Name, candidate.Key, _refresh.Stopping), $"{candidate.Key} promoted; the experiment has ended.");
+            await ActAsync(() => ExperimentsApi.PromoteAsync(Name, candidate.Key, Stopping), $"{candidate.Key} promoted; the experiment has ended.");
         }
     }
 
@@ -230,13 +203,9 @@ public partial class ExperimentDetail : IAsyncDisposable
 
         try
         {
-            await ExperimentsApi.DeleteAsync(Name, _refresh.Stopping);
+            await ExperimentsApi.DeleteAsync(Name, Stopping);
             Snackbar.Add($"Experiment {Name} deleted.", Severity.Success);
             Navigation.NavigateTo("experiments");
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {
@@ -253,10 +222,6 @@ public partial class ExperimentDetail : IAsyncDisposable
             afterSuccess?.Invoke();
             Snackbar.Add(done, Severity.Success);
             await LoadAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

@@ -23,16 +23,12 @@ public partial class ModelFeedback
     private string? _filterAnalyst;
     private DateRange? _filterDates;
     private bool _loading;
-    private HttpRequestException? _error;
 
     [Inject]
     private FeedbackClient FeedbackApi { get; set; } = default!;
 
     [Inject]
     private ModelsClient ModelsApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -73,7 +69,7 @@ public partial class ModelFeedback
     private async Task LoadAsync()
     {
         _loading = true;
-        try
+        await LoadWithAsync(async _ =>
         {
             var filter = new FeedbackFilter(
                 _filterVersion,
@@ -82,20 +78,8 @@ public partial class ModelFeedback
                 _filterDates?.Start is { } start ? new DateTimeOffset(DateTime.SpecifyKind(start.Date, DateTimeKind.Utc)) : null,
                 _filterDates?.End is { } end ? new DateTimeOffset(DateTime.SpecifyKind(end.Date.AddDays(1), DateTimeKind.Utc)) : null);
             _items = await FeedbackApi.ListAsync(Name, filter);
-            _error = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        finally
-        {
-            _loading = false;
-        }
+        });
+        _loading = false;
     }
 
     private async Task SetBucketAsync(string bucket)
@@ -123,14 +107,10 @@ public partial class ModelFeedback
                 },
             ];
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
         catch (HttpRequestException ex)
         {
             _accuracy = [];
-            _error ??= ex;
+            Error ??= ex;
         }
     }
 }

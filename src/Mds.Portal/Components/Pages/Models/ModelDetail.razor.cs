@@ -10,9 +10,7 @@ namespace Mds.Portal.Components.Pages.Models;
 /// <summary>One model: its versions, each with its schema and replicas; refreshed every few seconds while open.</summary>
 public partial class ModelDetail
 {
-    private readonly RefreshTimer _refresh = new();
     private readonly HashSet<int> _expanded = [];
-    private HttpRequestException? _error;
     private bool _notFound;
     private IReadOnlyList<DriftStatusDto> _drift = [];
 
@@ -21,9 +19,6 @@ public partial class ModelDetail
 
     [Inject]
     private DriftClient DriftApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -84,38 +79,17 @@ public partial class ModelDetail
     {
         if (firstRender)
         {
-            _refresh.Start(TimeSpan.FromSeconds(5), _ => InvokeAsync(LoadAsync));
+            RefreshEvery(TimeSpan.FromSeconds(5), LoadAsync);
         }
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => _refresh.DisposeAsync();
-
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async stopping =>
     {
-        try
-        {
-            Model = await ModelsApi.FindAsync(Name, _refresh.Stopping);
-            _notFound = Model is null;
-            _error = null;
-            ExpandHeadlineOnce();
-            _drift = Model is null ? [] : await DriftStatus.ReadAsync(DriftApi, _refresh.Stopping);
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        catch (OperationCanceledException) when (_refresh.Stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        StateHasChanged();
-    }
+        Model = await ModelsApi.FindAsync(Name, stopping);
+        _notFound = Model is null;
+        ExpandHeadlineOnce();
+        _drift = Model is null ? [] : await DriftStatus.ReadAsync(DriftApi, stopping);
+    });
 
     // The live (or newest) version starts open; after that the reader decides what is open.
     private void ExpandHeadlineOnce()
@@ -139,10 +113,10 @@ public partial class ModelDetail
     }
 
     private async Task SetLiveAsync(ModelVersionDto version)
-        => await ActAsync(() => ModelsApi.SetLiveAsync(Name, version.Version, _refresh.Stopping), $"v{version.Version} is now live.");
+        => await ActAsync(() => ModelsApi.SetLiveAsync(Name, version.Version, Stopping), $"v{version.Version} is now live.");
 
     private async Task RetryAsync(ModelVersionDto version)
-        => await ActAsync(() => ModelsApi.RetryAsync(Name, version.Version, _refresh.Stopping), $"v{version.Version}: placing it again on every eligible worker.");
+        => await ActAsync(() => ModelsApi.RetryAsync(Name, version.Version, Stopping), $"v{version.Version}: placing it again on every eligible worker.");
 
     private async Task ScaleAsync(ModelVersionDto version)
     {
@@ -206,7 +180,7 @@ public partial class ModelDetail
             yesText: "Delete", cancelText: "Cancel");
         if (confirmed == true)
         {
-            await ActAsync(() => ModelsApi.DeleteVersionAsync(Name, version.Version, _refresh.Stopping), $"v{version.Version} deleted.");
+            await ActAsync(() => ModelsApi.DeleteVersionAsync(Name, version.Version, Stopping), $"v{version.Version} deleted.");
         }
     }
 
@@ -217,10 +191,6 @@ public partial class ModelDetail
             await action();
             Snackbar.Add(done, Severity.Success);
             await LoadAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

@@ -1,4 +1,3 @@
-using System.Net;
 using Mds.Contracts.Api;
 using Mds.Portal.Api;
 using Mds.Portal.Components.Shared;
@@ -11,9 +10,7 @@ namespace Mds.Portal.Components.Pages.Models;
 public partial class ModelList
 {
     private const int MaxTagsShown = 24;
-    private readonly RefreshTimer _refresh = new();
     private string _search = "";
-    private HttpRequestException? _error;
     private IReadOnlyList<DriftStatusDto> _drift = [];
 
     [Inject]
@@ -50,36 +47,15 @@ public partial class ModelList
     {
         if (firstRender)
         {
-            _refresh.Start(TimeSpan.FromSeconds(5), _ => InvokeAsync(LoadAsync));
+            RefreshEvery(TimeSpan.FromSeconds(5), LoadAsync);
         }
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => _refresh.DisposeAsync();
-
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async stopping =>
     {
-        try
-        {
-            Models = await ModelsApi.ListAsync(_refresh.Stopping);
-            _error = null;
-            _drift = await DriftStatus.ReadAsync(DriftApi, _refresh.Stopping);
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        catch (OperationCanceledException) when (_refresh.Stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        StateHasChanged();
-    }
+        Models = await ModelsApi.ListAsync(stopping);
+        _drift = await DriftStatus.ReadAsync(DriftApi, stopping);
+    });
 
     private string? SelectedTag => string.IsNullOrWhiteSpace(Tag) ? null : ModelTags.Normalize(Tag);
 

@@ -16,10 +16,8 @@ public partial class PipelineDetail
 {
     private static readonly string[] Tabs = ["graph", "spec", "versions", "try", "runs", "batch"];
 
-    private readonly RefreshTimer _refresh = new();
     private PipelineDto? _pipeline;
     private int? _pickedVersion;
-    private HttpRequestException? _error;
     private bool _notFound;
     private bool _canManage;
     private int _tab;
@@ -87,36 +85,15 @@ public partial class PipelineDetail
     {
         if (firstRender)
         {
-            _refresh.Start(TimeSpan.FromSeconds(5), _ => InvokeAsync(LoadAsync));
+            RefreshEvery(TimeSpan.FromSeconds(5), LoadAsync);
         }
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => _refresh.DisposeAsync();
-
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async stopping =>
     {
-        try
-        {
-            _pipeline = await PipelinesApi.FindAsync(Name, _refresh.Stopping);
-            _notFound = _pipeline is null;
-            _error = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        catch (OperationCanceledException) when (_refresh.Stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        StateHasChanged();
-    }
+        _pipeline = await PipelinesApi.FindAsync(Name, stopping);
+        _notFound = _pipeline is null;
+    });
 
     private void PickVersion(TableRowClickEventArgs<PipelineVersionDto> row)
     {
@@ -149,10 +126,6 @@ public partial class PipelineDetail
             await PipelinesApi.DeleteAsync(Name);
             Snackbar.Add($"Pipeline {Name} deleted.", Severity.Success);
             Navigation.NavigateTo("pipelines");
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

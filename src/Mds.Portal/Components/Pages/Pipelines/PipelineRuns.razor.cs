@@ -22,16 +22,12 @@ public partial class PipelineRuns
     private string? _openedStart;
     private string? _search;
     private IReadOnlyList<PipelineRunDto>? _runs;
-    private HttpRequestException? _error;
     private PipelineRunDto? _run;
     private string? _runError;
     private PipelineVersionDto? _runVersion;
 
     [Inject]
     private PipelinesClient PipelinesApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     /// <summary>The pipeline whose runs these are.</summary>
     [Parameter, EditorRequired]
@@ -74,32 +70,16 @@ public partial class PipelineRuns
             _runVersion = Pipeline.Versions.FirstOrDefault(v => v.Version == _run.Version)
                 ?? await PipelinesApi.FindVersionAsync(Pipeline.Name, _run.Version);
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
         catch (HttpRequestException ex)
         {
             _runError = ex.Message;
         }
     }
 
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async _ =>
     {
-        try
-        {
-            _runs = await PipelinesApi.RunsAsync(Pipeline.Name, 50, null, _search);
-            _error = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-    }
+        _runs = await PipelinesApi.RunsAsync(Pipeline.Name, 50, null, _search);
+    });
 
     private async Task SearchAsync()
     {

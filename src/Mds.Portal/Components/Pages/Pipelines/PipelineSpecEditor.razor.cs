@@ -24,9 +24,6 @@ public partial class PipelineSpecEditor
     [Inject]
     private PipelinesClient PipelinesApi { get; set; } = default!;
 
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
-
     /// <summary>The spec to start from (a version's text, or a template).</summary>
     [Parameter]
     public string? Text { get; set; }
@@ -100,10 +97,6 @@ public partial class PipelineSpecEditor
                     await OnApplied.InvokeAsync(applied);
                 }
             }
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

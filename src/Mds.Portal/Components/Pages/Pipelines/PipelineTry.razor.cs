@@ -27,9 +27,6 @@ public partial class PipelineTry
     [Inject]
     private InferenceClient InferenceApi { get; set; } = default!;
 
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
-
     /// <summary>The pipeline to run.</summary>
     [Parameter, EditorRequired]
     public PipelineDto Pipeline { get; set; } = default!;
@@ -54,11 +51,6 @@ public partial class PipelineTry
             }
 
             _metadataError = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-            return;
         }
         catch (HttpRequestException ex)
         {
@@ -88,10 +80,6 @@ public partial class PipelineTry
         try
         {
             _outcome = await InferenceApi.InferPipelineAsync(Pipeline.Name, request);
-            if (_outcome.Status == HttpStatusCode.Unauthorized)
-            {
-                Navigation.NavigateToLogin();
-            }
         }
         finally
         {

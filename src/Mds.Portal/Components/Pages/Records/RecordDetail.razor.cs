@@ -23,7 +23,6 @@ public partial class RecordDetail
     private bool _explanationChecked;
     private bool _explaining;
     private string? _explainError;
-    private HttpRequestException? _error;
     private bool _notFound;
 
     [Inject]
@@ -31,9 +30,6 @@ public partial class RecordDetail
 
     [Inject]
     private ExplanationsClient ExplanationsApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     /// <summary>The record's id, from the route.</summary>
     [Parameter]
@@ -59,30 +55,18 @@ public partial class RecordDetail
         }
     }
 
-    private async Task LoadAsync()
+    private Task LoadAsync() => LoadWithAsync(async _ =>
     {
-        try
+        _record = await RecordsApi.FindAsync(Id);
+        _notFound = _record is null;
+        if (_record is not null)
         {
-            _record = await RecordsApi.FindAsync(Id);
-            _notFound = _record is null;
-            _error = null;
-            if (_record is not null)
-            {
-                _inputs = RecordTensors.Read(_record.Request, "inputs");
-                _outputs = RecordTensors.Read(_record.Response, "outputs");
-                _rows = RecordTensors.Rows(_record.Request);
-                await LoadExplanationAsync();
-            }
+            _inputs = RecordTensors.Read(_record.Request, "inputs");
+            _outputs = RecordTensors.Read(_record.Response, "outputs");
+            _rows = RecordTensors.Rows(_record.Request);
+            await LoadExplanationAsync();
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-    }
+    });
 
     // The kept explanation, if one was computed; a failed request has none to look for.
     private async Task LoadExplanationAsync()
@@ -123,10 +107,6 @@ public partial class RecordDetail
         try
         {
             _explanation = await ExplanationsApi.ExplainRecordAsync(Id, _row);
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

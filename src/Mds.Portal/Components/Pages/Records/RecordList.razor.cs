@@ -28,7 +28,6 @@ public partial class RecordList
     private int? _statusCode;
     private string _statusChoice = AnyStatus;
     private bool _loading;
-    private HttpRequestException? _error;
 
     [Inject]
     private RecordsClient RecordsApi { get; set; } = default!;
@@ -123,23 +122,8 @@ public partial class RecordList
     private async Task LoadAsync()
     {
         _loading = true;
-        try
-        {
-            _page = await RecordsApi.SearchAsync(_filter);
-            _error = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        finally
-        {
-            _loading = false;
-        }
+        await LoadWithAsync(async _ => _page = await RecordsApi.SearchAsync(_filter));
+        _loading = false;
     }
 
     // Any change of the search starts again from the newest records.

@@ -15,14 +15,12 @@ namespace Mds.Portal.Components.Pages.Streams;
 /// V2 request built from the model's or pipeline's inputs), the latest outputs and errors, and enable / disable (asking
 /// whether to delete the engine's streams with their messages). Refreshed every few seconds while open.
 /// </summary>
-public partial class StreamDetail : IAsyncDisposable
+public partial class StreamDetail
 {
     private const int Latest = 20;
-    private readonly RefreshTimer _refresh = new();
     private StreamDto? _stream;
     private IReadOnlyList<StreamMessageDto> _outputs = [];
     private IReadOnlyList<StreamMessageDto> _errors = [];
-    private HttpRequestException? _error;
     private string? _messagesError;
     private bool _notFound;
     private bool _busy;
@@ -42,9 +40,6 @@ public partial class StreamDetail : IAsyncDisposable
 
     [Inject]
     private PipelinesClient PipelinesApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private IDialogService Dialogs { get; set; } = default!;
@@ -99,15 +94,8 @@ public partial class StreamDetail : IAsyncDisposable
     {
         if (firstRender)
         {
-            _refresh.Start(StreamText.RefreshInterval, _ => InvokeAsync(LoadAsync));
+            RefreshEvery(StreamText.RefreshInterval, LoadAsync);
         }
-    }
-
-    /// <inheritdoc />
-    public ValueTask DisposeAsync()
-    {
-        GC.SuppressFinalize(this);
-        return _refresh.DisposeAsync();
     }
 
     private async Task LoadAsync()
@@ -117,30 +105,15 @@ public partial class StreamDetail : IAsyncDisposable
             return;
         }
 
-        try
+        await LoadWithAsync(async stopping =>
         {
-            _stream = await StreamsApi.FindAsync(Kind, Name, _refresh.Stopping);
+            _stream = await StreamsApi.FindAsync(Kind, Name, stopping);
             _notFound = _stream is null;
-            _error = null;
             if (_stream is not null)
             {
                 await LoadMessagesAsync();
             }
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        catch (OperationCanceledException) when (_refresh.Stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        StateHasChanged();
+        });
     }
 
     // Outputs and errors apart from the stream: an engine that cannot be read leaves the rest of the page working.
@@ -148,8 +121,8 @@ public partial class StreamDetail : IAsyncDisposable
     {
         try
         {
-            var outputs = StreamsApi.LatestAsync(Kind, Name, errors: false, Latest, _refresh.Stopping);
-            var errors = StreamsApi.LatestAsync(Kind, Name, errors: true, Latest, _refresh.Stopping);
+            var outputs = StreamsApi.LatestAsync(Kind, Name, errors: false, Latest, Stopping);
+            var errors = StreamsApi.LatestAsync(Kind, Name, errors: true, Latest, Stopping);
             _outputs = await outputs;
             _errors = await errors;
             _messagesError = null;
@@ -169,13 +142,13 @@ public partial class StreamDetail : IAsyncDisposable
         {
             if (Kind == StreamsClient.Models)
             {
-                if (await ModelsApi.FindAsync(Name, _refresh.Stopping) is { } model && ModelSummary.Headline(model) is { } version)
+                if (await ModelsApi.FindAsync(Name, Stopping) is { } model && ModelSummary.Headline(model) is { } version)
                 {
                     inputs = version.Inputs;
                     _exampleNote = $"Built from v{version.Version}'s inputs: replace the zeros.";
                 }
             }
-            else if (await PipelinesApi.MetadataAsync(Name, _refresh.Stopping) is { Inputs.Count: > 0 } metadata)
+            else if (await PipelinesApi.MetadataAsync(Name, Stopping) is { Inputs.Count: > 0 } metadata)
             {
                 inputs = metadata.Inputs;
                 _exampleNote = "Built from the pipeline's inputs: replace the zeros.";
@@ -201,11 +174,7 @@ public partial class StreamDetail : IAsyncDisposable
         _publishError = null;
         try
         {
-            _published = await StreamsApi.PublishAsync(Kind, Name, _body, _requestId, _refresh.Stopping);
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
+            _published = await StreamsApi.PublishAsync(Kind, Name, _body, _requestId, Stopping);
         }
         catch (HttpRequestException ex)
         {
@@ -218,7 +187,7 @@ public partial class StreamDetail : IAsyncDisposable
     }
 
     private Task EnableAsync()
-        => ActAsync(() => StreamsApi.SetAsync(Kind, Name, enabled: true, cancellationToken: _refresh.Stopping), $"Streaming enabled: {Name} consumes {_stream?.InputSubject}.");
+        => ActAsync(() => StreamsApi.SetAsync(Kind, Name, enabled: true, cancellationToken: Stopping), $"Streaming enabled: {Name} consumes {_stream?.InputSubject}.");
 
     private async Task DisableAsync()
     {
@@ -228,7 +197,7 @@ public partial class StreamDetail : IAsyncDisposable
         }
 
         await ActAsync(
-            () => StreamsApi.SetAsync(Kind, Name, enabled: false, cleanOnDisable: clean, cancellationToken: _refresh.Stopping),
+            () => StreamsApi.SetAsync(Kind, Name, enabled: false, cleanOnDisable: clean, cancellationToken: Stopping),
             clean ? "Streaming disabled; its streams and their messages were deleted." : "Streaming disabled; waiting messages are kept.");
     }
 
@@ -240,10 +209,6 @@ public partial class StreamDetail : IAsyncDisposable
             _stream = await action();
             Snackbar.Add(done, Severity.Success);
             await LoadAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

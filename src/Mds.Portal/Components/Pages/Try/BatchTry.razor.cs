@@ -30,9 +30,8 @@ public partial class BatchTry : IAsyncDisposable
     private string? _labelColumn;
     private bool _dragging;
     private bool _uploading;
-    private long _sent;
+    private readonly UploadProgress _upload;
     private string? _uploadError;
-    private DateTime _lastRender;
     private BatchDto? _current;
     private string? _watchError;
     private IReadOnlyList<BatchDto>? _batches;
@@ -43,9 +42,6 @@ public partial class BatchTry : IAsyncDisposable
 
     [Inject]
     private BatchUploadsClient UploadsApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private IDialogService Dialogs { get; set; } = default!;
@@ -83,9 +79,8 @@ public partial class BatchTry : IAsyncDisposable
     [Parameter]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    private bool Sent => _file is not null && _sent >= _file.Size;
-
-    private double UploadPercent => _file is { Size: > 0 } file ? Math.Min(100, 100.0 * _sent / file.Size) : 0;
+    /// <summary>A batch try that shows its upload's progress as it goes.</summary>
+    public BatchTry() => _upload = new UploadProgress(() => InvokeAsync(StateHasChanged));
 
     private string ColumnsHelp
     {
@@ -174,10 +169,6 @@ public partial class BatchTry : IAsyncDisposable
             _batches = await BatchesApi.ListAsync(Pipeline is null ? SubjectName : SubjectName + ".pipeline", _disposed.Token);
             _listError = null;
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
         catch (HttpRequestException ex)
         {
             _listError = ex;
@@ -211,7 +202,7 @@ public partial class BatchTry : IAsyncDisposable
             return;
         }
 
-        var headers = await ReadHeaderAsync(file);
+        var headers = await CsvHeader.ReadAsync(file, MaxBytes);
         // The backend matches these columns by name: a file without them is refused before it is sent.
         if (Layout is { } layout && BatchReader.MissingColumns(headers, layout, FeatureNames) is { Count: > 0 } missing)
         {
@@ -223,15 +214,6 @@ public partial class BatchTry : IAsyncDisposable
         _headers = headers;
     }
 
-    // The header row, from the file's first 64 KiB: it lists the columns a label may be chosen from.
-    private static async Task<IReadOnlyList<string>> ReadHeaderAsync(IBrowserFile file)
-    {
-        await using var stream = file.OpenReadStream(MaxBytes);
-        byte[] buffer = new byte[Math.Min(64 * 1024, file.Size)];
-        int read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false);
-        return BatchReader.Header(Encoding.UTF8.GetString(buffer, 0, read));
-    }
-
     private async Task ScoreAsync()
     {
         if (_file is not { } file)
@@ -240,24 +222,19 @@ public partial class BatchTry : IAsyncDisposable
         }
 
         _uploading = true;
-        _sent = 0;
         _uploadError = null;
         try
         {
-            var upload = new UploadFile(file.Name, file.Size, () => file.OpenReadStream(MaxBytes));
+            var (upload, progress) = _upload.Start(file, MaxBytes);
             var batch = Pipeline is { } pipeline
-                ? await UploadsApi.StartPipelineAsync(pipeline.Name, upload, _labelColumn, Progress(), _disposed.Token)
-                : await UploadsApi.StartAsync(SubjectName, Version, upload, _labelColumn, Progress(), _disposed.Token);
+                ? await UploadsApi.StartPipelineAsync(pipeline.Name, upload, _labelColumn, progress, _disposed.Token)
+                : await UploadsApi.StartAsync(SubjectName, Version, upload, _labelColumn, progress, _disposed.Token);
             _uploading = false;
             _file = null;
             _headers = [];
             _labelColumn = null;
             Open(batch);
             await LoadListAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {
@@ -272,18 +249,6 @@ public partial class BatchTry : IAsyncDisposable
             _uploading = false;
         }
     }
-
-    // Progress from the upload's sending loop: kept, and shown at most ten times a second.
-    private Progress<long> Progress() => new(sent =>
-    {
-        _sent = sent;
-        var now = DateTime.UtcNow;
-        if (now - _lastRender > TimeSpan.FromMilliseconds(100) || (_file is { } f && sent >= f.Size))
-        {
-            _lastRender = now;
-            _ = InvokeAsync(StateHasChanged);
-        }
-    });
 
     private async Task WatchAsync(long id, CancellationToken stopping)
     {
@@ -314,7 +279,7 @@ public partial class BatchTry : IAsyncDisposable
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
         {
-            await InvokeAsync(Navigation.NavigateToLogin);
+            // The sign-in has ended and the page is on its way to sign in again (SignInOnUnauthorized): stop watching.
             return false;
         }
         catch (HttpRequestException ex)
@@ -387,10 +352,6 @@ public partial class BatchTry : IAsyncDisposable
 
             Snackbar.Add($"Batch “{batch.FileName}” deleted.", Severity.Success);
             await LoadListAsync();
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

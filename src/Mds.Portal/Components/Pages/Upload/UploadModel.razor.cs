@@ -62,10 +62,6 @@ public partial class UploadModel
             (_input.MaxFileBytes, _input.MaxReplicas) = (config.MaxModelUploadBytes, config.MaxReplicas);
             _existingNames = [.. (await ModelsApi.ListAsync()).Select(m => m.Name).Order(StringComparer.OrdinalIgnoreCase)];
         }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
         catch (HttpRequestException)
         {
             // Without the list the name field offers nothing, and without the limits the backend alone checks them; the upload still works.
@@ -95,10 +91,6 @@ public partial class UploadModel
         try
         {
             _inspection = await UploadsApi.InspectAsync(ToUploadFile(file, MaxBytes), Progress(sent => _inspectSent = sent));
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {
@@ -134,10 +126,6 @@ public partial class UploadModel
             var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file, MaxBytes), _inspection, Progress(sent => _uploadSent = sent));
             Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}; replicas are being placed.", Severity.Success);
             Navigation.NavigateTo($"models/{Uri.EscapeDataString(version.ModelName)}");
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
         }
         catch (HttpRequestException ex)
         {

@@ -1,4 +1,3 @@
-using System.Net;
 using Mds.Contracts.Api;
 using Mds.Portal.Api;
 using Mds.Portal.Components.Shared;
@@ -9,14 +8,8 @@ namespace Mds.Portal.Components.Pages.Workers;
 /// <summary>The worker list (Admin): state, capacity and replicas of every worker, refreshed while open.</summary>
 public partial class WorkerList
 {
-    private readonly RefreshTimer _refresh = new();
-    private HttpRequestException? _error;
-
     [Inject]
     private WorkersClient WorkersApi { get; set; } = default!;
-
-    [Inject]
-    private NavigationManager Navigation { get; set; } = default!;
 
     [Inject]
     private TimeProvider Clock { get; set; } = default!;
@@ -39,35 +32,11 @@ public partial class WorkerList
     {
         if (firstRender)
         {
-            _refresh.Start(TimeSpan.FromSeconds(5), _ => InvokeAsync(LoadAsync));
+            RefreshEvery(TimeSpan.FromSeconds(5), LoadAsync);
         }
     }
 
-    /// <inheritdoc />
-    public ValueTask DisposeAsync() => _refresh.DisposeAsync();
-
-    private async Task LoadAsync()
-    {
-        try
-        {
-            Workers = await WorkersApi.ListAsync(_refresh.Stopping);
-            _error = null;
-        }
-        catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            Navigation.NavigateToLogin();
-        }
-        catch (HttpRequestException ex)
-        {
-            _error = ex;
-        }
-        catch (OperationCanceledException) when (_refresh.Stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        StateHasChanged();
-    }
+    private Task LoadAsync() => LoadWithAsync(async stopping => Workers = await WorkersApi.ListAsync(stopping));
 
     private static double MemoryPercent(WorkerDto worker)
         => worker.MemoryCapacityMb <= 0 ? 0 : Math.Min(100, 100.0 * worker.MemoryInUseBytes / (worker.MemoryCapacityMb * 1024.0 * 1024.0));
