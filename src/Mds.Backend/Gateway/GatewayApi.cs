@@ -23,6 +23,7 @@ public static class GatewayApi
     {
         services.AddHttpForwarder();
         services.AddSingleton<RoutingTable>();
+        services.AddSingleton<GatewayLoad>();
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();

@@ -25,6 +25,8 @@ public static class RegistrySetup
         builder.Services.AddSingleton<WorkerOrdersQueue>();
         builder.Services.AddScoped<Reconciler>();
         builder.Services.AddHostedService<ReconcileLoop>();
+        builder.Services.AddSingleton<AutoscaleSignals>();
+        builder.Services.AddHostedService<GatewayLoadReporter>();
         builder.Services.AddReconcileSchedule();
         return builder;
     }

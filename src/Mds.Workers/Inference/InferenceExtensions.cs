@@ -11,6 +11,7 @@ internal static class InferenceExtensions
         services.AddSingleton<ModelLoader>();
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<InferenceRunner>();
+        services.AddHostedService<ModelLoadMetrics>();
         services.AddExceptionHandler<LastResortExceptionHandler>();
         // UseExceptionHandler() needs a fallback besides the handler above; problem details is it.
         services.AddProblemDetails();
