@@ -69,9 +69,10 @@ internal static class AutoscaleBench
             var result = await InferenceLoad.RunAsync(cluster.Backend.Url, InferPath($"heavy-{tag}"), body, callers, duration, ct, token);
             var s = await sampler.StopAsync();
             where.Add([label, Rate(result), Ms(result.P50Ms), Ms(result.P99Ms), callers.ToString(CultureInfo.InvariantCulture),
-                $"{s.HeartbeatInFlight.Mean():0.0} (max {s.HeartbeatInFlight.Max():0})",
+                s.HeartbeatInFlight.Count == 0 ? "–" : $"{s.HeartbeatInFlight.Mean():0.0} (max {s.HeartbeatInFlight.Max():0})",
                 s.Running.Count == 0 ? "–" : $"{s.Running.Mean():0.0}", s.Waiting.Count == 0 ? "–" : $"{s.Waiting.Mean():0.0}",
-                $"{s.Threads.First():0} → {s.Threads.Max():0}", s.Failed(result)]);
+                s.Threads.Count == 0 ? "–" : $"{s.Threads.First():0} → {s.Threads.Max():0}", s.Failed(result)]);
+            Console.WriteLine($"  samples: {s.Threads.Count} threads, {s.HeartbeatInFlight.Count} heartbeats, {s.Waiting.Count} gauges");
             Console.WriteLine($"  {label}: {Rate(result)} req/s, p99 {Ms(result.P99Ms)} ms; {Machine.LoadAverage()}");
             await worker.DisposeAsync();
         }
@@ -268,13 +269,39 @@ internal static class AutoscaleBench
             metrics.DefaultRequestHeaders.Authorization = admin.DefaultRequestHeaders.Authorization;
             while (!_stop.IsCancellationRequested)
             {
-                var workers = await admin.GetFromJsonAsync<WorkerDto[]>(new Uri("/api/workers", UriKind.Relative), _stop.Token);
-                if (workers?.FirstOrDefault(w => w.Name == worker.Name) is { } me)
+                var status = await File.ReadAllLinesAsync($"/proc/{worker.ProcessId}/status", _stop.Token);
+                if (status.FirstOrDefault(l => l.StartsWith("Threads:", StringComparison.Ordinal)) is { } threads)
                 {
-                    HeartbeatInFlight.Add(me.InFlight);
+                    Threads.Add(double.Parse(threads["Threads:".Length..].Trim(), CultureInfo.InvariantCulture));
                 }
 
-                string text = await metrics.GetStringAsync(new Uri("/metrics", UriKind.Relative), _stop.Token);
+                using (var quick = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+                {
+                    quick.CancelAfter(TimeSpan.FromSeconds(2));
+                    try
+                    {
+                        var workers = await admin.GetFromJsonAsync<WorkerDto[]>(new Uri("/api/workers", UriKind.Relative), quick.Token);
+                        if (workers?.FirstOrDefault(w => w.Name == worker.Name) is { } me)
+                        {
+                            HeartbeatInFlight.Add(me.InFlight);
+                        }
+                    }
+                    catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+                    {
+                        // the backend is busy; this sample has no heartbeat figure
+                    }
+                }
+
+                string text;
+                try
+                {
+                    text = await metrics.GetStringAsync(new Uri("/metrics", UriKind.Relative), _stop.Token);
+                }
+                catch (HttpRequestException)
+                {
+                    text = "";
+                }
+
                 foreach (var line in text.Split('\n'))
                 {
                     if (line.StartsWith("mds_worker_model_requests_in_flight{", StringComparison.Ordinal))
@@ -285,12 +312,6 @@ internal static class AutoscaleBench
                     {
                         Waiting.Add(ValueOf(line));
                     }
-                }
-
-                var status = await File.ReadAllLinesAsync($"/proc/{worker.ProcessId}/status", _stop.Token);
-                if (status.FirstOrDefault(l => l.StartsWith("Threads:", StringComparison.Ordinal)) is { } threads)
-                {
-                    Threads.Add(double.Parse(threads["Threads:".Length..].Trim(), CultureInfo.InvariantCulture));
                 }
 
                 await Task.Delay(250, _stop.Token);

@@ -106,11 +106,24 @@ public sealed class AutoscalingTests(SchedulingClusterFixture fixture, ITestOutp
         using var viaSecond = new HttpClient { BaseAddress = second.Url, Timeout = TimeSpan.FromSeconds(60) };
         viaSecond.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await Cluster.TokenAsync(Roles.Analyst));
 
-        // Three callers on each backend: 3 outstanding per gateway is under 4, their sum is over it. After one step to two
-        // replicas, 6 over 2 is 3: no further step, from either backend.
-        var first = Load.Start(viaFirst, "as2-model", callers: 3);
-        var other = Load.Start(viaSecond, "as2-model", callers: 3);
-        await WaitForReadyAsync("as2-model", 2, TimeSpan.FromSeconds(60));
+        // Four callers on each backend: their sum is over 4 per replica. After one step to two replicas, 8 over 2 is at
+        // most 4: no further step, from either backend (a step taken by both would show as two events, or a third replica).
+        var first = Load.Start(viaFirst, "as2-model", callers: 4);
+        var other = Load.Start(viaSecond, "as2-model", callers: 4);
+        try
+        {
+            await WaitForReadyAsync("as2-model", 2, TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            foreach (var line in (await viaFirst.GetStringAsync("/metrics")).Split('\n').Where(l => l.Contains("as2-model", StringComparison.Ordinal) && l.StartsWith("mds_autoscale", StringComparison.Ordinal)))
+            {
+                output.WriteLine(line);
+            }
+
+            output.WriteLine($"via first: {first.Succeeded} ok, {first.Failures.Count} failed; via second: {other.Succeeded} ok, {other.Failures.Count} failed");
+        }
+
         await Task.Delay(TimeSpan.FromSeconds(10)); // more than the cooldown and the scale-up window, with both reconciling
         await Task.WhenAll(first.StopAsync(), other.StopAsync());
 
