@@ -74,7 +74,7 @@ internal static class AutoscaleBench
                 s.Threads.Count == 0 ? "–" : $"{s.Threads.First():0} → {s.Threads.Max():0}", s.Failed(result)]);
             Console.WriteLine($"  samples: {s.Threads.Count} threads, {s.HeartbeatInFlight.Count} heartbeats, {s.Waiting.Count} gauges");
             Console.WriteLine($"  {label}: {Rate(result)} req/s, p99 {Ms(result.P99Ms)} ms; {Machine.LoadAverage()}");
-            await worker.DisposeAsync();
+            await cluster.StopWorkerAsync(worker);
         }
 
         Print(["worker", "req/s", "p50 ms", "p99 ms", "outstanding at the gateway", "worker in flight (heartbeat)", "running (gauge)", "waiting (gauge)", "worker threads", "failed"], where);
@@ -135,7 +135,7 @@ internal static class AutoscaleBench
 
             foreach (var w in workers)
             {
-                await w.DisposeAsync();
+                await cluster.StopWorkerAsync(w);
             }
         }
 

@@ -100,6 +100,14 @@ internal sealed class LocalCluster : IAsyncDisposable
         return worker;
     }
 
+    /// <summary>Stops a worker started by <see cref="StartWorkerAsync"/> before the cluster ends.</summary>
+    public async Task StopWorkerAsync(ServiceHost worker)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        _workers.Remove(worker);
+        await worker.DisposeAsync();
+    }
+
     /// <summary>
     /// The admin's bearer token once <see cref="AdminClientAsync"/> has signed in: what the benches send when they call
     /// a worker directly (workers authenticate every caller).
