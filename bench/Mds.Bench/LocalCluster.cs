@@ -71,7 +71,8 @@ internal sealed class LocalCluster : IAsyncDisposable
     /// (registered), or only live when <paramref name="readyPath"/> says <c>/v2/health/live</c> (a worker started while
     /// the database is away cannot register yet).
     /// </summary>
-    public async Task<ServiceHost> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> settings, CancellationToken ct, string readyPath = "/v2/health/ready")
+    /// <remarks><paramref name="dll"/>: another build of the worker (the autoscale bench's before-and-after), else this one.</remarks>
+    public async Task<ServiceHost> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> settings, CancellationToken ct, string readyPath = "/v2/health/ready", string? dll = null)
     {
         var url = ServiceHost.FreeLoopbackUrl();
         int grpcPort = ServiceHost.FreeLoopbackUrl().Port;
@@ -93,10 +94,18 @@ internal sealed class LocalCluster : IAsyncDisposable
             environment[key] = value;
         }
 
-        var worker = ServiceHost.Start(name, ServiceHost.Dll("src", "Mds.Workers"), url, environment);
+        var worker = ServiceHost.Start(name, dll ?? ServiceHost.Dll("src", "Mds.Workers"), url, environment);
         _workers.Add(worker);
         await worker.WaitUntilHealthyAsync(readyPath, TimeSpan.FromSeconds(90), ct); // ready = registered
         return worker;
+    }
+
+    /// <summary>Stops a worker started by <see cref="StartWorkerAsync"/> before the cluster ends.</summary>
+    public async Task StopWorkerAsync(ServiceHost worker)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        _workers.Remove(worker);
+        await worker.DisposeAsync();
     }
 
     /// <summary>

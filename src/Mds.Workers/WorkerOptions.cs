@@ -118,6 +118,16 @@ internal sealed class WorkerOptions
     /// <summary>The intra-op thread count to give each session.</summary>
     public int EffectiveIntraOpThreads() =>
         IntraOpThreads > 0 ? IntraOpThreads : Math.Clamp(Environment.ProcessorCount / 2, 1, 4);
+
+    /// <summary>
+    /// Requests that run on one model's session at once (ONNX Runtime's <c>Run</c> holds a thread each); the rest wait
+    /// in the model's queue, without a thread, and are reported as waiting. 0 picks max(2, cores / intra-op threads).
+    /// </summary>
+    public int ModelConcurrency { get; set; }
+
+    /// <summary>The per-model concurrency to use.</summary>
+    public int EffectiveModelConcurrency() =>
+        ModelConcurrency > 0 ? ModelConcurrency : Math.Max(2, Environment.ProcessorCount / EffectiveIntraOpThreads());
 }
 
 /// <summary>Checks <see cref="WorkerOptions"/> at start so that a bad setting stops the process with a clear message.</summary>
@@ -169,6 +179,11 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         if (options.InferenceTimeout < TimeSpan.Zero)
         {
             failures.Add($"{WorkerOptions.Section}:InferenceTimeout must be zero (no limit) or positive.");
+        }
+
+        if (options.ModelConcurrency < 0)
+        {
+            failures.Add($"{WorkerOptions.Section}:ModelConcurrency must be 0 (automatic) or positive.");
         }
 
         if (options.IntraOpThreads < 0)

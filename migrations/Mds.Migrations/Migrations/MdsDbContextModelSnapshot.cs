@@ -335,6 +335,9 @@ namespace Mds.Migrations.Migrations
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<int>("Waiting")
+                        .HasColumnType("integer");
+
                     b.Property<long>("WorkerId")
                         .HasColumnType("bigint");
 
@@ -1037,6 +1040,9 @@ namespace Mds.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text[]");
 
+                    b.Property<int?>("TargetLatencyMs")
+                        .HasColumnType("integer");
+
                     b.Property<int>("Version")
                         .HasColumnType("integer");
 
@@ -1048,6 +1054,81 @@ namespace Mds.Migrations.Migrations
                         .IsUnique();
 
                     b.ToTable("model_versions", (string)null);
+                });
+
+            modelBuilder.Entity("Mds.Backend.Scheduling.GatewayLoadReport", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Backend")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long>("ModelVersionId")
+                        .HasColumnType("bigint");
+
+                    b.Property<double>("Outstanding")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("P95Ms")
+                        .HasColumnType("double precision");
+
+                    b.Property<int>("Requests")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UpdatedAt");
+
+                    b.HasIndex("Backend", "ModelVersionId")
+                        .IsUnique();
+
+                    b.ToTable("gateway_load", (string)null);
+                });
+
+            modelBuilder.Entity("Mds.Backend.Scheduling.ScalingEvent", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("By")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<int>("FromReplicas")
+                        .HasColumnType("integer");
+
+                    b.Property<long>("ModelVersionId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<int>("ToReplicas")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ModelVersionId", "At");
+
+                    b.ToTable("scaling_events", (string)null);
                 });
 
             modelBuilder.Entity("Mds.Backend.Streams.StreamCounter", b =>
@@ -1423,6 +1504,15 @@ namespace Mds.Migrations.Migrations
                     b.Navigation("Artifact");
 
                     b.Navigation("Model");
+                });
+
+            modelBuilder.Entity("Mds.Backend.Scheduling.ScalingEvent", b =>
+                {
+                    b.HasOne("Mds.Backend.Registry.ModelVersion", null)
+                        .WithMany()
+                        .HasForeignKey("ModelVersionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRoleClaim<string>", b =>

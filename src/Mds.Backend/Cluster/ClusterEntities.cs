@@ -36,7 +36,10 @@ public sealed class Replica
     public required string State { get; set; }
     public string? Error { get; set; }
     public long? MemoryBytes { get; set; }
+    /// <summary>Requests running on the replica's session, from the last heartbeat.</summary>
     public int InFlight { get; set; }
+    /// <summary>Requests waiting at the worker for their turn on the session, from the last heartbeat.</summary>
+    public int Waiting { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }

@@ -231,6 +231,7 @@ public static partial class WorkersApi
             {
                 r.MemoryBytes = l.MemoryBytes;
                 r.InFlight = l.InFlight;
+                r.Waiting = l.Waiting;
                 s.Misses.Forget(r.Id);
             }
             else if (r.State == ReplicaStates.Ready && now - r.UpdatedAt > 2 * s.Scheduler.HeartbeatInterval && s.Misses.Missed(r.Id) >= 2)

@@ -24,6 +24,7 @@ public static class GatewayApi
         services.AddHttpForwarder();
         services.AddSingleton<RoutingTable>();
         services.AddSingleton<Cluster.IClusterChangeListener, RoutingTableListener>();
+        services.AddSingleton<GatewayLoad>();
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();

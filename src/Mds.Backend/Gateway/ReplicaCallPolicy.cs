@@ -44,17 +44,19 @@ public sealed class ReplicaCallPolicy
 
     private readonly Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> _catchUp;
     private readonly TimeSpan _retryPause;
+    private readonly GatewayLoad? _load;
 
-    public ReplicaCallPolicy(RoutingTable routing)
-        : this((routing ?? throw new ArgumentNullException(nameof(routing))).CatchUpAsync, DefaultRetryPause)
+    public ReplicaCallPolicy(RoutingTable routing, GatewayLoad load)
+        : this((routing ?? throw new ArgumentNullException(nameof(routing))).CatchUpAsync, DefaultRetryPause, load)
     {
     }
 
     /// <summary>With the routing table's catch-up given as a function (tests) and the pause before going back to a tried replica.</summary>
-    internal ReplicaCallPolicy(Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> catchUp, TimeSpan retryPause)
+    internal ReplicaCallPolicy(Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> catchUp, TimeSpan retryPause, GatewayLoad? load = null)
     {
         _catchUp = catchUp;
         _retryPause = retryPause;
+        _load = load;
     }
 
     /// <summary>
@@ -81,9 +83,34 @@ public sealed class ReplicaCallPolicy
             throw new ArgumentException("the route must have found a version", nameof(route));
         }
 
+        // Outstanding for the autoscaler from here until the answer (retries included).
+        if (_load is null)
+        {
+            return await RunCoreAsync(route, name, send, extraAttempts, grpc, ct);
+        }
+
+        var load = _load.For(route.Model.Name, route.Version.Version);
+        long started = load.Begin();
+        bool answered = false;
+        try
+        {
+            var result = await RunCoreAsync(route, name, send, extraAttempts, grpc, ct);
+            answered = result.Replica is not null;
+            return result;
+        }
+        finally
+        {
+            load.End(started, answered);
+        }
+    }
+
+    private async Task<ReplicaCallResult<TResult>> RunCoreAsync<TResult>(
+        RouteLookup route, string name, Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<TResult>>> send,
+        int extraAttempts, bool grpc, CancellationToken ct)
+    {
         int attempts = DefaultAttempts + extraAttempts;
-        int version = route.Version.Version;
-        string model = route.Model.Name;
+        int version = route.Version!.Version;
+        string model = route.Model!.Name;
         var tried = new List<ReplicaEndpoint>(2);
         var notLoaded = new List<ReplicaEndpoint>(1);
         string? failure = null;

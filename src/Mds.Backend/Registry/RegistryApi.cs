@@ -73,6 +73,8 @@ public static partial class RegistryApi
             .WithName("DeleteModelVersion").WithSummary("Delete a version and unload its replicas");
         models.MapPut("/{name}/versions/{version:int}/replicas", Scale).RequireAuthorization(Policies.Researcher)
             .WithName("ScaleModelVersion").WithSummary("Set a version's desired replicas and optional autoscaling bounds");
+        models.MapGet("/{name}/versions/{version:int}/scaling-events", ScalingEvents).RequireAuthorization(Policies.AnyUser)
+            .WithName("ListModelVersionScalingEvents").WithSummary("A version's changes of desired replicas, newest first: the autoscaler's with their reasons, and users'");
         models.MapPut("/{name}/versions/{version:int}/batching", SetBatching).RequireAuthorization(Policies.Researcher)
             .WithName("SetModelVersionBatching").WithSummary("Turn a version's adaptive batching on (max batch size, max latency) or off");
         models.MapPut("/{name}/versions/{version:int}/preprocessing", SetPreprocessing).RequireAuthorization(Policies.Researcher)
@@ -450,7 +452,21 @@ public static partial class RegistryApi
         return TypedResults.Accepted($"/api/models/{name}/versions/{version}", RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
     }
 
-    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> Scale(string name, int version, ScaleRequest? request, [FromServices] RegistryServices s, CancellationToken ct)
+    private static async Task<Results<Ok<ScalingEventDto[]>, ProblemHttpResult>> ScalingEvents(string name, int version, [FromServices] RegistryServices s, CancellationToken ct)
+    {
+        var v = await s.Db.ModelVersions.AsNoTracking().Where(x => x.Model.Name == name && x.Version == version).Select(x => new { x.Id }).SingleOrDefaultAsync(ct);
+        if (v is null)
+        {
+            return NotFoundModel(name, version);
+        }
+
+        var events = await s.Db.Set<ScalingEvent>().AsNoTracking().Where(e => e.ModelVersionId == v.Id)
+            .OrderByDescending(e => e.At).ThenByDescending(e => e.Id).Take(200)
+            .Select(e => new ScalingEventDto(e.At, e.FromReplicas, e.ToReplicas, e.Reason, e.By)).ToArrayAsync(ct);
+        return TypedResults.Ok(events);
+    }
+
+    private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> Scale(string name, int version, ScaleRequest? request, ClaimsPrincipal caller, [FromServices] RegistryServices s, CancellationToken ct)
     {
         int max = s.Options.MaxReplicas;
         if (request is null || request.Replicas < 1 || request.Replicas > max)
@@ -468,14 +484,28 @@ public static partial class RegistryApi
             return Bad($"Autoscaling needs 1 ≤ minReplicas ≤ replicas ≤ maxReplicas ≤ {max}.");
         }
 
+        if (request.TargetLatencyMs is int target && (target < 1 || target > 600_000 || request.MinReplicas is null))
+        {
+            return Bad("'targetLatencyMs' needs autoscaling bounds and must be from 1 to 600000 milliseconds.");
+        }
+
         var v = await s.Db.ModelVersions.Include(x => x.Model).SingleOrDefaultAsync(x => x.Model.Name == name && x.Version == version, ct);
         if (v is null)
         {
             return NotFoundModel(name, version);
         }
 
-        (v.Replicas, v.MinReplicas, v.MaxReplicas) = (request.Replicas, request.MinReplicas, request.MaxReplicas);
-        (v.LoadHighSince, v.LoadLowSince, v.LastScaledAt) = (null, null, s.Clock.GetUtcNow());
+        var now = s.Clock.GetUtcNow();
+        string bounds = request.MinReplicas is int from && request.MaxReplicas is int to
+            ? $", autoscale {from}..{to}" + (request.TargetLatencyMs is int t ? $", p95 target {t} ms" : "")
+            : ", autoscaling off";
+        s.Db.Add(new ScalingEvent
+        {
+            ModelVersionId = v.Id, At = now, FromReplicas = v.Replicas, ToReplicas = request.Replicas,
+            Reason = $"set to {request.Replicas} replica{(request.Replicas == 1 ? "" : "s")}{bounds}", By = CallerIdentity.Name(caller) ?? "unknown",
+        });
+        (v.Replicas, v.MinReplicas, v.MaxReplicas, v.TargetLatencyMs) = (request.Replicas, request.MinReplicas, request.MaxReplicas, request.TargetLatencyMs);
+        (v.LoadHighSince, v.LoadLowSince, v.LastScaledAt) = (null, null, now);
         await s.Db.SaveChangesAsync(ct);
         await s.Changed.RaiseAsync(CancellationToken.None);
         s.Log.LogInformation("Model {Model} version {Version} scaled to {Replicas} replicas (autoscale {Min}..{Max})", name, version, v.Replicas, v.MinReplicas, v.MaxReplicas);

@@ -45,6 +45,8 @@ public sealed class ModelVersion
     /// <summary>Since when the load has stayed below the scale-down threshold (autoscaling).</summary>
     public DateTimeOffset? LoadLowSince { get; set; }
     public DateTimeOffset? LastScaledAt { get; set; }
+    /// <summary>Autoscaling: a p95 latency through the gateway above this (milliseconds) is pressure too; null: none.</summary>
+    public int? TargetLatencyMs { get; set; }
     /// <summary>Why the version has fewer replicas placed than desired, as the planner said.</summary>
     public string? PendingReason { get; set; }
     /// <summary>Adaptive batching: most rows per ONNX Runtime call; null means batching is off.</summary>

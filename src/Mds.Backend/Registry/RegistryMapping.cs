@@ -28,7 +28,8 @@ internal static class RegistryMapping
             v.MinReplicas, v.MaxReplicas, v.FeatureNames, v.Classes,
             v.MaxBatchSize is int size ? new BatchingDto(true, size, v.MaxBatchLatencyMicroseconds ?? 0) : null,
             FileInfo(v.FileInfoJson),
-            ImagePreprocessingOf(v));
+            ImagePreprocessingOf(v),
+            v.TargetLatencyMs);
     }
 
     /// <summary>Ready if any replica is; Loading while any is on its way; Failed if all failed; else Pending.</summary>

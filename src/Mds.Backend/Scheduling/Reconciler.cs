@@ -17,6 +17,7 @@ public sealed class Reconciler(
     MdsDbContext db,
     WorkerOrdersQueue orders,
     RoutingTable routing,
+    AutoscaleSignals signals,
     IOptions<SchedulerOptions> options,
     TimeProvider clock,
     ILogger<Reconciler> log)
@@ -64,7 +65,7 @@ public sealed class Reconciler(
 
             var replicas = await db.Replicas.ToListAsync(ct);
             var tracked = await db.ModelVersions.ToListAsync(ct);
-            Autoscale(tracked, replicas, now, o);
+            await AutoscaleAsync(tracked, replicas, now, o, ct);
             var versions = tracked.Select(v => new { v.Id, v.Requirements, v.MemoryMb, v.MeasuredMemoryMb, v.Replicas, v.PendingReason }).ToList();
             var workers = await db.Workers.AsNoTracking().ToListAsync(ct);
 
@@ -151,21 +152,46 @@ public sealed class Reconciler(
         return plan;
     }
 
-    /// <summary>Applies the autoscaling rule to every version with bounds; changes the tracked entities.</summary>
-    private void Autoscale(List<ModelVersion> versions, List<Replica> replicas, DateTimeOffset now, SchedulerOptions o)
+    /// <summary>
+    /// Applies the autoscaling rule to every version with bounds; changes the tracked entities and records each change as
+    /// a <see cref="ScalingEvent"/> with its reason. The load is every backend's fresh gateway report summed, and the
+    /// workers' last heartbeats.
+    /// </summary>
+    private async Task AutoscaleAsync(List<ModelVersion> versions, List<Replica> replicas, DateTimeOffset now, SchedulerOptions o, CancellationToken ct)
     {
-        foreach (var v in versions.Where(v => v.MinReplicas is not null && v.MaxReplicas is not null))
+        var autoscaled = versions.Where(v => v.MinReplicas is not null && v.MaxReplicas is not null).ToList();
+        signals.KeepOnly(autoscaled.Select(v => v.Id).ToHashSet());
+        if (autoscaled.Count == 0)
+        {
+            return;
+        }
+
+        var ids = autoscaled.Select(v => v.Id).ToList();
+        var freshSince = now - 3 * o.HeartbeatInterval;
+        var reports = (await db.Set<GatewayLoadReport>().AsNoTracking()
+                .Where(r => ids.Contains(r.ModelVersionId) && r.UpdatedAt >= freshSince).ToListAsync(ct))
+            .ToLookup(r => r.ModelVersionId);
+        var modelIds = autoscaled.Select(v => v.ModelId).Distinct().ToList();
+        var names = await db.Models.AsNoTracking().Where(m => modelIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id, m => m.Name, ct);
+        foreach (var v in autoscaled)
         {
             var ready = replicas.Where(r => r.ModelVersionId == v.Id && r.State == ReplicaStates.Ready).ToList();
-            double perReplica = ready.Count == 0 ? 0 : ready.Sum(r => (double)r.InFlight) / ready.Count;
-            var input = new AutoscaleInput(v.Replicas, v.MinReplicas, v.MaxReplicas, ready.Count, perReplica, v.LoadHighSince, v.LoadLowSince, v.LastScaledAt);
+            var seen = reports[v.Id].ToList();
+            var input = new AutoscaleInput(v.Replicas, v.MinReplicas, v.MaxReplicas, ready.Count,
+                seen.Sum(r => r.Outstanding), ready.Sum(r => r.InFlight), ready.Sum(r => r.Waiting),
+                seen.Where(r => r.P95Ms is not null).Select(r => r.P95Ms).Max(), v.TargetLatencyMs,
+                v.LoadHighSince, v.LoadLowSince, v.LastScaledAt);
             var decision = Autoscaler.Decide(input, now, o);
+            string model = names.GetValueOrDefault(v.ModelId, $"model {v.ModelId}");
             if (decision.Scaled(input))
             {
-                log.LogInformation("Autoscaling version {Version}: {From} → {To} replicas ({PerReplica:F1} in flight per ready replica)", v.Id, v.Replicas, decision.Replicas, perReplica);
+                string reason = decision.Reason ?? $"{v.Replicas} → {decision.Replicas} replicas";
+                log.LogInformation("Autoscaling {Model} version {Version}: {Reason}", model, v.Version, reason);
+                db.Add(new ScalingEvent { ModelVersionId = v.Id, At = now, FromReplicas = v.Replicas, ToReplicas = decision.Replicas, Reason = reason, By = Autoscaler.By });
             }
 
             (v.Replicas, v.LoadHighSince, v.LoadLowSince, v.LastScaledAt) = (decision.Replicas, decision.HighSince, decision.LowSince, decision.LastScaledAt);
+            signals.Set(v.Id, model, v.Version, input, decision.Replicas);
         }
     }
 

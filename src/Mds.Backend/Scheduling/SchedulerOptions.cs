@@ -29,7 +29,10 @@ public sealed class SchedulerOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan LoadOrderTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Autoscaling adds a replica when in-flight requests per Ready replica stay above this…</summary>
+    /// <summary>
+    /// Autoscaling adds a replica when the load per Ready replica (requests outstanding at the gateways, or running and
+    /// waiting at the workers, whichever is more) stays above this, or a version's p95 latency stays above its target…
+    /// </summary>
     [Range(0.01, 100_000)]
     public double ScaleUpInFlight { get; set; } = 4;
 
@@ -37,7 +40,7 @@ public sealed class SchedulerOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan ScaleUpAfter { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Autoscaling removes a replica when in-flight requests per Ready replica stay below this…</summary>
+    /// <summary>Autoscaling removes a replica when the load per Ready replica stays below this (and the latency within its target)…</summary>
     [Range(0, 100_000)]
     public double ScaleDownInFlight { get; set; } = 0.5;
 

@@ -13,6 +13,8 @@ public static class SchedulingSetup
         builder.Services.AddSingleton<WorkerOrdersQueue>();
         builder.Services.AddScoped<Reconciler>();
         builder.Services.AddHostedService<ReconcileLoop>();
+        builder.Services.AddSingleton<AutoscaleSignals>();
+        builder.Services.AddHostedService<GatewayLoadReporter>();
         builder.Services.AddReconcileSchedule();
         return builder;
     }

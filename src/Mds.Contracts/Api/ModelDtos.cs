@@ -41,7 +41,8 @@ public sealed record ModelVersionDto(
     IReadOnlyList<string>? Classes = null,
     BatchingDto? Batching = null,
     ModelFileInfo? File = null,
-    ImagePreprocessingDto? ImagePreprocessing = null);
+    ImagePreprocessingDto? ImagePreprocessing = null,
+    int? TargetLatencyMs = null);
 
 /// <summary>
 /// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>
@@ -58,7 +59,22 @@ public sealed record BatchingDto(bool Enabled, int MaxBatchSize, int MaxLatencyM
 /// <param name="Replicas">Desired replicas now (1..N).</param>
 /// <param name="MinReplicas">With <paramref name="MaxReplicas"/>: autoscale between these; both absent turns autoscaling off.</param>
 /// <param name="MaxReplicas">Upper autoscaling bound.</param>
-public sealed record ScaleRequest(int Replicas, int? MinReplicas = null, int? MaxReplicas = null);
+/// <param name="TargetLatencyMs">
+/// Autoscaling: a p95 latency through the gateway above this many milliseconds adds replicas too (1..600,000); absent:
+/// the autoscaler looks at concurrency only.
+/// </param>
+public sealed record ScaleRequest(int Replicas, int? MinReplicas = null, int? MaxReplicas = null, int? TargetLatencyMs = null);
+
+/// <summary>
+/// A change of a version's desired replicas (<c>GET /api/models/{name}/versions/{v}/scaling-events</c>, newest first):
+/// by the autoscaler, with its reason, or by a user.
+/// </summary>
+/// <param name="At">When.</param>
+/// <param name="FromReplicas">Desired replicas before.</param>
+/// <param name="ToReplicas">Desired replicas after.</param>
+/// <param name="Reason">Why: "outstanding 14.2 per replica > 4 for 10 s → 2 replicas", or what the user set.</param>
+/// <param name="By"><c>autoscaler</c>, or the user's e-mail.</param>
+public sealed record ScalingEventDto(DateTimeOffset At, int FromReplicas, int ToReplicas, string Reason, string By);
 
 /// <summary>A replica: one model version placed on one worker.</summary>
 public sealed record ReplicaDto(

@@ -38,8 +38,12 @@ public sealed record WorkerHeartbeat(
     long MemoryInUseBytes,
     int InFlight);
 
-/// <summary>A replica the worker has loaded, with the session's measured memory.</summary>
-public sealed record LoadedReplica(long ReplicaId, long MemoryBytes, int InFlight);
+/// <summary>A replica the worker has loaded, with the session's measured memory and its load.</summary>
+/// <param name="ReplicaId">The replica.</param>
+/// <param name="MemoryBytes">The session's measured memory.</param>
+/// <param name="InFlight">Requests running on the session now (or queued in its batcher).</param>
+/// <param name="Waiting">Requests waiting for their turn on the session (the worker's per-model concurrency is taken).</param>
+public sealed record LoadedReplica(long ReplicaId, long MemoryBytes, int InFlight, int Waiting = 0);
 
 /// <summary>A worker as <c>GET /api/workers</c> lists it.</summary>
 public sealed record WorkerDto(

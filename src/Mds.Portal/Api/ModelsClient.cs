@@ -57,6 +57,10 @@ public sealed class ModelsClient(HttpClient http, BackendToken token) : BackendC
     public async Task ScaleAsync(string name, int version, ScaleRequest scale, CancellationToken cancellationToken = default)
         => await SendAsync(HttpMethod.Put, VersionPath(name, version) + "/replicas", await JsonBodyAsync(scale, cancellationToken), cancellationToken);
 
+    /// <summary>A version's changes of desired replicas, newest first: the autoscaler's with their reasons, and users'.</summary>
+    public Task<IReadOnlyList<ScalingEventDto>> ScalingEventsAsync(string name, int version, CancellationToken cancellationToken = default)
+        => GetAsync<IReadOnlyList<ScalingEventDto>>(VersionPath(name, version) + "/scaling-events", cancellationToken);
+
     /// <summary>Turns a version's adaptive batching on with these settings, or off.</summary>
     public async Task SetBatchingAsync(string name, int version, BatchingDto batching, CancellationToken cancellationToken = default)
         => await SendAsync(HttpMethod.Put, VersionPath(name, version) + "/batching", await JsonBodyAsync(batching, cancellationToken), cancellationToken);

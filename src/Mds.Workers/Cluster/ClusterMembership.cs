@@ -53,7 +53,7 @@ internal sealed partial class ClusterMembership(
         for (int i = 0; i < loaded.Length; i++)
         {
             var model = models[i];
-            loaded[i] = new LoadedReplica(model.ReplicaId, model.MemoryBytes, model.InFlight);
+            loaded[i] = new LoadedReplica(model.ReplicaId, model.MemoryBytes, model.Running, model.Waiting);
             memory += model.MemoryBytes;
         }
 

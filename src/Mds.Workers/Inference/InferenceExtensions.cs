@@ -12,6 +12,7 @@ internal static class InferenceExtensions
         services.AddSingleton<WorkerMetrics>();
         services.AddSingleton<InferenceRunner>();
         services.AddSingleton<InferenceServices>();
+        services.AddHostedService<ModelLoadMetrics>();
         services.AddExceptionHandler<LastResortExceptionHandler>();
         // UseExceptionHandler() needs a fallback besides the handler above; problem details is it.
         services.AddProblemDetails();

@@ -44,6 +44,23 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
             return InferBatchedAsync(lease, batcher, request, started, decodedTimestamp);
         }
 
+        // At most the gate's limit of requests block a thread in Run at once; the rest wait there without one.
+        return model.Gate.TryEnter()
+            ? ValueTask.FromResult(RunEntered(lease, request, started, decodedTimestamp))
+            : InferQueuedAsync(lease, request, started, decodedTimestamp);
+    }
+
+    /// <summary>Waits for a slot at the model's gate (counted as waiting), then runs the request.</summary>
+    private async ValueTask<InferenceResponse> InferQueuedAsync(ModelLease lease, InferenceRequest request, long started, long decodedTimestamp)
+    {
+        await lease.Model.Gate.EnterAsync().ConfigureAwait(false);
+        return RunEntered(lease, request, started, decodedTimestamp);
+    }
+
+    /// <summary>Runs the request on the session (its gate slot taken), counts it, and ends it (slot and lease given back).</summary>
+    private InferenceResponse RunEntered(ModelLease lease, InferenceRequest request, long started, long decodedTimestamp)
+    {
+        var model = lease.Model;
         string status = WorkerMetrics.Error;
         try
         {
@@ -56,7 +73,7 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
             metrics.RecordBatch(model, rows);
             model.Counters.Executed();
             model.Counters.Success(rows, Math.Max(0, running - decodedTimestamp), finished - running, finished - started);
-            return ValueTask.FromResult(response);
+            return response;
         }
         catch (InferenceProtocolException)
         {
@@ -66,6 +83,7 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
         }
         finally
         {
+            model.Gate.Exit();
             End(lease, status, started);
         }
     }
@@ -94,10 +112,23 @@ internal sealed class InferenceRunner(SessionRegistry registry, WorkerMetrics me
             }
             else
             {
-                metrics.RecordQueued(model, decodedTimestamp);
-                long running = Stopwatch.GetTimestamp();
-                var outputs = TensorBinding.RunBound(model, bound, outputNames);
-                result = new BatchedOutputs(outputs, running, Stopwatch.GetTimestamp());
+                if (!model.Gate.TryEnter())
+                {
+                    await model.Gate.EnterAsync().ConfigureAwait(false);
+                }
+
+                try
+                {
+                    metrics.RecordQueued(model, decodedTimestamp);
+                    long running = Stopwatch.GetTimestamp();
+                    var outputs = TensorBinding.RunBound(model, bound, outputNames);
+                    result = new BatchedOutputs(outputs, running, Stopwatch.GetTimestamp());
+                }
+                finally
+                {
+                    model.Gate.Exit();
+                }
+
                 model.Counters.Executed();
                 metrics.RecordBatch(model, Math.Max(rows, 1));
             }

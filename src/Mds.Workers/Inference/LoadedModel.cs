@@ -66,8 +66,17 @@ internal sealed class LoadedModel
     /// <summary>What requests are validated against.</summary>
     public ModelSignature Signature { get; }
 
-    /// <summary>Requests running on this session now.</summary>
+    /// <summary>Requests taken by this replica now: running on the session, queued in its batcher, or waiting at its gate.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>How many requests may run on the session at once; the others wait (<see cref="ModelGate.Waiting"/>).</summary>
+    public ModelGate Gate { get; init; } = new(Math.Max(2, Environment.ProcessorCount));
+
+    /// <summary>Requests waiting at the gate for their turn on the session.</summary>
+    public int Waiting => Gate.Waiting;
+
+    /// <summary>Requests taken and not waiting at the gate: running, or in the batcher (which runs one batch at a time).</summary>
+    public int Running => Math.Max(0, InFlight - Waiting);
 
     /// <summary>The adaptive batcher requests go through, or null when each runs on its own.</summary>
     public DynamicBatcher? Batcher => Volatile.Read(ref _batcher);

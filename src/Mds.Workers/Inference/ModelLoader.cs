@@ -17,6 +17,7 @@ internal sealed class ModelLoader : IDisposable
     private readonly int _interOpThreads;
     private readonly int? _cudaDevice;
     private readonly TimeSpan _inferenceTimeout;
+    private readonly int _modelConcurrency;
 
     public ModelLoader(IOptions<WorkerOptions> options, ILogger<ModelLoader>? logger = null)
     {
@@ -24,6 +25,12 @@ internal sealed class ModelLoader : IDisposable
         _intraOpThreads = options.Value.EffectiveIntraOpThreads();
         _interOpThreads = Math.Max(1, options.Value.InterOpThreads);
         _inferenceTimeout = options.Value.InferenceTimeout;
+        _modelConcurrency = options.Value.EffectiveModelConcurrency();
+
+        // Runs block their threads (at most the model concurrency per model): keep enough threads beyond them that one
+        // busy model never leaves Kestrel waiting for the pool to inject more (it adds about one a second when starved).
+        ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
+        ThreadPool.SetMinThreads(Math.Max(minWorkers, Environment.ProcessorCount + _modelConcurrency), minIo);
         _cudaDevice = options.Value.UsesCuda(OrtProviders.HasCuda) ? options.Value.GpuDeviceId : null;
 
         // Start ONNX Runtime's environment now, so that its one-time cost is not counted against the first model.
@@ -68,7 +75,7 @@ internal sealed class ModelLoader : IDisposable
                 throw new ModelLoadException($"model '{name}' version {version}: {e.Message}", e);
             }
 
-            var model = new LoadedModel(replicaId, name, version, session, Math.Max(grown, fileSize), facts) { InferenceTimeout = _inferenceTimeout };
+            var model = new LoadedModel(replicaId, name, version, session, Math.Max(grown, fileSize), facts) { InferenceTimeout = _inferenceTimeout, Gate = new ModelGate(_modelConcurrency) };
             session = null;
             return model;
         }

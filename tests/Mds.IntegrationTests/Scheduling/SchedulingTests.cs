@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace Mds.IntegrationTests.Scheduling;
 
-/// <summary>An MDS that notices a dead worker within 3 s and starts with no workers: each test brings its own.</summary>
+/// <summary>An MDS that notices a dead worker within 3 s, autoscales on short windows, and starts with no workers: each test brings its own.</summary>
 public sealed class SchedulingClusterFixture : IAsyncLifetime
 {
     public MdsCluster Cluster { get; } = new()
@@ -18,6 +18,10 @@ public sealed class SchedulingClusterFixture : IAsyncLifetime
         {
             ["Mds__Scheduler__HeartbeatInterval"] = "00:00:01",
             ["Mds__Scheduler__HeartbeatTimeout"] = "00:00:03",
+            // Short autoscaling windows, for AutoscalingTests.
+            ["Mds__Scheduler__ScaleUpAfter"] = "00:00:03",
+            ["Mds__Scheduler__ScaleCooldown"] = "00:00:03",
+            ["Mds__Scheduler__ScaleDownAfter"] = "00:00:08",
         },
     };
 

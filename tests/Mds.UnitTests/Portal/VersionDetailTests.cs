@@ -2,6 +2,7 @@ using Bunit;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Portal.Components.Pages.Models;
+using Microsoft.Extensions.DependencyInjection;
 using MudBlazor.Services;
 
 namespace Mds.UnitTests.Portal;
@@ -15,11 +16,44 @@ public class VersionDetailTests
         [new TensorMetadata("output_label", "INT64", [-1]), new TensorMetadata("output_probability", "FP32", [-1, 2])],
         []);
 
-    private static IRenderedComponent<VersionDetail> Render(BunitContext ctx, ModelVersionDto version)
+    private static IRenderedComponent<VersionDetail> Render(BunitContext ctx, ModelVersionDto version, IReadOnlyList<ScalingEventDto>? events = null)
     {
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;
         ctx.Services.AddMudServices();
+        ctx.AddAuthorization().SetAuthorized("analyst@test.local");
+        var backend = new FakeBackend();
+        if (events is not null)
+        {
+            backend.OnJson(HttpMethod.Get, $"/api/models/{version.ModelName}/versions/{version.Version}/scaling-events", () => events);
+        }
+
+        ctx.Services.AddScoped<Mds.Portal.Auth.BackendToken>();
+        ctx.Services.AddScoped(s => new Mds.Portal.Api.ModelsClient(backend.Client(), s.GetRequiredService<Mds.Portal.Auth.BackendToken>()));
         return ctx.Render<VersionDetail>(p => p.Add(c => c.Version, version));
+    }
+
+    [Fact]
+    public async Task The_autoscalers_decisions_are_shown_with_their_reasons()
+    {
+        await using var ctx = new BunitContext();
+        var events = new ScalingEventDto[]
+        {
+            new(DateTimeOffset.UnixEpoch.AddMinutes(3), 2, 1, "outstanding 0.1 per replica < 0.5 for 120 s → 1 replica", "autoscaler"),
+            new(DateTimeOffset.UnixEpoch.AddMinutes(1), 1, 2, "outstanding 14.2 per replica > 4 for 10 s → 2 replicas", "autoscaler"),
+        };
+
+        var panel = Render(ctx, Plain with { MinReplicas = 1, MaxReplicas = 2, TargetLatencyMs = 250 }, events);
+
+        panel.WaitForAssertion(() => Assert.Contains("outstanding 14.2 per replica > 4 for 10 s → 2 replicas", panel.Find("[data-testid=version-scaling-events]").TextContent, StringComparison.Ordinal));
+        Assert.Contains("p95 target 250 ms", panel.Markup, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task No_scaling_history_no_table()
+    {
+        await using var ctx = new BunitContext();
+        var panel = Render(ctx, Plain, []);
+        Assert.Empty(panel.FindAll("[data-testid=version-scaling-events]"));
     }
 
     [Fact]
