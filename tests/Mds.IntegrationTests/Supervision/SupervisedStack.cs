@@ -158,8 +158,11 @@ public sealed class SupervisedStack : IAsyncLifetime
         }, timeout, $"{count} Ready replicas of {Model} (last: {last?.State}, replicas {string.Join(",", last?.ReplicaStates.Select(r => r.State) ?? [])}):\n{Output}");
     }
 
-    /// <summary>One iris inference against <paramref name="baseAddress"/> (the gateway or a worker); true when it answered 200.</summary>
-    public static async Task<bool> InferAsync(HttpClient client, string? requestId = null)
+    /// <summary>One iris inference through <paramref name="client"/> (the gateway or a worker); true when it answered 200.</summary>
+    public static async Task<bool> InferAsync(HttpClient client, string? requestId = null) => await InferStatusAsync(client, requestId) == 200;
+
+    /// <summary>One iris inference: the HTTP status, 0 when no answer came.</summary>
+    public static async Task<int> InferStatusAsync(HttpClient client, string? requestId = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2/models/{Model}/infer")
         {
@@ -173,11 +176,11 @@ public sealed class SupervisedStack : IAsyncLifetime
         try
         {
             using var response = await client.SendAsync(request);
-            return response.IsSuccessStatusCode;
+            return (int)response.StatusCode;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            return false;
+            return 0;
         }
     }
 
