@@ -24,6 +24,7 @@ public static class RegistrySetup
         builder.Services.AddSingleton<ReconcileSignal>();
         builder.Services.AddSingleton<WorkerOrdersQueue>();
         builder.Services.AddScoped<Reconciler>();
+        builder.Services.AddSingleton<ServingSince>();
         builder.Services.AddHostedService<ReconcileLoop>();
         builder.Services.AddReconcileSchedule();
         return builder;

@@ -19,20 +19,10 @@ public sealed class Reconciler(
     RoutingTable routing,
     IOptions<SchedulerOptions> options,
     TimeProvider clock,
+    ServingSince servingSince,
     ILogger<Reconciler> log)
 {
     private const long AdvisoryLockKey = 0x4d44535f5343; // "MDS_SC"
-
-    private static readonly DateTime ProcessStartedUtc = ProcessStartTime();
-
-    /// <summary>True once this process has run for <paramref name="span"/> (real time: the workers' heartbeats are).</summary>
-    private static bool HasRunFor(TimeSpan span) => DateTime.UtcNow - ProcessStartedUtc >= span;
-
-    private static DateTime ProcessStartTime()
-    {
-        using var self = System.Diagnostics.Process.GetCurrentProcess();
-        return self.StartTime.ToUniversalTime();
-    }
 
     /// <summary>The recurring Hangfire job's entry point (the plan is not a job result worth storing).</summary>
     [AutomaticRetry(Attempts = 0)]
@@ -52,11 +42,11 @@ public sealed class Reconciler(
         {
             await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({AdvisoryLockKey})", ct);
 
-            // Workers that stopped heartbeating go Offline, and what they had fails. Not before this backend has run for a
-            // heartbeat timeout itself: after a restart every worker's last heartbeat is as old as the outage, and
+            // Workers that stopped heartbeating go Offline, and what they had fails. Not before this backend has listened
+            // for a heartbeat timeout itself: after a restart every worker's last heartbeat is as old as the outage, and
             // failing their replicas would reload every model that is still Ready (the workers kept serving).
             var silentSince = now - o.HeartbeatTimeout;
-            var lost = HasRunFor(o.HeartbeatTimeout)
+            var lost = servingSince.HasServedFor(o.HeartbeatTimeout)
                 ? await db.Workers.Where(w => w.State != WorkerStates.Offline && w.LastHeartbeatAt < silentSince).ToListAsync(ct)
                 : [];
             foreach (var w in lost)

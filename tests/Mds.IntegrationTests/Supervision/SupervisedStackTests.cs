@@ -19,10 +19,20 @@ public sealed class SupervisedStackTests(SupervisedStack stack) : IClassFixture<
         int loads = stack.LoadsSoFar();
         var before = stack.Services()["backend"];
 
+        using var worker0 = stack.Client(stack.WorkerUrl(0));
+        Assert.True(await SupervisedStack.InferAsync(worker0)); // the worker has asked the backend about this session
+
         var clock = Stopwatch.StartNew();
         Kill(before.Pid);
+        await Task.Delay(TimeSpan.FromSeconds(6)); // past the worker's session check interval (5 s)
+        for (int i = 0; i < 10; i++)
+        {
+            int status = await SupervisedStack.InferStatusAsync(worker0);
+            Assert.True(status == 200, $"a direct call to worker-0 while the backend is down answered {status}");
+        }
+
         using var gateway = stack.Client(stack.Api);
-        await Eventually.TrueAsync(async () => await SupervisedStack.InferAsync(gateway), TimeSpan.FromSeconds(15), $"the gateway to answer again:\n{stack.Output}");
+        await UntilAsync(async () => await SupervisedStack.InferAsync(gateway), TimeSpan.FromSeconds(60), "the gateway to answer again");
         var back = clock.Elapsed;
 
         var after = stack.Services()["backend"];
@@ -67,7 +77,7 @@ public sealed class SupervisedStackTests(SupervisedStack stack) : IClassFixture<
 
         await Task.Delay(TimeSpan.FromSeconds(1));
         Kill(before.Pid);
-        await Eventually.TrueAsync(() => Task.FromResult(stack.Services()["worker-0"] is { State: "running" } w && w.Pid != before.Pid), TimeSpan.FromSeconds(20), $"worker-0 to be restarted:\n{stack.Output}");
+        await UntilAsync(() => Task.FromResult(stack.Services()["worker-0"] is { State: "running" } w && w.Pid != before.Pid), TimeSpan.FromSeconds(20), "worker-0 to be restarted");
         await Task.Delay(TimeSpan.FromSeconds(8)); // past the heartbeat timeout: the backend sees the old replica gone
         await stack.WaitForReadyReplicasAsync(2, TimeSpan.FromSeconds(90));
         await done.CancelAsync();
@@ -108,29 +118,42 @@ public sealed class SupervisedStackTests(SupervisedStack stack) : IClassFixture<
         await Task.Delay(TimeSpan.FromSeconds(2));
         await PgCtlStopImmediateAsync();
         await load;
-        Assert.True(failed == 0, $"{failed} inference calls to the workers failed while PostgreSQL was away");
+        Assert.True(failed == 0, $"{failed} inference calls to the workers failed while PostgreSQL was away:\n{stack.Output}");
         Assert.True(answered > 20, $"only {answered} answered");
 
         var after = stack.Services()["pg"];
         Assert.True(after.Restarts > before.Restarts, $"PostgreSQL was not restarted:\n{stack.Output}");
         long stored = 0;
-        await Eventually.TrueAsync(async () =>
+        await UntilAsync(async () =>
         {
             stored = await CountAsync($"pg-{run}-%");
             return stored >= answered;
-        }, TimeSpan.FromSeconds(60), $"{answered} audit records (have {stored})");
+        }, TimeSpan.FromSeconds(60), $"{answered} audit records");
         Assert.Equal(answered, await CountAsync($"pg-{run}-%"));
 
         // The reconciler and Hangfire's orders work again: scale down (an unload order) and back up (a load order).
         using var api = stack.Client(stack.Api);
         (await api.PutAsJsonAsync($"/api/models/{SupervisedStack.Model}/versions/1/replicas", new ScaleRequest(1))).EnsureSuccessStatusCode();
-        await Eventually.TrueAsync(async () =>
+        await UntilAsync(async () =>
         {
             var version = await api.GetFromJsonAsync<ModelVersionDto>($"/api/models/{SupervisedStack.Model}/versions/1");
             return version!.ReplicaStates.Count == 1;
-        }, TimeSpan.FromSeconds(60), $"the scale-down to 1 replica:\n{stack.Output}");
+        }, TimeSpan.FromSeconds(60), "the scale-down to 1 replica");
         (await api.PutAsJsonAsync($"/api/models/{SupervisedStack.Model}/versions/1/replicas", new ScaleRequest(2))).EnsureSuccessStatusCode();
         await stack.WaitForReadyReplicasAsync(2, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Eventually, with the supervisor's output as it is when time runs out.</summary>
+    private async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        try
+        {
+            await Eventually.TrueAsync(condition, timeout, what);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\n./mds up:\n{stack.Output}", e);
+        }
     }
 
     private static void Kill(int pid)
