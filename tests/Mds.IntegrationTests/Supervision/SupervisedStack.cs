@@ -98,7 +98,7 @@ public sealed class SupervisedStack : IAsyncLifetime
     /// <summary>A client with the admin's token.</summary>
     public HttpClient Client(Uri baseAddress)
     {
-        var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         return client;
     }
@@ -123,6 +123,16 @@ public sealed class SupervisedStack : IAsyncLifetime
         }
 
         return table;
+    }
+
+    /// <summary>Seconds between the backend's first "started" and "ready" lines of this ./mds up (its cold start).</summary>
+    public int BackendColdStartSeconds()
+    {
+        var lines = _output.ToArray();
+        static TimeSpan At(string line) => TimeSpan.Parse(line[..8], System.Globalization.CultureInfo.InvariantCulture);
+        string started = lines.First(l => l.Contains("[backend]  started", StringComparison.Ordinal));
+        string ready = lines.First(l => l.Contains("[backend]  ready", StringComparison.Ordinal));
+        return (int)Math.Ceiling((At(ready) - At(started)).TotalSeconds);
     }
 
     /// <summary>How many loads the workers' logs show so far ("Loading replica ...").</summary>

@@ -24,7 +24,12 @@ public sealed class SupervisedStackTests(SupervisedStack stack) : IClassFixture<
 
         var clock = Stopwatch.StartNew();
         Kill(before.Pid);
-        await Task.Delay(TimeSpan.FromSeconds(6)); // past the worker's session check interval (5 s)
+        await UntilAsync(() => Task.FromResult(stack.Services()["backend"] is { State: "running" } b && b.Pid != before.Pid), TimeSpan.FromSeconds(5), "the supervisor to start the backend again");
+        var restarted = clock.Elapsed;
+        if (TimeSpan.FromSeconds(6) - restarted is { Ticks: > 0 } rest)
+        {
+            await Task.Delay(rest); // past the worker's session check interval (5 s)
+        }
         for (int i = 0; i < 10; i++)
         {
             int status = await SupervisedStack.InferStatusAsync(worker0);
@@ -49,7 +54,9 @@ public sealed class SupervisedStackTests(SupervisedStack stack) : IClassFixture<
 
         await stack.WaitForReadyReplicasAsync(2, TimeSpan.FromSeconds(5));
         Assert.Equal(loads, stack.LoadsSoFar()); // no worker loaded anything again
-        Assert.True(back < TimeSpan.FromSeconds(15), $"back after {back}");
+        // 15 s, or the backend's own cold start in this run plus 5 s where the machine is so busy that it starts slower.
+        var limit = TimeSpan.FromSeconds(Math.Max(15, stack.BackendColdStartSeconds() + 5));
+        Assert.True(back < limit, $"back after {back} (started again after {restarted}; limit {limit}; its first start took {stack.BackendColdStartSeconds()} s)");
     }
 
     [Fact]
