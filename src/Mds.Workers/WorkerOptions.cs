@@ -72,9 +72,17 @@ internal sealed class WorkerOptions
     /// <summary>
     /// How long the backend's answer to "is this user's JWT still a live session?" is reused (per user and stamp): a
     /// signed-out, demoted, deleted or re-passworded user's token is refused by this worker within this time. When the
-    /// backend cannot be asked and the answer is older, users' JWTs are refused with 503. Zero: ask on every request.
+    /// backend cannot be asked and the answer is older, users' JWTs are refused with 503 (after <see cref="SessionOutageGrace"/>
+    /// for sessions it confirmed). Zero: ask on every request.
     /// </summary>
     public TimeSpan SessionCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// While the backend cannot be reached (restarting, say), a user's JWT whose session the backend confirmed live
+    /// within this time is still accepted, so direct calls ride through a backend restart; zero: refuse at once (503).
+    /// A revocation made meanwhile on another backend takes effect when this worker reaches its backend again.
+    /// </summary>
+    public TimeSpan SessionOutageGrace { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>ONNX Runtime intra-op threads per session; 0 picks min(4, cores / 2), at least 1.</summary>
     public int IntraOpThreads { get; set; }
@@ -174,6 +182,11 @@ internal sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         if (options.SessionCheckInterval < TimeSpan.Zero || options.SessionCheckInterval > TimeSpan.FromMinutes(1))
         {
             failures.Add($"{WorkerOptions.Section}:SessionCheckInterval must be between 0 and 1 minute.");
+        }
+
+        if (options.SessionOutageGrace < TimeSpan.Zero || options.SessionOutageGrace > TimeSpan.FromHours(1))
+        {
+            failures.Add($"{WorkerOptions.Section}:SessionOutageGrace must be between 0 and 1 hour.");
         }
 
         if (options.InferenceTimeout < TimeSpan.Zero)

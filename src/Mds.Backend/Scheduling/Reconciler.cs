@@ -20,6 +20,7 @@ public sealed class Reconciler(
     AutoscaleSignals signals,
     IOptions<SchedulerOptions> options,
     TimeProvider clock,
+    ServingSince servingSince,
     ILogger<Reconciler> log)
 {
     private const long AdvisoryLockKey = 0x4d44535f5343; // "MDS_SC"
@@ -42,9 +43,13 @@ public sealed class Reconciler(
         {
             await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({AdvisoryLockKey})", ct);
 
-            // Workers that stopped heartbeating go Offline, and what they had fails.
+            // Workers that stopped heartbeating go Offline, and what they had fails. Not before this backend has listened
+            // for a heartbeat timeout itself: after a restart every worker's last heartbeat is as old as the outage, and
+            // failing their replicas would reload every model that is still Ready (the workers kept serving).
             var silentSince = now - o.HeartbeatTimeout;
-            var lost = await db.Workers.Where(w => w.State != WorkerStates.Offline && w.LastHeartbeatAt < silentSince).ToListAsync(ct);
+            var lost = servingSince.HasServedFor(o.HeartbeatTimeout)
+                ? await db.Workers.Where(w => w.State != WorkerStates.Offline && w.LastHeartbeatAt < silentSince).ToListAsync(ct)
+                : [];
             foreach (var w in lost)
             {
                 w.State = WorkerStates.Offline;

@@ -12,6 +12,7 @@ public static class SchedulingSetup
         builder.Services.AddSingleton<IClusterChangeListener>(sp => sp.GetRequiredService<ReconcileSignal>());
         builder.Services.AddSingleton<WorkerOrdersQueue>();
         builder.Services.AddScoped<Reconciler>();
+        builder.Services.AddSingleton<ServingSince>();
         builder.Services.AddHostedService<ReconcileLoop>();
         builder.Services.AddSingleton<AutoscaleSignals>();
         builder.Services.AddHostedService<GatewayLoadReporter>();

@@ -349,7 +349,9 @@ internal sealed class ValidatedTokens(TimeProvider clock)
 /// remembered per user and stamp for <see cref="WorkerOptions.SessionCheckInterval"/> (default 5 s, the backend's own
 /// re-read interval): sign-out, a password change, a role change or a deletion changes the stamp, and this worker
 /// refuses the old tokens within that time. Concurrent requests for the same answer share one backend call. A failed
-/// call is not remembered (the next request asks again); the caller refuses the token meanwhile (fail closed).
+/// call is not remembered (the next request asks again); the caller refuses the token meanwhile (fail closed), unless
+/// the backend confirmed this very session within <see cref="WorkerOptions.SessionOutageGrace"/>: then a backend that
+/// cannot be reached (restarting, say) does not stop direct calls of the users it had just vouched for.
 /// </summary>
 internal sealed class SessionStamps(BackendClient backend, IOptions<WorkerOptions> options, TimeProvider clock)
 {
@@ -358,6 +360,7 @@ internal sealed class SessionStamps(BackendClient backend, IOptions<WorkerOption
 
     private const int MaxEntries = 10_000;
     private readonly ConcurrentDictionary<(string UserId, string Stamp), Entry> _entries = new();
+    private readonly ConcurrentDictionary<(string UserId, string Stamp), DateTimeOffset> _confirmedAt = new();
 
     public async Task<bool> IsCurrentAsync(string userId, string stamp, CancellationToken cancellationToken)
     {
@@ -377,13 +380,37 @@ internal sealed class SessionStamps(BackendClient backend, IOptions<WorkerOption
 
         try
         {
-            return await entry.Answer.WaitAsync(cancellationToken).ConfigureAwait(false);
+            bool live = await entry.Answer.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Confirm(key, live);
+            return live;
         }
         catch when (entry.Answer.IsFaulted || entry.Answer.IsCanceled)
         {
             _entries.TryRemove(KeyValuePair.Create(key, entry));
+            if (!cancellationToken.IsCancellationRequested && _confirmedAt.TryGetValue(key, out var confirmed)
+                && clock.GetUtcNow() - confirmed <= options.Value.SessionOutageGrace)
+            {
+                return true; // the backend is away; it said this session was live a moment ago
+            }
+
             throw;
         }
+    }
+
+    private void Confirm((string UserId, string Stamp) key, bool live)
+    {
+        if (!live)
+        {
+            _confirmedAt.TryRemove(key, out _);
+            return;
+        }
+
+        if (_confirmedAt.Count >= MaxEntries)
+        {
+            _confirmedAt.Clear();
+        }
+
+        _confirmedAt[key] = clock.GetUtcNow();
     }
 
     private sealed record Entry(Task<bool> Answer, DateTimeOffset Until);
