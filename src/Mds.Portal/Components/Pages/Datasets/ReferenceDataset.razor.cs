@@ -22,6 +22,7 @@ public partial class ReferenceDataset
     private DatasetPreviewDto? _preview;
     private HttpRequestException? _error;
     private IBrowserFile? _file;
+    private MudFileUpload<IBrowserFile>? _picker;
     private IReadOnlyList<string> _headers = [];
     private string? _labelColumn;
     private bool _uploading;
@@ -157,6 +158,12 @@ public partial class ReferenceDataset
             Snackbar.Add($"Dataset uploaded: {_dataset.Rows} rows.", Severity.Success);
             _file = null;
             _headers = [];
+            // The picker forgets the file too: its chip under "Replace it" would read as a replacement still queued.
+            if (_picker is not null)
+            {
+                await _picker.ClearAsync();
+            }
+
             await LoadAsync();
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)

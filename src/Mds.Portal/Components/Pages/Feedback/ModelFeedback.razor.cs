@@ -16,6 +16,7 @@ public partial class ModelFeedback
     private IReadOnlyList<FeedbackDto>? _items;
     private IReadOnlyList<AccuracyPointDto>? _accuracy;
     private IList<ITrace> _accuracyTraces = [];
+    private IList<object>? _accuracyRange;
     private IReadOnlyList<int> _versions = [];
     private string _bucket = "day";
     private int? _filterVersion;
@@ -109,19 +110,7 @@ public partial class ModelFeedback
         try
         {
             _accuracy = await FeedbackApi.AccuracyAsync(Name, _bucket);
-            _accuracyTraces =
-            [
-                new Scatter
-                {
-                    Name = "accuracy",
-                    Mode = Plotly.Blazor.Traces.ScatterLib.ModeFlag.Lines | Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers,
-                    X = [.. _accuracy.Select(p => (object)p.BucketStart.UtcDateTime)],
-                    Y = [.. _accuracy.Select(p => (object)Math.Round(100 * p.Accuracy, 1))],
-                    TextArray = [.. _accuracy.Select(p => $"{p.Correct} of {p.Total} correct")],
-                    HoverTemplate = "%{x}<br>%{y:.1f} % (%{text})<extra></extra>",
-                    Line = new Plotly.Blazor.Traces.ScatterLib.Line { Color = "#2563eb", Width = 2 },
-                },
-            ];
+            (_accuracyTraces, _accuracyRange) = AccuracyChart(_accuracy, _bucket);
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
         {
@@ -132,5 +121,38 @@ public partial class ModelFeedback
             _accuracy = [];
             _error ??= ex;
         }
+    }
+
+    /// <summary>
+    /// Accuracy per bucket, each point in the middle of its day or hour, on an axis fitted to the buckets with one
+    /// bucket's margin either side (a single day sits in the middle, whole, not half cut off in a corner).
+    /// </summary>
+    public static (IList<ITrace> Traces, IList<object>? XRange) AccuracyChart(IReadOnlyList<AccuracyPointDto> accuracy, string bucket)
+    {
+        ArgumentNullException.ThrowIfNull(accuracy);
+        var size = bucket == "hour" ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
+        IList<ITrace> traces =
+        [
+            new Scatter
+            {
+                Name = "accuracy",
+                Mode = Plotly.Blazor.Traces.ScatterLib.ModeFlag.Lines | Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers,
+                X = [.. accuracy.Select(p => (object)(p.BucketStart.UtcDateTime + (size / 2)))],
+                Y = [.. accuracy.Select(p => (object)Math.Round(100 * p.Accuracy, 1))],
+                TextArray = [.. accuracy.Select(p => $"{Format.Time(p.BucketStart)}: {p.Correct} of {p.Total} correct")],
+                HoverTemplate = "%{text}<br>%{y:.1f} %<extra></extra>",
+                Line = new Plotly.Blazor.Traces.ScatterLib.Line { Color = "#2563eb", Width = 2 },
+                Marker = new Plotly.Blazor.Traces.ScatterLib.Marker { Size = 8 },
+                ClipOnAxis = false, // a point at 100 % is drawn whole on the axis's edge
+            },
+        ];
+        if (accuracy.Count == 0)
+        {
+            return (traces, null);
+        }
+
+        var first = accuracy.Min(p => p.BucketStart.UtcDateTime);
+        var last = accuracy.Max(p => p.BucketStart.UtcDateTime);
+        return (traces, [first - (size / 2), last + size + (size / 2)]);
     }
 }

@@ -129,7 +129,8 @@ public partial class UploadModel
         try
         {
             var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file, MaxBytes), Progress(sent => _uploadSent = sent));
-            Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}; replicas are being placed.", Severity.Success);
+            // No "replicas are being placed": the message outlives the placing, and the model page shows the state as it changes.
+            Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}.", Severity.Success);
             Navigation.NavigateTo($"models/{Uri.EscapeDataString(version.ModelName)}");
         }
         catch (HttpRequestException ex) when (ex.StatusCode == HttpStatusCode.Unauthorized)
