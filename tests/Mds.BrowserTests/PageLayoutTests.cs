@@ -86,14 +86,21 @@ public sealed class PageLayoutTests(PortalFixture portal)
         foreach (var (width, dark) in Looks)
         {
             var page = await portal.SignInAsync(role);
+            string current = "";
+            page.PageError += (_, error) => problems.Add($"{current}: script error {error}");
             await page.SetViewportSizeAsync(width, 900);
             await page.EvaluateAsync("dark => localStorage.setItem('mds.darkMode', dark ? 'true' : 'false')", dark);
             foreach (var (slug, path, roles) in Pages.Where(p => p.Roles is null || p.Roles.Contains(role)))
             {
-                await page.GotoAsync(portal.Url(path));
-                await PortalFixture.WaitForCircuitAsync(page);
-                await SettleAsync(page);
                 string name = $"{role}-{width}-{(dark ? "dark" : "light")}-{slug}";
+                current = name;
+                await page.GotoAsync(portal.Url(path));
+                if (slug != "password")
+                {
+                    await PortalFixture.WaitForCircuitAsync(page); // the password form is a plain (static) form
+                }
+
+                await SettleAsync(page);
                 await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, name + ".png"), FullPage = true });
                 problems.AddRange((await page.EvaluateAsync<string[]>(LayoutProblems)).Select(p => $"{name}: {p}"));
             }
@@ -113,7 +120,7 @@ public sealed class PageLayoutTests(PortalFixture portal)
             await page.WaitForFunctionAsync(
                 """
                 () => document.querySelectorAll('.mud-progress-linear-indeterminate, .mud-table-loading-progress').length === 0
-                  && [...document.querySelectorAll('.js-plotly-plot')].every(p => p._fullLayout && p.querySelector('.main-svg'))
+                  && [...document.querySelectorAll('.portal-chart')].every(c => { const p = c.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.querySelector('.main-svg'); })
                 """,
                 null, new PageWaitForFunctionOptions { Timeout = 20_000, PollingInterval = 200 });
         }

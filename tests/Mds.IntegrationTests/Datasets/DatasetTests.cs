@@ -92,6 +92,30 @@ public sealed class DatasetTests(MdsCluster cluster)
     }
 
     [Fact]
+    public async Task Pages_cannot_name_a_versions_features_differently_the_version_gives_one_set_of_names()
+    {
+        int version = await EnsureIrisAsync("ds-iris-names");
+        using var analyst = await cluster.ClientAsync(Roles.Analyst);
+        var before = (await analyst.GetFromJsonAsync<ModelVersionDto>($"/api/models/ds-iris-names/versions/{version}"))!;
+        Assert.Equal("positions", before.FeatureLabelsFrom);
+        Assert.Equal(["feature 0", "feature 1", "feature 2", "feature 3"], before.FeatureLabels);
+
+        var response = await cluster.UploadDatasetAsync("ds-iris-names", version, await File.ReadAllTextAsync(IrisCsv), labelColumn: "species");
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+
+        // The header the drift checks and explanations read names them now, in the version and in the model's listing;
+        // featureNames stays the ONNX metadata's (none), which later CSVs are matched by.
+        string[] header = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+        var after = (await analyst.GetFromJsonAsync<ModelVersionDto>($"/api/models/ds-iris-names/versions/{version}"))!;
+        Assert.Equal(("dataset", header), (after.FeatureLabelsFrom, after.FeatureLabels!.ToArray()));
+        Assert.Null(after.FeatureNames);
+        var model = (await analyst.GetFromJsonAsync<ModelDto>("/api/models/ds-iris-names"))!;
+        Assert.Equal(header, model.Versions.Single(v => v.Version == version).FeatureLabels);
+        var listed = (await analyst.GetFromJsonAsync<List<ModelDto>>("/api/models"))!.Single(m => m.Name == "ds-iris-names");
+        Assert.Equal(header, listed.Versions.Single(v => v.Version == version).FeatureLabels);
+    }
+
+    [Fact]
     public async Task Models_that_are_not_tabular_cannot_have_a_dataset()
     {
         var uploaded = await cluster.UploadAsync("ds-two-inputs", TestGraphs.TwoInputsTwoOutputs());

@@ -26,7 +26,10 @@ public static class DriftCharts
         ArgumentNullException.ThrowIfNull(list);
         var series = Series(list, f => Math.Max(MinPValue, f.PValue), f => f.PValue < MinPValue, "p-value", "Bonferroni threshold (α ÷ features)", [.. list.Reports.Select(r => r.Threshold)]);
         double lowest = list.Reports.SelectMany(r => r.Features.Select(f => f.PValue).Append(r.Threshold)).DefaultIfEmpty(1).Min();
-        return series with { YTicks = PowerTicks(Math.Max(MinPValue, lowest)) };
+        var ticks = PowerTicks(Math.Max(MinPValue, lowest));
+        // From the lowest tick (below every point and the threshold) to 1, a little past both so that markers show whole.
+        double bottom = Math.Log10((double)ticks.Values[^1]);
+        return series with { YTicks = ticks, YRange = [bottom - 0.3, 0.2] };
     }
 
     /// <summary>Each feature's PSI per report, and the line past which a shift is usually called marked.</summary>
@@ -46,10 +49,14 @@ public static class DriftCharts
         int step = Math.Max(1, (int)Math.Ceiling(-bottom / 8.0));
         var values = new List<object>();
         var labels = new List<object>();
-        for (int e = 0; e >= bottom; e -= step)
+        for (int e = 0; ; e -= step)
         {
             values.Add(Math.Pow(10, e));
             labels.Add(e == 0 ? "1" : (e == -16 ? "< " : "") + "10" + Superscript(e));
+            if (e <= bottom)
+            {
+                break; // the lowest tick is at or below every value
+            }
         }
 
         return new AxisTicks(values, labels);
@@ -238,6 +245,9 @@ public sealed record DriftSeries(IList<ITrace> Traces, IReadOnlyList<IReadOnlyLi
 
     /// <summary>The y axis's ticks (the p-value chart's powers of ten); null for Plotly's own.</summary>
     public AxisTicks? YTicks { get; init; }
+
+    /// <summary>The y axis's range (the p-value chart's, in powers of ten, down to its lowest tick); null for Plotly's own.</summary>
+    public IList<object>? YRange { get; init; }
 
     /// <summary>The report of a clicked point, or null for a point of no report.</summary>
     public long? ReportAt(int trace, int point)
