@@ -100,7 +100,11 @@ public sealed class PageLayoutTests(PortalFixture portal)
                     await PortalFixture.WaitForCircuitAsync(page); // the password form is a plain (static) form
                 }
 
-                await SettleAsync(page);
+                if (!await SettleAsync(page))
+                {
+                    problems.Add($"{name}: a chart was not drawn within 45 s (or the page kept loading)");
+                }
+
                 await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, name + ".png"), FullPage = true });
                 problems.AddRange((await page.EvaluateAsync<string[]>(LayoutProblems)).Select(p => $"{name}: {p}"));
             }
@@ -113,8 +117,9 @@ public sealed class PageLayoutTests(PortalFixture portal)
 
     // Waits until the page has loaded what it shows: no progress bar left, every chart plotted, and Plotly's responsive
     // resize done.
-    private static async Task SettleAsync(IPage page)
+    private static async Task<bool> SettleAsync(IPage page)
     {
+        bool settled = true;
         try
         {
             await page.WaitForFunctionAsync(
@@ -122,15 +127,17 @@ public sealed class PageLayoutTests(PortalFixture portal)
                 () => document.querySelectorAll('.mud-progress-linear-indeterminate, .mud-table-loading-progress').length === 0
                   && [...document.querySelectorAll('.portal-chart')].every(c => { const p = c.querySelector('.js-plotly-plot'); return p && p._fullLayout && p.querySelector('.main-svg'); })
                 """,
-                null, new PageWaitForFunctionOptions { Timeout = 20_000, PollingInterval = 200 });
+                null, new PageWaitForFunctionOptions { Timeout = 45_000, PollingInterval = 200 });
         }
         catch (TimeoutException)
         {
-            // A page still loading is photographed as it is: the screenshot shows what a reader would see.
+            // Photographed as it is (the screenshot shows what a reader would see), and reported.
+            settled = false;
         }
 
         await page.Mouse.MoveAsync(0, 0);
-        await page.WaitForTimeoutAsync(600);
+        await page.WaitForTimeoutAsync(500);
+        return settled;
     }
 
     // iris with its training set as the reference dataset, some traffic, a drift report and a day of feedback: the

@@ -16,9 +16,9 @@ public sealed class PortalPolishTests
     [InlineData("probability", "the probability it did")]
     [InlineData("score", "the score it did (a score, not a probability)")]
     [InlineData(null, "the value it did")]
-    public void An_explanation_calls_the_explained_value_a_probability_only_when_it_is_one(string? explained, string wording)
+    public async Task An_explanation_calls_the_explained_value_a_probability_only_when_it_is_one(string? explained, string wording)
     {
-        using var ctx = new BunitContext();
+        await using var ctx = new BunitContext();
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;
         ctx.Services.AddMudServices();
         var explanation = Explanation([("a", 1, 0.05), ("b", 2, -0.4)]) with { Explained = explained };

@@ -24,7 +24,7 @@ public static class DriftCharts
     public static DriftSeries PValues(DriftReportListDto list)
     {
         ArgumentNullException.ThrowIfNull(list);
-        var series = Series(list, f => Math.Max(MinPValue, f.PValue), f => f.PValue < MinPValue, "p-value", "Bonferroni threshold (α ÷ features)", [.. list.Reports.Select(r => r.Threshold)]);
+        var series = Series(list, f => Math.Max(MinPValue, f.PValue), f => f.PValue < MinPValue, "p-value", "threshold (α ÷ features)", [.. list.Reports.Select(r => r.Threshold)]);
         double lowest = list.Reports.SelectMany(r => r.Features.Select(f => f.PValue).Append(r.Threshold)).DefaultIfEmpty(1).Min();
         var ticks = PowerTicks(Math.Max(MinPValue, lowest));
         // From the lowest tick (below every point and the threshold) to 1, a little past both so that markers show whole.
