@@ -91,7 +91,7 @@ public sealed class AnalystAndAdminTests(PortalFixture portal)
         await Assertions.Expect(page.Locator("[data-testid=dashboard-workers]").GetByText("worker-0").First).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("[data-testid=dashboard-replicas] .js-plotly-plot")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("[data-testid=dashboard-requests] .js-plotly-plot")).ToBeVisibleAsync();
-        await Assertions.Expect(page.Locator("[data-testid=dashboard-requests] .scatterlayer .trace").First).ToBeAttachedAsync();
+        await Assertions.Expect(page.Locator("[data-testid=dashboard-requests] .barlayer .trace").First).ToBeAttachedAsync();
         await PortalFixture.ScreenshotAsync(page, "dashboard");
     }
 

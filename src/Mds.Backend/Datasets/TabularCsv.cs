@@ -43,6 +43,40 @@ public static class TabularCsv
         return TabularLayout.Of(inputs, [.. csvHeader.Select(h => h.Trim()).Where(h => !string.Equals(h, label, StringComparison.Ordinal))]);
     }
 
+    /// <summary>
+    /// The one source of a tabular version's feature names, for every page and the API: the model's own (its ONNX
+    /// metadata, or its inputs' names when each column is an input), else its reference dataset's header (the columns the
+    /// drift checks and explanations read), else positions (<c>feature 0</c>…). Null names when the model is not tabular.
+    /// </summary>
+    public static (IReadOnlyList<string>? Names, string? From) FeatureLabels(ModelVersion version, ReferenceDataset? dataset)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        var inputs = RegistryMapping.Schema(version.InputsJson);
+        var layout = LayoutOf(inputs, version.FeatureNames, dataset?.Columns, dataset?.LabelColumn);
+        if (layout is null)
+        {
+            return (null, null);
+        }
+
+        if (layout.Kind == TabularLayoutKind.Columns)
+        {
+            return (layout.ColumnNames, "model");
+        }
+
+        if (version.FeatureNames is { } named && named.Count == layout.Columns.Count)
+        {
+            return (named, "model");
+        }
+
+        if (dataset is not null && Columns(dataset.Columns, version.FeatureNames, layout, dataset.LabelColumn) is ({ } columns, null)
+            && columns.FeatureColumns.Count == layout.Columns.Count)
+        {
+            return ([.. columns.FeatureColumns.Select(c => dataset.Columns[c].Trim())], "dataset");
+        }
+
+        return ([.. layout.Columns.Select(c => c.Name)], "positions");
+    }
+
     /// <summary>Whether the version is tabular, perhaps of a width only a file will tell.</summary>
     public static bool IsTabular(ModelVersion version)
     {

@@ -122,7 +122,8 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
                 target.Classifier ? target.Label : null,
                 shap.BaseValue, shap.Prediction,
                 [.. sample.Features.Select((f, i) => new AttributionDto(f, instance[i], shap.Attributions[i], codec.IsText(i) ? codec.Cell(i, instance[i]) : null))],
-                shap.Coalitions, shap.Exact, background.Length, clock.GetUtcNow(), scored ? score : null, scored ? score > sample.Outliers!.Threshold : null);
+                shap.Coalitions, shap.Exact, background.Length, clock.GetUtcNow(), scored ? score : null, scored ? score > sample.Outliers!.Threshold : null,
+                target.Explained);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -146,7 +147,7 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
     // probabilities, however named): the probability column of the label it predicts for the instance — never the
     // label itself. Otherwise the first numeric output with several values a row (scores) at the instance's highest
     // score, else the first numeric one-value-a-row output (floating point first).
-    private async Task<(string Output, int Index, bool Classifier, string? Label)> TargetAsync(
+    private async Task<(string Output, int Index, bool Classifier, string? Label, string Explained)> TargetAsync(
         ModelVersion version, TabularLayout layout, string[] instance, string caller, CancellationToken ct)
     {
         var outputs = RegistryMapping.Schema(version.OutputsJson);
@@ -161,7 +162,7 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
             if (classifier.Read(response.Outputs) is [{ LabelIndex: int index } predicted, ..])
             {
                 bool named = probabilities.ClassLabels is { Count: > 0 } || version.Classes is { Count: > 0 };
-                return (probabilities.Name, index, true, named && index < predicted.Classes.Count ? predicted.Classes[index] : null);
+                return (probabilities.Name, index, true, named && index < predicted.Classes.Count ? predicted.Classes[index] : null, "probability");
             }
 
             throw new ExplanationException("The model answered no class probabilities to explain.", StatusCodes.Status400BadRequest);
@@ -192,10 +193,12 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
                 best = scores.Values[i] > scores.Values[best] ? i : best;
             }
 
-            return (scores.Name, best, true, version.Classes is { } classes && best < classes.Count ? classes[best] : null);
+            // Scores that are each in [0, 1] and sum to 1 (a softmax) are probabilities; others (logits, margins) are not.
+            bool softmax = scores.Values.All(v => v is >= 0 and <= 1) && Math.Abs(scores.Values.Sum() - 1) < 1e-3;
+            return (scores.Name, best, true, version.Classes is { } classes && best < classes.Count ? classes[best] : null, softmax ? "probability" : "score");
         }
 
-        return answered.Count > 0 ? (answered[0].Name, 0, false, null)
+        return answered.Count > 0 ? (answered[0].Name, 0, false, null, "value")
             : throw new ExplanationException("The model answered no numeric output to explain.", StatusCodes.Status400BadRequest);
     }
 

@@ -338,13 +338,13 @@ public static partial class RegistryApi
         }
 
         var models = await query.OrderBy(m => m.Name).ToListAsync(ct);
-        return TypedResults.Ok(models.Select(RegistryMapping.ToDto).ToList());
+        return TypedResults.Ok(await DtosAsync(db, models));
     }
 
     private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> Get(string name, MdsDbContext db, CancellationToken ct)
     {
         var model = await ModelsWithEverything(db).SingleOrDefaultAsync(m => m.Name == name, ct);
-        return model is null ? NotFoundModel(name) : TypedResults.Ok(RegistryMapping.ToDto(model));
+        return model is null ? NotFoundModel(name) : TypedResults.Ok(await DtoAsync(db, model));
     }
 
     private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> GetVersion(string name, int version, MdsDbContext db, CancellationToken ct)
@@ -356,7 +356,7 @@ public static partial class RegistryApi
             return NotFoundModel(name, version);
         }
 
-        return TypedResults.Ok(RegistryMapping.ToDto(model).Versions.Single(x => x.Version == version));
+        return TypedResults.Ok((await DtoAsync(db, model)).Versions.Single(x => x.Version == version));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteVersion(string name, int version, [FromServices] RegistryServices s, CancellationToken ct)
@@ -412,7 +412,7 @@ public static partial class RegistryApi
         model.Tags = tags!;
         await s.Db.SaveChangesAsync(ct);
         var updated = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id, ct);
-        return TypedResults.Ok(RegistryMapping.ToDto(updated));
+        return TypedResults.Ok(await DtoAsync(s.Db, updated));
     }
 
     private static async Task<Results<Ok<ModelDto>, ProblemHttpResult>> SetLive(string name, int version, [FromServices] RegistryServices s, CancellationToken ct)
@@ -428,7 +428,7 @@ public static partial class RegistryApi
         await s.Db.SaveChangesAsync(ct);
         await s.Changed.RaiseAsync(CancellationToken.None);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == model.Id, ct);
-        return TypedResults.Ok(RegistryMapping.ToDto(fresh));
+        return TypedResults.Ok(await DtoAsync(s.Db, fresh));
     }
 
     /// <summary>
@@ -449,7 +449,7 @@ public static partial class RegistryApi
         await s.Changed.RaiseAsync(CancellationToken.None);
         s.Log.LogInformation("Model {Model} version {Version}: retry asked; {Failed} failed replicas forgotten", name, version, forgotten);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
-        return TypedResults.Accepted($"/api/models/{name}/versions/{version}", RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
+        return TypedResults.Accepted($"/api/models/{name}/versions/{version}", (await DtoAsync(s.Db, fresh)).Versions.Single(x => x.Version == version));
     }
 
     private static async Task<Results<Ok<ScalingEventDto[]>, ProblemHttpResult>> ScalingEvents(string name, int version, [FromServices] RegistryServices s, CancellationToken ct)
@@ -510,7 +510,7 @@ public static partial class RegistryApi
         await s.Changed.RaiseAsync(CancellationToken.None);
         s.Log.LogInformation("Model {Model} version {Version} scaled to {Replicas} replicas (autoscale {Min}..{Max})", name, version, v.Replicas, v.MinReplicas, v.MaxReplicas);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
-        return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
+        return TypedResults.Ok((await DtoAsync(s.Db, fresh)).Versions.Single(x => x.Version == version));
     }
 
     private static async Task<Results<Ok<ModelVersionDto>, ProblemHttpResult>> SetBatching(string name, int version, BatchingDto? request, [FromServices] RegistryServices s, CancellationToken ct)
@@ -550,7 +550,7 @@ public static partial class RegistryApi
         s.Log.LogInformation("Model {Model} version {Version} batching: {Batching}", name, version,
             settings is null ? "off" : $"up to {settings.MaxBatchSize} rows, {settings.MaxLatencyMicroseconds} µs");
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
-        return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
+        return TypedResults.Ok((await DtoAsync(s.Db, fresh)).Versions.Single(x => x.Version == version));
     }
 
     /// <summary>
@@ -597,7 +597,7 @@ public static partial class RegistryApi
         await s.Db.SaveChangesAsync(ct);
         s.Log.LogInformation("Model {Model} version {Version} image preprocessing: {Preprocessing}", name, version, settings);
         var fresh = await ModelsWithEverything(s.Db).SingleAsync(m => m.Id == v.ModelId, ct);
-        return TypedResults.Ok(RegistryMapping.ToDto(fresh).Versions.Single(x => x.Version == version));
+        return TypedResults.Ok((await DtoAsync(s.Db, fresh)).Versions.Single(x => x.Version == version));
     }
 
     /// <summary>Why the version's schema rules out batching along the first dimension, or null.</summary>
@@ -615,6 +615,16 @@ public static partial class RegistryApi
         }
 
         return null;
+    }
+
+    // Versions label their features from their reference datasets when the model does not name them (TabularCsv.FeatureLabels).
+    private static async Task<ModelDto> DtoAsync(MdsDbContext db, Model model) => (await DtosAsync(db, [model]))[0];
+
+    private static async Task<List<ModelDto>> DtosAsync(MdsDbContext db, IReadOnlyList<Model> models)
+    {
+        var ids = models.SelectMany(m => m.Versions).Select(v => v.Id).ToList();
+        var datasets = await db.Set<Datasets.ReferenceDataset>().AsNoTracking().Where(d => ids.Contains(d.ModelVersionId)).ToDictionaryAsync(d => d.ModelVersionId);
+        return [.. models.Select(m => RegistryMapping.ToDto(m, datasets))];
     }
 
     private static IQueryable<Model> ModelsWithEverything(MdsDbContext db) =>

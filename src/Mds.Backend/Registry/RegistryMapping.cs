@@ -9,17 +9,21 @@ internal static class RegistryMapping
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static ModelDto ToDto(Model m)
+    public static ModelDto ToDto(Model m) => ToDto(m, null);
+
+    /// <summary>The model with its versions, each labelling its features from its reference dataset when the model does not name them.</summary>
+    public static ModelDto ToDto(Model m, IReadOnlyDictionary<long, Datasets.ReferenceDataset>? datasets)
     {
         var ready = m.Versions.Where(v => v.ReplicaList.Any(r => r.State == ReplicaStates.Ready)).Select(v => v.Version).DefaultIfEmpty().Max();
         int? live = m.LiveVersionId is long id ? m.Versions.FirstOrDefault(v => v.Id == id)?.Version : (ready == 0 ? null : ready);
         return new ModelDto(m.Id, m.Name, m.Description, live, m.CreatedAt,
-            [.. m.Versions.OrderByDescending(v => v.Version).Select(v => ToDto(v, m, live))], m.Tags);
+            [.. m.Versions.OrderByDescending(v => v.Version).Select(v => ToDto(v, m, live, datasets?.GetValueOrDefault(v.Id)))], m.Tags);
     }
 
-    public static ModelVersionDto ToDto(ModelVersion v, Model m, int? liveVersion)
+    public static ModelVersionDto ToDto(ModelVersion v, Model m, int? liveVersion, Datasets.ReferenceDataset? dataset = null)
     {
         var (state, reason) = StateOf(v);
+        var (labels, labelsFrom) = Datasets.TabularCsv.FeatureLabels(v, dataset);
         return new ModelVersionDto(
             v.Id, m.Name, v.Version, v.ArtifactSha256, v.Artifact?.SizeBytes ?? 0, v.Description, v.Requirements,
             v.MemoryMb ?? v.MeasuredMemoryMb, v.Replicas, state, reason, liveVersion == v.Version, v.CreatedAt, v.CreatedBy,
@@ -29,7 +33,9 @@ internal static class RegistryMapping
             v.MaxBatchSize is int size ? new BatchingDto(true, size, v.MaxBatchLatencyMicroseconds ?? 0) : null,
             FileInfo(v.FileInfoJson),
             ImagePreprocessingOf(v),
-            v.TargetLatencyMs);
+            v.TargetLatencyMs,
+            labels,
+            labelsFrom);
     }
 
     /// <summary>Ready if any replica is; Loading while any is on its way; Failed if all failed; else Pending.</summary>

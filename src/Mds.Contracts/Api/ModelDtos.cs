@@ -16,7 +16,12 @@ public sealed record ModelDto(
 /// <param name="Tags">Lower-case words (letters, digits, <c>-</c>, <c>_</c>, <c>.</c>, <c>:</c>; at most 32 characters, 20 tags).</param>
 public sealed record TagsRequest(IReadOnlyList<string> Tags);
 
-/// <summary>One version of a model.</summary>
+/// <summary>
+/// One version of a model. <c>FeatureLabels</c> are the names every page and client shows for a tabular version's
+/// features, from one source (<c>FeatureLabelsFrom</c>): the model's ONNX metadata (<c>model</c>), else its reference
+/// dataset's header (<c>dataset</c>), else positions, <c>feature 0</c>… (<c>positions</c>); null when the inputs are
+/// not tabular. <c>FeatureNames</c> stays what the ONNX metadata says (CSV columns are matched by it).
+/// </summary>
 public sealed record ModelVersionDto(
     long Id,
     string ModelName,
@@ -42,7 +47,9 @@ public sealed record ModelVersionDto(
     BatchingDto? Batching = null,
     ModelFileInfo? File = null,
     ImagePreprocessingDto? ImagePreprocessing = null,
-    int? TargetLatencyMs = null);
+    int? TargetLatencyMs = null,
+    IReadOnlyList<string>? FeatureLabels = null,
+    string? FeatureLabelsFrom = null);
 
 /// <summary>
 /// A version's adaptive batching (<c>PUT /api/models/{name}/versions/{v}/batching</c>; null or <c>enabled: false</c>

@@ -111,7 +111,12 @@ public sealed record ExplainRowsDto(IReadOnlyList<IReadOnlyList<System.Text.Json
 /// <param name="CreatedAt">When it was computed (explanations of records are kept).</param>
 /// <param name="OutlierScore">The row's outlier score, when the version has a reference dataset.</param>
 /// <param name="IsOutlier">Whether that score is above the threshold.</param>
+/// <param name="Explained">
+/// What the explained value is, for wording it: <c>probability</c> (a classifier's class probability, or scores that are
+/// one: each in [0, 1], summing to 1), <c>score</c> (the highest of a row's scores, not a probability), <c>value</c> (a
+/// regressor's one output); null in explanations kept before it was recorded.
+/// </param>
 public sealed record ExplanationDto(
     string Model, int Version, Guid? RecordId, int Row, string Output, int? ClassIndex, string? ClassLabel,
     double BaseValue, double Prediction, IReadOnlyList<AttributionDto> Attributions, int Coalitions, bool Exact, int BackgroundRows,
-    DateTimeOffset CreatedAt, double? OutlierScore, bool? IsOutlier);
+    DateTimeOffset CreatedAt, double? OutlierScore, bool? IsOutlier, string? Explained = null);

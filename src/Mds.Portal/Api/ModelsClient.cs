@@ -76,15 +76,22 @@ public sealed class ModelsClient(HttpClient http, BackendToken token) : BackendC
     internal static string VersionPath(string name, int version) => $"{ModelPath(name)}/versions/{version}";
 }
 
-/// <summary>What a version's ONNX metadata says its features and classes are called; null when it does not say.</summary>
-public sealed record VersionLabels(IReadOnlyList<string>? FeatureNames, IReadOnlyList<string>? Classes)
+/// <summary>
+/// What a version's ONNX metadata says its features and classes are called (null when it does not say), and the names
+/// every page shows for its features (<c>featureLabels</c>: the metadata's, else the reference dataset's header, else
+/// positions; see the backend's <c>TabularCsv.FeatureLabels</c>).
+/// </summary>
+public sealed record VersionLabels(IReadOnlyList<string>? FeatureNames, IReadOnlyList<string>? Classes, IReadOnlyList<string>? FeatureLabels = null)
 {
     /// <summary>No names known.</summary>
     public static VersionLabels None { get; } = new(null, null);
 
-    /// <summary>Reads <c>featureNames</c> and <c>classes</c> from a version's JSON, when present.</summary>
+    /// <summary>The names a form labels the features with: <see cref="FeatureLabels"/>, else the metadata's.</summary>
+    public IReadOnlyList<string>? FieldLabels => FeatureLabels ?? FeatureNames;
+
+    /// <summary>Reads <c>featureNames</c>, <c>classes</c> and <c>featureLabels</c> from a version's JSON, when present.</summary>
     public static VersionLabels From(JsonElement version)
-        => new(Strings(version, "featureNames"), Strings(version, "classes"));
+        => new(Strings(version, "featureNames"), Strings(version, "classes"), Strings(version, "featureLabels"));
 
     private static List<string>? Strings(JsonElement owner, string property)
     {

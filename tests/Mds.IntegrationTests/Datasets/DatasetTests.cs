@@ -92,6 +92,35 @@ public sealed class DatasetTests(MdsCluster cluster)
     }
 
     [Fact]
+    public async Task Pages_cannot_name_a_versions_features_differently_the_version_gives_one_set_of_names()
+    {
+        // A model that names no features: positions, until a reference dataset's header names them.
+        var uploaded = await cluster.UploadAsync("ds-names", TestGraphs.Linear([1f, 2f], 0f));
+        Assert.Equal(HttpStatusCode.Created, uploaded.StatusCode);
+        using var analyst = await cluster.ClientAsync(Roles.Analyst);
+        var before = (await analyst.GetFromJsonAsync<ModelVersionDto>("/api/models/ds-names/versions/1"))!;
+        Assert.Equal("positions", before.FeatureLabelsFrom);
+        Assert.Equal(["feature 0", "feature 1"], before.FeatureLabels);
+
+        Assert.Equal(HttpStatusCode.Created, (await cluster.UploadDatasetAsync("ds-names", 1, "width,height,y\n1,2,5\n3,4,11\n")).StatusCode);
+
+        // The header the drift checks and explanations read names them now, in the version and in the model's listing;
+        // featureNames stays the ONNX metadata's (none), which later CSVs are matched by.
+        var after = (await analyst.GetFromJsonAsync<ModelVersionDto>("/api/models/ds-names/versions/1"))!;
+        Assert.Equal("dataset", after.FeatureLabelsFrom);
+        Assert.Equal(["width", "height"], after.FeatureLabels);
+        Assert.Null(after.FeatureNames);
+        var listed = (await analyst.GetFromJsonAsync<List<ModelDto>>("/api/models"))!.Single(m => m.Name == "ds-names");
+        Assert.Equal(["width", "height"], listed.Versions.Single().FeatureLabels);
+
+        // A model that names its features keeps its own names whatever the dataset's header says.
+        int iris = await EnsureIrisAsync("ds-iris-names");
+        var named = (await analyst.GetFromJsonAsync<ModelVersionDto>($"/api/models/ds-iris-names/versions/{iris}"))!;
+        Assert.Equal("model", named.FeatureLabelsFrom);
+        Assert.Equal(named.FeatureNames, named.FeatureLabels);
+    }
+
+    [Fact]
     public async Task Models_that_are_not_tabular_cannot_have_a_dataset()
     {
         var uploaded = await cluster.UploadAsync("ds-two-inputs", TestGraphs.TwoInputsTwoOutputs());

@@ -35,32 +35,75 @@ public class MonitoringChartsTests
         Assert.Equal("petal_length", petalLength.Name);
         Assert.Equal([0.3, DriftCharts.MinPValue], petalLength.Y.Cast<double>());
         var threshold = Assert.IsType<Scatter>(series.Traces[4]);
-        Assert.Equal([0.0125, 0.0125], threshold.Y.Cast<double>());
+        Assert.All(threshold.Y.Cast<double>(), y => Assert.Equal(0.0125, y));
+        Assert.Equal(series.XRange, [threshold.X[0], threshold.X[^1]]);
         Assert.Equal(2L, series.ReportAt(2, 1));
         Assert.Null(series.ReportAt(4, 0));
     }
 
     [Fact]
-    public void A_single_report_still_draws_its_threshold_as_a_line_around_it()
+    public void A_single_report_sits_in_the_middle_of_an_axis_fitted_to_it_with_its_threshold_across()
     {
         var t0 = new DateTimeOffset(2026, 11, 3, 10, 0, 0, TimeSpan.Zero);
 
         var series = DriftCharts.Psi(List(Report(7, t0, false, [0.5, 0.4, 0.3, 0.2])));
 
+        var range = series.XRange!.Cast<DateTime>().ToList();
+        Assert.Equal(t0.UtcDateTime, range[0] + ((range[1] - range[0]) / 2));
+        Assert.InRange(range[1] - range[0], TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30));
         var line = Assert.IsType<Scatter>(series.Traces[^1]);
-        Assert.Equal([0.2, 0.2], line.Y.Cast<double>());
-        Assert.Equal([t0.UtcDateTime.AddMinutes(-30), t0.UtcDateTime.AddMinutes(30)], line.X.Cast<DateTime>());
+        Assert.All(line.Y.Cast<double>(), y => Assert.Equal(0.2, y));
+        Assert.Equal(range[0], line.X.Cast<DateTime>().First());
+        Assert.Equal(range[1], line.X.Cast<DateTime>().Last());
         Assert.Equal(7L, series.ReportAt(0, 0));
     }
 
     [Fact]
-    public void A_histogram_is_reference_and_current_bars_over_the_same_bins()
+    public void A_p_value_below_the_floor_is_drawn_at_it_and_says_so_on_the_axis_and_in_its_hover()
     {
-        var traces = DriftCharts.Histogram(new DriftHistogramDto(["a", "b"], [0.5, 0.5], [0.9, 0.1]));
+        var t0 = new DateTimeOffset(2026, 11, 3, 10, 0, 0, TimeSpan.Zero);
 
-        Assert.Equal(["reference", "current"], traces.Cast<Bar>().Select(b => b.Name));
-        Assert.All(traces.Cast<Bar>(), b => Assert.Equal(["a", "b"], b.X.Cast<string>()));
-        Assert.Equal([0.9, 0.1], ((Bar)traces[1]).Y.Cast<double>());
+        var series = DriftCharts.PValues(List(Report(1, t0, true, [0.5, 1.95e-70, 0.3, 0.2])));
+
+        var sepalWidth = Assert.IsType<Scatter>(series.Traces[1]);
+        Assert.Equal(DriftCharts.MinPValue, Assert.Single(sepalWidth.Y.Cast<double>()));
+        Assert.Contains("1.95E-70 (< 1e-16: drawn at the floor)", Assert.Single(sepalWidth.TextArray), StringComparison.Ordinal);
+        Assert.Equal("< 10⁻¹⁶", series.YTicks!.Labels[^1]);
+        Assert.Equal(DriftCharts.MinPValue, (double)series.YTicks.Values[^1], 1e-30);
+        Assert.All(series.YTicks.Labels.Skip(1), l => Assert.Contains("10", (string)l, StringComparison.Ordinal));
+        Assert.InRange(series.YTicks.Values.Count, 5, 10);
+    }
+
+    [Fact]
+    public void Features_with_the_same_p_value_in_a_report_are_moved_apart_so_that_none_hides_another()
+    {
+        var t0 = new DateTimeOffset(2026, 11, 3, 10, 0, 0, TimeSpan.Zero);
+
+        var series = DriftCharts.PValues(List(Report(1, t0, true, [1e-20, 1e-30, 0.5, 1e-25])));
+
+        var xs = series.Traces.Take(4).Cast<Scatter>().Select(t => (DateTime)t.X.Single()).ToList();
+        Assert.Equal(t0.UtcDateTime, xs[0]);
+        Assert.Equal(t0.UtcDateTime, xs[2]);
+        Assert.Equal(3, xs.Where((_, i) => i != 2).Distinct().Count());
+        Assert.Equal("1", series.YTicks!.Labels[0]);
+    }
+
+    [Fact]
+    public void A_numeric_histogram_ticks_its_bin_edges_between_the_bars_and_a_categorical_one_its_categories()
+    {
+        var numeric = DriftCharts.Histogram(new DriftHistogramDto(["< 4.8", "[4.8, 5.6)", "[5.6, 6.3)", "≥ 6.3"], [0.2, 0.3, 0.3, 0.2], [0.1, 0.2, 0.3, 0.4]));
+
+        Assert.Equal(["reference", "current"], numeric.Traces.Cast<Bar>().Select(b => b.Name));
+        Assert.Equal([0, 1, 2, 3], ((Bar)numeric.Traces[0]).X.Cast<int>());
+        Assert.Equal([0.5, 1.5, 2.5], numeric.XTicks!.Values.Cast<double>());
+        Assert.Equal(["4.8", "5.6", "6.3"], numeric.XTicks.Labels.Cast<string>());
+        Assert.False(numeric.Categories);
+
+        var categorical = DriftCharts.Histogram(new DriftHistogramDto(["a", "b"], [0.5, 0.5], [0.9, 0.1]));
+        Assert.All(categorical.Traces.Cast<Bar>(), b => Assert.Equal(["a", "b"], b.X.Cast<string>()));
+        Assert.Equal([0.9, 0.1], ((Bar)categorical.Traces[1]).Y.Cast<double>());
+        Assert.Null(categorical.XTicks);
+        Assert.True(categorical.Categories);
     }
 
     [Fact]

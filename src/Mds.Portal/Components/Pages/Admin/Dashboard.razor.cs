@@ -19,6 +19,7 @@ public partial class Dashboard
     private IList<ITrace> _replicaTraces = [];
     private IList<ITrace> _requestTraces = [];
     private IList<ITrace> _latencyTraces = [];
+    private decimal _replicaDtick = 1;
     private string? _selectedModel;
     private bool _statsMissing;
 
@@ -87,42 +88,69 @@ public partial class Dashboard
     {
         string[] states = [ReplicaStates.Ready, ReplicaStates.Loading, ReplicaStates.Scheduled, ReplicaStates.Unloading, ReplicaStates.Failed];
         string[] colours = ["#16a34a", "#d97706", "#f59e0b", "#64748b", "#dc2626"];
+        // Horizontal bars: the states' names read in full down the side of a narrow card.
         _replicaTraces =
         [
             new Bar
             {
-                X = [.. states.Cast<object>()],
-                Y = [.. states.Select(s => (object)ReplicaCount(s))],
-                Marker = new Plotly.Blazor.Traces.BarLib.Marker { Color = colours.Cast<object>().ToList() },
-                HoverTemplate = "%{x}: %{y}<extra></extra>",
+                Orientation = Plotly.Blazor.Traces.BarLib.OrientationEnum.H,
+                Y = [.. Enumerable.Reverse(states).Cast<object>()],
+                X = [.. Enumerable.Reverse(states).Select(s => (object)ReplicaCount(s))],
+                Marker = new Plotly.Blazor.Traces.BarLib.Marker { Color = Enumerable.Reverse(colours).Cast<object>().ToList() },
+                HoverTemplate = "%{y}: %{x}<extra></extra>",
             },
         ];
+        _replicaDtick = Math.Max(1, Math.Ceiling(states.Max(ReplicaCount) / 5m));
 
-        _requestTraces = [.. _traffic.GroupBy(t => t.Model, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select((g, i) => (ITrace)new Scatter
+        // Bars per minute: sparse traffic is a few bars, never a lone point lost in a corner.
+        // Each model's bar sits side by side inside its minute (offsets in ms from the minute's start).
+        var byModel = _traffic.GroupBy(t => t.Model, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+        decimal width = 50_000m / Math.Max(1, byModel.Count);
+        _requestTraces = [.. byModel.Select((g, i) => (ITrace)new Bar
         {
             Name = g.Key,
-            Mode = Plotly.Blazor.Traces.ScatterLib.ModeFlag.Lines | Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers, // a lone minute still shows
             X = [.. g.OrderBy(t => t.Minute).Select(t => (object)t.Minute.UtcDateTime)],
             Y = [.. g.OrderBy(t => t.Minute).Select(t => (object)t.Requests)],
-            Line = new Plotly.Blazor.Traces.ScatterLib.Line { Color = Palette[i % Palette.Length], Width = 2 },
+            Width = width,
+            Offset = 5_000 + (i * width),
+            Marker = new Plotly.Blazor.Traces.BarLib.Marker { Color = Palette[i % Palette.Length] },
+            HoverTemplate = $"{g.Key}<br>%{{x|%H:%M}}: %{{y}} requests<extra></extra>",
         })];
 
         var selected = _traffic.Where(t => t.Model == SelectedModel).OrderBy(t => t.Minute).ToList();
         _latencyTraces =
         [
-            LatencyTrace("p50", selected, t => t.P50Ms, "#0d9488"),
-            LatencyTrace("p95", selected, t => t.P95Ms, "#2563eb"),
-            LatencyTrace("p99", selected, t => t.P99Ms, "#db2777"),
+            LatencyTrace("p50", 0, selected, t => t.P50Ms, "#0d9488"),
+            LatencyTrace("p95", 1, selected, t => t.P95Ms, "#2563eb"),
+            LatencyTrace("p99", 2, selected, t => t.P99Ms, "#db2777"),
         ];
     }
 
-    private static Scatter LatencyTrace(string name, List<TrafficPointDto> points, Func<TrafficPointDto, double> value, string colour) => new()
+    /// <summary>How much traffic the last hour's charts hold, in words: "1 request in the last hour, at 10:42 UTC".</summary>
+    public static string TrafficSummary(IReadOnlyCollection<TrafficPointDto> traffic)
+    {
+        ArgumentNullException.ThrowIfNull(traffic);
+        int requests = traffic.Sum(t => t.Requests);
+        var minutes = traffic.Where(t => t.Requests > 0).Select(t => t.Minute).Distinct().OrderBy(m => m).ToList();
+        string count = requests == 1 ? "1 request" : string.Create(CultureInfo.InvariantCulture, $"{requests:N0} requests");
+        return minutes.Count switch
+        {
+            0 => "No requests in the last hour.",
+            1 => $"{count} in the last hour, all in the minute at {Format.Time(minutes[0])}.",
+            _ => string.Create(CultureInfo.InvariantCulture, $"{count} in the last hour, over {minutes.Count} minutes."),
+        };
+    }
+
+    // Percentiles per minute as grouped bars: one minute of traffic is three bars, not three dots in a corner.
+    private static Bar LatencyTrace(string name, int slot, List<TrafficPointDto> points, Func<TrafficPointDto, double> value, string colour) => new()
     {
         Name = name,
-        Mode = Plotly.Blazor.Traces.ScatterLib.ModeFlag.Lines | Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers, // a lone minute still shows
         X = [.. points.Select(t => (object)t.Minute.UtcDateTime)],
         Y = [.. points.Select(t => (object)Math.Round(value(t), 2))],
-        Line = new Plotly.Blazor.Traces.ScatterLib.Line { Color = colour, Width = 2 },
+        Width = 16_000, // ms: three of them side by side in their minute
+        Offset = 5_000 + (slot * 16_000),
+        Marker = new Plotly.Blazor.Traces.BarLib.Marker { Color = colour },
+        HoverTemplate = $"{name} %{{x|%H:%M}}: %{{y}} ms<extra></extra>",
     };
 
     private int ReplicaCount(string state) => _workers?.Sum(w => w.Replicas.Count(r => r.State == state)) ?? 0;

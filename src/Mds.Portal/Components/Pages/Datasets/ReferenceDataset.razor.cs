@@ -21,6 +21,7 @@ public partial class ReferenceDataset
     private DatasetDto? _dataset;
     private DatasetPreviewDto? _preview;
     private IBrowserFile? _file;
+    private MudFileUpload<IBrowserFile>? _picker;
     private IReadOnlyList<string> _headers = [];
     private string? _labelColumn;
     private bool _uploading;
@@ -140,6 +141,12 @@ public partial class ReferenceDataset
             Snackbar.Add($"Dataset uploaded: {_dataset.Rows} rows.", Severity.Success);
             _file = null;
             _headers = [];
+            // The picker forgets the file too: its chip under "Replace it" would read as a replacement still queued.
+            if (_picker is not null)
+            {
+                await _picker.ClearAsync();
+            }
+
             await LoadAsync();
         }
         catch (HttpRequestException ex)

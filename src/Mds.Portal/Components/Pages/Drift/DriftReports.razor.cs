@@ -20,7 +20,7 @@ public partial class DriftReports
     private DriftSeries _psi = new([], []);
     private long? _selectedId;
     private DriftReportDto? _report;
-    private Dictionary<string, IList<ITrace>> _histograms = [];
+    private Dictionary<string, DriftHistogramChart> _histograms = [];
     private bool _running;
     private string? _runError;
     private bool _notFound;

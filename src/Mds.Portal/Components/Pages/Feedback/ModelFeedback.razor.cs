@@ -16,6 +16,8 @@ public partial class ModelFeedback
     private IReadOnlyList<FeedbackDto>? _items;
     private IReadOnlyList<AccuracyPointDto>? _accuracy;
     private IList<ITrace> _accuracyTraces = [];
+    private IList<object>? _accuracyRange;
+    private AxisTicks? _accuracyTicks;
     private IReadOnlyList<int> _versions = [];
     private string _bucket = "day";
     private int? _filterVersion;
@@ -93,24 +95,55 @@ public partial class ModelFeedback
         try
         {
             _accuracy = await FeedbackApi.AccuracyAsync(Name, _bucket);
-            _accuracyTraces =
-            [
-                new Scatter
-                {
-                    Name = "accuracy",
-                    Mode = Plotly.Blazor.Traces.ScatterLib.ModeFlag.Lines | Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers,
-                    X = [.. _accuracy.Select(p => (object)p.BucketStart.UtcDateTime)],
-                    Y = [.. _accuracy.Select(p => (object)Math.Round(100 * p.Accuracy, 1))],
-                    TextArray = [.. _accuracy.Select(p => $"{p.Correct} of {p.Total} correct")],
-                    HoverTemplate = "%{x}<br>%{y:.1f} % (%{text})<extra></extra>",
-                    Line = new Plotly.Blazor.Traces.ScatterLib.Line { Color = "#2563eb", Width = 2 },
-                },
-            ];
+            (_accuracyTraces, _accuracyRange, _accuracyTicks) = AccuracyChart(_accuracy, _bucket);
         }
         catch (HttpRequestException ex)
         {
             _accuracy = [];
             Error ??= ex;
         }
+    }
+
+    /// <summary>
+    /// Accuracy per bucket on an axis fitted to the buckets with one bucket's margin either side (a single day sits in
+    /// the middle, whole, not half cut off in a corner); days are ticked by date ("Dec 5"), at most about eight ticks.
+    /// </summary>
+    public static (IList<ITrace> Traces, IList<object>? XRange, AxisTicks? XTicks) AccuracyChart(IReadOnlyList<AccuracyPointDto> accuracy, string bucket)
+    {
+        ArgumentNullException.ThrowIfNull(accuracy);
+        bool days = bucket != "hour";
+        var size = days ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1);
+        IList<ITrace> traces =
+        [
+            new Scatter
+            {
+                Name = "accuracy",
+                Mode = Plotly.Blazor.Traces.ScatterLib.ModeFlag.Lines | Plotly.Blazor.Traces.ScatterLib.ModeFlag.Markers,
+                X = [.. accuracy.Select(p => (object)p.BucketStart.UtcDateTime)],
+                Y = [.. accuracy.Select(p => (object)Math.Round(100 * p.Accuracy, 1))],
+                TextArray = [.. accuracy.Select(p => $"{(days ? p.BucketStart.ToString("MMM d", CultureInfo.InvariantCulture) : Format.Time(p.BucketStart))}: {p.Correct} of {p.Total} correct")],
+                HoverTemplate = "%{text}<br>%{y:.1f} %<extra></extra>",
+                Line = new Plotly.Blazor.Traces.ScatterLib.Line { Color = "#2563eb", Width = 2 },
+                Marker = new Plotly.Blazor.Traces.ScatterLib.Marker { Size = 8 },
+                ClipOnAxis = false, // a point at 100 % is drawn whole on the axis's top edge
+            },
+        ];
+        if (accuracy.Count == 0)
+        {
+            return (traces, null, null);
+        }
+
+        var from = accuracy.Min(p => p.BucketStart.UtcDateTime) - size;
+        var to = accuracy.Max(p => p.BucketStart.UtcDateTime) + size;
+        if (!days)
+        {
+            return (traces, [from, to], null);
+        }
+
+        int count = (int)Math.Round((to - from) / size) + 1;
+        int step = Math.Max(1, (int)Math.Ceiling(count / 8.0));
+        var ticks = Enumerable.Range(0, count).Where(i => i % step == 0).Select(i => from.AddDays(i)).ToList();
+        return (traces, [from - (size / 2), to + (size / 2)],
+            new AxisTicks([.. ticks.Select(t => (object)t)], [.. ticks.Select(t => (object)t.ToString("MMM d", CultureInfo.InvariantCulture))]));
     }
 }

@@ -196,4 +196,6 @@ public partial class RecordList
             Navigation.NavigateTo(RecordDetail.Href(record.Id));
         }
     }
+
+    private bool ShowExperiments => _page?.Records.Any(r => r.Experiment is not null) == true;
 }

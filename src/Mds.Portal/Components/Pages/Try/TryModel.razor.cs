@@ -123,7 +123,7 @@ public partial class TryModel
         }
 
         _labels = await ModelsApi.FindLabelsAsync(Name, version.Version);
-        _form = TryForm.Create(version.Inputs, _labels.FeatureNames);
+        _form = TryForm.Create(version.Inputs, _labels.FieldLabels);
         _imageInput = ImageInput.Of(version.Inputs);
         if (_form.IsTabular)
         {
@@ -145,7 +145,7 @@ public partial class TryModel
     {
         if (SchemaVersion is { } version)
         {
-            _form = TryForm.Create(version.Inputs, _labels.FeatureNames);
+            _form = TryForm.Create(version.Inputs, _labels.FieldLabels);
             _form.OfferValues(_dataset?.TextValues);
         }
 

@@ -124,7 +124,8 @@ public partial class UploadModel
         {
             // Sent once: the inspection left the bytes staged on the backend, so only the fields go now (the file again only if they expired).
             var version = await UploadsApi.UploadAsync(_input.ToUpload(), ToUploadFile(_file, MaxBytes), _inspection, Progress(sent => _uploadSent = sent));
-            Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}; replicas are being placed.", Severity.Success);
+            // No "replicas are being placed": the message outlives the placing, and the model page shows the state as it changes.
+            Snackbar.Add($"Uploaded {version.ModelName} v{version.Version}.", Severity.Success);
             Navigation.NavigateTo($"models/{Uri.EscapeDataString(version.ModelName)}");
         }
         catch (HttpRequestException ex)
