@@ -17,4 +17,11 @@ public sealed class PortalOptions
     /// in front of the portal talks HTTP to it. Without it the cookie is Secure exactly when the request is HTTPS.
     /// </summary>
     public bool SecureCookie { get; set; }
+
+    /// <summary>
+    /// How often a page whose backend could not be reached (no answer, or 502/503/504) loads again on its own until it
+    /// succeeds (<c>Mds:Portal:BackendRetryInterval</c>, default 5 s), so the page recovers when the backend is back
+    /// without the user pressing Try again. Pages that refresh on an interval already do.
+    /// </summary>
+    public TimeSpan BackendRetryInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

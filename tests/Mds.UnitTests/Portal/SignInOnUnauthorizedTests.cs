@@ -22,7 +22,7 @@ public class SignInOnUnauthorizedTests
 {
     private const string WorkersPath = "/api/workers";
 
-    private static BunitContext Context(FakeBackend backend, bool signedIn = true)
+    private static BunitContext Context(FakeBackend backend, bool signedIn = true, TimeSpan? retry = null)
     {
         var ctx = new BunitContext();
         ctx.JSInterop.Mode = JSRuntimeMode.Loose;
@@ -34,10 +34,13 @@ public class SignInOnUnauthorizedTests
         }
 
         ctx.Services.AddSingleton(TimeProvider.System);
-        ctx.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(new PortalOptions { BackendUrl = FakeBackend.BaseAddress }));
+        ctx.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(new PortalOptions { BackendUrl = FakeBackend.BaseAddress, BackendRetryInterval = retry ?? TimeSpan.FromSeconds(5) }));
         ctx.Services.AddScoped<BackendToken>();
         // The same chain AddBackendClients builds: the handler in front of the wire.
         ctx.Services.AddScoped(s => new WorkersClient(
+            new HttpClient(new SignInOnUnauthorized { InnerHandler = backend }) { BaseAddress = FakeBackend.BaseAddress },
+            s.GetRequiredService<BackendToken>()));
+        ctx.Services.AddScoped(s => new UsersClient(
             new HttpClient(new SignInOnUnauthorized { InnerHandler = backend }) { BaseAddress = FakeBackend.BaseAddress },
             s.GetRequiredService<BackendToken>()));
         return ctx;
@@ -89,5 +92,29 @@ public class SignInOnUnauthorizedTests
         page.WaitForAssertion(() => Assert.Empty(page.FindAll("[data-testid=backend-error]")));
         page.WaitForElement("[data-testid=workers-empty]");
         Assert.Equal(2, backend.Count(HttpMethod.Get, WorkersPath));
+    }
+
+    /// <summary>
+    /// Threat: after a backend restart every open page stays on "cannot be reached" until someone presses Try again. A
+    /// page without its own refresh (the user list) loads again on its own while the backend cannot be reached, and
+    /// shows its data as soon as the backend answers.
+    /// </summary>
+    [Fact]
+    public async Task A_page_whose_backend_was_unreachable_recovers_on_its_own_once_the_backend_answers()
+    {
+        int calls = 0;
+        var backend = new FakeBackend().On(HttpMethod.Get, "/api/users", _ => Interlocked.Increment(ref calls) switch
+        {
+            1 => throw new HttpRequestException("Connection refused (127.0.0.1:5080)"),
+            2 => FakeBackend.Problem(HttpStatusCode.ServiceUnavailable, "The backend is starting."),
+            _ => FakeBackend.Json(new[] { new UserDto("u1", "someone@test.local", ["Analyst"]) }),
+        });
+        await using var ctx = Context(backend, retry: TimeSpan.FromMilliseconds(100));
+
+        var page = ctx.Render<Mds.Portal.Components.Pages.Admin.UserList>();
+
+        page.WaitForAssertion(() => Assert.Contains("someone@test.local", page.Markup, StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Empty(page.FindAll("[data-testid=backend-error]"));
+        Assert.Equal(3, backend.Count(HttpMethod.Get, "/api/users"));
     }
 }

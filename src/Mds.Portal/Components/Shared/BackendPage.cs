@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Components;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Mds.Portal.Components.Shared;
 
@@ -11,6 +13,12 @@ namespace Mds.Portal.Components.Shared;
 public abstract class BackendPage : ComponentBase, IAsyncDisposable
 {
     private readonly RefreshTimer _refresh = new();
+    private bool _refreshing;
+    private Task _recovery = Task.CompletedTask;
+
+    /// <summary>Where the page finds <see cref="PortalOptions.BackendRetryInterval"/> (optional: 5 s without it).</summary>
+    [Inject]
+    private IServiceProvider Services { get; set; } = default!;
 
     /// <summary>The last load's failure, shown with a way to try again; null once a load succeeds.</summary>
     protected HttpRequestException? Error { get; set; }
@@ -40,11 +48,57 @@ public abstract class BackendPage : ComponentBase, IAsyncDisposable
         catch (HttpRequestException ex)
         {
             Error = ex;
+            if (Unreachable(ex) && !_refreshing && _recovery.IsCompleted)
+            {
+                _recovery = RecoverAsync(load);
+            }
+
             return false;
         }
         catch (OperationCanceledException) when (Stopping.IsCancellationRequested)
         {
             return false;
+        }
+    }
+
+    // The backend did not answer, or a proxy / the backend itself said it cannot serve now: worth trying again unasked.
+    private static bool Unreachable(HttpRequestException ex) => ex.StatusCode is null
+        or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+
+    // Loads again every BackendRetryInterval until a load succeeds, the user's Try again already did, a refresh took
+    // over, or the page closed: the page recovers by itself once the backend is back (a restart, say).
+    private async Task RecoverAsync(Func<CancellationToken, Task> load)
+    {
+        var interval = Services.GetService<IOptions<PortalOptions>>()?.Value.BackendRetryInterval ?? TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(interval, Stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (Error is null || _refreshing || Stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            bool loaded = false;
+            await InvokeAsync(async () =>
+            {
+                loaded = await LoadWithAsync(load);
+                if (!Stopping.IsCancellationRequested)
+                {
+                    StateHasChanged();
+                }
+            });
+            if (loaded || Error is null || !Unreachable(Error))
+            {
+                return;
+            }
         }
     }
 
@@ -55,6 +109,7 @@ public abstract class BackendPage : ComponentBase, IAsyncDisposable
     protected void RefreshEvery(TimeSpan interval, Func<Task> refresh)
     {
         ArgumentNullException.ThrowIfNull(refresh);
+        _refreshing = true;
         _refresh.Start(interval, _ => InvokeAsync(async () =>
         {
             await refresh();
@@ -69,7 +124,7 @@ public abstract class BackendPage : ComponentBase, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await DisposeAsyncCore();
-        await _refresh.DisposeAsync();
+        await _refresh.DisposeAsync(); // also ends a recovery: it waits on the same token
         GC.SuppressFinalize(this);
     }
 
