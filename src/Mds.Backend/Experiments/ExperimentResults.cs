@@ -216,7 +216,7 @@ public sealed class ExperimentResults(MdsDbContext db, IOptions<ExperimentResult
             double mc = MannWhitneyU.Median(c.Latencies), mb = MannWhitneyU.Median(b.Latencies);
             long? needed = Needed(SampleSize.MannWhitney(u.Superiority, Alpha));
             string verdict = u.PValue < Alpha
-                ? $"candidate {key} is {(u.Superiority < 0.5 ? "faster" : "slower")}: median {Ms(mc)} vs {Ms(mb)}, {P(u.PValue)}"
+                ? $"candidate {key} has {(u.Superiority < 0.5 ? "lower" : "higher")} latency: median {Ms(mc)} vs {Ms(mb)}, {P(u.PValue)}"
                 : $"no significant difference in latency (median {Ms(mc)} vs {Ms(mb)}, {P(u.PValue)}){More(needed, Math.Min(c.Latencies.Length, b.Latencies.Length), "requests")}";
             // An interval needs 3 values a side; without one the difference itself stands in (the DTO carries no NaN over JSON).
             list.Add(new ComparisonDto("latency", "Mann-Whitney U", u.MedianDifference,
