@@ -12,8 +12,7 @@ builder.AddMdsDefaults("mds-worker");
 builder.AddWorkerHost();
 
 var app = builder.Build();
-app.UseExceptionHandler();
-app.UseCallerAuthentication();
+app.UseWorkerPipeline();
 app.MapMdsDefaults();
 app.MapInferenceApi();
 app.MapGrpcInference();

@@ -31,4 +31,19 @@ internal static class WorkerHostExtensions
         builder.AddCallerAuthentication();
         return builder;
     }
+
+    /// <summary>
+    /// The worker's middleware, in order: errors as problem details; the inference fast path (a remembered caller's
+    /// infer call skips everything below, see <see cref="InferenceFastPath"/>); routing; authentication and
+    /// authorization. Called by Program and by the tests that host a worker, so both run the same pipeline.
+    /// </summary>
+    public static WebApplication UseWorkerPipeline(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseExceptionHandler();
+        app.UseMiddleware<InferenceFastPath>();
+        app.UseRouting(); // explicit, so that the fast path runs before endpoint matching
+        app.UseCallerAuthentication();
+        return app;
+    }
 }

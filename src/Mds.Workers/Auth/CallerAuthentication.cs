@@ -122,7 +122,7 @@ internal static class CallerAuthentication
     /// Why <paramref name="principal"/> may not call now, or null when it may: the gateway's internal token always may
     /// (short-lived; the gateway checked the session); a user's token only while its security stamp is current.
     /// </summary>
-    private static async Task<Exception?> WhyNotLiveAsync(HttpContext http, ClaimsPrincipal principal)
+    internal static async Task<Exception?> WhyNotLiveAsync(HttpContext http, ClaimsPrincipal principal)
     {
         if (principal.HasClaim("aud", WorkerAudience) && !principal.HasClaim("aud", UserAudience))
         {
@@ -222,24 +222,27 @@ internal sealed class ApiKeyHandler(IOptionsMonitor<AuthenticationSchemeOptions>
             return AuthenticateResult.NoResult();
         }
 
-        ApiKeyOwner? owner;
+        ClaimsPrincipal? principal;
         try
         {
-            owner = await owners.FindAsync(key, Context.RequestAborted).ConfigureAwait(false);
+            principal = await owners.FindAsync(key, Context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpRequestException or BackendException or OperationCanceledException or System.Text.Json.JsonException)
         {
             return AuthenticateResult.Fail(new BackendUnavailableException("The backend cannot check API keys now: " + e.Message, e));
         }
 
-        if (owner is null)
-        {
-            return AuthenticateResult.Fail("Unknown API key.");
-        }
+        return principal is null
+            ? AuthenticateResult.Fail("Unknown API key.")
+            : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
 
+    /// <summary>The principal of a key's owner: their name (as <c>email</c> and the name claim) and their roles.</summary>
+    internal static ClaimsPrincipal PrincipalOf(ApiKeyOwner owner)
+    {
         var claims = new List<Claim> { new("email", owner.Name), new(ClaimTypes.Name, owner.Name) };
         claims.AddRange(owner.Roles.Select(r => new Claim("role", r)));
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, "email", "role")), SchemeName));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName, "email", "role"));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -256,23 +259,25 @@ internal sealed class ApiKeyHandler(IOptionsMonitor<AuthenticationSchemeOptions>
 
 /// <summary>
 /// Whose API keys are, as the backend says (<c>POST /api/cluster/api-keys/check</c>), remembered for
-/// <see cref="Lifetime"/>: a revoked key stops working here within that time. Keyed by the key's SHA-256.
+/// <see cref="Lifetime"/> as the owner's principal: a revoked key stops working here within that time. Keyed by the
+/// key's SHA-256.
 /// </summary>
-internal sealed class ApiKeyOwners(BackendClient backend)
+internal sealed class ApiKeyOwners(BackendClient backend, TimeProvider clock)
 {
     /// <summary>How long an answer (found or not) is reused.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(30);
 
     private const int MaxEntries = 10_000;
-    private readonly ConcurrentDictionary<string, (ApiKeyOwner? Owner, DateTimeOffset Until)> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ClaimsPrincipal? Principal, DateTimeOffset Until)> _entries = new(StringComparer.Ordinal);
 
-    public async Task<ApiKeyOwner?> FindAsync(string key, CancellationToken cancellationToken)
+    /// <summary>The owner's principal, or null for a key the backend does not know (asked at most once per <see cref="Lifetime"/>).</summary>
+    public async Task<ClaimsPrincipal?> FindAsync(string key, CancellationToken cancellationToken)
     {
-        string id = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
-        var now = DateTimeOffset.UtcNow;
+        string id = IdOf(key);
+        var now = clock.GetUtcNow();
         if (_entries.TryGetValue(id, out var entry) && entry.Until > now)
         {
-            return entry.Owner;
+            return entry.Principal;
         }
 
         var owner = await backend.CheckApiKeyAsync(key, cancellationToken).ConfigureAwait(false);
@@ -281,9 +286,28 @@ internal sealed class ApiKeyOwners(BackendClient backend)
             _entries.Clear();
         }
 
-        _entries[id] = (owner, now + Lifetime);
-        return owner;
+        var principal = owner is null ? null : ApiKeyHandler.PrincipalOf(owner);
+        _entries[id] = (principal, now + Lifetime);
+        return principal;
     }
+
+    /// <summary>
+    /// The owner's principal when the backend vouched for <paramref name="key"/> within <see cref="Lifetime"/>; false
+    /// when it did not, refused it, or the answer is older (then only <see cref="FindAsync"/> may answer).
+    /// </summary>
+    public bool TryGetRemembered(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal)
+    {
+        if (_entries.TryGetValue(IdOf(key), out var entry) && entry.Until > clock.GetUtcNow() && entry.Principal is { } known)
+        {
+            principal = known;
+            return true;
+        }
+
+        principal = null;
+        return false;
+    }
+
+    private static string IdOf(string key) => Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 }
 
 /// <summary>

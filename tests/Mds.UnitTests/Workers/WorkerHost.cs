@@ -62,8 +62,7 @@ internal sealed class WorkerHost : IAsyncDisposable
         });
         builder.AddWorkerHost();
         var app = builder.Build();
-        app.UseExceptionHandler();
-        app.UseCallerAuthentication();
+        app.UseWorkerPipeline();
         app.MapInferenceApi();
         try
         {
