@@ -73,16 +73,16 @@ internal static class CallerAuthentication
     {
         OnMessageReceived = async ctx =>
         {
-            if (BearerToken(ctx.Request) is { } token
-                && ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>().TryGet(token, out var principal))
+            if (ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>().TryGet(BearerTokenSpan(ctx.Request), out var remembered))
             {
-                if (await WhyNotLiveAsync(ctx.HttpContext, principal).ConfigureAwait(false) is { } failure)
+                var stamps = ctx.HttpContext.RequestServices.GetRequiredService<SessionStamps>();
+                if (await WhyNotLiveAsync(stamps, remembered, ctx.HttpContext.RequestAborted).ConfigureAwait(false) is { } failure)
                 {
                     ctx.Fail(failure);
                 }
                 else
                 {
-                    ctx.Principal = principal;
+                    ctx.Principal = remembered.Principal;
                     ctx.Success();
                 }
             }
@@ -95,16 +95,15 @@ internal static class CallerAuthentication
                 return;
             }
 
-            if (await WhyNotLiveAsync(ctx.HttpContext, principal).ConfigureAwait(false) is { } failure)
+            var caller = RememberedCaller.Of(principal);
+            var stamps = ctx.HttpContext.RequestServices.GetRequiredService<SessionStamps>();
+            if (await WhyNotLiveAsync(stamps, caller, ctx.HttpContext.RequestAborted).ConfigureAwait(false) is { } failure)
             {
                 ctx.Fail(failure);
                 return;
             }
 
-            if (BearerToken(ctx.Request) is { } token)
-            {
-                ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>().Add(token, principal, ctx.SecurityToken.ValidTo);
-            }
+            ctx.HttpContext.RequestServices.GetRequiredService<ValidatedTokens>().Add(BearerTokenSpan(ctx.Request), caller, ctx.SecurityToken.ValidTo);
         },
         OnChallenge = ctx =>
         {
@@ -119,26 +118,24 @@ internal static class CallerAuthentication
     };
 
     /// <summary>
-    /// Why <paramref name="principal"/> may not call now, or null when it may: the gateway's internal token always may
+    /// Why <paramref name="caller"/> may not call now, or null when it may: the gateway's internal token always may
     /// (short-lived; the gateway checked the session); a user's token only while its security stamp is current.
     /// </summary>
-    internal static async Task<Exception?> WhyNotLiveAsync(HttpContext http, ClaimsPrincipal principal)
+    internal static async ValueTask<Exception?> WhyNotLiveAsync(SessionStamps stamps, RememberedCaller caller, CancellationToken cancellationToken)
     {
-        if (principal.HasClaim("aud", WorkerAudience) && !principal.HasClaim("aud", UserAudience))
+        if (caller.Gateway)
         {
             return null;
         }
 
-        string? userId = principal.FindFirst("sub")?.Value;
-        string? stamp = principal.FindFirst(SessionStamps.ClaimType)?.Value;
-        if (string.IsNullOrEmpty(userId) || string.IsNullOrEmpty(stamp))
+        if (string.IsNullOrEmpty(caller.UserId) || string.IsNullOrEmpty(caller.Stamp))
         {
             return new SecurityTokenException("The token carries no session stamp.");
         }
 
         try
         {
-            return await http.RequestServices.GetRequiredService<SessionStamps>().IsCurrentAsync(userId, stamp, http.RequestAborted).ConfigureAwait(false)
+            return await stamps.IsCurrentAsync(caller.UserId, caller.Stamp, cancellationToken).ConfigureAwait(false)
                 ? null
                 : new SecurityTokenException("The session was revoked.");
         }
@@ -206,6 +203,14 @@ internal static class CallerAuthentication
         string? header = request.Headers.Authorization;
         return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
     }
+
+    /// <summary><see cref="BearerToken"/> without copying it out of the header (empty when there is none).</summary>
+    internal static ReadOnlySpan<char> BearerTokenSpan(HttpRequest request)
+    {
+        var values = request.Headers.Authorization;
+        string? header = values.Count == 1 ? values[0] : values.ToString();
+        return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header.AsSpan("Bearer ".Length).Trim() : default;
+    }
 }
 
 /// <summary>A user's API key (<c>mds_…</c>), checked by the backend and remembered briefly.</summary>
@@ -268,12 +273,12 @@ internal sealed class ApiKeyOwners(BackendClient backend, TimeProvider clock)
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(30);
 
     private const int MaxEntries = 10_000;
-    private readonly ConcurrentDictionary<string, (ClaimsPrincipal? Principal, DateTimeOffset Until)> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<CredentialId, (ClaimsPrincipal? Principal, DateTimeOffset Until)> _entries = new();
 
     /// <summary>The owner's principal, or null for a key the backend does not know (asked at most once per <see cref="Lifetime"/>).</summary>
     public async Task<ClaimsPrincipal?> FindAsync(string key, CancellationToken cancellationToken)
     {
-        string id = IdOf(key);
+        var id = CredentialId.Of(key);
         var now = clock.GetUtcNow();
         if (_entries.TryGetValue(id, out var entry) && entry.Until > now)
         {
@@ -295,9 +300,9 @@ internal sealed class ApiKeyOwners(BackendClient backend, TimeProvider clock)
     /// The owner's principal when the backend vouched for <paramref name="key"/> within <see cref="Lifetime"/>; false
     /// when it did not, refused it, or the answer is older (then only <see cref="FindAsync"/> may answer).
     /// </summary>
-    public bool TryGetRemembered(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal)
+    public bool TryGetRemembered(ReadOnlySpan<char> key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal)
     {
-        if (_entries.TryGetValue(IdOf(key), out var entry) && entry.Until > clock.GetUtcNow() && entry.Principal is { } known)
+        if (_entries.TryGetValue(CredentialId.Of(key), out var entry) && entry.Until > clock.GetUtcNow() && entry.Principal is { } known)
         {
             principal = known;
             return true;
@@ -306,8 +311,6 @@ internal sealed class ApiKeyOwners(BackendClient backend, TimeProvider clock)
         principal = null;
         return false;
     }
-
-    private static string IdOf(string key) => Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 }
 
 /// <summary>
@@ -317,23 +320,23 @@ internal sealed class ApiKeyOwners(BackendClient backend, TimeProvider clock)
 internal sealed class ValidatedTokens(TimeProvider clock)
 {
     private const int MaxEntries = 10_000;
-    private readonly ConcurrentDictionary<TokenId, (ClaimsPrincipal Principal, DateTime Until)> _valid = new();
+    private readonly ConcurrentDictionary<CredentialId, (RememberedCaller Caller, DateTime Until)> _valid = new();
 
-    public bool TryGet(string token, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal)
+    public bool TryGet(ReadOnlySpan<char> token, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out RememberedCaller? caller)
     {
-        if (_valid.TryGetValue(TokenId.Of(token), out var known) && known.Until > clock.GetUtcNow().UtcDateTime)
+        if (!token.IsEmpty && _valid.TryGetValue(CredentialId.Of(token), out var known) && known.Until > clock.GetUtcNow().UtcDateTime)
         {
-            principal = known.Principal;
+            caller = known.Caller;
             return true;
         }
 
-        principal = null;
+        caller = null;
         return false;
     }
 
-    public void Add(string token, ClaimsPrincipal principal, DateTime validTo)
+    public void Add(ReadOnlySpan<char> token, RememberedCaller caller, DateTime validTo)
     {
-        if (validTo <= clock.GetUtcNow().UtcDateTime)
+        if (token.IsEmpty || validTo <= clock.GetUtcNow().UtcDateTime)
         {
             return;
         }
@@ -343,28 +346,42 @@ internal sealed class ValidatedTokens(TimeProvider clock)
             _valid.Clear();
         }
 
-        _valid[TokenId.Of(token)] = (principal, validTo);
+        _valid[CredentialId.Of(token)] = (caller, validTo);
     }
+}
 
-    /// <summary>A token's SHA-256 as four words: no string per lookup, and no token kept in memory.</summary>
-    private readonly record struct TokenId(ulong A, ulong B, ulong C, ulong D)
+/// <summary>
+/// A validated JWT's principal with what every later request asks of it worked out once: whether it is the gateway's
+/// internal token (audience <c>mds-worker</c> only), and the user id and security stamp a user's session is checked by.
+/// </summary>
+internal sealed record RememberedCaller(ClaimsPrincipal Principal, bool Gateway, string? UserId, string? Stamp)
+{
+    public static RememberedCaller Of(ClaimsPrincipal principal)
     {
-        public static TokenId Of(string token)
-        {
-            int max = Encoding.UTF8.GetMaxByteCount(token.Length);
-            byte[]? rented = max > 4096 ? System.Buffers.ArrayPool<byte>.Shared.Rent(max) : null;
-            Span<byte> utf8 = rented ?? stackalloc byte[4096];
-            int length = Encoding.UTF8.GetBytes(token, utf8);
-            Span<byte> hash = stackalloc byte[32];
-            SHA256.HashData(utf8[..length], hash);
-            if (rented is not null)
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-            }
+        ArgumentNullException.ThrowIfNull(principal);
+        bool gateway = principal.HasClaim("aud", CallerAuthentication.WorkerAudience) && !principal.HasClaim("aud", CallerAuthentication.UserAudience);
+        return new RememberedCaller(principal, gateway, principal.FindFirst("sub")?.Value, principal.FindFirst(SessionStamps.ClaimType)?.Value);
+    }
+}
 
-            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(hash);
-            return new TokenId(words[0], words[1], words[2], words[3]);
+/// <summary>A credential's SHA-256 as four words: no string per lookup, and no credential kept in memory.</summary>
+internal readonly record struct CredentialId(ulong A, ulong B, ulong C, ulong D)
+{
+    public static CredentialId Of(ReadOnlySpan<char> credential)
+    {
+        int max = Encoding.UTF8.GetMaxByteCount(credential.Length);
+        byte[]? rented = max > 4096 ? System.Buffers.ArrayPool<byte>.Shared.Rent(max) : null;
+        Span<byte> utf8 = rented ?? stackalloc byte[4096];
+        int length = Encoding.UTF8.GetBytes(credential, utf8);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(utf8[..length], hash);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
         }
+
+        var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(hash);
+        return new CredentialId(words[0], words[1], words[2], words[3]);
     }
 }
 
@@ -383,6 +400,10 @@ internal sealed class SessionStamps(BackendClient backend, IOptions<WorkerOption
     public const string ClaimType = "stamp";
 
     private const int MaxEntries = 10_000;
+
+    /// <summary>How stale the time of the last confirmation may be (it bounds the outage grace, minutes, from below).</summary>
+    private static readonly TimeSpan ConfirmationGranularity = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<(string UserId, string Stamp), Entry> _entries = new();
     private readonly ConcurrentDictionary<(string UserId, string Stamp), DateTimeOffset> _confirmedAt = new();
 
@@ -429,12 +450,18 @@ internal sealed class SessionStamps(BackendClient backend, IOptions<WorkerOption
             return;
         }
 
+        var now = clock.GetUtcNow();
+        if (_confirmedAt.TryGetValue(key, out var confirmed) && now - confirmed < ConfirmationGranularity)
+        {
+            return; // recent enough: rewriting it per request would allocate for nothing
+        }
+
         if (_confirmedAt.Count >= MaxEntries)
         {
             _confirmedAt.Clear();
         }
 
-        _confirmedAt[key] = clock.GetUtcNow();
+        _confirmedAt[key] = now;
     }
 
     private sealed record Entry(Task<bool> Answer, DateTimeOffset Until);

@@ -30,25 +30,26 @@ internal sealed class InferenceFastPath
     private readonly InferenceServices _services;
     private readonly ValidatedTokens _tokens;
     private readonly ApiKeyOwners _keys;
+    private readonly SessionStamps _stamps;
     private readonly bool _enabled;
 
-    public InferenceFastPath(RequestDelegate next, InferenceServices services, ValidatedTokens tokens, ApiKeyOwners keys, IOptions<AuthorizationOptions> authorization)
+    public InferenceFastPath(
+        RequestDelegate next, InferenceServices services, ValidatedTokens tokens, ApiKeyOwners keys, SessionStamps stamps, IOptions<AuthorizationOptions> authorization)
     {
         ArgumentNullException.ThrowIfNull(authorization);
         _next = next;
         _services = services;
         _tokens = tokens;
         _keys = keys;
+        _stamps = stamps;
         _enabled = AuthenticatedIsEnough(authorization.Value);
     }
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (_enabled
-            && HttpMethods.IsPost(context.Request.Method)
-            && TryMatch(context.Request.Path.Value, out var route)
-            && CallerAuthentication.BearerToken(context.Request) is { Length: > 0 } token)
+        if (_enabled && HttpMethods.IsPost(context.Request.Method) && TryMatch(context.Request.Path.Value, out var route))
         {
+            var token = CallerAuthentication.BearerTokenSpan(context.Request);
             if (token.StartsWith(ApiKeyHandler.KeyPrefix, StringComparison.Ordinal))
             {
                 if (_keys.TryGetRemembered(token, out var owner))
@@ -56,9 +57,9 @@ internal sealed class InferenceFastPath
                     return RunAsync(context, route, owner);
                 }
             }
-            else if (_tokens.TryGet(token, out var principal))
+            else if (_tokens.TryGet(token, out var remembered))
             {
-                return RunLiveAsync(context, route, principal);
+                return RunLiveAsync(context, route, remembered);
             }
         }
 
@@ -113,15 +114,15 @@ internal sealed class InferenceFastPath
         && options.DefaultPolicy.Requirements.All(r => r is DenyAnonymousAuthorizationRequirement);
 
     /// <summary>A remembered JWT: a user's must still be a live session (the gateway's internal token always is).</summary>
-    private async Task RunLiveAsync(HttpContext context, ModelRoute route, ClaimsPrincipal principal)
+    private async Task RunLiveAsync(HttpContext context, ModelRoute route, RememberedCaller caller)
     {
-        if (await CallerAuthentication.WhyNotLiveAsync(context, principal).ConfigureAwait(false) is not null)
+        if (await CallerAuthentication.WhyNotLiveAsync(_stamps, caller, context.RequestAborted).ConfigureAwait(false) is not null)
         {
             await _next(context).ConfigureAwait(false); // the full pipeline refuses it, with its usual 401 or 503
             return;
         }
 
-        await RunAsync(context, route, principal).ConfigureAwait(false);
+        await RunAsync(context, route, caller.Principal).ConfigureAwait(false);
     }
 
     private async Task RunAsync(HttpContext context, ModelRoute route, ClaimsPrincipal principal)

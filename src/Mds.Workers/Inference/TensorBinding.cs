@@ -66,15 +66,13 @@ internal static class TensorBinding
 
             IDisposableReadOnlyCollection<OrtValue> results;
             var timeout = model.InferenceTimeout;
-            // With a timeout, each run has its own RunOptions (one small native object) whose Terminate flag a timer sets.
-            using var runOptions = timeout > TimeSpan.Zero ? new RunOptions() : null;
-            using var deadline = timeout > TimeSpan.Zero ? new CancellationTokenSource(timeout) : null;
-            using var terminate = deadline?.Token.Register(static o => ((RunOptions)o!).Terminate = true, runOptions);
+            // With a timeout, the run uses its thread's RunOptions, whose Terminate flag RunDeadlines' one timer sets.
+            using var deadline = timeout > TimeSpan.Zero ? RunDeadlines.Start(timeout) : (RunDeadlines.Lease?)null;
             try
             {
-                results = model.Session.Run(runOptions ?? SharedRunOptions, signature.InputNames, values, outputNames);
+                results = model.Session.Run(deadline?.Options ?? SharedRunOptions, signature.InputNames, values, outputNames);
             }
-            catch (OnnxRuntimeException e) when (deadline?.IsCancellationRequested == true)
+            catch (OnnxRuntimeException e) when (deadline?.Stopped == true)
             {
                 throw new InferenceTimeoutException($"model '{model.Name}' version {model.VersionText} did not finish within {timeout.TotalSeconds:0.###} s; the run was stopped", e);
             }
