@@ -16,7 +16,23 @@ public static class BoundedBody
     /// <param name="context">The request.</param>
     /// <param name="limit">The most bytes to read.</param>
     /// <param name="decode">Turns the complete body into the result; its exceptions reach the caller.</param>
-    public static async Task<T?> ReadAsync<T>(HttpContext context, long limit, Func<ReadOnlySequence<byte>, T> decode)
+    public static Task<T?> ReadAsync<T>(HttpContext context, long limit, Func<ReadOnlySequence<byte>, T> decode)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(decode);
+        return ReadAsync(context, limit, decode, static (body, decode) => decode(body)).AsTask();
+    }
+
+    /// <summary>
+    /// <see cref="ReadAsync{T}(HttpContext, long, Func{ReadOnlySequence{byte}, T})"/> for hot paths: the decoder gets
+    /// <paramref name="state"/> (so a static lambda needs no closure), and a body already received completes without a
+    /// task.
+    /// </summary>
+    /// <param name="context">The request.</param>
+    /// <param name="limit">The most bytes to read.</param>
+    /// <param name="state">Passed to <paramref name="decode"/>.</param>
+    /// <param name="decode">Turns the complete body into the result; its exceptions reach the caller.</param>
+    public static async ValueTask<T?> ReadAsync<TState, T>(HttpContext context, long limit, TState state, Func<ReadOnlySequence<byte>, TState, T> decode)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -46,7 +62,7 @@ public static class BoundedBody
             {
                 try
                 {
-                    return decode(buffer);
+                    return decode(buffer, state);
                 }
                 finally
                 {

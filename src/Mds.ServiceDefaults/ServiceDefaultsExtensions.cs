@@ -36,6 +36,9 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks();
 
+        // W3C trace context only: MDS carries no baggage, and the default composite propagator's baggage step sets an
+        // AsyncLocal (an execution-context copy) on every request the ASP.NET Core instrumentation sees.
+        Sdk.SetDefaultTextMapPropagator(new OpenTelemetry.Context.Propagation.TraceContextPropagator());
         bool exporting = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))

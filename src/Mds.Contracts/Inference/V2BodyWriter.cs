@@ -38,10 +38,49 @@ internal static class V2BodyWriter
     private static readonly JsonEncodedText PositiveInfinityText = JsonEncodedText.Encode("Infinity");
     private static readonly JsonEncodedText NegativeInfinityText = JsonEncodedText.Encode("-Infinity");
 
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     /// <summary>Writes a response; outputs flagged in <paramref name="binary"/> get <c>binary_data_size</c> instead of <c>data</c>.</summary>
     public static long WriteResponse(IBufferWriter<byte> destination, InferenceResponse response, ReadOnlySpan<bool> binary = default)
     {
-        using var writer = new Utf8JsonWriter(destination, Options);
+        var writer = RentWriter(destination);
+        try
+        {
+            return WriteResponse(writer, response, binary);
+        }
+        finally
+        {
+            ReturnWriter(writer);
+        }
+    }
+
+    /// <summary>
+    /// A writer for <paramref name="destination"/>: this thread's cached one when it is free (a writer is a few hundred
+    /// bytes and its options; one per response is most of what writing a small answer allocates), else a new one.
+    /// </summary>
+    private static Utf8JsonWriter RentWriter(IBufferWriter<byte> destination)
+    {
+        var writer = t_writer;
+        if (writer is null)
+        {
+            return new Utf8JsonWriter(destination, Options);
+        }
+
+        t_writer = null; // in use: a nested write gets a writer of its own
+        writer.Reset(destination);
+        return writer;
+    }
+
+    /// <summary>Gives the writer back to this thread, holding no reference to the destination it wrote to.</summary>
+    private static void ReturnWriter(Utf8JsonWriter writer)
+    {
+        writer.Reset();
+        t_writer = writer;
+    }
+
+    private static long WriteResponse(Utf8JsonWriter writer, InferenceResponse response, ReadOnlySpan<bool> binary)
+    {
         writer.WriteStartObject();
         writer.WriteString(ModelNameProperty, response.ModelName);
         if (response.ModelVersion is not null)
@@ -74,7 +113,19 @@ internal static class V2BodyWriter
     /// <summary>Writes a request; inputs flagged in <paramref name="binary"/> get <c>binary_data_size</c> instead of <c>data</c>.</summary>
     public static long WriteRequest(IBufferWriter<byte> destination, InferenceRequest request, ReadOnlySpan<bool> binary = default)
     {
-        using var writer = new Utf8JsonWriter(destination, Options);
+        var writer = RentWriter(destination);
+        try
+        {
+            return WriteRequest(writer, request, binary);
+        }
+        finally
+        {
+            ReturnWriter(writer);
+        }
+    }
+
+    private static long WriteRequest(Utf8JsonWriter writer, InferenceRequest request, ReadOnlySpan<bool> binary)
+    {
         writer.WriteStartObject();
         if (request.Id is not null)
         {

@@ -122,7 +122,7 @@ internal static class InferenceApi
 
     // Hot path: no per-request logging above Debug; the body is decoded from the pipe's buffers without a copy. Every
     // request that reaches a loaded model is recorded for the audit log (queued here, written in batches elsewhere).
-    internal static async Task<Results<InferResult, BadRequest<V2Error>, NotFound<V2Error>, JsonHttpResult<V2Error>>> InferAsync(
+    internal static async ValueTask<Results<InferResult, BadRequest<V2Error>, NotFound<V2Error>, JsonHttpResult<V2Error>>> InferAsync(
         ModelRoute route, HttpContext context, [FromServices] InferenceServices services)
     {
         // The services come as one singleton (one lookup), not [AsParameters] (six lookups and an object per request).
@@ -207,8 +207,8 @@ internal static class InferenceApi
     /// anything is decoded). With <c>Inference-Header-Content-Length</c> the body is JSON then binary tensor data
     /// (whatever its content type).
     /// </summary>
-    private static Task<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit) =>
-        BoundedBody.ReadAsync(context, limit, body => context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
+    private static ValueTask<InferenceRequest?> ReadRequestAsync(HttpContext context, long limit) =>
+        BoundedBody.ReadAsync(context, limit, context, static (body, context) => context.Request.Headers.TryGetValue(BinaryTensorData.HeaderLengthHeader, out var headerLength)
             ? BinaryTensorData.DecodeRequest(body, BinaryTensorData.ParseHeaderLength(headerLength.ToString(), body.Length))
             : V2JsonCodec.DecodeRequest(body));
 
