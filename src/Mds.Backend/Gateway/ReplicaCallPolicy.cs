@@ -196,12 +196,10 @@ public sealed class ReplicaCallPolicy
                     if (lost)
                     {
                         // Never a third send. The guard counts this worker too (it may be the input's second).
-                        if (key is { } again2)
-                        {
-                            _guard.RecordLoss(again2, replica.WorkerId, replica.WorkerName);
-                        }
-
-                        return Lost(failure + $"; it had already lost a connection on another replica: {StoppedTwo()}");
+                        bool twice = key is { } again2 && _guard.RecordLoss(again2, replica.WorkerId, replica.WorkerName) is PoisonVerdict.SecondWorker or PoisonVerdict.Refused;
+                        return Lost(failure + (twice
+                            ? $"; it had already lost a connection on another replica: {StoppedTwo()}"
+                            : "; it had already lost a connection on another replica and is not sent a third time"));
                     }
 
                     if (!input.HasValue)
