@@ -281,7 +281,7 @@ internal static class RawReplicaSend
                         || response.Content.Headers.TryGetValues(BinaryTensorData.HeaderLengthHeader, out values) ? values.FirstOrDefault() : null;
                     return SendOutcome<(int, byte[], int, string?)>.Answered(((int)response.StatusCode, buffer, length, headerLength));
                 }
-            }, ct: timeout.Token);
+            }, input: RequestInput.Of(request.Body), ct: timeout.Token);
             if (!result.Answered)
             {
                 status = result.FailureStatus;

@@ -25,6 +25,7 @@ public static class GatewayApi
         services.AddSingleton<RoutingTable>();
         services.AddSingleton<Cluster.IClusterChangeListener, RoutingTableListener>();
         services.AddSingleton<GatewayLoad>();
+        services.AddSingleton<PoisonGuard>();
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();
@@ -178,7 +179,7 @@ public static class GatewayApi
             var transformer = new VersionPathTransformer(path, internalToken, holdBackUnavailable: !attempt.LastTry, experimentTag);
             var sent = await forwarder.SendAsync(http, attempt.Replica.Url, client, ForwarderRequestConfig.Empty, transformer);
             return Outcome(http, sent, transformer.HeldBack);
-        }, ct: http.RequestAborted);
+        }, input: new RequestInput(http.Request, ReadBodyBack), ct: http.RequestAborted);
 
         if (!result.Answered)
         {
@@ -217,9 +218,45 @@ public static class GatewayApi
             // The caller's side failed (its body, its connection): YARP has answered it; another replica cannot help.
             (_, ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.RequestCanceled
                 or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled) => SendOutcome<ForwarderError>.Answered(sent),
-            // Refused before sending is retried elsewhere; a connection that died after the request went out is not.
-            _ => SendOutcome<ForwarderError>.FromError(http.Features.Get<IForwarderErrorFeature>()?.Exception, sent.ToString()),
+            // Refused before sending is retried elsewhere; a connection that died after the request went out is resent
+            // once (the policy's poison guard decides); a timeout is not.
+            _ => SendOutcome<ForwarderError>.FromError(http.Features.Get<IForwarderErrorFeature>()?.Exception, sent.ToString(), timedOut: sent == ForwarderError.RequestTimedOut),
         };
+    }
+
+    /// <summary>
+    /// The buffered body, read back for the poison guard's hash (only after a lost connection, or while some input is
+    /// refused); false when it cannot be read back (not buffered, or the caller's side failed while reading the rest).
+    /// </summary>
+    private static async ValueTask<bool> ReadBodyBack(object state, System.Security.Cryptography.IncrementalHash hash, CancellationToken ct)
+    {
+        var body = ((HttpRequest)state).Body;
+        if (!body.CanSeek)
+        {
+            return false;
+        }
+
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(81920);
+        try
+        {
+            body.Position = 0;
+            int read;
+            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+            }
+
+            body.Position = 0;
+            return true;
+        }
+        catch (Exception e) when (e is IOException or BadHttpRequestException)
+        {
+            return false;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static async Task<(RouteLookup? Found, IResult? Error)> LookupAsync(RoutingTable routing, string name, string? version, CancellationToken ct)

@@ -37,4 +37,12 @@ public sealed class GatewayOptions
     /// <summary>How long <c>/v2/models/…/stats</c> waits for each worker before leaving it out.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan StatisticsTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long the gateway remembers an input whose request lost its connection after it was sent (the worker died
+    /// while running it): within it, a second worker lost to the same input stops the resend, and an input that has
+    /// stopped two workers is refused without being sent (<see cref="PoisonGuard"/>).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan PoisonWindow { get; set; } = TimeSpan.FromMinutes(10);
 }

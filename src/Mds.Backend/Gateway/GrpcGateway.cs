@@ -224,14 +224,18 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Internal && e.Status.DebugException is not null && !ct.IsCancellationRequested)
             {
-                return SendOutcome<ModelInferResponse>.ConnectionLost(e.Status.Detail); // the stream broke after the request went out
+                return SendOutcome<ModelInferResponse>.FromError(e.Status.DebugException, e.Status.Detail); // the stream broke after the request went out
             }
             catch (RpcException e)
             {
                 // The worker's own answer (InvalidArgument for a request that does not fit, …) passes through as it is.
                 throw new RpcException(new Status(e.StatusCode, e.Status.Detail));
             }
-        }, grpc: true, ct: context.CancellationToken);
+        }, grpc: true, input: new RequestInput(request, static (r, hash, _) =>
+        {
+            hash.AppendData(Google.Protobuf.MessageExtensions.ToByteArray((ModelInferRequest)r)); // serialized only after a lost connection
+            return ValueTask.FromResult(true);
+        }), ct: context.CancellationToken);
 
         return result.Answered ? result.Value! : throw new RpcException(new Status(StatusCode.Unavailable, result.Failure!));
     }

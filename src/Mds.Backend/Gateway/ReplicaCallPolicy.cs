@@ -24,11 +24,16 @@ namespace Mds.Backend.Gateway;
 //   OperationCanceledException (REST reports an aborted request as answered: nothing more can be sent to that caller).
 // - Extra attempts (pipelines' per-step retries): beyond the usual two attempts, only after a connection failure or a
 //   503; they may go back to a replica already tried (after a short pause) when no other is left.
-// - A request that may have reached the worker is never sent again: a connection that died after the request went out
-//   (the worker's process died while running it, or no answer came in time) may mean this request is what kills
-//   workers, and resending it would take the next replica down too. Only "could not connect" (nothing was sent) and a
-//   worker's own 503 are retried; a lost connection suspends the worker and ends the call with a 502
-//   (<see cref="IsConnectFailure"/> is the one classification the transports use).
+// - A request whose connection died after it went out (the worker's process died while running it: closed or reset)
+//   is sent once more, to another replica, never to the same one and never a third time: as Envoy's retry-on-reset,
+//   so a 2-replica model loses no request when a worker is killed. The request may be what kills workers, so the
+//   resend is guarded per input (<see cref="PoisonGuard"/>: SHA-256 of model, version and request bytes, kept in
+//   memory for Mds:Gateway:PoisonWindow): an input that stops a second worker within the window is not sent again
+//   (502), and one that has stopped two is refused without any send for the rest of the window (502). The bytes are
+//   read only after a loss (or while some input is refused), never on a request that answers. A send that timed out
+//   waiting for the answer is not resent (the request is slow, not lost; resending it doubles the load): 502. A lost
+//   connection or a timeout suspends the worker. <see cref="IsConnectFailure"/> is the one classification the
+//   transports use (nothing sent: retried like a 503; else lost, or timed out where the transport knows it).
 public sealed class ReplicaCallPolicy
 {
     /// <summary>Attempts for every call: the first and one retry on another replica.</summary>
@@ -45,18 +50,23 @@ public sealed class ReplicaCallPolicy
     private readonly Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> _catchUp;
     private readonly TimeSpan _retryPause;
     private readonly GatewayLoad? _load;
+    private readonly PoisonGuard _guard;
+    private readonly ILogger? _log;
 
-    public ReplicaCallPolicy(RoutingTable routing, GatewayLoad load)
-        : this((routing ?? throw new ArgumentNullException(nameof(routing))).CatchUpAsync, DefaultRetryPause, load)
+    public ReplicaCallPolicy(RoutingTable routing, GatewayLoad load, PoisonGuard guard, ILogger<ReplicaCallPolicy> log)
+        : this((routing ?? throw new ArgumentNullException(nameof(routing))).CatchUpAsync, DefaultRetryPause, load, guard, log)
     {
     }
 
     /// <summary>With the routing table's catch-up given as a function (tests) and the pause before going back to a tried replica.</summary>
-    internal ReplicaCallPolicy(Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> catchUp, TimeSpan retryPause, GatewayLoad? load = null)
+    internal ReplicaCallPolicy(Func<string, int, RouteLookup, CancellationToken, ValueTask<RouteLookup>> catchUp, TimeSpan retryPause, GatewayLoad? load = null,
+        PoisonGuard? guard = null, ILogger? log = null)
     {
         _catchUp = catchUp;
         _retryPause = retryPause;
         _load = load;
+        _guard = guard ?? new PoisonGuard(TimeSpan.FromMinutes(10), PoisonGuard.DefaultCapacity, TimeProvider.System);
+        _log = log;
     }
 
     /// <summary>
@@ -69,10 +79,14 @@ public sealed class ReplicaCallPolicy
     /// <param name="send">One transport's send to one replica; it reports the outcome and throws only for what no retry can help.</param>
     /// <param name="extraAttempts">0 to <see cref="MaxExtraAttempts"/>.</param>
     /// <param name="grpc">Only replicas on workers that serve gRPC.</param>
+    /// <param name="input">
+    /// The request's bytes for the poison guard, read only after a lost connection (or while some input is refused);
+    /// without them a lost connection is not resent.
+    /// </param>
     /// <param name="ct">The caller's token; when it is cancelled after a failed send, <see cref="OperationCanceledException"/>.</param>
     public async Task<ReplicaCallResult<TResult>> RunAsync<TResult>(
         RouteLookup route, string name, Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<TResult>>> send,
-        int extraAttempts = 0, bool grpc = false, CancellationToken ct = default)
+        int extraAttempts = 0, bool grpc = false, RequestInput input = default, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(route);
         ArgumentNullException.ThrowIfNull(send);
@@ -86,7 +100,7 @@ public sealed class ReplicaCallPolicy
         // Outstanding for the autoscaler from here until the answer (retries included).
         if (_load is null)
         {
-            return await RunCoreAsync(route, name, send, extraAttempts, grpc, ct);
+            return await RunCoreAsync(route, name, send, extraAttempts, grpc, input, ct);
         }
 
         var load = _load.For(route.Model.Name, route.Version.Version);
@@ -94,7 +108,7 @@ public sealed class ReplicaCallPolicy
         bool answered = false;
         try
         {
-            var result = await RunCoreAsync(route, name, send, extraAttempts, grpc, ct);
+            var result = await RunCoreAsync(route, name, send, extraAttempts, grpc, input, ct);
             answered = result.Replica is not null;
             return result;
         }
@@ -106,17 +120,34 @@ public sealed class ReplicaCallPolicy
 
     private async Task<ReplicaCallResult<TResult>> RunCoreAsync<TResult>(
         RouteLookup route, string name, Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<TResult>>> send,
-        int extraAttempts, bool grpc, CancellationToken ct)
+        int extraAttempts, bool grpc, RequestInput input, CancellationToken ct)
     {
         int attempts = DefaultAttempts + extraAttempts;
+        bool mayRepeat = extraAttempts > 0;
         int version = route.Version!.Version;
         string model = route.Model!.Name;
         var tried = new List<ReplicaEndpoint>(2);
         var notLoaded = new List<ReplicaEndpoint>(1);
         string? failure = null;
+        PoisonKey? key = null;
+        bool lost = false; // a connection was lost in this call: one more send at most, to another replica
+
+        // An input that has stopped two workers is not sent anywhere (hashed first only while some input is refused).
+        if (_guard.AnyRefused && input.HasValue && await PoisonGuard.KeyAsync(model, version, input, ct) is { } known)
+        {
+            key = known;
+            if (_guard.IsRefused(known))
+            {
+                return new ReplicaCallResult<TResult>(default, null, version,
+                    $"model '{name}': this request's input stopped a worker twice within {Window(_guard.Window)} (the connection was lost while "
+                    + "a worker ran it, each time); it is refused without being sent until that long after the first",
+                    StatusCodes.Status502BadGateway);
+            }
+        }
+
         for (int attempt = 0; attempt < attempts; attempt++)
         {
-            var replica = Pick(route, tried, notLoaded, extraAttempts > 0, grpc);
+            var replica = Pick(route, tried, notLoaded, mayRepeat, grpc);
             if (replica is null)
             {
                 break;
@@ -128,7 +159,7 @@ public sealed class ReplicaCallPolicy
             }
 
             // Last when no further attempt could follow a 503 from this one (the transport then passes a 503 through).
-            bool lastTry = attempt + 1 >= attempts || !CanRetryAfter(route, replica, tried, notLoaded, extraAttempts > 0, grpc);
+            bool lastTry = attempt + 1 >= attempts || !CanRetryAfter(route, replica, tried, notLoaded, mayRepeat, grpc);
             SendOutcome<TResult> outcome;
             replica.Outstanding.Increment();
             try
@@ -157,9 +188,48 @@ public sealed class ReplicaCallPolicy
                 case SendOutcomeKind.ConnectionFailed:
                     replica.Outstanding.Suspend(Suspension);
                     break;
+                case SendOutcomeKind.TimedOut:
+                    replica.Outstanding.Suspend(Suspension);
+                    return Lost(failure + "; the request was not sent again, as it is slow rather than lost");
                 case SendOutcomeKind.ConnectionLost:
                     replica.Outstanding.Suspend(Suspension);
-                    return new ReplicaCallResult<TResult>(default, null, version, failure, StatusCodes.Status502BadGateway);
+                    if (lost)
+                    {
+                        // Never a third send. The guard counts this worker too (it may be the input's second).
+                        bool twice = key is { } again2 && _guard.RecordLoss(again2, replica.WorkerId, replica.WorkerName) is PoisonVerdict.SecondWorker or PoisonVerdict.Refused;
+                        return Lost(failure + (twice
+                            ? $"; it had already lost a connection on another replica: {StoppedTwo()}"
+                            : "; it had already lost a connection on another replica and is not sent a third time"));
+                    }
+
+                    if (!input.HasValue)
+                    {
+                        return Lost(failure + "; the request was not sent again (its bytes were not kept)");
+                    }
+
+                    key ??= await PoisonGuard.KeyAsync(model, version, input, ct);
+                    if (key is not { } k)
+                    {
+                        return Lost(failure + "; the request was not sent again, as its body could not be read back (larger than the gateway keeps for a resend, or the caller's upload broke off)");
+                    }
+
+                    var verdict = _guard.RecordLoss(k, replica.WorkerId, replica.WorkerName);
+                    if (verdict is PoisonVerdict.SecondWorker or PoisonVerdict.Refused)
+                    {
+                        return Lost(failure + "; " + StoppedTwo());
+                    }
+
+                    // The one resend, to another replica (a replica already tried, this one included, is never picked).
+                    lost = true;
+                    mayRepeat = false;
+                    attempts = attempt + 2;
+                    if (Pick(route, tried, notLoaded, mayRepeat, grpc) is null)
+                    {
+                        return Lost(failure + "; there is no other replica to send it to, so it was not sent again");
+                    }
+
+                    _log?.LogInformation("Gateway: {Failure}; sending it once more, to another replica", failure);
+                    break;
                 case SendOutcomeKind.NotLoaded:
                     notLoaded.Add(replica);
                     // The table was a moment behind an unload: catch up, and retry on what is Ready now (same version).
@@ -183,7 +253,17 @@ public sealed class ReplicaCallPolicy
             : $"model '{name}' has no ready replica left to try"));
 
         ReplicaCallResult<TResult> Failed(string message) => new(default, null, version, message);
+
+        ReplicaCallResult<TResult> Lost(string message) => new(default, null, version, message, StatusCodes.Status502BadGateway);
+
+        string StoppedTwo() => $"this request's input has now stopped a worker twice within {Window(_guard.Window)}, so it was not sent again";
     }
+
+    /// <summary>A window as a sentence says it: "10 min", "90 s", "2 h".</summary>
+    private static string Window(TimeSpan window) =>
+        window.TotalHours >= 1 && window.TotalHours % 1 == 0 ? $"{window.TotalHours:0} h"
+        : window.TotalMinutes >= 1 && window.TotalMinutes % 1 == 0 ? $"{window.TotalMinutes:0} min"
+        : $"{window.TotalSeconds:0} s";
 
     /// <summary>The sentence for a send that did not answer.</summary>
     private static string Failure<TResult>(string name, ReplicaEndpoint replica, SendOutcome<TResult> outcome)
@@ -193,8 +273,8 @@ public sealed class ReplicaCallPolicy
         {
             SendOutcomeKind.NotLoaded => "no longer has it loaded (it is being moved; try again)",
             SendOutcomeKind.Unavailable => "answered 503" + detail,
-            SendOutcomeKind.ConnectionLost => $"lost the connection after the request was sent ({outcome.Detail ?? "no answer"}); "
-                + "the request was not sent to another replica, as it may be what stopped the worker",
+            SendOutcomeKind.ConnectionLost => $"lost the connection after the request was sent ({outcome.Detail ?? "no answer"})",
+            SendOutcomeKind.TimedOut => $"gave no answer in time after the request was sent ({outcome.Detail ?? "timed out"})",
             _ => $"could not be reached ({outcome.Detail ?? "no answer"})",
         };
         return $"model '{name}': replica on worker '{replica.WorkerName}' {why}";
@@ -257,10 +337,16 @@ public enum SendOutcomeKind
     ConnectionFailed,
 
     /// <summary>
-    /// The connection failed after the request was sent (the worker's process died, reset, timed out): never retried,
-    /// as the request itself may be what stopped the worker; the call ends with a 502.
+    /// The connection closed or was reset after the request was sent (the worker's process died while running it):
+    /// sent once more, to another replica, unless the poison guard says this input has stopped two workers; a second
+    /// loss ends the call with a 502.
     /// </summary>
     ConnectionLost,
+
+    /// <summary>
+    /// No answer came in time after the request was sent: not resent (the request is slow, not lost); the call ends with a 502.
+    /// </summary>
+    TimedOut,
 }
 
 /// <summary>One send's outcome and, when answered, its value.</summary>
@@ -276,9 +362,30 @@ public readonly record struct SendOutcome<TResult>(SendOutcomeKind Kind, TResult
 
     public static SendOutcome<TResult> ConnectionLost(string detail) => new(SendOutcomeKind.ConnectionLost, default, detail);
 
-    /// <summary>A transport's exception as <see cref="ConnectionFailed"/> or <see cref="ConnectionLost"/> (<see cref="ReplicaCallPolicy.IsConnectFailure"/>).</summary>
-    public static SendOutcome<TResult> FromError(Exception? error, string detail) =>
-        ReplicaCallPolicy.IsConnectFailure(error) ? ConnectionFailed(detail) : ConnectionLost(detail);
+    public static SendOutcome<TResult> TimedOut(string detail) => new(SendOutcomeKind.TimedOut, default, detail);
+
+    /// <summary>
+    /// A transport's exception as <see cref="ConnectionFailed"/> (<see cref="ReplicaCallPolicy.IsConnectFailure"/>),
+    /// <see cref="TimedOut"/> (the transport says so with <paramref name="timedOut"/>, or a <see cref="TimeoutException"/>
+    /// is in the chain) or <see cref="ConnectionLost"/>.
+    /// </summary>
+    public static SendOutcome<TResult> FromError(Exception? error, string detail, bool timedOut = false) =>
+        ReplicaCallPolicy.IsConnectFailure(error) ? ConnectionFailed(detail)
+        : timedOut || HasTimeout(error) ? TimedOut(detail)
+        : ConnectionLost(detail);
+
+    private static bool HasTimeout(Exception? error)
+    {
+        for (var e = error; e is not null; e = e.InnerException)
+        {
+            if (e is TimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }
 
 /// <summary>One try: the replica, which try it is (0 first), and whether a 503 from it is final (pass it through).</summary>
@@ -286,7 +393,8 @@ public readonly record struct ReplicaAttempt(ReplicaEndpoint Replica, int Number
 
 /// <summary>
 /// A call's end: the answer and the replica that gave it, or <see cref="Failure"/>, the sentence for the error the
-/// transport answers with <see cref="FailureStatus"/> (503, or 502 when the connection was lost after sending).
+/// transport answers with <see cref="FailureStatus"/> (503, or 502 when the connection was lost or timed out after sending,
+/// or the poison guard refused the input).
 /// <see cref="Version"/> is the version routed to.
 /// </summary>
 public readonly record struct ReplicaCallResult<TResult>(TResult? Value, ReplicaEndpoint? Replica, int Version, string? Failure, int FailureStatus = StatusCodes.Status503ServiceUnavailable)

@@ -70,7 +70,11 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
             string path = $"/v2/models/{Uri.EscapeDataString(route.Model!.Name)}/versions/{route.Version!.Version.ToString(CultureInfo.InvariantCulture)}/infer";
             var result = await policy.RunAsync<WorkerReply>(route, model,
                 (attempt, token) => SendAsync(attempt.Replica, path, body.WrittenMemory, headerLength, options, token),
-                options.ExtraAttempts, ct: ct);
+                options.ExtraAttempts, input: new RequestInput(body, static (b, hash, _) =>
+                {
+                    hash.AppendData(((ArrayBufferWriter<byte>)b).WrittenSpan);
+                    return ValueTask.FromResult(true);
+                }), ct: ct);
             if (!result.Answered)
             {
                 status = result.FailureStatus;
@@ -155,7 +159,7 @@ public sealed class ReplicaCaller(HttpClient http, RoutingTable routing, Replica
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return SendOutcome<WorkerReply>.ConnectionLost($"no answer within {http.Timeout.TotalSeconds:0} s");
+            return SendOutcome<WorkerReply>.TimedOut($"no answer within {http.Timeout.TotalSeconds:0} s"); // slow, not lost: not resent
         }
 
         using (response)

@@ -231,58 +231,87 @@ public sealed class OperationalLimitsTests(LimitsClusterFixture fixture)
     }
 
     [Fact]
-    public async Task The_gateway_does_not_resend_a_request_that_killed_a_worker()
+    public async Task A_request_that_kills_a_worker_is_resent_once_and_one_that_kills_two_is_refused_without_being_sent()
     {
-        var first = await Cluster.StartWorkerAsync("kill-a", capabilities: "onnx,killtest");
-        var second = await Cluster.StartWorkerAsync("kill-b", capabilities: "onnx,killtest");
+        var workers = new[]
+        {
+            await Cluster.StartWorkerAsync("kill-a", capabilities: "onnx,killtest"),
+            await Cluster.StartWorkerAsync("kill-b", capabilities: "onnx,killtest"),
+            await Cluster.StartWorkerAsync("kill-c", capabilities: "onnx,killtest"),
+        };
         try
         {
             await Cluster.DeployAsync("killer", TestGraphs.Slow(256, 32),
                 new Dictionary<string, string> { ["requirements"] = "onnx,killtest", ["replicas"] = "2" });
             using var admin = await Cluster.ClientAsync(Roles.Admin);
-            await Eventually.TrueAsync(async () =>
-            {
-                var v = (await admin.GetFromJsonAsync<ModelVersionDto>("/api/models/killer/versions/1"))!;
-                return v.ReplicaStates.Count(r => r.State == ReplicaStates.Ready) == 2;
-            }, TimeSpan.FromSeconds(60), "two Ready replicas");
+            await Eventually.TrueAsync(async () => (await ReadyOnAsync(admin)).Count == 2, TimeSpan.FromSeconds(60), "two Ready replicas");
 
-            // A request that runs for many seconds; the worker running it is killed while it runs.
-            string requestId = "killer-" + Guid.NewGuid().ToString("N");
+            // A request that runs for many seconds; the worker running it is killed while it runs, then the worker the
+            // gateway resent it to, while it runs there.
             using var analyst = await Cluster.ClientAsync(Roles.Analyst);
             analyst.Timeout = TimeSpan.FromSeconds(120);
             float[] rows = new float[40_000];
-            using var message = new HttpRequestMessage(HttpMethod.Post, "/v2/models/killer/infer") { Content = V2Json.Request("x", [rows.Length, 1], "FP32", rows) };
-            message.Headers.Add(MdsHeaders.RequestId, requestId);
-            var call = analyst.SendAsync(message);
-
-            WorkerDto? busy = null;
-            await Eventually.TrueAsync(async () =>
-            {
-                var workers = (await admin.GetFromJsonAsync<List<WorkerDto>>("/api/workers"))!;
-                busy = workers.FirstOrDefault(w => w.Name is "kill-a" or "kill-b" && w.InFlight > 0);
-                return busy is not null || call.IsCompleted;
-            }, TimeSpan.FromSeconds(30), "a worker running the request");
-            Assert.False(call.IsCompleted, "the request finished before its worker could be killed; make it slower");
-            var victim = busy!.Name == "kill-a" ? first : second;
-            string survivor = busy.Name == "kill-a" ? "kill-b" : "kill-a";
-            victim.Kill();
+            var call = analyst.SendAsync(Infer(rows, "killer-" + Guid.NewGuid().ToString("N")));
+            var firstVictim = await KillBusyAsync(admin, workers, except: null, call);
+            var secondVictim = await KillBusyAsync(admin, workers, except: firstVictim, call); // the resend, on the other replica
 
             var response = await call;
             string body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable, $"{(int)response.StatusCode} {body}");
-            Assert.Contains("not sent to another replica", body, StringComparison.Ordinal);
+            Assert.True(response.StatusCode == HttpStatusCode.BadGateway, $"{(int)response.StatusCode} {body}");
+            Assert.Contains($"replica on worker '{secondVictim}' lost the connection after the request was sent", body, StringComparison.Ordinal);
+            Assert.Contains("has now stopped a worker twice within 10 min, so it was not sent again", body, StringComparison.Ordinal);
 
-            // The other replica never got a copy: it runs nothing, and no record of the request exists.
-            var others = (await admin.GetFromJsonAsync<List<WorkerDto>>("/api/workers"))!;
-            Assert.Equal(0, others.Single(w => w.Name == survivor).InFlight);
+            // Once both are offline the spare gets a replica; the same input is refused without being sent to it.
+            string spare = workers.Select(w => w.Name).Single(n => n != firstVictim && n != secondVictim);
+            await Eventually.TrueAsync(async () => (await ReadyOnAsync(admin)).SequenceEqual([spare]), TimeSpan.FromSeconds(60), "a Ready replica on the spare worker");
+            string refusedId = "killer-" + Guid.NewGuid().ToString("N");
+            using var refused = await analyst.SendAsync(Infer(rows, refusedId));
+            string refusal = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.BadGateway, $"{(int)refused.StatusCode} {refusal}");
+            Assert.Contains("this request's input stopped a worker twice within 10 min", refusal, StringComparison.Ordinal);
+            Assert.Contains("it is refused without being sent", refusal, StringComparison.Ordinal);
+
+            // Another input goes through on the spare; the refused one left no record there.
+            using var other = await analyst.SendAsync(Infer(new float[4], "killer-" + Guid.NewGuid().ToString("N")));
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode);
             await Task.Delay(TimeSpan.FromSeconds(3)); // longer than the audit writer's flush
-            var records = (await admin.GetFromJsonAsync<InferenceRecordPageDto>($"/api/records?requestId={requestId}"))!;
+            var records = (await admin.GetFromJsonAsync<InferenceRecordPageDto>($"/api/records?requestId={refusedId}"))!;
             Assert.Empty(records.Records);
         }
         finally
         {
-            await Cluster.StopWorkerAsync(first);
-            await Cluster.StopWorkerAsync(second);
+            foreach (var worker in workers)
+            {
+                await Cluster.StopWorkerAsync(worker);
+            }
         }
+
+        static HttpRequestMessage Infer(float[] rows, string requestId)
+        {
+            var message = new HttpRequestMessage(HttpMethod.Post, "/v2/models/killer/infer") { Content = V2Json.Request("x", [rows.Length, 1], "FP32", rows) };
+            message.Headers.Add(MdsHeaders.RequestId, requestId);
+            return message;
+        }
+
+        static async Task<List<string>> ReadyOnAsync(HttpClient admin)
+        {
+            var v = (await admin.GetFromJsonAsync<ModelVersionDto>("/api/models/killer/versions/1"))!;
+            return [.. v.ReplicaStates.Where(r => r.State == ReplicaStates.Ready).Select(r => r.WorkerName)];
+        }
+    }
+
+    /// <summary>Kills the worker (of <paramref name="workers"/>, other than <paramref name="except"/>) that runs a request; returns its name.</summary>
+    private static async Task<string> KillBusyAsync(HttpClient admin, ServiceProcess[] workers, string? except, Task call)
+    {
+        WorkerDto? busy = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            var listed = (await admin.GetFromJsonAsync<List<WorkerDto>>("/api/workers"))!;
+            busy = listed.FirstOrDefault(w => w.Name != except && workers.Any(p => p.Name == w.Name) && w.InFlight > 0);
+            return busy is not null || call.IsCompleted;
+        }, TimeSpan.FromSeconds(30), "a worker running the request");
+        Assert.False(call.IsCompleted, $"the request finished before its worker could be killed; make it slower: {(call.IsCompletedSuccessfully ? await ((Task<HttpResponseMessage>)call).Result.Content.ReadAsStringAsync() : "")}");
+        workers.Single(w => w.Name == busy!.Name).Kill();
+        return busy!.Name;
     }
 }

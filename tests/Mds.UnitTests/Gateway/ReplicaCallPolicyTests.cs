@@ -6,6 +6,7 @@ namespace Mds.UnitTests.Gateway;
 public sealed class ReplicaCallPolicyTests
 {
     private readonly List<(string Model, int Version, RouteLookup Stale)> _catchUps = [];
+    private readonly PoisonGuard _guard = new(TimeSpan.FromMinutes(10), PoisonGuard.DefaultCapacity, new PoisonGuardTests.ManualClock());
     private RouteLookup? _caughtUp;
 
     [Fact]
@@ -195,17 +196,137 @@ public sealed class ReplicaCallPolicyTests
     }
 
     [Fact]
-    public async Task A_request_whose_connection_died_after_sending_is_not_resent_to_another_replica()
+    public async Task A_request_whose_worker_died_while_running_it_is_resent_once_to_another_replica_and_answered()
     {
         var sends = new List<ReplicaAttempt>();
 
         var result = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m",
-            Send(sends, SendOutcome<int>.ConnectionLost("ResponseEnded"), Answered(200)), extraAttempts: 5);
+            Send(sends, Lost(), Answered(200)), input: Input([1, 2, 3]));
+
+        Assert.True(result.Answered);
+        Assert.Equal(2, sends.Count);
+        Assert.NotEqual(sends[0].Replica, sends[1].Replica);
+        Assert.Equal(sends[1].Replica, result.Replica);
+        Assert.True(sends[0].Replica.Outstanding.IsSuspended);
+        Assert.True(sends[1].LastTry); // a 503 from the resend passes through: nothing follows it
+        Assert.Equal(1, _guard.Count);
+    }
+
+    [Fact]
+    public async Task A_lost_connection_is_resent_once_only_even_with_extra_attempts_and_replicas_left()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1), Replica(2), Replica(3)), "m",
+            Send(sends, Lost(), Failed("refused"), Answered(200)), extraAttempts: 5, input: Input([1]));
+
+        Assert.False(result.Answered);
+        Assert.Equal(2, sends.Count);
+        Assert.NotEqual(sends[0].Replica, sends[1].Replica);
+        Assert.Equal($"model 'm': replica on worker '{sends[1].Replica.WorkerName}' could not be reached (refused)", result.Failure);
+    }
+
+    [Fact]
+    public async Task A_request_that_timed_out_waiting_for_the_answer_is_not_resent()
+    {
+        var sends = new List<ReplicaAttempt>();
+        int reads = 0;
+
+        var result = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m",
+            Send(sends, SendOutcome<int>.TimedOut("no answer within 100 s"), Answered(200)), extraAttempts: 5, input: Counting(() => reads++));
 
         Assert.Single(sends);
-        Assert.False(result.Answered);
         Assert.Equal(502, result.FailureStatus);
-        Assert.Contains("not sent to another replica", result.Failure, StringComparison.Ordinal);
+        Assert.Equal($"model 'm': replica on worker '{sends[0].Replica.WorkerName}' gave no answer in time after the request was sent (no answer within 100 s); "
+            + "the request was not sent again, as it is slow rather than lost", result.Failure);
+        Assert.Equal(0, reads);
+        Assert.Equal(0, _guard.Count);
+    }
+
+    [Fact]
+    public async Task An_input_that_loses_its_connection_on_a_second_worker_gets_502_without_a_third_send()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1), Replica(2), Replica(3)), "m",
+            Send(sends, Lost(), Lost(), Answered(200)), extraAttempts: 5, input: Input([1, 2, 3]));
+
+        Assert.Equal(2, sends.Count);
+        Assert.Equal(502, result.FailureStatus);
+        Assert.EndsWith("this request's input has now stopped a worker twice within 10 min, so it was not sent again", result.Failure, StringComparison.Ordinal);
+        Assert.True(_guard.AnyRefused);
+    }
+
+    [Fact]
+    public async Task An_input_that_stopped_a_worker_in_an_earlier_call_is_not_resent_when_it_stops_another()
+    {
+        var first = new List<ReplicaAttempt>();
+        var second = new List<ReplicaAttempt>();
+        var policy = Policy();
+
+        var answered = await policy.RunAsync(Route(Replica(1), Replica(2)), "m", Send(first, Lost(), Answered(200)), input: Input([9]));
+        var refused = await policy.RunAsync(Route(Replica(3), Replica(4)), "m", Send(second, Lost(), Answered(200)), input: Input([9]));
+
+        Assert.True(answered.Answered);
+        Assert.Single(second);
+        Assert.Equal(502, refused.FailureStatus);
+        Assert.Contains("stopped a worker twice within 10 min, so it was not sent again", refused.Failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_known_poison_input_is_refused_without_any_send()
+    {
+        var policy = Policy();
+        await policy.RunAsync(Route(Replica(1), Replica(2), Replica(3)), "m", Send([], Lost(), Lost()), extraAttempts: 1, input: Input([7]));
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await policy.RunAsync(Route(Replica(1), Replica(2)), "m", Send(sends, Answered(200)), input: Input([7]));
+        var other = await policy.RunAsync(Route(Replica(1), Replica(2)), "m", Send(sends, Answered(200)), input: Input([8]));
+
+        Assert.Equal(502, result.FailureStatus);
+        Assert.Equal("model 'm': this request's input stopped a worker twice within 10 min (the connection was lost while a worker ran it, each time); "
+            + "it is refused without being sent until that long after the first", result.Failure);
+        Assert.True(other.Answered); // another input goes through
+        Assert.Single(sends);
+    }
+
+    [Fact]
+    public async Task With_one_replica_a_lost_connection_ends_in_502_as_before()
+    {
+        var sends = new List<ReplicaAttempt>();
+
+        var result = await Policy().RunAsync(Route(Replica(1)), "m", Send(sends, Lost(), Answered(200)), extraAttempts: 5, input: Input([1]));
+
+        Assert.Single(sends);
+        Assert.Equal(502, result.FailureStatus);
+        Assert.Equal("model 'm': replica on worker 'w1' lost the connection after the request was sent (ResponseEnded); "
+            + "there is no other replica to send it to, so it was not sent again", result.Failure);
+    }
+
+    [Fact]
+    public async Task Without_the_request_bytes_a_lost_connection_is_not_resent()
+    {
+        var (first, second) = (new List<ReplicaAttempt>(), new List<ReplicaAttempt>());
+        var notKept = new RequestInput(new object(), static (_, _, _) => ValueTask.FromResult(false));
+
+        var withoutInput = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m", Send(first, Lost(), Answered(200)));
+        var bodyNotKept = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m", Send(second, Lost(), Answered(200)), input: notKept);
+
+        Assert.Equal((1, 1), (first.Count, second.Count));
+        Assert.Equal((502, 502), (withoutInput.FailureStatus, bodyNotKept.FailureStatus));
+        Assert.Contains("larger than the gateway keeps for a resend", bodyNotKept.Failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_request_bytes_are_not_read_when_the_request_answers_or_is_retried_for_a_refused_connection()
+    {
+        int reads = 0;
+
+        var answered = await Policy().RunAsync(Route(Replica(1), Replica(2)), "m", Send([], Failed("refused"), Unavailable(), Answered(200)), extraAttempts: 1,
+            input: Counting(() => reads++));
+
+        Assert.True(answered.Answered);
+        Assert.Equal(0, reads);
     }
 
     [Fact]
@@ -248,7 +369,18 @@ public sealed class ReplicaCallPolicyTests
     {
         _catchUps.Add((model, version, stale));
         return ValueTask.FromResult(_caughtUp ?? stale);
-    }, TimeSpan.Zero);
+    }, TimeSpan.Zero, guard: _guard);
+
+    private static RequestInput Input(byte[] bytes) => RequestInput.Of(bytes);
+
+    private static RequestInput Counting(Action read) => new(read, static (r, hash, _) =>
+    {
+        ((Action)r)();
+        hash.AppendData([0]);
+        return ValueTask.FromResult(true);
+    });
+
+    private static SendOutcome<int> Lost() => SendOutcome<int>.ConnectionLost("ResponseEnded");
 
     private static Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<int>>> Send(List<ReplicaAttempt> sends, params SendOutcome<int>[] outcomes) =>
         (attempt, _) =>
