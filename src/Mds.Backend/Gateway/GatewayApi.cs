@@ -28,7 +28,7 @@ public static class GatewayApi
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();
-        services.AddSingleton(_ => new HttpMessageInvoker(new SocketsHttpHandler
+        services.AddSingleton(sp => new HttpMessageInvoker(new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
@@ -37,7 +37,10 @@ public static class GatewayApi
             EnableMultipleHttp2Connections = true,
             ConnectTimeout = TimeSpan.FromSeconds(3),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
-            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            // Without a trace exporter the client span is never recorded, so the handler's DiagnosticsHandler (an Activity
+            // per call) is left out and the forwarding code writes traceparent itself (GatewayForwarding.PropagateTrace).
+            ActivityHeadersPropagator = string.IsNullOrWhiteSpace(sp.GetRequiredService<IConfiguration>()["OTEL_EXPORTER_OTLP_ENDPOINT"])
+                ? null : GatewayForwarding.TracePropagator,
         }));
         return services;
     }
@@ -81,7 +84,7 @@ public static class GatewayApi
         return error ?? TypedResults.Ok();
     }
 
-    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
+    internal static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
     {
         // An active experiment whose default is this model takes over its own endpoint (an explicit version never).
         if (version is null && http.RequestServices.GetRequiredService<Experiments.ExperimentTable>().TakeoverFor(pipeline: false, name) is { } experiment)
@@ -282,6 +285,7 @@ public static class GatewayApi
             }
 
             proxyRequest.Headers.Host = null;
+            GatewayForwarding.PropagateTrace(proxyRequest);
         }
     }
 }
