@@ -156,7 +156,7 @@ public static class GatewayApi
         }
 
         // Every inference gets a request id (the caller's X-Request-Id, else a new one): feedback and records refer to it.
-        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 128 } given ? given : Guid.CreateVersion7().ToString("N"); // time-ordered: cheap to index
+        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 128 } given ? given : RequestIds.New(); // time-ordered: cheap to index
         http.Request.Headers[MdsHeaders.RequestId] = requestId;
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
         // The worker believes who the caller is only from a token the backend signed (the caller in it).

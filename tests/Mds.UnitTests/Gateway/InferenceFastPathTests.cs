@@ -53,3 +53,34 @@ public sealed class InferenceFastPathTests
 
     private static EndpointMetadataCollection Metadata(params object[] items) => new(items);
 }
+
+/// <summary>The gateway's request ids keep Guid.CreateVersion7's shape without its per-request system call.</summary>
+public sealed class RequestIdsTests
+{
+    [Fact]
+    public void A_request_id_is_a_version_7_uuid_in_32_lowercase_hex_digits()
+    {
+        string id = RequestIds.New();
+        Assert.Matches("^[0-9a-f]{32}$", id);
+        var guid = Guid.ParseExact(id, "N");
+        Assert.Equal(7, guid.Version);
+        Assert.Equal(id, guid.ToString("N"));
+    }
+
+    [Fact]
+    public void Request_ids_sort_by_time_and_carry_it_like_guid_create_version7()
+    {
+        var t = DateTimeOffset.FromUnixTimeMilliseconds(1_796_000_000_000);
+        string ours = RequestIds.New(t);
+        string theirs = Guid.CreateVersion7(t).ToString("N");
+        Assert.Equal(theirs[..12], ours[..12]); // the same 48 time bits, in the same place
+        Assert.True(string.CompareOrdinal(ours, RequestIds.New(t.AddMilliseconds(1))) < 0);
+    }
+
+    [Fact]
+    public void Request_ids_do_not_repeat()
+    {
+        var ids = Enumerable.Range(0, 10_000).Select(_ => RequestIds.New()).ToHashSet();
+        Assert.Equal(10_000, ids.Count);
+    }
+}
