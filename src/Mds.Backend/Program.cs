@@ -50,6 +50,7 @@ builder.Services.AddApiReference();
 var app = builder.Build();
 
 app.UseExceptionHandler();
+app.UseInferenceFastPath();
 app.UseStatusCodeBodies();
 app.UseAuthentication();
 app.UseAuthorization();

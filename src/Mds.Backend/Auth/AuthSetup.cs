@@ -35,15 +35,7 @@ public static class AuthSetup
             .AddEntityFrameworkStores<MdsDbContext>();
 
         services.AddAuthentication(SelectorScheme)
-            .AddPolicyScheme(SelectorScheme, "JWT or API key", o => o.ForwardDefaultSelector = ctx =>
-            {
-                // JWTs have three dot-separated parts; workers' credentials and the cluster key have their own scheme;
-                // everything else is an API key.
-                string? token = ApiKeyAuthenticationHandler.BearerToken(ctx.Request);
-                return token is not null && token.Count(c => c == '.') == 2 ? JwtBearerDefaults.AuthenticationScheme
-                    : token is not null && WorkerCredentialHandler.Handles(ctx, token) ? WorkerCredentialHandler.SchemeName
-                    : ApiKeyAuthenticationHandler.SchemeName;
-            })
+            .AddPolicyScheme(SelectorScheme, "JWT or API key", o => o.ForwardDefaultSelector = ctx => SchemeFor(ctx, ApiKeyAuthenticationHandler.BearerToken(ctx.Request)))
             .AddJwtBearer(o =>
             {
                 o.MapInboundClaims = false;
@@ -73,4 +65,13 @@ public static class AuthSetup
         services.AddHostedService<AdminSeeder>();
         return builder;
     }
+
+    /// <summary>
+    /// The scheme that authenticates <paramref name="token"/> (the request's bearer value): JWTs have three dot-separated
+    /// parts; workers' credentials and the cluster key have their own scheme; everything else is an API key.
+    /// </summary>
+    internal static string SchemeFor(HttpContext context, string? token) =>
+        token is not null && token.Count(c => c == '.') == 2 ? JwtBearerDefaults.AuthenticationScheme
+        : token is not null && WorkerCredentialHandler.Handles(context, token) ? WorkerCredentialHandler.SchemeName
+        : ApiKeyAuthenticationHandler.SchemeName;
 }

@@ -244,6 +244,7 @@ internal static class RawReplicaSend
                 message.Headers.TryAddWithoutValidation(MdsHeaders.RequestId, requestId);
                 message.Headers.TryAddWithoutValidation(MdsHeaders.Experiment, experimentTag);
                 message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                GatewayForwarding.PropagateTrace(message);
                 HttpResponseMessage response;
                 try
                 {

@@ -29,7 +29,7 @@ public static class GatewayApi
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
         services.AddHostedService<RoutingRefreshLoop>();
-        services.AddSingleton(_ => new HttpMessageInvoker(new SocketsHttpHandler
+        services.AddSingleton(sp => new HttpMessageInvoker(new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
@@ -38,7 +38,10 @@ public static class GatewayApi
             EnableMultipleHttp2Connections = true,
             ConnectTimeout = TimeSpan.FromSeconds(3),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
-            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            // Without a trace exporter the client span is never recorded, so the handler's DiagnosticsHandler (an Activity
+            // per call) is left out and the forwarding code writes traceparent itself (GatewayForwarding.PropagateTrace).
+            ActivityHeadersPropagator = string.IsNullOrWhiteSpace(sp.GetRequiredService<IConfiguration>()["OTEL_EXPORTER_OTLP_ENDPOINT"])
+                ? null : GatewayForwarding.TracePropagator,
         }));
         return services;
     }
@@ -82,7 +85,7 @@ public static class GatewayApi
         return error ?? TypedResults.Ok();
     }
 
-    private static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
+    internal static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
     {
         // An active experiment whose default is this model takes over its own endpoint (an explicit version never).
         if (version is null && http.RequestServices.GetRequiredService<Experiments.ExperimentTable>().TakeoverFor(pipeline: false, name) is { } experiment)
@@ -154,7 +157,7 @@ public static class GatewayApi
         }
 
         // Every inference gets a request id (the caller's X-Request-Id, else a new one): feedback and records refer to it.
-        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 128 } given ? given : Guid.CreateVersion7().ToString("N"); // time-ordered: cheap to index
+        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 128 } given ? given : RequestIds.New(); // time-ordered: cheap to index
         http.Request.Headers[MdsHeaders.RequestId] = requestId;
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
         // The worker believes who the caller is only from a token the backend signed (the caller in it).
@@ -319,6 +322,7 @@ public static class GatewayApi
             }
 
             proxyRequest.Headers.Host = null;
+            GatewayForwarding.PropagateTrace(proxyRequest);
         }
     }
 }

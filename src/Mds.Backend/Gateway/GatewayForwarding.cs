@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using Yarp.ReverseProxy.Forwarder;
+
 namespace Mds.Backend.Gateway;
 
 /// <summary>The gateway's forwarding, for the features that route through it (an experiment's model candidates).</summary>
@@ -10,4 +13,20 @@ public static class GatewayForwarding
     /// </summary>
     public static Task InferModelAsync(HttpContext http, string name, string? version, string? experimentTag) =>
         GatewayApi.InferModelAsync(http, name, version, experimentTag);
+
+    /// <summary>Replaces a caller's trace headers with the current activity's (YARP's propagator: remove, then inject).</summary>
+    internal static readonly DistributedContextPropagator TracePropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current);
+
+    /// <summary>
+    /// Writes the current activity's trace context (<c>traceparent</c> …) on a call to a worker, in place of any the caller
+    /// sent, so the worker's span and inference record join the caller's trace. Where the client's DiagnosticsHandler runs
+    /// (a trace exporter is set), it replaces these with its own client span's, as before.
+    /// </summary>
+    internal static void PropagateTrace(HttpRequestMessage message)
+    {
+        if (Activity.Current is { } activity)
+        {
+            TracePropagator.Inject(activity, message, static (carrier, name, value) => ((HttpRequestMessage)carrier!).Headers.TryAddWithoutValidation(name, value));
+        }
+    }
 }

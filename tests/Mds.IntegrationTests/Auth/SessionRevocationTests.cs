@@ -154,6 +154,111 @@ public sealed class SessionRevocationTests(MdsCluster cluster)
         Assert.DoesNotContain(await admin.GetFromJsonAsync<List<ApiKeyDto>>("/api/keys") ?? [], k => k.Name == "minted-by-a-key");
     }
 
+    // The gateway answers an infer call from a remembered credential on its fast path (InferenceFastPath). Each test
+    // below makes the credential remembered (one infer call validates it; the next takes the fast path), then revokes it,
+    // and expects what any other request gets: 401 with the V2 error body.
+    private const string FastPathModel = "fast-path-iris";
+
+    [Fact]
+    public async Task A_revoked_API_key_is_refused_on_the_inference_fast_path()
+    {
+        await cluster.EnsureReadyAsync(FastPathModel, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
+        using var owner = await cluster.ClientAsync(Roles.Analyst);
+        var created = await owner.PostAsJsonAsync("/api/keys", new CreateApiKeyRequest("fast-path-revoked"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var key = (await created.Content.ReadFromJsonAsync<CreatedApiKey>())!;
+        using var program = Bearer(cluster.BackendUrl, key.Key);
+        await InfersTwiceAsync(program);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await owner.DeleteAsync($"/api/keys/{key.Id}")).StatusCode);
+        await RefusedAsync(program);
+    }
+
+    [Fact]
+    public async Task An_expired_API_key_is_refused_on_the_inference_fast_path()
+    {
+        await cluster.EnsureReadyAsync(FastPathModel, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
+        using var owner = await cluster.ClientAsync(Roles.Analyst);
+        var expiresAt = DateTimeOffset.UtcNow.AddSeconds(3);
+        var created = await owner.PostAsJsonAsync("/api/keys", new CreateApiKeyRequest("fast-path-expiring", expiresAt));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var program = Bearer(cluster.BackendUrl, (await created.Content.ReadFromJsonAsync<CreatedApiKey>())!.Key);
+        await InfersTwiceAsync(program);
+
+        await Task.Delay(expiresAt - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(500));
+        await RefusedAsync(program);
+    }
+
+    [Fact]
+    public async Task A_signed_out_sessions_token_is_refused_on_the_inference_fast_path()
+    {
+        await cluster.EnsureReadyAsync(FastPathModel, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
+        using var admin = await cluster.ClientAsync(Roles.Admin);
+        var user = await CreateAsync(admin, "fast-path-sign-out@test.local", Roles.Analyst);
+        using var session = await SignedInAsync(cluster.BackendUrl, user.Email);
+        await InfersTwiceAsync(session);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await session.PostAsync("/api/auth/signout", null)).StatusCode);
+        await RefusedAsync(session);
+    }
+
+    [Fact]
+    public async Task A_token_issued_before_a_role_change_is_refused_on_the_inference_fast_path()
+    {
+        await cluster.EnsureReadyAsync(FastPathModel, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
+        using var admin = await cluster.ClientAsync(Roles.Admin);
+        var user = await CreateAsync(admin, "fast-path-demoted@test.local", Roles.Researcher);
+        using var old = await SignedInAsync(cluster.BackendUrl, user.Email);
+        await InfersTwiceAsync(old);
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"/api/users/{user.Id}/roles", new UpdateUserRolesRequest([Roles.Analyst]))).StatusCode);
+        await RefusedAsync(old);
+        using var again = await SignedInAsync(cluster.BackendUrl, user.Email); // the new token, with the new roles, works
+        await InfersTwiceAsync(again);
+    }
+
+    [Fact]
+    public async Task A_deleted_users_token_is_refused_on_the_inference_fast_path()
+    {
+        await cluster.EnsureReadyAsync(FastPathModel, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
+        using var admin = await cluster.ClientAsync(Roles.Admin);
+        var user = await CreateAsync(admin, "fast-path-deleted@test.local", Roles.Analyst);
+        using var session = await SignedInAsync(cluster.BackendUrl, user.Email);
+        await InfersTwiceAsync(session);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/users/{user.Id}")).StatusCode);
+        await RefusedAsync(session);
+    }
+
+    [Fact]
+    public async Task A_worker_credential_is_not_let_through_the_inference_fast_path()
+    {
+        await cluster.EnsureReadyAsync(FastPathModel, await File.ReadAllBytesAsync(TestEnvironment.Sample("iris")));
+        using var worker = Bearer(cluster.BackendUrl, "mdsw_not-a-real-worker-credential");
+        var response = await worker.PostAsync($"/v2/models/{FastPathModel}/infer", IrisRequest());
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    private static async Task InfersTwiceAsync(HttpClient client)
+    {
+        for (int i = 0; i < 2; i++) // the first validates and remembers the credential; the second takes the fast path
+        {
+            var response = await client.PostAsync($"/v2/models/{FastPathModel}/infer", IrisRequest());
+            Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+            Assert.Equal(32, Assert.Single(response.Headers.GetValues(MdsHeaders.RequestId)).Length);
+        }
+    }
+
+    private static async Task RefusedAsync(HttpClient client)
+    {
+        var response = await client.PostAsync($"/v2/models/{FastPathModel}/infer", IrisRequest());
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("authentication required", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal); // the V2 error body
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/models")).StatusCode); // as everywhere else
+    }
+
+    private static HttpContent IrisRequest() => V2Json.Request("Features", [1, 4], "FP32", new[] { 6.5f, 2.9f, 4.9f, 1.2f });
+
     internal static async Task<UserDto> CreateAsync(HttpClient admin, string email, string role)
     {
         var response = await admin.PostAsJsonAsync("/api/users", new CreateUserRequest(email, MdsCluster.Password, [role]));

@@ -1,0 +1,166 @@
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using Mds.Backend.Auth;
+using Mds.Backend.Monitoring;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Infrastructure;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Mds.Backend.Gateway;
+
+/// <summary>
+/// Hot path: the gateway's infer call from a caller whose bearer credential this backend validated a moment ago. Such a
+/// call is answered here, right after routing picked the infer endpoint, without the middleware that does nothing for
+/// it (status-code pages unless the answer is a bare error status, the authentication and authorization middleware's
+/// per-request setup, prometheus-net's in-progress gauge, the rate limiter, which applies no policy to inference, and
+/// the minimal API's parameter binding). The credential check is the one the JWT and API-key handlers make on a
+/// remembered credential — <see cref="CredentialCache"/> (its expiry, cleared on revocation and role changes) and
+/// <see cref="SessionStamps"/> (sign-out, password change, deletion) — and the endpoint's own authorization policy is
+/// evaluated for that principal. Anything else (no credential, one not remembered, a stale stamp, a worker's credential,
+/// any other endpoint) goes through the normal pipeline, which validates, remembers and answers exactly as before.
+/// </summary>
+public static class InferenceFastPath
+{
+    /// <summary>The endpoint names of <c>POST /v2/models/{name}[/versions/{version}]/infer</c>.</summary>
+    internal static readonly string[] InferEndpoints = ["V2Infer", "V2InferVersion"];
+
+    /// <summary>Answers remembered callers' infer calls here; must come after the exception handler and before authentication.</summary>
+    public static IApplicationBuilder UseInferenceFastPath(this IApplicationBuilder app)
+    {
+        var fast = ActivatorUtilities.CreateInstance<InferenceShortcut>(app.ApplicationServices);
+        return app.Use(next => http => fast.InvokeAsync(http, next));
+    }
+
+    /// <summary>
+    /// Whether an endpoint may take the fast path: the gateway's infer endpoint, guarded only by the
+    /// <see cref="Policies.Inference"/> policy (no roles or schemes of its own, no anonymous access), with no rate limit.
+    /// </summary>
+    internal static bool IsEligible(EndpointMetadataCollection metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName is not { } name || Array.IndexOf(InferEndpoints, name) < 0
+            || metadata.GetMetadata<IAllowAnonymous>() is not null
+            || metadata.GetMetadata<EnableRateLimitingAttribute>() is not null
+            || metadata.GetMetadata<AuthorizationPolicy>() is not null
+            || metadata.GetMetadata<IAuthorizationRequirementData>() is not null)
+        {
+            return false;
+        }
+
+        var authorize = metadata.GetOrderedMetadata<IAuthorizeData>();
+        if (authorize.Count == 0)
+        {
+            return false;
+        }
+
+        foreach (var data in authorize)
+        {
+            if (data.Policy != Policies.Inference || !string.IsNullOrEmpty(data.Roles) || !string.IsNullOrEmpty(data.AuthenticationSchemes))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether the outcome of <paramref name="policy"/> depends on the principal alone (so it can be remembered per
+    /// principal): no schemes of its own, and only the authenticated-user, role, claim and name requirements.
+    /// </summary>
+    internal static bool DependsOnPrincipalOnly(AuthorizationPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy.AuthenticationSchemes.Count == 0 && policy.Requirements.All(r =>
+            r is DenyAnonymousAuthorizationRequirement or RolesAuthorizationRequirement or ClaimsAuthorizationRequirement or NameAuthorizationRequirement);
+    }
+}
+
+/// <summary>The fast path's per-request work (see <see cref="InferenceFastPath"/>).</summary>
+internal sealed class InferenceShortcut(
+    CredentialCache credentials,
+    SessionStamps stamps,
+    IAuthorizationService authorization,
+    IAuthorizationPolicyProvider policies,
+    IOptions<RateLimiterOptions> rateLimits,
+    RoutingTable routing,
+    ReplicaCallPolicy policy,
+    IHttpForwarder forwarder,
+    HttpMessageInvoker client,
+    TrafficStats traffic,
+    GatewayMetrics metrics,
+    IOptions<GatewayOptions> options)
+{
+    private static readonly object Allowed = new();
+    private static readonly object Refused = new();
+
+    // Endpoint objects live as long as the app's route table; a principal as long as its CredentialCache entry.
+    private readonly ConditionalWeakTable<Endpoint, object> _eligible = [];
+    private readonly ConditionalWeakTable<ClaimsPrincipal, object> _authorized = [];
+    private readonly bool _globalLimiter = rateLimits.Value.GlobalLimiter is not null;
+    private AuthorizationPolicy? _policy;
+    private bool _policyChecked;
+
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        if (!HttpMethods.IsPost(http.Request.Method) || _globalLimiter || http.GetEndpoint() is not { } endpoint || !IsEligible(endpoint)
+            || await RememberedCallerAsync(http) is not { } principal)
+        {
+            await next(http);
+            return;
+        }
+
+        http.User = principal;
+        var values = http.Request.RouteValues;
+        await GatewayApi.Infer(http, (string)values["name"]!, values["version"] as string, routing, policy, forwarder, client, traffic, metrics, options);
+        if (StatusCodeBodies.IsBare(http.Response))
+        {
+            await StatusCodeBodies.WriteV2BodyAsync(http); // what the status-code pages middleware would have added
+        }
+    }
+
+    private bool IsEligible(Endpoint endpoint) =>
+        _eligible.GetValue(endpoint, static e => InferenceFastPath.IsEligible(e.Metadata) ? Allowed : Refused) == Allowed;
+
+    /// <summary>The principal a remembered JWT or API key stands for, if it is still current and the policy allows it; else null.</summary>
+    private async ValueTask<ClaimsPrincipal?> RememberedCallerAsync(HttpContext http)
+    {
+        if (ApiKeyAuthenticationHandler.BearerToken(http.Request) is not { Length: > 0 } token)
+        {
+            return null;
+        }
+
+        // Only the schemes that remember credentials: a worker's or the cluster's credential goes the normal way.
+        string scheme = AuthSetup.SchemeFor(http, token);
+        if (scheme is not (JwtBearerDefaults.AuthenticationScheme or ApiKeyAuthenticationHandler.SchemeName)
+            || !credentials.TryGet(token, out var principal)
+            || !await stamps.IsCurrentAsync(principal, http.RequestAborted))
+        {
+            return null;
+        }
+
+        if (_authorized.TryGetValue(principal, out var known))
+        {
+            return known == Allowed ? principal : null;
+        }
+
+        if (!_policyChecked)
+        {
+            var inference = await policies.GetPolicyAsync(Policies.Inference);
+            _policy = inference is not null && InferenceFastPath.DependsOnPrincipalOnly(inference) ? inference : null;
+            _policyChecked = true;
+        }
+
+        if (_policy is null)
+        {
+            return null;
+        }
+
+        bool allowed = (await authorization.AuthorizeAsync(principal, http, _policy)).Succeeded;
+        _authorized.AddOrUpdate(principal, allowed ? Allowed : Refused);
+        return allowed ? principal : null;
+    }
+}
