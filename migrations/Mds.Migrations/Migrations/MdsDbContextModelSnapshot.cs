@@ -60,14 +60,14 @@ namespace Mds.Migrations.Migrations
                         .HasColumnType("double precision");
 
                     b.Property<string>("Request")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("json");
 
                     b.Property<string>("RequestId")
                         .IsRequired()
                         .HasColumnType("text");
 
                     b.Property<string>("Response")
-                        .HasColumnType("jsonb");
+                        .HasColumnType("json");
 
                     b.Property<int>("Status")
                         .HasColumnType("integer");

@@ -13,7 +13,7 @@ public sealed class MdsDbContext(DbContextOptions<MdsDbContext> options) : Ident
     /// The newest migration this build expects in <c>__EFMigrationsHistory</c>. The backend refuses to start when it is
     /// missing; a unit test keeps it equal to the newest migration in Mds.Migrations.
     /// </summary>
-    public const string ExpectedMigration = "20261205070607_Autoscale";
+    public const string ExpectedMigration = "20261205102716_AuditCost";
 
     /// <summary>The assembly that holds the migrations.</summary>
     public const string MigrationsAssembly = "Mds.Migrations";

@@ -13,8 +13,10 @@ namespace Mds.Workers.Audit;
 /// <summary>
 /// Encodes inference records as PostgreSQL's binary COPY format (header, one tuple per record, trailer) for the columns
 /// <see cref="AuditWriter"/> names, in that order: uuid, timestamptz, varchar ×2, int4, varchar, int4, float8,
-/// varchar ×3, jsonb ×2, then (since the experiment tags) text ×2 and bool: the experiment, the candidate and whether
-/// the call was a mirror's shadow copy. Text is clipped as the column limits require; a request or response whose V2 JSON is larger
+/// varchar ×3, json ×2 (the request and the response: <c>json</c> since migration AuditCost, <c>jsonb</c> before it —
+/// <see cref="Jsonb"/> picks the wire format, and <see cref="ConvertPayloads"/> turns a tuple of one into the other), then
+/// (since the experiment tags) text ×2 and bool: the experiment, the candidate and whether the call was a mirror's
+/// shadow copy. Text is clipped as the column limits require; a request or response whose V2 JSON is larger
 /// than the payload limit is stored as its tensors' names, datatypes and shapes. What PostgreSQL cannot store is
 /// replaced by U+FFFD: NUL characters in text and JSON (<c>\u0000</c>, which jsonb refuses) and unpaired UTF-16
 /// surrogates. A body that cannot be written as JSON at all is stored as its (sanitised) tensor summary.
@@ -27,6 +29,10 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
     /// <summary>Columns in a tuple written before the experiment tags (found in older spill files).</summary>
     public const short ColumnCountBeforeExperiments = 13;
     private const byte JsonbVersion = 1;
+
+    // The request's and the response's fields in a tuple (0-based).
+    private const int RequestField = 11;
+    private const int ResponseField = 12;
 
     // "PGCOPY\n\377\r\n\0", then 32-bit flags and header-extension length, both 0.
     private static readonly byte[] HeaderBytes = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -42,6 +48,12 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
     public int WrittenCount => _buffer.WrittenCount;
 
     public void Clear() => _buffer.ResetWrittenCount();
+
+    /// <summary>
+    /// Whether the request and response go out in jsonb's binary format (a version byte, then the JSON text) rather than
+    /// json's (the text alone): the writer sets it to the columns' type as it last saw it.
+    /// </summary>
+    public bool Jsonb { get; set; }
 
     /// <summary>The COPY header.</summary>
     public static ReadOnlyMemory<byte> Header => HeaderBytes;
@@ -112,22 +124,25 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
                     bytes += 24 + (2L * (s?.Length ?? 0));
                 }
             }
-            else if (tensor.Data is Half[] or BFloat16[])
-            {
-                bytes += 2L * tensor.Data.Length; // not a primitive type: Buffer.ByteLength would throw
-            }
-            else if (tensor.Data.GetType().GetElementType() is { IsPrimitive: true })
-            {
-                bytes += Buffer.ByteLength(tensor.Data);
-            }
             else
             {
-                bytes += 16L * tensor.Data.Length;
+                // The element type follows the datatype (InferenceTensor); 0 is BYTES held as something else.
+                int size = ElementSize(tensor.Datatype);
+                bytes += (size > 0 ? size : 16L) * tensor.Data.Length;
             }
         }
 
         return bytes;
     }
+
+    private static int ElementSize(TensorDatatype datatype) => datatype switch
+    {
+        TensorDatatype.Bool or TensorDatatype.UInt8 or TensorDatatype.Int8 => 1,
+        TensorDatatype.UInt16 or TensorDatatype.Int16 or TensorDatatype.Fp16 or TensorDatatype.Bf16 => 2,
+        TensorDatatype.UInt32 or TensorDatatype.Int32 or TensorDatatype.Fp32 => 4,
+        TensorDatatype.UInt64 or TensorDatatype.Int64 or TensorDatatype.Fp64 => 8,
+        _ => 0,
+    };
 
     /// <summary>
     /// <paramref name="text"/> with NUL characters and unpaired surrogates replaced by U+FFFD (the same string when it
@@ -307,13 +322,17 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
         _buffer.Advance(4);
     }
 
-    /// <summary>jsonb: a length (patched by <see cref="EndJson"/>), a version byte, then the JSON text.</summary>
+    /// <summary>A length (patched by <see cref="EndJson"/>), for jsonb a version byte, then the JSON text.</summary>
     private (int LengthAt, int JsonAt) StartJson()
     {
         int lengthAt = _buffer.WrittenCount;
         WriteLength(0);
-        _buffer.GetSpan(1)[0] = JsonbVersion;
-        _buffer.Advance(1);
+        if (Jsonb)
+        {
+            _buffer.GetSpan(1)[0] = JsonbVersion;
+            _buffer.Advance(1);
+        }
+
         return (lengthAt, _buffer.WrittenCount);
     }
 
@@ -358,7 +377,72 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
             jsonBytes = summary.Length;
         }
 
-        Patch(lengthAt, 1 + jsonBytes);
+        Patch(lengthAt, jsonAt - lengthAt - 4 + jsonBytes);
+    }
+
+    /// <summary>
+    /// Whether every tuple in <paramref name="tuples"/> (whole tuples, no header) has its request and response in the
+    /// given format already. A JSON text never starts with byte 1 (jsonb's version), so each field says which it is.
+    /// </summary>
+    public static bool PayloadsAre(ReadOnlySpan<byte> tuples, bool jsonb)
+    {
+        bool all = true;
+        Walk(tuples, (field, isPayload) => all &= !isPayload || field.Length == 0 || (field[0] == JsonbVersion) == jsonb, null);
+        return all;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="tuples"/> to <paramref name="destination"/> with each request and response in the given
+    /// format (a jsonb version byte stripped or added); every other field as it is.
+    /// </summary>
+    public static void ConvertPayloads(ReadOnlySpan<byte> tuples, bool jsonb, ArrayBufferWriter<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        Walk(tuples, (field, isPayload) =>
+        {
+            int skip = isPayload && field.Length > 0 && field[0] == JsonbVersion && !jsonb ? 1 : 0;
+            bool add = isPayload && field.Length > 0 && field[0] != JsonbVersion && jsonb;
+            var body = field[skip..];
+            var span = destination.GetSpan(4 + (add ? 1 : 0) + body.Length);
+            BinaryPrimitives.WriteInt32BigEndian(span, body.Length + (add ? 1 : 0));
+            if (add)
+            {
+                span[4] = JsonbVersion;
+            }
+
+            body.CopyTo(span[(add ? 5 : 4)..]);
+            destination.Advance(4 + (add ? 1 : 0) + body.Length);
+        }, destination);
+    }
+
+    private delegate void FieldAction(ReadOnlySpan<byte> field, bool isPayload);
+
+    /// <summary>
+    /// Calls <paramref name="field"/> for each non-NULL field of each tuple (with whether it is the request or the
+    /// response); when <paramref name="copyRest"/> is given, field counts and NULL fields are copied to it as they are.
+    /// </summary>
+    private static void Walk(ReadOnlySpan<byte> tuples, FieldAction field, ArrayBufferWriter<byte>? copyRest)
+    {
+        int at = 0;
+        while (at < tuples.Length)
+        {
+            short count = BinaryPrimitives.ReadInt16BigEndian(tuples[at..]);
+            copyRest?.Write(tuples.Slice(at, 2));
+            at += 2;
+            for (int i = 0; i < count; i++)
+            {
+                int length = BinaryPrimitives.ReadInt32BigEndian(tuples[at..]);
+                if (length < 0)
+                {
+                    copyRest?.Write(tuples.Slice(at, 4));
+                    at += 4;
+                    continue;
+                }
+
+                field(tuples.Slice(at + 4, length), i is RequestField or ResponseField);
+                at += 4 + length;
+            }
+        }
     }
 
     /// <summary>

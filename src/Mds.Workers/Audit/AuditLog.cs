@@ -13,7 +13,7 @@ namespace Mds.Workers.Audit;
 /// </summary>
 internal sealed partial class AuditLog
 {
-    private readonly Channel<InferenceRecord> _channel;
+    private readonly Channel<QueuedRecord> _channel;
     private readonly Counter<long> _dropped;
     private readonly ILogger<AuditLog> _log;
     private readonly bool _enabled;
@@ -30,7 +30,7 @@ internal sealed partial class AuditLog
         _log = log;
         _enabled = options.Value.Enabled;
         _maxBytes = options.Value.MaxBufferBytes;
-        _channel = Channel.CreateBounded<InferenceRecord>(new BoundedChannelOptions(options.Value.BufferCapacity)
+        _channel = Channel.CreateBounded<QueuedRecord>(new BoundedChannelOptions(options.Value.BufferCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of waiting: the drop is ours to count
             SingleReader = true,
@@ -44,7 +44,7 @@ internal sealed partial class AuditLog
 
     public bool Enabled => _enabled;
 
-    public ChannelReader<InferenceRecord> Reader => _channel.Reader;
+    public ChannelReader<QueuedRecord> Reader => _channel.Reader;
 
     /// <summary>Records waiting (queued, not yet taken by the writer).</summary>
     public int Depth => Volatile.Read(ref _depth);
@@ -64,7 +64,7 @@ internal sealed partial class AuditLog
         }
 
         long size = AuditCopyEncoder.EstimateBytes(record);
-        if (Volatile.Read(ref _bytes) + size <= _maxBytes && _channel.Writer.TryWrite(record))
+        if (Volatile.Read(ref _bytes) + size <= _maxBytes && _channel.Writer.TryWrite(new QueuedRecord(record, size)))
         {
             Interlocked.Increment(ref _depth);
             Interlocked.Add(ref _bytes, size);
@@ -88,10 +88,10 @@ internal sealed partial class AuditLog
     }
 
     /// <summary>Called by the writer for each record it takes out of the buffer.</summary>
-    public void Taken(InferenceRecord record)
+    public void Taken(QueuedRecord queued)
     {
         Interlocked.Decrement(ref _depth);
-        Interlocked.Add(ref _bytes, -AuditCopyEncoder.EstimateBytes(record));
+        Interlocked.Add(ref _bytes, -queued.Bytes);
     }
 
     /// <summary>Stops taking records (at shutdown, so the writer can drain what is left).</summary>
@@ -100,6 +100,9 @@ internal sealed partial class AuditLog
     [LoggerMessage(Level = LogLevel.Error, Message = "Audit buffer or spill files full: {Dropped} inference records dropped since the last message (mds_audit_records_dropped_total counts them all)")]
     private partial void LogDropped(long dropped);
 }
+
+/// <summary>A record in the buffer with its estimated size, counted once as it goes in and once as it comes out.</summary>
+internal readonly record struct QueuedRecord(InferenceRecord Record, long Bytes);
 
 /// <summary>Registers the audit log: options, the buffer, and the writer.</summary>
 internal static class AuditExtensions

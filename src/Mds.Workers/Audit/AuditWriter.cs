@@ -34,11 +34,22 @@ internal sealed partial class AuditWriter : BackgroundService
     private const string Columns = "\"Id\", \"Time\", \"RequestId\", \"ModelName\", \"Version\", \"Worker\", \"Status\", \"LatencyMs\", \"Caller\", \"TraceId\", \"Error\", \"Request\", \"Response\", \"Experiment\", \"Candidate\", \"Mirror\"";
 
     // The retries' staging table, spelled out: LIKE inference_records would need SELECT on the audit log, which the
-    // workers' database role does not have (it may only insert). The types match the columns COPY writes.
-    private const string StageTableSql = """
-        CREATE TEMP TABLE IF NOT EXISTS audit_stage ("Id" uuid, "Time" timestamptz, "RequestId" text, "ModelName" text,
+    // workers' database role does not have (it may only insert). The types match the columns COPY writes: the payloads
+    // json (audit_stage_json) since migration AuditCost, jsonb (audit_stage, the name it had) before it. A session's
+    // temp table outlives the transaction, so each type has its own name.
+    private static string StageTableSql(bool jsonb) => $"""
+        CREATE TEMP TABLE IF NOT EXISTS {StageTable(jsonb)} ("Id" uuid, "Time" timestamptz, "RequestId" text, "ModelName" text,
           "Version" integer, "Worker" text, "Status" integer, "LatencyMs" double precision, "Caller" text, "TraceId" text,
-          "Error" text, "Request" jsonb, "Response" jsonb, "Experiment" text, "Candidate" text, "Mirror" boolean) ON COMMIT DELETE ROWS
+          "Error" text, "Request" {(jsonb ? "jsonb" : "json")}, "Response" {(jsonb ? "jsonb" : "json")}, "Experiment" text, "Candidate" text, "Mirror" boolean) ON COMMIT DELETE ROWS
+        """;
+
+    private static string StageTable(bool jsonb) => jsonb ? "audit_stage" : "audit_stage_json";
+
+    // The payload columns' type, read in the transaction that writes, once it holds its lock on the table: a migration
+    // that changes the type (AuditCost: jsonb to json) waits for the write, or the write for it, never the worst of both.
+    private const string PayloadTypeSql = """
+        LOCK TABLE ONLY inference_records IN ROW EXCLUSIVE MODE;
+        SELECT atttypid = 'jsonb'::regtype FROM pg_attribute WHERE attrelid = 'inference_records'::regclass AND attname = 'Request'
         """;
 
     private static readonly TimeSpan FirstDelay = TimeSpan.FromSeconds(1);
@@ -58,6 +69,9 @@ internal sealed partial class AuditWriter : BackgroundService
     // it leaves it here for StopAsync.
     private readonly AuditCopyEncoder _encoder;
     private readonly List<int> _ends = [];
+
+    // A batch whose payloads were encoded for the other column type, rewritten for this one (rare: see WriteAsync).
+    private readonly ArrayBufferWriter<byte> _converted = new(64 * 1024);
 
     // A chunk read back from the spill files.
     private readonly ArrayBufferWriter<byte> _replayData = new(64 * 1024);
@@ -180,10 +194,10 @@ internal sealed partial class AuditWriter : BackgroundService
         bool databaseAway = _spill?.HasPending == true;
         while (true)
         {
-            while (_ends.Count < _options.BatchSize && _encoder.WrittenCount < MaxBatchBytes && _log.Reader.TryRead(out var record))
+            while (_ends.Count < _options.BatchSize && _encoder.WrittenCount < MaxBatchBytes && _log.Reader.TryRead(out var queued))
             {
-                _log.Taken(record);
-                Encode(record);
+                _log.Taken(queued);
+                Encode(queued.Record);
             }
 
             if (_ends.Count == 0)
@@ -238,7 +252,7 @@ internal sealed partial class AuditWriter : BackgroundService
         }
     }
 
-    private async Task WaitForRecordsOrProbeAsync(ChannelReader<InferenceRecord> reader, CancellationToken ct)
+    private async Task WaitForRecordsOrProbeAsync(ChannelReader<QueuedRecord> reader, CancellationToken ct)
     {
         var due = System.Diagnostics.Stopwatch.GetElapsedTime(System.Diagnostics.Stopwatch.GetTimestamp(), _nextProbe);
         if (due <= TimeSpan.Zero || reader.TryPeek(out _))
@@ -267,16 +281,16 @@ internal sealed partial class AuditWriter : BackgroundService
     /// requests a second, waking this loop for each record (and the request thread handing it over) cost more CPU than
     /// writing the records.
     /// </summary>
-    private async Task FillAsync(ChannelReader<InferenceRecord> reader, CancellationToken ct)
+    private async Task FillAsync(ChannelReader<QueuedRecord> reader, CancellationToken ct)
     {
         var pollInterval = TimeSpan.FromTicks(Math.Max(_options.FlushInterval.Ticks / 8, TimeSpan.TicksPerMillisecond));
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         while (true)
         {
-            while (_ends.Count < _options.BatchSize && _encoder.WrittenCount < MaxBatchBytes && reader.TryRead(out var record))
+            while (_ends.Count < _options.BatchSize && _encoder.WrittenCount < MaxBatchBytes && reader.TryRead(out var queued))
             {
-                _log.Taken(record);
-                Encode(record);
+                _log.Taken(queued);
+                Encode(queued.Record);
             }
 
             var left = _options.FlushInterval - System.Diagnostics.Stopwatch.GetElapsedTime(started);
@@ -463,24 +477,41 @@ internal sealed partial class AuditWriter : BackgroundService
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         await using var connection = await _dataSource!.OpenConnectionAsync(ct).ConfigureAwait(false);
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+        bool jsonb;
+        await using (var type = new NpgsqlCommand(PayloadTypeSql, connection, tx))
+        {
+            jsonb = await type.ExecuteScalarAsync(ct).ConfigureAwait(false) is true;
+        }
+
+        // Records are encoded for the type last seen; a batch encoded for the other one (the type changed, or a spill
+        // file from before the change) is rewritten first.
+        _encoder.Jsonb = jsonb;
+        int start = from == 0 ? 0 : ends[from - 1];
+        var tuples = data[start..ends[to - 1]];
+        if (!AuditCopyEncoder.PayloadsAre(tuples.Span, jsonb))
+        {
+            _converted.ResetWrittenCount();
+            AuditCopyEncoder.ConvertPayloads(tuples.Span, jsonb, _converted);
+            tuples = _converted.WrittenMemory;
+        }
+
         if (idempotent)
         {
-            await using var create = new NpgsqlCommand(StageTableSql, connection, tx);
+            await using var create = new NpgsqlCommand(StageTableSql(jsonb), connection, tx);
             await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
-        string table = idempotent ? "audit_stage" : "inference_records";
+        string table = idempotent ? StageTable(jsonb) : "inference_records";
         await using (var copy = await connection.BeginRawBinaryCopyAsync($"COPY {table} ({Columns}) FROM STDIN (FORMAT BINARY)", ct).ConfigureAwait(false))
         {
-            int start = from == 0 ? 0 : ends[from - 1];
             await copy.WriteAsync(AuditCopyEncoder.Header, ct).ConfigureAwait(false);
-            await copy.WriteAsync(data[start..ends[to - 1]], ct).ConfigureAwait(false);
+            await copy.WriteAsync(tuples, ct).ConfigureAwait(false);
             await copy.WriteAsync(AuditCopyEncoder.Trailer, ct).ConfigureAwait(false);
         }
 
         if (idempotent)
         {
-            await using var insert = new NpgsqlCommand($"INSERT INTO inference_records ({Columns}) SELECT {Columns} FROM audit_stage ON CONFLICT DO NOTHING", connection, tx);
+            await using var insert = new NpgsqlCommand($"INSERT INTO inference_records ({Columns}) SELECT {Columns} FROM {StageTable(jsonb)} ON CONFLICT DO NOTHING", connection, tx);
             await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 

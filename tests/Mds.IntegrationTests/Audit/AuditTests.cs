@@ -236,6 +236,97 @@ public sealed class AuditTests(MdsCluster cluster)
     }
 
     [Fact]
+    public async Task A_request_and_response_stored_as_json_read_back_through_the_records_API_exactly_as_the_worker_wrote_them()
+    {
+        // The payload columns are json since migration AuditCost (jsonb reordered keys and reparsed numbers): what the
+        // records API returns is the text the worker wrote, byte for byte.
+        await cluster.EnsureReadyAsync("audited", TestGraphs.Linear([2f], 1f));
+        using var analyst = await cluster.ClientAsync(Roles.Analyst);
+        string requestId = "exact-" + Guid.NewGuid().ToString("N");
+        const string body = """{"id":"i-1","parameters":{"zeta":"last","alpha":1},"inputs":[{"name":"x","shape":[3,1],"datatype":"FP32","data":[0.1,1e-10,16777216]}]}""";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audited/infer") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Add(MdsHeaders.RequestId, requestId);
+        Assert.Equal(HttpStatusCode.OK, (await analyst.SendAsync(request)).StatusCode);
+
+        var record = await WaitForRecordAsync(analyst, requestId);
+        var full = (await analyst.GetFromJsonAsync<InferenceRecordDto>($"/api/records/{record.Id}"))!;
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString);
+        await connection.OpenAsync();
+        await using var stored = new NpgsqlCommand("""SELECT pg_typeof("Request")::text, "Request"::text, "Response"::text FROM inference_records WHERE "RequestId" = @p""", connection);
+        stored.Parameters.AddWithValue("p", requestId);
+        await using var row = await stored.ExecuteReaderAsync();
+        Assert.True(await row.ReadAsync());
+        Assert.Equal("json", row.GetString(0));
+        Assert.Equal(row.GetString(1), full.Request!.Value.GetRawText());
+        Assert.Equal(row.GetString(2), full.Response!.Value.GetRawText());
+        // the parameters in the order sent (jsonb would have put "zeta" after "alpha" by key length and name)
+        Assert.Equal(["zeta", "alpha"], full.Request.Value.GetProperty("parameters").EnumerateObject().Select(p => p.Name));
+        Assert.Equal([0.1f, 1e-10f, 16777216f], full.Request.Value.GetProperty("inputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetSingle()));
+        Assert.Equal(3, full.Response!.Value.GetProperty("outputs")[0].GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_worker_writing_while_the_payload_columns_change_from_jsonb_to_json_loses_no_record()
+    {
+        // A database still on jsonb (before migration AuditCost, or migrated back down) and the migration run while the
+        // worker writes: the worker reads the columns' type in each write and encodes for it; nothing is refused or lost.
+        await using var postgres = await PrivatePostgres.StartAsync();
+        var (audit, counting) = await AuditDatabaseAsync(postgres);
+        async Task AlterAsync(string type)
+        {
+            await using var connection = new NpgsqlConnection(audit);
+            await connection.OpenAsync();
+            await using var alter = new NpgsqlCommand($"""ALTER TABLE inference_records ALTER COLUMN "Request" TYPE {type} USING "Request"::{type}, ALTER COLUMN "Response" TYPE {type} USING "Response"::{type}""", connection);
+            await alter.ExecuteNonQueryAsync();
+        }
+
+        await AlterAsync("jsonb");
+        var worker = await cluster.StartWorkerAsync("audit-type", "onnx,cpu,audittype", settings: new Dictionary<string, string>
+        {
+            ["Mds__Audit__ConnectionString"] = audit,
+            ["Mds__Audit__FlushInterval"] = "00:00:00.100",
+        });
+        try
+        {
+            await cluster.DeployAsync("audit-type", TestGraphs.Linear([1f], 0f), new Dictionary<string, string> { ["requirements"] = "onnx,audittype" });
+            using var direct = await cluster.WorkerClientAsync(worker.Url);
+            string run = Guid.NewGuid().ToString("N")[..8];
+            int sent = 0;
+            async Task SendAsync(int count)
+            {
+                for (int i = 0; i < count; i++, sent++)
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/audit-type/infer") { Content = V2Json.Request("x", [1, 1], "FP32", new[] { (float)sent }) };
+                    request.Headers.Add(MdsHeaders.RequestId, $"type-{run}-{sent}");
+                    Assert.Equal(HttpStatusCode.OK, (await direct.SendAsync(request)).StatusCode);
+                }
+            }
+
+            async Task StoredAsync(int expected) => await Eventually.TrueAsync(
+                async () => await ScalarAsync(counting, "SELECT count(*) FROM inference_records WHERE \"RequestId\" LIKE @p", $"type-{run}-%") >= expected,
+                TimeSpan.FromSeconds(30), $"{expected} records stored; worker:\n{worker.OutputTail}");
+
+            await SendAsync(30);
+            await StoredAsync(30);
+            var altering = Task.Run(async () =>
+            {
+                await Task.Delay(50);
+                await AlterAsync("json");
+            });
+            await SendAsync(60);
+            await altering;
+            await SendAsync(30);
+            await StoredAsync(120);
+            Assert.Equal(120, await ScalarAsync(counting, "SELECT count(DISTINCT \"RequestId\") FROM inference_records WHERE \"RequestId\" LIKE @p AND (\"Request\"->'inputs'->0->'data'->>0)::real = split_part(\"RequestId\", '-', 3)::real", $"type-{run}-%"));
+            Assert.Equal(0, (await PrometheusText.ScrapeAsync(worker.Url)).Sum("mds_audit_records_rejected_total"));
+        }
+        finally
+        {
+            await cluster.StopWorkerAsync(worker);
+        }
+    }
+
+    [Fact]
     public async Task PostgreSQL_stopped_for_15_s_under_load_loses_nothing_and_the_worker_s_audit_memory_stays_bounded()
     {
         // The worker writes its records to a PostgreSQL server of this test's own, which is stopped mid-load.

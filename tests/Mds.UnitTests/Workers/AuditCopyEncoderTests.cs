@@ -156,7 +156,7 @@ public sealed class AuditCopyEncoderTests
         var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
         Assert.Equal("r\uFFFD", strict.GetString(fields[2]!));
         Assert.Equal("c\uFFFD", strict.GetString(fields[8]!));
-        string json = strict.GetString(fields[11]!, 1, fields[11]!.Length - 1);
+        string json = strict.GetString(fields[11]!); // json: the text, no jsonb version byte
         Assert.DoesNotContain("\\uD", json, StringComparison.OrdinalIgnoreCase); // no escaped lone surrogate for jsonb to refuse
         using var document = JsonDocument.Parse(json);
         Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
@@ -199,6 +199,66 @@ public sealed class AuditCopyEncoderTests
         Assert.True(AuditCopyEncoder.EstimateBytes(new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r", "m", 1, 200, 1, null, null, null, big, null)) >= 4000);
     }
 
+    [Fact]
+    public void Payloads_go_out_as_json_text_by_default_and_with_jsonb_s_version_byte_for_a_jsonb_column()
+    {
+        var response = new InferenceResponse { ModelName = "m", Outputs = [new InferenceTensor("y", TensorDatatype.Int64, [1], new[] { 9007199254740993L })] };
+        var json = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024);
+        var jsonb = new AuditCopyEncoder(maxPayloadBytes: 64 * 1024) { Jsonb = true };
+        var record = new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "r", "m", 1, 200, 1, null, null, null, Small, response);
+        json.WriteRow(record, "w");
+        jsonb.WriteRow(record, "w");
+
+        var asJson = Assert.Single(ReadTuples([.. AuditCopyEncoder.Header.ToArray(), .. json.Written.ToArray(), 0xFF, 0xFF]));
+        var asJsonb = Assert.Single(ReadTuples([.. AuditCopyEncoder.Header.ToArray(), .. jsonb.Written.ToArray(), 0xFF, 0xFF]));
+        foreach (int payload in new[] { 11, 12 })
+        {
+            Assert.Equal((byte)'{', asJson[payload]![0]);
+            Assert.Equal([1, .. asJson[payload]!], asJsonb[payload]);
+        }
+
+        Assert.Equal(9007199254740993L, Json(asJson[12]).GetProperty("outputs")[0].GetProperty("data")[0].GetInt64());
+        Assert.True(AuditCopyEncoder.PayloadsAre(json.Written.Span, jsonb: false));
+        Assert.False(AuditCopyEncoder.PayloadsAre(json.Written.Span, jsonb: true));
+        Assert.True(AuditCopyEncoder.PayloadsAre(jsonb.Written.Span, jsonb: true));
+    }
+
+    [Fact]
+    public void Tuples_encoded_for_jsonb_before_the_AuditCost_migration_convert_to_json_and_back_byte_for_byte()
+    {
+        // A spill file from before the migration (jsonb payloads) replayed into json columns, mixed with records encoded
+        // since (json), and the other way round (a database migrated back down): only the payloads' version byte changes.
+        var json = new AuditCopyEncoder(maxPayloadBytes: 500);
+        var jsonb = new AuditCopyEncoder(maxPayloadBytes: 500) { Jsonb = true };
+        var big = new InferenceRequest { Inputs = [new InferenceTensor("x", TensorDatatype.Fp32, [1, 200], new float[200])] }; // over the limit: the summary
+        var records = new[]
+        {
+            new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "a", "m", 1, 200, 1, "c", null, null, Small, null),
+            new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "b", "m", null, 400, 1, null, null, "bad", null, null),
+            new InferenceRecord(Guid.CreateVersion7(), DateTimeOffset.UtcNow, "c", "m", 1, 200, 1, null, null, null, big, null,
+                new Mds.Contracts.Api.ExperimentTag("e", "m", Mirror: true)),
+        };
+        foreach (var record in records)
+        {
+            json.WriteRow(record, "w");
+            jsonb.WriteRow(record, "w");
+        }
+
+        var toJson = new ArrayBufferWriter<byte>();
+        AuditCopyEncoder.ConvertPayloads(jsonb.Written.Span, jsonb: false, toJson);
+        Assert.Equal(json.Written.ToArray(), toJson.WrittenSpan.ToArray());
+        var toJsonb = new ArrayBufferWriter<byte>();
+        AuditCopyEncoder.ConvertPayloads(json.Written.Span, jsonb: true, toJsonb);
+        Assert.Equal(jsonb.Written.ToArray(), toJsonb.WrittenSpan.ToArray());
+
+        byte[] mixed = [.. jsonb.Written.ToArray(), .. json.Written.ToArray()];
+        Assert.False(AuditCopyEncoder.PayloadsAre(mixed, jsonb: false));
+        var converted = new ArrayBufferWriter<byte>();
+        AuditCopyEncoder.ConvertPayloads(mixed, jsonb: false, converted);
+        Assert.Equal([.. json.Written.ToArray(), .. json.Written.ToArray()], converted.WrittenSpan.ToArray());
+        Assert.True(AuditCopyEncoder.PayloadsAre(converted.WrittenSpan, jsonb: false));
+    }
+
     private static List<byte[]?> ReadSingleTuple(byte[] copy) => Assert.Single(ReadTuples(copy));
 
     /// <summary>Reads PostgreSQL's binary COPY format: the 19-byte header, tuples (field count, then length-prefixed fields, -1 for NULL), the -1 trailer.</summary>
@@ -234,11 +294,11 @@ public sealed class AuditCopyEncoderTests
 
     private static string Text(byte[]? field) => Encoding.UTF8.GetString(field!);
 
-    /// <summary>A jsonb field: its version byte (1), then the JSON text.</summary>
+    /// <summary>A json field: the JSON text (the encoder's default, for the columns since migration AuditCost).</summary>
     private static JsonElement Json(byte[]? field)
     {
-        Assert.Equal(1, field![0]);
-        using var document = JsonDocument.Parse(field.AsMemory(1));
+        Assert.NotEqual(1, field![0]); // no jsonb version byte
+        using var document = JsonDocument.Parse(field);
         return document.RootElement.Clone();
     }
 }
