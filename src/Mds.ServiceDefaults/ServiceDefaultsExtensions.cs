@@ -84,8 +84,9 @@ public static class ServiceDefaultsExtensions
     };
 
     /// <summary>
-    /// Maps <c>/metrics</c> (Prometheus text) and <c>/healthz</c>, and prometheus-net's HTTP metrics: every request is in
-    /// <c>http_requests_in_progress</c> (the workers' autoscaling reads it); inference calls (<see cref="IsInferenceCall"/>)
+    /// Maps <c>/metrics</c> (Prometheus text) and <c>/healthz</c>, and prometheus-net's HTTP metrics: every request that goes
+    /// through the pipeline is in <c>http_requests_in_progress</c> (the workers' and gateway's inference fast paths skip
+    /// it; the autoscaler reads <c>mds_worker_model_requests_in_flight</c>); inference calls (<see cref="IsInferenceCall"/>)
     /// are left out of <c>http_requests_received_total</c> and <c>http_request_duration_seconds</c>, because the
     /// service counts them itself per model (<c>mds_inference_*</c>, <c>mds_gateway_*</c>) and the two label lookups
     /// per request are a measurable share of a small model's inference.
