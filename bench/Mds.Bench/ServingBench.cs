@@ -65,6 +65,11 @@ internal static class ServingBench
             Check(await InferenceLoad.RunAsync(t.Server, t.Path, body, 8, WarmUp, ct, t.Auth), t.Name);
         }
 
+        // The hops' CPU while nothing is sent (the backend's Hangfire polling, heartbeats, routing refresh; the proxy's
+        // timers): the bench charges it to the requests of each phase, a long-running gateway pays it per second, not
+        // per request. Measured once, after the warm-up, and shown beside the raw figure (never instead of it).
+        var idle = await IdleRatesAsync([cluster.Backend.ProcessId, proxy.ProcessId], ct);
+        Console.WriteLine($"idle CPU: backend {idle[cluster.Backend.ProcessId]:F1} ms/s, thin proxy {idle[proxy.ProcessId]:F1} ms/s (over {IdleWindow.TotalSeconds:0} s with no requests)");
         var (best, cpu) = await MeasureAsync(targets, body, options, client, "", ct);
 
         Console.WriteLine();
@@ -87,12 +92,15 @@ internal static class ServingBench
         Console.WriteLine();
         Console.WriteLine("CPU per request (user + system, µs, best round): the servers on the path, the backend alone, the load generator");
         MarkdownTable.Header("clients", "baseline", "worker", "gateway path (backend + worker)", "of which backend", "thin proxy path (proxy + worker)", "of which proxy",
-            "backend − proxy (goal ≤ 10)", "client → baseline / worker / gateway / proxy");
+            "backend − proxy (goal ≤ 10)", "backend − proxy, idle CPU subtracted", "client → baseline / worker / gateway / proxy");
         foreach (int c in options.Concurrency)
         {
             var (b, w, g, p) = (cpu[("baseline", c)], cpu[("worker", c)], cpu[("gateway", c)], cpu[("proxy", c)]);
+            double gatewayIdle = IdlePerRequest(idle[cluster.Backend.ProcessId], best[("gateway", c)], options);
+            double proxyIdle = IdlePerRequest(idle[proxy.ProcessId], best[("proxy", c)], options);
             MarkdownTable.Row(
                 c.ToString(CultureInfo.InvariantCulture), U(b.Server), U(w.Server), U(g.Server), U(g.Hop), U(p.Server), U(p.Hop), U(g.Hop - p.Hop),
+                U(g.Hop - gatewayIdle - (p.Hop - proxyIdle)),
                 $"{U(b.Client)} / {U(w.Client)} / {U(g.Client)} / {U(p.Client)}");
         }
 
@@ -182,6 +190,22 @@ internal static class ServingBench
 
         return (best, cpu);
     }
+
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(5);
+
+    /// <summary>Each process's CPU (ms per second) over <see cref="IdleWindow"/> with no requests.</summary>
+    private static async Task<Dictionary<int, double>> IdleRatesAsync(int[] pids, CancellationToken ct)
+    {
+        var before = pids.ToDictionary(pid => pid, ProcessCpu.Of);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await Task.Delay(IdleWindow, ct);
+        double seconds = watch.Elapsed.TotalSeconds;
+        return pids.ToDictionary(pid => pid, pid => (ProcessCpu.Of(pid) - before[pid]).TotalMilliseconds / seconds);
+    }
+
+    /// <summary>A process's idle CPU (ms/s) spread over one phase's requests, in µs per request.</summary>
+    private static double IdlePerRequest(double idleMsPerSecond, LoadResult phase, AuditBenchOptions options) =>
+        idleMsPerSecond * 1000 * options.PhaseDuration.TotalSeconds / Math.Max(1, phase.RequestsPerSecond * options.PhaseDuration.TotalSeconds);
 
     /// <summary>Sets the CPU affinity of every thread of <paramref name="pid"/>; false when <c>taskset</c> is missing or fails.</summary>
     private static async Task<bool> TasksetAsync(string cpus, int pid)
