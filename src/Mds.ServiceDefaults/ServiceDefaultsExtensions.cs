@@ -39,6 +39,10 @@ public static class ServiceDefaultsExtensions
         // W3C trace context only: MDS carries no baggage, and the default composite propagator's baggage step sets an
         // AsyncLocal (an execution-context copy) on every request the ASP.NET Core instrumentation sees.
         Sdk.SetDefaultTextMapPropagator(new OpenTelemetry.Context.Propagation.TraceContextPropagator());
+        // No exemplars on prometheus-net's counters and histograms: nothing scrapes them (Prometheus asks for the text
+        // format; Grafana's panels link no traces), and by default every observation inside a request built one from the
+        // current activity (its trace and span ids as labels): an allocation and two hex strings per inference.
+        Prometheus.Metrics.DefaultFactory.ExemplarBehavior = ExemplarBehavior.NoExemplars();
         bool exporting = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName))

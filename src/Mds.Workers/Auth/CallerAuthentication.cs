@@ -300,9 +300,13 @@ internal sealed class ApiKeyOwners(BackendClient backend, TimeProvider clock)
     /// The owner's principal when the backend vouched for <paramref name="key"/> within <see cref="Lifetime"/>; false
     /// when it did not, refused it, or the answer is older (then only <see cref="FindAsync"/> may answer).
     /// </summary>
-    public bool TryGetRemembered(ReadOnlySpan<char> key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal)
+    public bool TryGetRemembered(ReadOnlySpan<char> key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal) =>
+        TryGetRemembered(CredentialId.Of(key), out principal);
+
+    /// <summary><see cref="TryGetRemembered(ReadOnlySpan{char}, out ClaimsPrincipal?)"/> by the key's <see cref="CredentialId"/>.</summary>
+    public bool TryGetRemembered(CredentialId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClaimsPrincipal? principal)
     {
-        if (_entries.TryGetValue(CredentialId.Of(key), out var entry) && entry.Until > clock.GetUtcNow() && entry.Principal is { } known)
+        if (_entries.TryGetValue(id, out var entry) && entry.Until > clock.GetUtcNow() && entry.Principal is { } known)
         {
             principal = known;
             return true;
@@ -324,7 +328,19 @@ internal sealed class ValidatedTokens(TimeProvider clock)
 
     public bool TryGet(ReadOnlySpan<char> token, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out RememberedCaller? caller)
     {
-        if (!token.IsEmpty && _valid.TryGetValue(CredentialId.Of(token), out var known) && known.Until > clock.GetUtcNow().UtcDateTime)
+        if (!token.IsEmpty)
+        {
+            return TryGet(CredentialId.Of(token), out caller);
+        }
+
+        caller = null;
+        return false;
+    }
+
+    /// <summary><see cref="TryGet(ReadOnlySpan{char}, out RememberedCaller?)"/> by the token's <see cref="CredentialId"/>.</summary>
+    public bool TryGet(CredentialId id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out RememberedCaller? caller)
+    {
+        if (_valid.TryGetValue(id, out var known) && known.Until > clock.GetUtcNow().UtcDateTime)
         {
             caller = known.Caller;
             return true;

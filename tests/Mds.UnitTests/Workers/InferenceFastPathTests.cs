@@ -103,6 +103,54 @@ public sealed class InferenceFastPathTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("v2/models/linear/infer", body)).StatusCode); // a refusal is not remembered as a pass
     }
 
+    [Fact]
+    public async Task A_connection_that_changes_its_credential_is_judged_by_each_request_s_own()
+    {
+        // One connection (the memo of its last credential lives on it): the remembered key, then an unknown one, then
+        // the remembered one again; the unknown key must never borrow the first one's identity.
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 1 };
+        using var client = new HttpClient(handler) { BaseAddress = _worker.Http.BaseAddress };
+        const string body = """{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}""";
+        async Task<HttpStatusCode> SendAsync(string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v2/models/linear/infer") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(FakeBackend.CallerKey));
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(FakeBackend.CallerKey)); // remembered: the fast path, memo set
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync("mds_0000test_not-a-key"));
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(FakeBackend.CallerKey));
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync("mds_0000test_not-a-key"));
+    }
+
+    [Fact]
+    public void A_connection_s_credential_id_is_the_credential_s_own_whatever_came_before()
+    {
+        var state = new Dictionary<object, object?>();
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Features.Set<Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature>(new PersistentState(state));
+        string a = "mds_aaaa_first", b = "mds_bbbb_second";
+
+        Assert.Equal(Mds.Workers.Auth.CredentialId.Of(a), ConnectionCredential.IdOf(context, a));
+        Assert.Single(state); // memoised on the connection
+        Assert.Equal(Mds.Workers.Auth.CredentialId.Of(a), ConnectionCredential.IdOf(context, a.ToCharArray()));
+        Assert.Equal(Mds.Workers.Auth.CredentialId.Of(b), ConnectionCredential.IdOf(context, b));
+        Assert.NotEqual(ConnectionCredential.IdOf(context, a), ConnectionCredential.IdOf(context, b));
+        Assert.Equal(Mds.Workers.Auth.CredentialId.Of(a), ConnectionCredential.IdOf(context, a));
+        Assert.Equal(Mds.Workers.Auth.CredentialId.Of(a[..^1] + "X"), ConnectionCredential.IdOf(context, a[..^1] + "X"));
+
+        // Without the feature (no connection state): hashed each time.
+        Assert.Equal(Mds.Workers.Auth.CredentialId.Of(b), ConnectionCredential.IdOf(new Microsoft.AspNetCore.Http.DefaultHttpContext(), b));
+    }
+
+    private sealed class PersistentState(IDictionary<object, object?> state) : Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature
+    {
+        public IDictionary<object, object?> State => state;
+    }
+
     private async Task<(HttpStatusCode Status, string Body, bool NotLoaded, string? ContentType)> PostAsync(string model, string tail, string body)
     {
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
