@@ -37,9 +37,11 @@ public sealed class CredentialCache(TimeProvider clock)
     public int Count => _entries.Count;
 
     /// <summary>The principal <paramref name="credential"/> was validated as, if that is recent enough.</summary>
-    public bool TryGet(string credential, out ClaimsPrincipal principal)
+    public bool TryGet(string credential, out ClaimsPrincipal principal) => TryGetByKey(KeyOf(credential), out principal);
+
+    /// <summary><see cref="TryGet"/> by the credential's key (<see cref="KeyOf"/>), for a caller that kept it.</summary>
+    internal bool TryGetByKey(string key, out ClaimsPrincipal principal)
     {
-        string key = KeyOf(credential);
         var now = clock.GetUtcNow();
         if (_entries.TryGetValue(key, out var entry))
         {
@@ -102,7 +104,8 @@ public sealed class CredentialCache(TimeProvider clock)
     /// <summary>Forgets every entry: a key was revoked, or a user's roles changed or the user was deleted.</summary>
     public void Clear() => _entries.Clear();
 
-    private static string KeyOf(string credential)
+    /// <summary>The key a credential is remembered by: its SHA-256 (the credential itself is never kept).</summary>
+    internal static string KeyOf(string credential)
     {
         ArgumentNullException.ThrowIfNull(credential);
         return Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(credential)));

@@ -128,15 +128,14 @@ internal sealed class InferenceShortcut(
     /// <summary>The principal a remembered JWT or API key stands for, if it is still current and the policy allows it; else null.</summary>
     private async ValueTask<ClaimsPrincipal?> RememberedCallerAsync(HttpContext http)
     {
-        if (ApiKeyAuthenticationHandler.BearerToken(http.Request) is not { Length: > 0 } token)
+        if (ConnectionCredential.Of(http) is not { } credential)
         {
             return null;
         }
 
         // Only the schemes that remember credentials: a worker's or the cluster's credential goes the normal way.
-        string scheme = AuthSetup.SchemeFor(http, token);
-        if (scheme is not (JwtBearerDefaults.AuthenticationScheme or ApiKeyAuthenticationHandler.SchemeName)
-            || !credentials.TryGet(token, out var principal)
+        if (credential.Scheme is not (JwtBearerDefaults.AuthenticationScheme or ApiKeyAuthenticationHandler.SchemeName)
+            || !credentials.TryGetByKey(credential.Key, out var principal)
             || !await stamps.IsCurrentAsync(principal, http.RequestAborted))
         {
             return null;
@@ -162,5 +161,63 @@ internal sealed class InferenceShortcut(
         bool allowed = (await authorization.AuthorizeAsync(principal, http, _policy)).Succeeded;
         _authorized.AddOrUpdate(principal, allowed ? Allowed : Refused);
         return allowed ? principal : null;
+    }
+}
+
+/// <summary>
+/// A request's bearer credential as the fast path needs it: the scheme that would authenticate it
+/// (<see cref="AuthSetup.SchemeFor"/>) and its <see cref="CredentialCache"/> key (a SHA-256). A keep-alive connection
+/// that sends the same <c>Authorization</c> header on every request keeps both in its
+/// <see cref="Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature"/>, so a repeated header costs one
+/// comparison instead of a substring, a scheme decision and a hash. The key is only a key: every lookup still checks the
+/// cache entry's expiry, and the session stamp and policy checks follow as before. A connection whose header changes
+/// (a proxy multiplexing callers) stops being memoised after the first change.
+/// </summary>
+internal sealed record ConnectionCredential(string Scheme, string Key)
+{
+    private static readonly object StateKey = new();
+
+    /// <summary>The request's credential, or null without a bearer one.</summary>
+    public static ConnectionCredential? Of(HttpContext http)
+    {
+        string? header = http.Request.Headers.Authorization.Count == 1 ? http.Request.Headers.Authorization[0] : null;
+        if (header is null)
+        {
+            return null;
+        }
+
+        var state = http.Features.Get<Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature>()?.State;
+        Memo? memo = null;
+        if (state is not null && state.TryGetValue(StateKey, out var found) && (memo = found as Memo) is not null)
+        {
+            if (memo.Header is { } known && string.Equals(known, header, StringComparison.Ordinal))
+            {
+                return memo.Credential;
+            }
+        }
+
+        if (ApiKeyAuthenticationHandler.BearerToken(http.Request) is not { Length: > 0 } token)
+        {
+            return null;
+        }
+
+        var credential = new ConnectionCredential(AuthSetup.SchemeFor(http, token), CredentialCache.KeyOf(token));
+        if (memo is not null)
+        {
+            memo.Header = null; // changed: this connection carries several credentials, so none is kept
+        }
+        else if (state is not null)
+        {
+            state[StateKey] = new Memo { Header = header, Credential = credential };
+        }
+
+        return credential;
+    }
+
+    private sealed class Memo
+    {
+        public string? Header { get; set; }
+
+        public ConnectionCredential Credential { get; init; } = null!;
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Mds.UnitTests.Gateway;
 
@@ -52,6 +53,48 @@ public sealed class InferenceFastPathTests
     }
 
     private static EndpointMetadataCollection Metadata(params object[] items) => new(items);
+}
+
+/// <summary>The fast path's per-connection memo of a bearer credential never answers for another header.</summary>
+public sealed class ConnectionCredentialTests
+{
+    private const string WorkerKey = "cluster-key-for-tests-0123456789abcdef";
+
+    [Fact]
+    public void Each_header_gets_its_own_scheme_and_key_whatever_the_connection_carried_before()
+    {
+        var state = new Dictionary<object, object?>();
+        var services = new ServiceCollection()
+            .Configure<ClusterOptions>(o => o.WorkerKey = WorkerKey)
+            .BuildServiceProvider();
+        ConnectionCredential? Send(string? authorization)
+        {
+            var http = new DefaultHttpContext { RequestServices = services };
+            http.Features.Set<Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature>(new PersistentState(state));
+            if (authorization is not null)
+            {
+                http.Request.Headers.Authorization = authorization;
+            }
+
+            return ConnectionCredential.Of(http);
+        }
+
+        const string jwt = "aaa.bbb.ccc", key = "mds_0123abcd_secret";
+        var first = Send("Bearer " + jwt);
+        Assert.Equal(new ConnectionCredential(Microsoft.AspNetCore.Authentication.JwtBearer.JwtBearerDefaults.AuthenticationScheme, CredentialCache.KeyOf(jwt)), first);
+        Assert.Same(first, Send("Bearer " + jwt)); // the same header on the same connection: the memo
+        Assert.Equal(new ConnectionCredential(ApiKeyAuthenticationHandler.SchemeName, CredentialCache.KeyOf(key)), Send("Bearer " + key));
+        Assert.Equal(new ConnectionCredential(WorkerCredentialHandler.SchemeName, CredentialCache.KeyOf(WorkerKey)), Send("Bearer " + WorkerKey));
+        Assert.Equal(CredentialCache.KeyOf(jwt), Send("Bearer " + jwt)!.Key);
+        Assert.Equal(CredentialCache.KeyOf("aaa.bbb.ccd"), Send("Bearer aaa.bbb.ccd")!.Key);
+        Assert.Null(Send(null));
+        Assert.Null(Send("Basic dXNlcjpwYXNz"));
+    }
+
+    private sealed class PersistentState(IDictionary<object, object?> state) : Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature
+    {
+        public IDictionary<object, object?> State => state;
+    }
 }
 
 /// <summary>The gateway's request ids keep Guid.CreateVersion7's shape without its per-request system call.</summary>
