@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using Mds.Backend.Auth;
 using Mds.Backend.Monitoring;
+using Mds.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
@@ -166,58 +167,29 @@ internal sealed class InferenceShortcut(
 
 /// <summary>
 /// A request's bearer credential as the fast path needs it: the scheme that would authenticate it
-/// (<see cref="AuthSetup.SchemeFor"/>) and its <see cref="CredentialCache"/> key (a SHA-256). A keep-alive connection
-/// that sends the same <c>Authorization</c> header on every request keeps both in its
-/// <see cref="Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature"/>, so a repeated header costs one
-/// comparison instead of a substring, a scheme decision and a hash. The key is only a key: every lookup still checks the
-/// cache entry's expiry, and the session stamp and policy checks follow as before. A connection whose header changes
-/// (a proxy multiplexing callers) stops being memoised after the first change.
+/// (<see cref="AuthSetup.SchemeFor"/>) and its <see cref="CredentialCache"/> key (a SHA-256), memoised per keep-alive
+/// connection (<see cref="ConnectionMemo{T}"/>): a repeated <c>Authorization</c> header costs one comparison instead of
+/// a substring, a scheme decision and a hash. The key is only a key: every lookup still checks the cache entry's expiry,
+/// and the session stamp and policy checks follow as before.
 /// </summary>
 internal sealed record ConnectionCredential(string Scheme, string Key)
 {
-    private static readonly object StateKey = new();
+    private static readonly ConnectionCredential None = new("", "");
+    private static readonly ConnectionMemo<ConnectionCredential> Memo = new();
 
     /// <summary>The request's credential, or null without a bearer one.</summary>
     public static ConnectionCredential? Of(HttpContext http)
     {
-        string? header = http.Request.Headers.Authorization.Count == 1 ? http.Request.Headers.Authorization[0] : null;
-        if (header is null)
+        var authorization = http.Request.Headers.Authorization;
+        if (authorization.Count != 1 || authorization[0] is not { } header)
         {
             return null;
         }
 
-        var state = http.Features.Get<Microsoft.AspNetCore.Connections.Features.IPersistentStateFeature>()?.State;
-        Memo? memo = null;
-        if (state is not null && state.TryGetValue(StateKey, out var found) && (memo = found as Memo) is not null)
-        {
-            if (memo.Header is { } known && string.Equals(known, header, StringComparison.Ordinal))
-            {
-                return memo.Credential;
-            }
-        }
-
-        if (ApiKeyAuthenticationHandler.BearerToken(http.Request) is not { Length: > 0 } token)
-        {
-            return null;
-        }
-
-        var credential = new ConnectionCredential(AuthSetup.SchemeFor(http, token), CredentialCache.KeyOf(token));
-        if (memo is not null)
-        {
-            memo.Header = null; // changed: this connection carries several credentials, so none is kept
-        }
-        else if (state is not null)
-        {
-            state[StateKey] = new Memo { Header = header, Credential = credential };
-        }
-
-        return credential;
-    }
-
-    private sealed class Memo
-    {
-        public string? Header { get; set; }
-
-        public ConnectionCredential Credential { get; init; } = null!;
+        var credential = Memo.Get(http, header, http, static (_, http) =>
+            ApiKeyAuthenticationHandler.BearerToken(http.Request) is { Length: > 0 } token
+                ? new ConnectionCredential(AuthSetup.SchemeFor(http, token), CredentialCache.KeyOf(token))
+                : None);
+        return ReferenceEquals(credential, None) ? null : credential;
     }
 }

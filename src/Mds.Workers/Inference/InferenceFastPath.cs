@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using Mds.Workers.Auth;
 using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Connections.Features;
+using Mds.ServiceDefaults;
 using Microsoft.AspNetCore.Authorization.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -147,41 +147,16 @@ internal sealed class InferenceFastPath
 }
 
 /// <summary>
-/// The last credential a keep-alive connection carried and its <see cref="CredentialId"/>, so a client that sends the
-/// same <c>Authorization</c> header on every request of a connection costs one comparison per request, not a SHA-256
-/// (about 3 % of the worker's CPU per small inference). Kept in the connection's <see cref="IPersistentStateFeature"/>
-/// (gone with the connection). The id is still only a key: every lookup checks the remembered entry's expiry and
-/// revocation as before. A connection whose credential changes (a proxy multiplexing callers) stops being memoised
-/// after the first change, so it never pays a copy of each header.
+/// A bearer credential's <see cref="CredentialId"/>, memoised per keep-alive connection (<see cref="ConnectionMemo{T}"/>):
+/// a client that sends the same <c>Authorization</c> header on every request costs one comparison, not a SHA-256 (about
+/// 3 % of the worker's CPU per small inference). The id is only a key: every lookup still checks the remembered
+/// entry's expiry and revocation.
 /// </summary>
-internal sealed class ConnectionCredential
+internal static class ConnectionCredential
 {
-    private static readonly object Key = new();
+    private static readonly ConnectionMemo<CredentialId> Ids = new();
 
-    private string? _header;
-    private CredentialId _id;
-
-    /// <summary>The id of <paramref name="credential"/>, from this connection's memo when it is the same header as before.</summary>
-    public static CredentialId IdOf(HttpContext context, ReadOnlySpan<char> credential)
-    {
-        if (context.Features.Get<IPersistentStateFeature>()?.State is not { } state)
-        {
-            return CredentialId.Of(credential);
-        }
-
-        if (!state.TryGetValue(Key, out var found) || found is not ConnectionCredential memo)
-        {
-            var id = CredentialId.Of(credential);
-            state[Key] = new ConnectionCredential { _header = credential.ToString(), _id = id };
-            return id;
-        }
-
-        if (memo._header is { } header && credential.SequenceEqual(header))
-        {
-            return memo._id;
-        }
-
-        memo._header = null; // changed: this connection carries several credentials, so none is kept
-        return CredentialId.Of(credential);
-    }
+    /// <summary>The id of <paramref name="credential"/>.</summary>
+    public static CredentialId IdOf(HttpContext context, ReadOnlySpan<char> credential) =>
+        Ids.Get(context, credential, 0, static (c, _) => CredentialId.Of(c));
 }
