@@ -72,12 +72,18 @@ internal static class V2BodyWriter
         return writer;
     }
 
-    /// <summary>Gives the writer back to this thread, holding no reference to the destination it wrote to.</summary>
+    /// <summary>
+    /// Gives the writer back to this thread, pointed at an empty sink: <c>Reset()</c> alone would keep the destination
+    /// (and a large answer's buffer) alive until this thread writes again. Nothing writes to the sink: a rented writer is
+    /// always reset to its own destination first.
+    /// </summary>
     private static void ReturnWriter(Utf8JsonWriter writer)
     {
-        writer.Reset();
+        writer.Reset(Idle);
         t_writer = writer;
     }
+
+    private static readonly ArrayBufferWriter<byte> Idle = new(1);
 
     private static long WriteResponse(Utf8JsonWriter writer, InferenceResponse response, ReadOnlySpan<bool> binary)
     {

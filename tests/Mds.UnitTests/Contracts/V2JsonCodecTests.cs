@@ -97,6 +97,29 @@ public class V2JsonCodecTests
     }
 
     [Fact]
+    public void Writing_reuses_one_writer_per_thread_without_keeping_the_last_destination_alive()
+    {
+        var response = new InferenceResponse { ModelName = "m", Outputs = [new InferenceTensor("y", TensorDatatype.Fp32, [2], new float[] { 1, 2 })] };
+        var first = WriteIntoNewBuffer(response);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(first.Buffer.TryGetTarget(out _), "the cached writer still references a destination it finished writing");
+
+        var second = new ArrayBufferWriter<byte>();
+        V2JsonCodec.WriteResponse(second, response); // the same thread's writer, now pointed at another destination
+        Assert.Equal(first.Text, Encoding.UTF8.GetString(second.WrittenSpan));
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (WeakReference<ArrayBufferWriter<byte>> Buffer, string Text) WriteIntoNewBuffer(InferenceResponse response)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1 << 20);
+        V2JsonCodec.WriteResponse(buffer, response);
+        return (new WeakReference<ArrayBufferWriter<byte>>(buffer), Encoding.UTF8.GetString(buffer.WrittenSpan));
+    }
+
+    [Fact]
     public void WriteResponse_ThenDecodeResponse_RoundTripsALargeRandomTensorExactly()
     {
         var random = new Random(12345);
