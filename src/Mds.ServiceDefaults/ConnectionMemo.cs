@@ -5,7 +5,8 @@ namespace Mds.ServiceDefaults;
 
 /// <summary>
 /// Hot path: what a keep-alive connection's repeated request header was worked out to, kept on the connection
-/// (<see cref="IPersistentStateFeature"/>, gone with it), so a client that sends the same header on every request
+/// (<see cref="IPersistentStateFeature"/>, gone with it; Kestrel keeps it per HTTP/1.1 connection and per pooled
+/// HTTP/2 stream, each used by one request at a time, so no lock is needed), so a client that sends the same header on every request
 /// pays one comparison per request instead of the work (the inference fast paths: a bearer credential's SHA-256 and
 /// scheme). The value must depend on the header alone. A connection whose header changes (a proxy multiplexing
 /// callers) stops being memoised after the first change, so it never pays a copy of each header. The header is kept
