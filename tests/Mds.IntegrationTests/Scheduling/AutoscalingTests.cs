@@ -19,7 +19,10 @@ namespace Mds.IntegrationTests.Scheduling;
 [Collection(SchedulingCollection.Name)]
 public sealed class AutoscalingTests(SchedulingClusterFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {
-    private const int Rows = 32;
+    // Enough rows that a request spends most of its time at the worker rather than in the callers' own process: the
+    // load the autoscaler sees is the mean outstanding past the gateway, which approaches the number of callers only
+    // then (with 32 rows, a full test run's CPU contention left it at 2 of 8 callers, and the two-backend test did not scale).
+    private const int Rows = 128;
     private const int Width = 16;
     private static readonly byte[] Heavy = TestGraphs.Mlp(31, Width, 384, 384, 4);
     private readonly List<ServiceProcess> _workers = [];
