@@ -198,13 +198,14 @@ internal static class CallerAuthentication
     internal static bool IsGateway(ClaimsPrincipal user) =>
         user.Identity?.IsAuthenticated == true && user.HasClaim("aud", WorkerAudience) && !user.HasClaim("aud", UserAudience) && user.HasClaim(c => c.Type == CallerClaim);
 
+    /// <summary>The bearer credential as a string, or null when there is none (<see cref="BearerTokenSpan"/> copied out).</summary>
     internal static string? BearerToken(HttpRequest request)
     {
-        string? header = request.Headers.Authorization;
-        return header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+        var token = BearerTokenSpan(request);
+        return token.IsEmpty ? null : token.ToString();
     }
 
-    /// <summary><see cref="BearerToken"/> without copying it out of the header (empty when there is none).</summary>
+    /// <summary>The bearer credential without copying it out of the header (empty when there is none).</summary>
     internal static ReadOnlySpan<char> BearerTokenSpan(HttpRequest request)
     {
         var values = request.Headers.Authorization;
