@@ -53,16 +53,6 @@ internal static class BinaryTensorReader
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    /// <summary>Bytes per element on the wire; 0 for BYTES (variable).</summary>
-    public static int ElementSize(TensorDatatype datatype) => datatype switch
-    {
-        TensorDatatype.Bool or TensorDatatype.UInt8 or TensorDatatype.Int8 => 1,
-        TensorDatatype.UInt16 or TensorDatatype.Int16 or TensorDatatype.Fp16 or TensorDatatype.Bf16 => 2,
-        TensorDatatype.UInt32 or TensorDatatype.Int32 or TensorDatatype.Fp32 => 4,
-        TensorDatatype.UInt64 or TensorDatatype.Int64 or TensorDatatype.Fp64 => 8,
-        _ => 0,
-    };
-
     /// <summary>
     /// Takes <c>binary_data_size</c> out of a tensor's parameters: -1 when absent or null (left as it is), else the
     /// size, with the entry removed so the decoded tensor looks as if it came as JSON (parameters null if it was alone).
@@ -96,7 +86,7 @@ internal static class BinaryTensorReader
             throw scope.Error($"'{SizeParameter}' is {size} but no binary data follows the JSON (no Inference-Header-Content-Length header)");
         }
 
-        int elementSize = ElementSize(datatype);
+        int elementSize = datatype.ElementSize();
         if (elementSize > 0 && size != (long)count * elementSize)
         {
             throw scope.Error(

@@ -38,6 +38,16 @@ public enum TensorDatatype
 /// <summary>Wire names and CLR element types of <see cref="TensorDatatype"/>.</summary>
 public static class TensorDatatypes
 {
+    /// <summary>Bytes per element on the wire and in memory; 0 for BYTES (variable).</summary>
+    public static int ElementSize(this TensorDatatype datatype) => datatype switch
+    {
+        TensorDatatype.Bool or TensorDatatype.UInt8 or TensorDatatype.Int8 => 1,
+        TensorDatatype.UInt16 or TensorDatatype.Int16 or TensorDatatype.Fp16 or TensorDatatype.Bf16 => 2,
+        TensorDatatype.UInt32 or TensorDatatype.Int32 or TensorDatatype.Fp32 => 4,
+        TensorDatatype.UInt64 or TensorDatatype.Int64 or TensorDatatype.Fp64 => 8,
+        _ => 0,
+    };
+
     /// <summary>The protocol's spelling, e.g. <c>FP32</c>.</summary>
     public static string ToWireName(this TensorDatatype datatype) => datatype switch
     {

@@ -179,7 +179,7 @@ internal static class V2BodyWriter
     /// </summary>
     public static void WriteBinaryData(IBufferWriter<byte> destination, InferenceTensor tensor)
     {
-        int elementSize = BinaryTensorReader.ElementSize(tensor.Datatype);
+        int elementSize = tensor.Datatype.ElementSize();
         if (elementSize > 0)
         {
             if (!BitConverter.IsLittleEndian)
@@ -204,7 +204,7 @@ internal static class V2BodyWriter
     /// <summary>The size of <see cref="WriteBinaryData"/>'s output for a tensor.</summary>
     public static long BinaryDataSize(InferenceTensor tensor)
     {
-        int elementSize = BinaryTensorReader.ElementSize(tensor.Datatype);
+        int elementSize = tensor.Datatype.ElementSize();
         if (elementSize > 0)
         {
             return (long)tensor.Data.Length * elementSize;

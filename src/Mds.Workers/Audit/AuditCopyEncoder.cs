@@ -127,22 +127,13 @@ internal sealed class AuditCopyEncoder(int maxPayloadBytes)
             else
             {
                 // The element type follows the datatype (InferenceTensor); 0 is BYTES held as something else.
-                int size = ElementSize(tensor.Datatype);
+                int size = tensor.Datatype.ElementSize();
                 bytes += (size > 0 ? size : 16L) * tensor.Data.Length;
             }
         }
 
         return bytes;
     }
-
-    private static int ElementSize(TensorDatatype datatype) => datatype switch
-    {
-        TensorDatatype.Bool or TensorDatatype.UInt8 or TensorDatatype.Int8 => 1,
-        TensorDatatype.UInt16 or TensorDatatype.Int16 or TensorDatatype.Fp16 or TensorDatatype.Bf16 => 2,
-        TensorDatatype.UInt32 or TensorDatatype.Int32 or TensorDatatype.Fp32 => 4,
-        TensorDatatype.UInt64 or TensorDatatype.Int64 or TensorDatatype.Fp64 => 8,
-        _ => 0,
-    };
 
     /// <summary>
     /// <paramref name="text"/> with NUL characters and unpaired surrogates replaced by U+FFFD (the same string when it
