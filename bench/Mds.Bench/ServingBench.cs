@@ -10,8 +10,9 @@ namespace Mds.Bench;
 /// same run: the baseline, the worker called directly (audit log off: its cost has a benchmark of its own), the
 /// backend's gateway in front of that worker, and the thinnest proxy (<c>bench/Mds.Bench.Proxy</c>) in front of it;
 /// closed-loop clients at each concurrency, req/s and p50/p99 latency, each phase <c>--rounds</c> times in rotating
-/// order, best round reported. Then, on a machine with two or more cores (and <c>taskset</c>), the worker, gateway and
-/// thin proxy again with the load generator and the worker pinned to core 0 and the backend and the proxy to core 1:
+/// order, best round reported, and each ratio also as the median of its per-round ratios. Then, on a machine with two
+/// or more cores (and <c>taskset</c>), the worker, gateway and thin proxy again with the load generator and the worker
+/// pinned to core 0 and the backend and the proxy to core 1:
 /// what the gateway costs when it has a core of its own.
 /// </summary>
 internal static class ServingBench
@@ -70,14 +71,15 @@ internal static class ServingBench
         // per request. Measured once, after the warm-up, and shown beside the raw figure (never instead of it).
         var idle = await IdleRatesAsync([cluster.Backend.ProcessId, proxy.ProcessId], ct);
         Console.WriteLine($"idle CPU: backend {idle[cluster.Backend.ProcessId]:F1} ms/s, thin proxy {idle[proxy.ProcessId]:F1} ms/s (over {IdleWindow.TotalSeconds:0} s with no requests)");
-        var (best, cpu) = await MeasureAsync(targets, body, options, client, "", ct);
+        var (best, cpu, rounds) = await MeasureAsync(targets, body, options, client, "", ct);
 
         Console.WriteLine();
         Console.WriteLine(Machine.Describe());
         Console.WriteLine($"iris (1 row, FP32[1,4]) over V2 REST JSON; {options.Rounds} rounds of {options.PhaseDuration.TotalSeconds:0} s per target and concurrency, best round");
         MarkdownTable.Header(
             "clients", "baseline req/s", "worker req/s", "gateway req/s", "worker ÷ baseline (goal ≥ 1.0)", "gateway ÷ worker (goal ≥ 0.85)",
-            "thin proxy ÷ worker (any hop)", "gateway ÷ thin proxy (goal ≥ 0.95)", "baseline p50 / p99 ms", "worker p50 / p99 ms", "gateway p50 / p99 ms", "thin proxy p50 / p99 ms");
+            "thin proxy ÷ worker (any hop)", "gateway ÷ thin proxy (goal ≥ 0.95)", "baseline p50 / p99 ms", "worker p50 / p99 ms", "gateway p50 / p99 ms", "thin proxy p50 / p99 ms",
+            "worker ÷ baseline, median of rounds", "gateway ÷ thin proxy, median of rounds");
         foreach (int c in options.Concurrency)
         {
             var (b, w, g, p) = (best[("baseline", c)], best[("worker", c)], best[("gateway", c)], best[("proxy", c)]);
@@ -85,7 +87,8 @@ internal static class ServingBench
                 c.ToString(CultureInfo.InvariantCulture),
                 F(b.RequestsPerSecond), F(w.RequestsPerSecond), F(g.RequestsPerSecond),
                 R(w.RequestsPerSecond / b.RequestsPerSecond), R(g.RequestsPerSecond / w.RequestsPerSecond), R(p.RequestsPerSecond / w.RequestsPerSecond), R(g.RequestsPerSecond / p.RequestsPerSecond),
-                $"{b.P50Ms:F2} / {b.P99Ms:F2}", $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}", $"{p.P50Ms:F2} / {p.P99Ms:F2}");
+                $"{b.P50Ms:F2} / {b.P99Ms:F2}", $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}", $"{p.P50Ms:F2} / {p.P99Ms:F2}",
+                R(MedianRatio(rounds, "worker", "baseline", c)), R(MedianRatio(rounds, "gateway", "proxy", c)));
         }
 
         // Where the CPU goes: on one host the client and every server share the cores, so req/s follows the CPU per request.
@@ -132,11 +135,11 @@ internal static class ServingBench
                 await TasksetAsync("1", hop);
             }
 
-            var (best, cpu) = await MeasureAsync(targets, body, options, client, "pinned ", ct);
+            var (best, cpu, rounds) = await MeasureAsync(targets, body, options, client, "pinned ", ct);
             Console.WriteLine(Machine.Describe());
             Console.WriteLine("pinned: load generator and worker on core 0, backend and thin proxy on core 1");
             MarkdownTable.Header("clients", "worker req/s", "gateway req/s", "thin proxy req/s", "gateway ÷ worker", "thin proxy ÷ worker", "gateway ÷ thin proxy",
-                "CPU µs/request: worker · backend · proxy", "worker p50 / p99 ms", "gateway p50 / p99 ms");
+                "CPU µs/request: worker · backend · proxy", "worker p50 / p99 ms", "gateway p50 / p99 ms", "gateway ÷ thin proxy, median of rounds");
             foreach (int c in options.Concurrency)
             {
                 var (w, g, p) = (best[("worker", c)], best[("gateway", c)], best[("proxy", c)]);
@@ -144,7 +147,7 @@ internal static class ServingBench
                     c.ToString(CultureInfo.InvariantCulture), F(w.RequestsPerSecond), F(g.RequestsPerSecond), F(p.RequestsPerSecond),
                     R(g.RequestsPerSecond / w.RequestsPerSecond), R(p.RequestsPerSecond / w.RequestsPerSecond), R(g.RequestsPerSecond / p.RequestsPerSecond),
                     $"{U(cpu[("worker", c)].Server)} · {U(cpu[("gateway", c)].Hop)} · {U(cpu[("proxy", c)].Hop)}",
-                    $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}");
+                    $"{w.P50Ms:F2} / {w.P99Ms:F2}", $"{g.P50Ms:F2} / {g.P99Ms:F2}", R(MedianRatio(rounds, "gateway", "proxy", c)));
             }
         }
         finally
@@ -157,13 +160,17 @@ internal static class ServingBench
         }
     }
 
-    /// <summary>Every concurrency, every target, <c>--rounds</c> times in rotating order: the best round's result and CPU per request (µs).</summary>
-    private static async Task<(Dictionary<(string, int), LoadResult> Best, Dictionary<(string, int), (double Server, double Hop, double Client)> Cpu)> MeasureAsync(
+    /// <summary>
+    /// Every concurrency, every target, <c>--rounds</c> times in rotating order: the best round's result and CPU per request
+    /// (µs), and every round's req/s (in round order, for <see cref="MedianRatio"/>).
+    /// </summary>
+    private static async Task<(Dictionary<(string, int), LoadResult> Best, Dictionary<(string, int), (double Server, double Hop, double Client)> Cpu, Dictionary<(string, int), List<double>> Rounds)> MeasureAsync(
         (string Name, Uri Server, string Path, AuthenticationHeaderValue? Auth, int[] Servers, int Hop)[] targets, byte[] body, AuditBenchOptions options,
         int client, string label, CancellationToken ct)
     {
         var best = new Dictionary<(string, int), LoadResult>();
         var cpu = new Dictionary<(string, int), (double Server, double Hop, double Client)>(); // µs per request, of the best round
+        var rounds = new Dictionary<(string, int), List<double>>();
         foreach (int concurrency in options.Concurrency)
         {
             for (int round = 0; round < options.Rounds; round++)
@@ -178,6 +185,7 @@ internal static class ServingBench
                         (ProcessCpu.Of(t.Servers) - serverBefore).TotalMicroseconds / requests,
                         t.Hop == 0 ? 0 : (ProcessCpu.Of(t.Hop) - hopBefore).TotalMicroseconds / requests,
                         (ProcessCpu.Of(client) - clientBefore).TotalMicroseconds / requests);
+                    (rounds.TryGetValue((t.Name, concurrency), out var rates) ? rates : rounds[(t.Name, concurrency)] = []).Add(result.RequestsPerSecond);
                     Console.WriteLine($"{label}concurrency {concurrency,3}  round {round + 1}  {t.Name,-8} {result.RequestsPerSecond,8:F0} req/s  p50 {result.P50Ms,6:F2} ms  p99 {result.P99Ms,6:F2} ms  CPU µs/request: servers {perRequest.Item1,5:F0}, hop {perRequest.Item2,5:F0}, client {perRequest.Item3,5:F0}");
                     if (!best.TryGetValue((t.Name, concurrency), out var previous) || result.RequestsPerSecond > previous.RequestsPerSecond)
                     {
@@ -188,7 +196,22 @@ internal static class ServingBench
             }
         }
 
-        return (best, cpu);
+        return (best, cpu, rounds);
+    }
+
+    /// <summary>
+    /// The median over rounds of <paramref name="over"/>'s req/s ÷ <paramref name="under"/>'s in the same round. The two
+    /// phases of a round run within seconds of each other, so a drift of the machine's speed between rounds (±20 % within
+    /// an hour on the shared VM) cancels in each ratio; the best-round ratio beside it compares two maxima, which can come
+    /// from different rounds.
+    /// </summary>
+    internal static double MedianRatio(Dictionary<(string, int), List<double>> rounds, string over, string under, int concurrency)
+    {
+        var a = rounds[(over, concurrency)];
+        var b = rounds[(under, concurrency)];
+        double[] ratios = [.. a.Zip(b, (x, y) => x / y).Order()];
+        int n = ratios.Length;
+        return n % 2 == 1 ? ratios[n / 2] : (ratios[(n / 2) - 1] + ratios[n / 2]) / 2;
     }
 
     private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(5);
