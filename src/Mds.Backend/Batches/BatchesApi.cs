@@ -64,6 +64,7 @@ public static class BatchesApi
             o.ServerName = $"backend-batch-{Environment.MachineName}-{Environment.ProcessId}";
             o.Queues = [BatchJob.Queue];
             o.WorkerCount = Math.Clamp(concurrency, 1, 64);
+            o.IsLightweightServer = true; // the schedulers and housekeeping run once, on the main server (ReconcileSchedule)
         });
         builder.Services.AddHostedService<CleanupRegistration>();
         builder.Services.AddConcurrencyLimit<BatchOptions>(LimitPolicy, o => (o.MaxConcurrentUploads, o.MaxQueuedUploads));

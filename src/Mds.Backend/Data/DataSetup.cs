@@ -1,5 +1,6 @@
 using Hangfire;
 using Hangfire.PostgreSql;
+using Mds.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
 
 namespace Mds.Backend.Data;
@@ -20,8 +21,9 @@ public static class DataSetup
             .UsePostgreSqlStorage(o => o.UseNpgsqlConnection(connectionString), new PostgreSqlStorageOptions
             {
                 PrepareSchemaIfNecessary = true,
-                QueuePollInterval = TimeSpan.FromMilliseconds(200),
-                // NOTIFY on enqueue wakes the worker's Hangfire server at once (it listens with long polling).
+                // NOTIFY on enqueue wakes the fetching Hangfire server at once (workers listen with long polling too);
+                // the poll is the fallback for a missed notification.
+                QueuePollInterval = JobQueuePolling.IntervalFrom(builder.Configuration),
                 EnableLongPolling = true,
             })
             .WithJobExpirationTimeout(TimeSpan.FromHours(1))); // the reconcile timer alone finishes 720 jobs an hour

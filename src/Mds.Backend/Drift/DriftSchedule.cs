@@ -126,7 +126,9 @@ public static class DriftSetup
             o.ServerName = $"monitoring-{Environment.MachineName}-{Environment.ProcessId}";
             o.Queues = [DriftSchedule.Queue];
             o.WorkerCount = 1;
-            o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
+            // Only its worker: the backend's main server (ReconcileSchedule) runs the recurring and delayed job
+            // schedulers for every queue, the drift job's included, and the storage's housekeeping.
+            o.IsLightweightServer = true;
         });
         builder.Services.AddHostedService<Registration>();
         return builder;

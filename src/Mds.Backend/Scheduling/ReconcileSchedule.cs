@@ -19,6 +19,8 @@ public static class ReconcileSchedule
             o.ServerName = $"backend-{Environment.MachineName}-{Environment.ProcessId}";
             o.Queues = [Queue];
             o.WorkerCount = 2;
+            // The backend's one full server: its recurring and delayed job schedulers serve every queue (reconcile,
+            // drift, batches; the drift and batch servers are lightweight) and it runs the storage's housekeeping.
             o.SchedulePollingInterval = TimeSpan.FromSeconds(1);
         });
         services.AddHostedService<Registration>();

@@ -1,6 +1,7 @@
 using Hangfire;
 using Hangfire.PostgreSql;
 using Mds.Contracts.Cluster;
+using Mds.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Mds.Workers.Cluster;
@@ -35,6 +36,7 @@ internal static class ClusterExtensions
         services.AddHostedService(provider => provider.GetRequiredService<ClusterMembership>());
         services.AddSingleton<IWorkerOrders, WorkerOrders>();
 
+        TimeSpan queuePoll = JobQueuePolling.IntervalFrom(builder.Configuration); // read now: a bad value stops the start
         // Storage only: the server is started by ClusterMembership once the backend has given this worker its queue.
         services.AddHangfire((provider, configuration) => configuration
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
@@ -44,9 +46,9 @@ internal static class ClusterExtensions
                 connection => connection.UseNpgsqlConnection(provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ConnectionString),
                 new PostgreSqlStorageOptions
                 {
-                    // Orders are picked up within a fraction of a second: LISTEN/NOTIFY wakes the fetch at once
-                    // (when the enqueuer also enables long polling), polling every 200 ms covers the rest.
-                    QueuePollInterval = TimeSpan.FromMilliseconds(200),
+                    // Orders are picked up at once: the backend enqueues with long polling too, so LISTEN/NOTIFY wakes
+                    // the fetch; the poll only covers a missed notification.
+                    QueuePollInterval = queuePoll,
                     EnableLongPolling = true,
                     // The backend owns the schema and creates it before it accepts registrations. Without schema
                     // preparation, creating the storage does no I/O: a database that is away does not block

@@ -277,6 +277,35 @@ public sealed class SchedulingTests(SchedulingClusterFixture fixture, ITestOutpu
         Assert.Equal(HttpStatusCode.NotFound, (await researcher.PostAsync("/api/models/lf-model/versions/9/retry", null)).StatusCode);
     }
 
+    [Fact]
+    public async Task A_worker_takes_its_orders_when_notified_not_when_it_polls()
+    {
+        // The worker's fallback poll is ten minutes: only the enqueue's NOTIFY can get the load order to it in time.
+        var worker = await Cluster.StartWorkerAsync("nt-1", "onnx,cpu,nt", settings: new Dictionary<string, string> { ["Mds__Jobs__QueuePollInterval"] = "00:10:00" });
+        _workers.Add(worker);
+
+        // DeployAsync waits at most 60 s for Ready: far less than the poll.
+        var deployed = await Cluster.DeployAsync("nt-model", TestGraphs.Linear([1f, 1f], 0f), Fields("onnx,nt"));
+
+        Assert.Equal("nt-1", Assert.Single(deployed.ReplicaStates).WorkerName);
+    }
+
+    [Fact]
+    public async Task A_worker_with_a_malformed_queue_poll_interval_refuses_to_start_and_says_why()
+    {
+        await using var worker = ServiceProcess.Start("nt-bad", TestEnvironment.ServiceDll("Mds.Workers"), TestEnvironment.FreePort(), new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Mds"] = Cluster.WorkerConnectionString,
+            ["Mds__Worker__Name"] = "nt-bad",
+            ["Mds__Worker__BackendUrl"] = Cluster.BackendUrl.ToString().TrimEnd('/'),
+            ["Mds__Cluster__WorkerKey"] = MdsCluster.WorkerKey,
+            ["Mds__Jobs__QueuePollInterval"] = "soon",
+        });
+
+        await Eventually.TrueAsync(() => Task.FromResult(worker.HasExited), TimeSpan.FromSeconds(60), "the worker to exit");
+        Assert.Contains("Mds:Jobs:QueuePollInterval must be a positive time span", worker.OutputTail, StringComparison.Ordinal);
+    }
+
     /// <summary>Starts a worker that this test stops when it ends.</summary>
     private async Task<ServiceProcess> StartWorkerAsync(string name, string capabilities)
     {
