@@ -26,7 +26,8 @@ internal sealed record AuditBenchOptions(string ServerConnectionString, TimeSpan
         return new AuditBenchOptions(database, TimeSpan.FromSeconds(Math.Max(1, seconds)), Math.Max(1, rounds), concurrency);
     }
 
-    private static string? Value(string[] args, string name)
+    /// <summary>The value after <paramref name="name"/> on the command line, or null.</summary>
+    public static string? Value(string[] args, string name)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;

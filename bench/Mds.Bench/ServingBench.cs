@@ -18,7 +18,6 @@ namespace Mds.Bench;
 internal static class ServingBench
 {
     private const string Model = "bench-serving";
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(10);
 
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
@@ -27,6 +26,8 @@ internal static class ServingBench
             return 2;
         }
 
+        // Each target's warm-up at 8 clients before anything is measured (--warmup seconds, default 10).
+        var warmUp = TimeSpan.FromSeconds(Math.Max(1, int.Parse(AuditBenchOptions.Value(args, "--warmup") ?? "10", CultureInfo.InvariantCulture)));
         Console.WriteLine(Machine.Describe());
         Console.WriteLine("starting a database, the backend, a worker (audit off) and the thin baseline …");
         string onnx = Path.Combine(ServiceHost.RepoRoot, "samples", "iris", "model.onnx");
@@ -63,7 +64,7 @@ internal static class ServingBench
         int client = Environment.ProcessId;
         foreach (var t in targets)
         {
-            Check(await InferenceLoad.RunAsync(t.Server, t.Path, body, 8, WarmUp, ct, t.Auth), t.Name);
+            Check(await InferenceLoad.RunAsync(t.Server, t.Path, body, 8, warmUp, ct, t.Auth), t.Name);
         }
 
         // The hops' CPU while nothing is sent (the backend's Hangfire polling, heartbeats, routing refresh; the proxy's

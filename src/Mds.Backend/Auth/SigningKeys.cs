@@ -27,7 +27,7 @@ public sealed class SigningKeys : IDisposable
     private readonly ECDsa _key;
     private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false };
     private readonly TimeProvider _clock;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Token, DateTime RenewAfter)> _internal = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Token, string Header, DateTime RenewAfter)> _internal = new(StringComparer.Ordinal);
     private const int MaxCachedInternalTokens = 10_000;
 
     public SigningKeys(IOptions<AuthOptions> options, TimeProvider clock)
@@ -61,13 +61,21 @@ public sealed class SigningKeys : IDisposable
     /// the rest of a small model's call. The request id travels beside it in <c>X-Request-Id</c>, which workers take
     /// from a caller only when it presents this token or its own credential.
     /// </summary>
-    public string InternalTokenFor(string caller)
+    public string InternalTokenFor(string caller) => InternalTokenEntry(caller).Token;
+
+    /// <summary>
+    /// <see cref="InternalTokenFor"/> as an <c>Authorization</c> header value (<c>Bearer</c> and the token), made once per
+    /// token: the gateway's hot path sets it without formatting a header per request.
+    /// </summary>
+    public string InternalAuthorizationFor(string caller) => InternalTokenEntry(caller).Header;
+
+    private (string Token, string Header, DateTime RenewAfter) InternalTokenEntry(string caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
         var now = _clock.GetUtcNow().UtcDateTime;
         if (_internal.TryGetValue(caller, out var cached) && cached.RenewAfter > now)
         {
-            return cached.Token;
+            return cached;
         }
 
         string token = _handler.CreateToken(new SecurityTokenDescriptor
@@ -85,8 +93,9 @@ public sealed class SigningKeys : IDisposable
             _internal.Clear();
         }
 
-        _internal[caller] = (token, now + (InternalTokenLifetime / 2));
-        return token;
+        var entry = (token, "Bearer " + token, now + (InternalTokenLifetime / 2));
+        _internal[caller] = entry;
+        return entry;
     }
 
     public void Dispose() => _key.Dispose();

@@ -55,7 +55,8 @@ public sealed class ExperimentTable(IServiceScopeFactory scopes, RoutingTable ro
     /// none (or while it is pending: the endpoint then answers as it did before). No database call: this is on every request's path.
     /// </summary>
     public ExperimentRoute? TakeoverFor(bool pipeline, string name) =>
-        _snapshot.ByTakeover.TryGetValue((pipeline ? "p:" : "m:") + name, out var route) && route.Active ? route : null;
+        _snapshot.ByTakeover is { Count: > 0 } takeovers // hot path: no key built while no experiment takes over anything
+        && takeovers.TryGetValue((pipeline ? "p:" : "m:") + name, out var route) && route.Active ? route : null;
 
     /// <summary>Replaces one experiment's route now (after a weight change here), ahead of the next refresh.</summary>
     public void Swap(ExperimentRoute route)

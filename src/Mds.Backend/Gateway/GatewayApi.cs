@@ -7,6 +7,7 @@ using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Mds.Backend.Gateway;
@@ -28,6 +29,7 @@ public static class GatewayApi
         services.AddSingleton<PoisonGuard>();
         services.AddSingleton<ReplicaCallPolicy>();
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<GatewayInference>();
         services.AddHostedService<RoutingRefreshLoop>();
         services.AddSingleton(sp => new HttpMessageInvoker(new SocketsHttpHandler
         {
@@ -85,17 +87,8 @@ public static class GatewayApi
         return error ?? TypedResults.Ok();
     }
 
-    internal static async Task Infer(HttpContext http, string name, string? version, RoutingTable routing, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
-    {
-        // An active experiment whose default is this model takes over its own endpoint (an explicit version never).
-        if (version is null && http.RequestServices.GetRequiredService<Experiments.ExperimentTable>().TakeoverFor(pipeline: false, name) is { } experiment)
-        {
-            await Experiments.ExperimentGateway.InferAsync(http, experiment);
-            return;
-        }
-
-        await InferModelAsync(http, name, version, experimentTag: null, routing, policy, forwarder, client, traffic, metrics, options);
-    }
+    /// <summary>The infer endpoint's handler (the fast path calls <see cref="GatewayInference.InferAsync"/> directly).</summary>
+    private static Task Infer(HttpContext http, string name, string? version, GatewayInference gateway) => gateway.InferAsync(http, name, version, caller: null);
 
     /// <summary>
     /// Forwards an infer call to <paramref name="name"/> (at <paramref name="version"/>, else its live version) as the plain
@@ -103,97 +96,10 @@ public static class GatewayApi
     /// An experiment hands its model candidates here, with <paramref name="experimentTag"/> (<c>experiment:candidate</c>)
     /// set as <see cref="MdsHeaders.Experiment"/> on the proxied request; without a tag a caller's own such header is removed.
     /// </summary>
-    internal static Task InferModelAsync(HttpContext http, string name, string? version, string? experimentTag)
-    {
-        var services = http.RequestServices;
-        return InferModelAsync(http, name, version, experimentTag, services.GetRequiredService<RoutingTable>(), services.GetRequiredService<ReplicaCallPolicy>(),
-            services.GetRequiredService<IHttpForwarder>(), services.GetRequiredService<HttpMessageInvoker>(), services.GetRequiredService<TrafficStats>(),
-            services.GetRequiredService<GatewayMetrics>(), services.GetRequiredService<IOptions<GatewayOptions>>());
-    }
+    internal static Task InferModelAsync(HttpContext http, string name, string? version, string? experimentTag) =>
+        http.RequestServices.GetRequiredService<GatewayInference>().InferModelAsync(http, name, version, experimentTag, caller: null);
 
-    private static async Task InferModelAsync(HttpContext http, string name, string? version, string? experimentTag, RoutingTable routing, ReplicaCallPolicy policy,
-        IHttpForwarder forwarder, HttpMessageInvoker client, TrafficStats traffic, GatewayMetrics metrics, IOptions<GatewayOptions> options)
-    {
-        long started = Stopwatch.GetTimestamp();
-        bool answered = false;
-        RouteLookup? found = null;
-        try
-        {
-            // The workers' limit, here too: a body over it is refused before a replica is picked (by its Content-Length,
-            // or by Kestrel as it streams in).
-            long limit = (long)options.Value.MaxRequestBodyMb * 1024 * 1024;
-            if (http.Request.ContentLength > limit)
-            {
-                await Error(StatusCodes.Status413PayloadTooLarge, $"request body is larger than {options.Value.MaxRequestBodyMb} MiB").ExecuteAsync(http);
-                answered = true;
-                return;
-            }
-
-            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeLimit)
-            {
-                sizeLimit.MaxRequestBodySize = limit;
-            }
-
-            (found, var error) = await LookupAsync(routing, name, version, http.RequestAborted);
-            await ForwardAsync(http, name, found, error, policy, forwarder, client, experimentTag);
-            answered = true;
-        }
-        finally
-        {
-            int status = answered ? http.Response.StatusCode : StatusCodes.Status500InternalServerError;
-            traffic.Record(name, version, status, Stopwatch.GetElapsedTime(started));
-            metrics.Record(found, status, Stopwatch.GetElapsedTime(started));
-        }
-    }
-
-    private static async Task ForwardAsync(HttpContext http, string name, RouteLookup? found, IResult? error, ReplicaCallPolicy policy, IHttpForwarder forwarder, HttpMessageInvoker client, string? experimentTag)
-    {
-        string? experimentRoute = http.Response.Headers[MdsHeaders.Route].FirstOrDefault(); // an experiment's Mds-Route answer header outlives a retry's Clear
-
-        if (error is not null)
-        {
-            await error.ExecuteAsync(http);
-            return;
-        }
-
-        // Every inference gets a request id (the caller's X-Request-Id, else a new one): feedback and records refer to it.
-        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= 128 } given ? given : RequestIds.New(); // time-ordered: cheap to index
-        http.Request.Headers[MdsHeaders.RequestId] = requestId;
-        http.Response.Headers[MdsHeaders.RequestId] = requestId;
-        // The worker believes who the caller is only from a token the backend signed (the caller in it).
-        string internalToken = http.RequestServices.GetRequiredService<SigningKeys>().InternalTokenFor(CallerIdentity.Name(http.User) ?? "anonymous");
-
-        // The body still streams to the worker; buffering keeps a copy (in memory up to 1 MiB) so a retry can resend it.
-        http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);
-        var route = found!;
-        var path = $"/v2/models/{Uri.EscapeDataString(route.Model!.Name)}/versions/{route.Version!.Version}/infer";
-
-        // Only the send lives here; which replica, retries, suspension and catch-up are the policy's.
-        var result = await policy.RunAsync<ForwarderError>(route, name, async (attempt, _) =>
-        {
-            if (attempt.Number > 0)
-            {
-                http.Request.Body.Position = 0;
-                http.Response.Clear();
-                http.Response.Headers[MdsHeaders.RequestId] = requestId;
-                RestoreRoute(http, experimentRoute);
-            }
-
-            var transformer = new VersionPathTransformer(path, internalToken, holdBackUnavailable: !attempt.LastTry, experimentTag);
-            var sent = await forwarder.SendAsync(http, attempt.Replica.Url, client, ForwarderRequestConfig.Empty, transformer);
-            return Outcome(http, sent, transformer.HeldBack);
-        }, input: new RequestInput(http.Request, ReadBodyBack), ct: http.RequestAborted);
-
-        if (!result.Answered)
-        {
-            http.Response.Clear();
-            http.Response.Headers[MdsHeaders.RequestId] = requestId;
-            RestoreRoute(http, experimentRoute);
-            await Error(result.FailureStatus, result.Failure!).ExecuteAsync(http);
-        }
-    }
-
-    private static void RestoreRoute(HttpContext http, string? experimentRoute)
+    internal static void RestoreRoute(HttpContext http, string? experimentRoute)
     {
         if (experimentRoute is not null)
         {
@@ -202,7 +108,7 @@ public static class GatewayApi
     }
 
     /// <summary>What one forward came to, in the policy's terms.</summary>
-    private static SendOutcome<ForwarderError> Outcome(HttpContext http, ForwarderError sent, HeldBack? heldBack)
+    internal static SendOutcome<ForwarderError> Outcome(HttpContext http, ForwarderError sent, HeldBack? heldBack)
     {
         if (heldBack is null && sent == ForwarderError.None)
         {
@@ -231,7 +137,7 @@ public static class GatewayApi
     /// The buffered body, read back for the poison guard's hash (only after a lost connection, or while some input is
     /// refused); false when it cannot be read back (not buffered, or the caller's side failed while reading the rest).
     /// </summary>
-    private static async ValueTask<bool> ReadBodyBack(object state, System.Security.Cryptography.IncrementalHash hash, CancellationToken ct)
+    internal static async ValueTask<bool> ReadBodyBack(object state, System.Security.Cryptography.IncrementalHash hash, CancellationToken ct)
     {
         var body = ((HttpRequest)state).Body;
         if (!body.CanSeek)
@@ -262,7 +168,7 @@ public static class GatewayApi
         }
     }
 
-    private static async Task<(RouteLookup? Found, IResult? Error)> LookupAsync(RoutingTable routing, string name, string? version, CancellationToken ct)
+    internal static async ValueTask<(RouteLookup? Found, IResult? Error)> LookupAsync(RoutingTable routing, string name, string? version, CancellationToken ct)
     {
         if (!RoutingTable.TryParseVersion(version, out int? v))
         {
@@ -280,7 +186,7 @@ public static class GatewayApi
 
     internal static IResult Error(int status, string message) => TypedResults.Json(new V2Error(message), statusCode: status);
 
-    private enum HeldBack { Unavailable, NotLoaded }
+    internal enum HeldBack { Unavailable, NotLoaded }
 
     /// <summary>
     /// Sends the request to the worker's versioned infer path with the gateway's internal token in place of the caller's
@@ -288,7 +194,7 @@ public static class GatewayApi
     /// the model is not loaded there (the routing table was a moment behind an unload) is never copied to the caller,
     /// and neither is a 503 when a retry is allowed: the gateway tries another replica or answers 503 itself.
     /// </summary>
-    private sealed class VersionPathTransformer(string path, string internalToken, bool holdBackUnavailable, string? experimentTag) : HttpTransformer
+    internal sealed class VersionPathTransformer(ReplicaEndpoint replica, RouteLookup route, string authorization, bool holdBackUnavailable, string? experimentTag) : HttpTransformer
     {
         public HeldBack? HeldBack { get; private set; }
 
@@ -312,8 +218,12 @@ public static class GatewayApi
         public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
         {
             await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-            proxyRequest.RequestUri = new Uri(destinationPrefix.TrimEnd('/') + path + httpContext.Request.QueryString.Value);
-            proxyRequest.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", internalToken);
+            // The replica's infer URI is made with the routing table (hot path: no parse per request); a query string, rare, is added.
+            proxyRequest.RequestUri = replica.InferUri is { } uri && !httpContext.Request.QueryString.HasValue
+                ? uri : new Uri(destinationPrefix.TrimEnd('/') + RoutingTable.InferPath(route.Model!.Name, route.Version!.Version) + httpContext.Request.QueryString.Value);
+            // The caller's credentials stay here; the gateway's token, its header made once per token, goes instead.
+            proxyRequest.Headers.Remove(HeaderNames.Authorization);
+            proxyRequest.Headers.TryAddWithoutValidation(HeaderNames.Authorization, authorization);
             proxyRequest.Headers.Remove(MdsHeaders.Caller);
             proxyRequest.Headers.Remove(MdsHeaders.Experiment); // only the gateway tags a call with an experiment, never its caller
             if (experimentTag is not null)

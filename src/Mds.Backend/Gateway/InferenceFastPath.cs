@@ -87,20 +87,14 @@ internal sealed class InferenceShortcut(
     IAuthorizationService authorization,
     IAuthorizationPolicyProvider policies,
     IOptions<RateLimiterOptions> rateLimits,
-    RoutingTable routing,
-    ReplicaCallPolicy policy,
-    IHttpForwarder forwarder,
-    HttpMessageInvoker client,
-    TrafficStats traffic,
-    GatewayMetrics metrics,
-    IOptions<GatewayOptions> options)
+    GatewayInference gateway)
 {
     private static readonly object Allowed = new();
     private static readonly object Refused = new();
 
     // Endpoint objects live as long as the app's route table; a principal as long as its CredentialCache entry.
     private readonly ConditionalWeakTable<Endpoint, object> _eligible = [];
-    private readonly ConditionalWeakTable<ClaimsPrincipal, object> _authorized = [];
+    private readonly ConditionalWeakTable<ClaimsPrincipal, Caller> _callers = [];
     private readonly bool _globalLimiter = rateLimits.Value.GlobalLimiter is not null;
     private AuthorizationPolicy? _policy;
     private bool _policyChecked;
@@ -108,15 +102,15 @@ internal sealed class InferenceShortcut(
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         if (!HttpMethods.IsPost(http.Request.Method) || _globalLimiter || http.GetEndpoint() is not { } endpoint || !IsEligible(endpoint)
-            || await RememberedCallerAsync(http) is not { } principal)
+            || await RememberedCallerAsync(http) is not { } caller)
         {
             await next(http);
             return;
         }
 
-        http.User = principal;
+        http.User = caller.Principal;
         var values = http.Request.RouteValues;
-        await GatewayApi.Infer(http, (string)values["name"]!, values["version"] as string, routing, policy, forwarder, client, traffic, metrics, options);
+        await gateway.InferAsync(http, (string)values["name"]!, values["version"] as string, caller.Name);
         if (StatusCodeBodies.IsBare(http.Response))
         {
             await StatusCodeBodies.WriteV2BodyAsync(http); // what the status-code pages middleware would have added
@@ -126,8 +120,8 @@ internal sealed class InferenceShortcut(
     private bool IsEligible(Endpoint endpoint) =>
         _eligible.GetValue(endpoint, static e => InferenceFastPath.IsEligible(e.Metadata) ? Allowed : Refused) == Allowed;
 
-    /// <summary>The principal a remembered JWT or API key stands for, if it is still current and the policy allows it; else null.</summary>
-    private async ValueTask<ClaimsPrincipal?> RememberedCallerAsync(HttpContext http)
+    /// <summary>The remembered caller a JWT or API key stands for, if it is still current and the policy allows it; else null.</summary>
+    private async ValueTask<Caller?> RememberedCallerAsync(HttpContext http)
     {
         if (ConnectionCredential.Of(http) is not { } credential)
         {
@@ -136,15 +130,21 @@ internal sealed class InferenceShortcut(
 
         // Only the schemes that remember credentials: a worker's or the cluster's credential goes the normal way.
         if (credential.Scheme is not (JwtBearerDefaults.AuthenticationScheme or ApiKeyAuthenticationHandler.SchemeName)
-            || !credentials.TryGetByKey(credential.Key, out var principal)
-            || !await stamps.IsCurrentAsync(principal, http.RequestAborted))
+            || !credentials.TryGetByKey(credential.Key, out var principal))
         {
             return null;
         }
 
-        if (_authorized.TryGetValue(principal, out var known))
+        // The principal's claims are read once, not on every call (a cached principal is never changed).
+        var caller = _callers.GetValue(principal, static p => new Caller(p));
+        if (caller.UserId is null || string.IsNullOrEmpty(caller.Stamp) || !await stamps.IsCurrentAsync(caller.UserId, caller.Stamp, http.RequestAborted))
         {
-            return known == Allowed ? principal : null;
+            return null;
+        }
+
+        if (caller.Allowed is { } known)
+        {
+            return known ? caller : null;
         }
 
         if (!_policyChecked)
@@ -160,8 +160,24 @@ internal sealed class InferenceShortcut(
         }
 
         bool allowed = (await authorization.AuthorizeAsync(principal, http, _policy)).Succeeded;
-        _authorized.AddOrUpdate(principal, allowed ? Allowed : Refused);
-        return allowed ? principal : null;
+        caller.Allowed = allowed;
+        return allowed ? caller : null;
+    }
+
+    /// <summary>
+    /// What the fast path reads from a remembered principal: its user id and session stamp (as
+    /// <see cref="SessionStamps.IsCurrentAsync(ClaimsPrincipal, CancellationToken)"/> reads them), its name for the
+    /// worker's token, and the policy's answer once asked.
+    /// </summary>
+    private sealed class Caller(ClaimsPrincipal principal)
+    {
+        public ClaimsPrincipal Principal { get; } = principal;
+        public string? UserId { get; } = CallerIdentity.UserId(principal);
+        public string? Stamp { get; } = principal.FindFirstValue(SessionStamps.ClaimType);
+        public string Name { get; } = CallerIdentity.Name(principal) ?? "anonymous";
+
+        /// <summary>Whether the inference policy allows this principal; null until asked (racing askers agree).</summary>
+        public bool? Allowed { get; set; }
     }
 }
 

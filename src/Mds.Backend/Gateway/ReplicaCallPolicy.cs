@@ -84,8 +84,21 @@ public sealed class ReplicaCallPolicy
     /// without them a lost connection is not resent.
     /// </param>
     /// <param name="ct">The caller's token; when it is cancelled after a failed send, <see cref="OperationCanceledException"/>.</param>
-    public async Task<ReplicaCallResult<TResult>> RunAsync<TResult>(
+    public Task<ReplicaCallResult<TResult>> RunAsync<TResult>(
         RouteLookup route, string name, Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<TResult>>> send,
+        int extraAttempts = 0, bool grpc = false, RequestInput input = default, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(send);
+        return RunAsync(route, name, send, static (send, attempt, ct) => send(attempt, ct), extraAttempts, grpc, input, ct);
+    }
+
+    /// <summary>
+    /// As <see cref="RunAsync{TResult}(RouteLookup, string, Func{ReplicaAttempt, CancellationToken, ValueTask{SendOutcome{TResult}}}, int, bool, RequestInput, CancellationToken)"/>,
+    /// with the send's <paramref name="state"/> passed to it, so a hot path's send can be a static lambda (no closure and
+    /// delegate per call).
+    /// </summary>
+    public async Task<ReplicaCallResult<TResult>> RunAsync<TState, TResult>(
+        RouteLookup route, string name, TState state, Func<TState, ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<TResult>>> send,
         int extraAttempts = 0, bool grpc = false, RequestInput input = default, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(route);
@@ -97,166 +110,155 @@ public sealed class ReplicaCallPolicy
             throw new ArgumentException("the route must have found a version", nameof(route));
         }
 
-        // Outstanding for the autoscaler from here until the answer (retries included).
-        if (_load is null)
-        {
-            return await RunCoreAsync(route, name, send, extraAttempts, grpc, input, ct);
-        }
-
-        var load = _load.For(route.Model.Name, route.Version.Version);
-        long started = load.Begin();
+        // Outstanding for the autoscaler from here until the answer (retries included); one async method, not two (the
+        // bookkeeping used to wrap a second one: a state machine more per request).
+        var load = _load?.For(route.Model.Name, route.Version.Version);
+        long started = load?.Begin() ?? 0;
         bool answered = false;
         try
         {
-            var result = await RunCoreAsync(route, name, send, extraAttempts, grpc, input, ct);
-            answered = result.Replica is not null;
-            return result;
+            int attempts = DefaultAttempts + extraAttempts;
+            bool mayRepeat = extraAttempts > 0;
+            int version = route.Version!.Version;
+            string model = route.Model!.Name;
+            List<ReplicaEndpoint>? tried = null; // made on the first failure: an answered call needs neither list
+            List<ReplicaEndpoint>? notLoaded = null;
+            string? failure = null;
+            PoisonKey? key = null;
+            bool lost = false; // a connection was lost in this call: one more send at most, to another replica
+
+            // An input that has stopped two workers is not sent anywhere (hashed first only while some input is refused).
+            if (_guard.AnyRefused && input.HasValue && await PoisonGuard.KeyAsync(model, version, input, ct) is { } known)
+            {
+                key = known;
+                if (_guard.IsRefused(known))
+                {
+                    return new ReplicaCallResult<TResult>(default, null, version,
+                        $"model '{name}': this request's input stopped a worker twice within {Window(_guard.Window)} (the connection was lost while "
+                        + "a worker ran it, each time); it is refused without being sent until that long after the first",
+                        StatusCodes.Status502BadGateway);
+                }
+            }
+
+            for (int attempt = 0; attempt < attempts; attempt++)
+            {
+                var replica = Pick(route, tried, notLoaded, mayRepeat, grpc);
+                if (replica is null)
+                {
+                    break;
+                }
+
+                if (tried?.Contains(replica) == true && _retryPause > TimeSpan.Zero)
+                {
+                    await Task.Delay(_retryPause * attempt, ct); // back to a replica that just failed: give it a moment
+                }
+
+                // Last when no further attempt could follow a 503 from this one (the transport then passes a 503 through).
+                bool lastTry = attempt + 1 >= attempts || !CanRetryAfter(route, replica, tried, notLoaded, mayRepeat, grpc);
+                SendOutcome<TResult> outcome;
+                replica.Outstanding.Increment();
+                try
+                {
+                    outcome = await send(state, new ReplicaAttempt(replica, attempt, lastTry), ct);
+                }
+                finally
+                {
+                    replica.Outstanding.Decrement();
+                }
+
+                if (outcome.Kind == SendOutcomeKind.Answered)
+                {
+                    answered = true;
+                    return new ReplicaCallResult<TResult>(outcome.Value, replica, version, null);
+                }
+
+                ct.ThrowIfCancellationRequested(); // a send cut short by the caller is not the replica's failure
+                tried ??= new List<ReplicaEndpoint>(2);
+                if (!tried.Contains(replica))
+                {
+                    tried.Add(replica);
+                }
+
+                failure = Failure(name, replica, outcome);
+                switch (outcome.Kind)
+                {
+                    case SendOutcomeKind.ConnectionFailed:
+                        replica.Outstanding.Suspend(Suspension);
+                        break;
+                    case SendOutcomeKind.TimedOut:
+                        replica.Outstanding.Suspend(Suspension);
+                        return Lost(failure + "; the request was not sent again, as it is slow rather than lost");
+                    case SendOutcomeKind.ConnectionLost:
+                        replica.Outstanding.Suspend(Suspension);
+                        if (lost)
+                        {
+                            // Never a third send. The guard counts this worker too (it may be the input's second).
+                            bool twice = key is { } again2 && _guard.RecordLoss(again2, replica.WorkerId, replica.WorkerName) is PoisonVerdict.SecondWorker or PoisonVerdict.Refused;
+                            return Lost(failure + (twice
+                                ? $"; it had already lost a connection on another replica: {StoppedTwo()}"
+                                : "; it had already lost a connection on another replica and is not sent a third time"));
+                        }
+
+                        if (!input.HasValue)
+                        {
+                            return Lost(failure + "; the request was not sent again (its bytes were not kept)");
+                        }
+
+                        key ??= await PoisonGuard.KeyAsync(model, version, input, ct);
+                        if (key is not { } k)
+                        {
+                            return Lost(failure + "; the request was not sent again, as its body could not be read back (larger than the gateway keeps for a resend, or the caller's upload broke off)");
+                        }
+
+                        var verdict = _guard.RecordLoss(k, replica.WorkerId, replica.WorkerName);
+                        if (verdict is PoisonVerdict.SecondWorker or PoisonVerdict.Refused)
+                        {
+                            return Lost(failure + "; " + StoppedTwo());
+                        }
+
+                        // The one resend, to another replica (a replica already tried, this one included, is never picked).
+                        lost = true;
+                        mayRepeat = false;
+                        attempts = attempt + 2;
+                        if (Pick(route, tried, notLoaded, mayRepeat, grpc) is null)
+                        {
+                            return Lost(failure + "; there is no other replica to send it to, so it was not sent again");
+                        }
+
+                        _log?.LogInformation("Gateway: {Failure}; sending it once more, to another replica", failure);
+                        break;
+                    case SendOutcomeKind.NotLoaded:
+                        (notLoaded ??= new List<ReplicaEndpoint>(1)).Add(replica);
+                        // The table was a moment behind an unload: catch up, and retry on what is Ready now (same version).
+                        var again = await _catchUp(model, version, route, ct);
+                        if (again.Status == RouteStatus.Found)
+                        {
+                            route = again;
+                        }
+
+                        if (attempt + 1 >= DefaultAttempts)
+                        {
+                            return Failed(failure); // extra attempts are for connection failures and 503s only
+                        }
+
+                        break;
+                }
+            }
+
+            return Failed(failure ?? (grpc
+                ? $"model '{name}' version {version} has no ready replica that serves gRPC"
+                : $"model '{name}' has no ready replica left to try"));
+
+            ReplicaCallResult<TResult> Failed(string message) => new(default, null, version, message);
+
+            ReplicaCallResult<TResult> Lost(string message) => new(default, null, version, message, StatusCodes.Status502BadGateway);
+
+            string StoppedTwo() => $"this request's input has now stopped a worker twice within {Window(_guard.Window)}, so it was not sent again";
         }
         finally
         {
-            load.End(started, answered);
+            load?.End(started, answered);
         }
-    }
-
-    private async Task<ReplicaCallResult<TResult>> RunCoreAsync<TResult>(
-        RouteLookup route, string name, Func<ReplicaAttempt, CancellationToken, ValueTask<SendOutcome<TResult>>> send,
-        int extraAttempts, bool grpc, RequestInput input, CancellationToken ct)
-    {
-        int attempts = DefaultAttempts + extraAttempts;
-        bool mayRepeat = extraAttempts > 0;
-        int version = route.Version!.Version;
-        string model = route.Model!.Name;
-        var tried = new List<ReplicaEndpoint>(2);
-        var notLoaded = new List<ReplicaEndpoint>(1);
-        string? failure = null;
-        PoisonKey? key = null;
-        bool lost = false; // a connection was lost in this call: one more send at most, to another replica
-
-        // An input that has stopped two workers is not sent anywhere (hashed first only while some input is refused).
-        if (_guard.AnyRefused && input.HasValue && await PoisonGuard.KeyAsync(model, version, input, ct) is { } known)
-        {
-            key = known;
-            if (_guard.IsRefused(known))
-            {
-                return new ReplicaCallResult<TResult>(default, null, version,
-                    $"model '{name}': this request's input stopped a worker twice within {Window(_guard.Window)} (the connection was lost while "
-                    + "a worker ran it, each time); it is refused without being sent until that long after the first",
-                    StatusCodes.Status502BadGateway);
-            }
-        }
-
-        for (int attempt = 0; attempt < attempts; attempt++)
-        {
-            var replica = Pick(route, tried, notLoaded, mayRepeat, grpc);
-            if (replica is null)
-            {
-                break;
-            }
-
-            if (tried.Contains(replica) && _retryPause > TimeSpan.Zero)
-            {
-                await Task.Delay(_retryPause * attempt, ct); // back to a replica that just failed: give it a moment
-            }
-
-            // Last when no further attempt could follow a 503 from this one (the transport then passes a 503 through).
-            bool lastTry = attempt + 1 >= attempts || !CanRetryAfter(route, replica, tried, notLoaded, mayRepeat, grpc);
-            SendOutcome<TResult> outcome;
-            replica.Outstanding.Increment();
-            try
-            {
-                outcome = await send(new ReplicaAttempt(replica, attempt, lastTry), ct);
-            }
-            finally
-            {
-                replica.Outstanding.Decrement();
-            }
-
-            if (outcome.Kind == SendOutcomeKind.Answered)
-            {
-                return new ReplicaCallResult<TResult>(outcome.Value, replica, version, null);
-            }
-
-            ct.ThrowIfCancellationRequested(); // a send cut short by the caller is not the replica's failure
-            if (!tried.Contains(replica))
-            {
-                tried.Add(replica);
-            }
-
-            failure = Failure(name, replica, outcome);
-            switch (outcome.Kind)
-            {
-                case SendOutcomeKind.ConnectionFailed:
-                    replica.Outstanding.Suspend(Suspension);
-                    break;
-                case SendOutcomeKind.TimedOut:
-                    replica.Outstanding.Suspend(Suspension);
-                    return Lost(failure + "; the request was not sent again, as it is slow rather than lost");
-                case SendOutcomeKind.ConnectionLost:
-                    replica.Outstanding.Suspend(Suspension);
-                    if (lost)
-                    {
-                        // Never a third send. The guard counts this worker too (it may be the input's second).
-                        bool twice = key is { } again2 && _guard.RecordLoss(again2, replica.WorkerId, replica.WorkerName) is PoisonVerdict.SecondWorker or PoisonVerdict.Refused;
-                        return Lost(failure + (twice
-                            ? $"; it had already lost a connection on another replica: {StoppedTwo()}"
-                            : "; it had already lost a connection on another replica and is not sent a third time"));
-                    }
-
-                    if (!input.HasValue)
-                    {
-                        return Lost(failure + "; the request was not sent again (its bytes were not kept)");
-                    }
-
-                    key ??= await PoisonGuard.KeyAsync(model, version, input, ct);
-                    if (key is not { } k)
-                    {
-                        return Lost(failure + "; the request was not sent again, as its body could not be read back (larger than the gateway keeps for a resend, or the caller's upload broke off)");
-                    }
-
-                    var verdict = _guard.RecordLoss(k, replica.WorkerId, replica.WorkerName);
-                    if (verdict is PoisonVerdict.SecondWorker or PoisonVerdict.Refused)
-                    {
-                        return Lost(failure + "; " + StoppedTwo());
-                    }
-
-                    // The one resend, to another replica (a replica already tried, this one included, is never picked).
-                    lost = true;
-                    mayRepeat = false;
-                    attempts = attempt + 2;
-                    if (Pick(route, tried, notLoaded, mayRepeat, grpc) is null)
-                    {
-                        return Lost(failure + "; there is no other replica to send it to, so it was not sent again");
-                    }
-
-                    _log?.LogInformation("Gateway: {Failure}; sending it once more, to another replica", failure);
-                    break;
-                case SendOutcomeKind.NotLoaded:
-                    notLoaded.Add(replica);
-                    // The table was a moment behind an unload: catch up, and retry on what is Ready now (same version).
-                    var again = await _catchUp(model, version, route, ct);
-                    if (again.Status == RouteStatus.Found)
-                    {
-                        route = again;
-                    }
-
-                    if (attempt + 1 >= DefaultAttempts)
-                    {
-                        return Failed(failure); // extra attempts are for connection failures and 503s only
-                    }
-
-                    break;
-            }
-        }
-
-        return Failed(failure ?? (grpc
-            ? $"model '{name}' version {version} has no ready replica that serves gRPC"
-            : $"model '{name}' has no ready replica left to try"));
-
-        ReplicaCallResult<TResult> Failed(string message) => new(default, null, version, message);
-
-        ReplicaCallResult<TResult> Lost(string message) => new(default, null, version, message, StatusCodes.Status502BadGateway);
-
-        string StoppedTwo() => $"this request's input has now stopped a worker twice within {Window(_guard.Window)}, so it was not sent again";
     }
 
     /// <summary>A window as a sentence says it: "10 min", "90 s", "2 h".</summary>
@@ -284,14 +286,14 @@ public sealed class ReplicaCallPolicy
     /// An untried replica (power of two choices among them); else, when extra attempts were asked for, any replica
     /// already tried that did not say "not loaded".
     /// </summary>
-    private static ReplicaEndpoint? Pick(RouteLookup route, List<ReplicaEndpoint> tried, List<ReplicaEndpoint> notLoaded, bool mayRepeat, bool grpc)
+    private static ReplicaEndpoint? Pick(RouteLookup route, List<ReplicaEndpoint>? tried, List<ReplicaEndpoint>? notLoaded, bool mayRepeat, bool grpc)
     {
-        if (route.PickReplica(tried.Count == 0 ? notLoaded : [.. tried, .. notLoaded], grpc) is { } fresh)
+        if (route.PickReplica(tried, notLoaded, null, grpc) is { } fresh)
         {
             return fresh;
         }
 
-        return mayRepeat ? route.PickReplica(notLoaded, grpc) : null;
+        return mayRepeat ? route.PickReplica(notLoaded, null, null, grpc) : null;
     }
 
     /// <summary>
@@ -317,8 +319,8 @@ public sealed class ReplicaCallPolicy
         return false;
     }
 
-    private static bool CanRetryAfter(RouteLookup route, ReplicaEndpoint replica, List<ReplicaEndpoint> tried, List<ReplicaEndpoint> notLoaded, bool mayRepeat, bool grpc) =>
-        mayRepeat || route.PickReplica([.. tried, .. notLoaded, replica], grpc) is not null;
+    private static bool CanRetryAfter(RouteLookup route, ReplicaEndpoint replica, List<ReplicaEndpoint>? tried, List<ReplicaEndpoint>? notLoaded, bool mayRepeat, bool grpc) =>
+        mayRepeat || route.PickReplica(tried, notLoaded, replica, grpc) is not null;
 }
 
 /// <summary>What one send to one replica came to, as the transport saw it.</summary>

@@ -51,7 +51,11 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
                     var ready = v.ReplicaList
                         .Where(r => r.State == ReplicaStates.Ready && r.Worker.State != WorkerStates.Offline)
                         .OrderBy(r => r.Id)
-                        .Select(r => new ReplicaEndpoint(r.Id, r.WorkerId, r.Worker.Name, r.Worker.RestUrl, CounterFor(r.WorkerId)) { GrpcUrl = r.Worker.GrpcUrl })
+                        .Select(r => new ReplicaEndpoint(r.Id, r.WorkerId, r.Worker.Name, r.Worker.RestUrl, CounterFor(r.WorkerId))
+                        {
+                            GrpcUrl = r.Worker.GrpcUrl,
+                            InferUri = Uri.TryCreate(r.Worker.RestUrl.TrimEnd('/') + InferPath(m.Name, v.Version), UriKind.Absolute, out var uri) ? uri : null,
+                        })
                         .ToArray();
                     var (state, reason) = RegistryMapping.StateOf(v);
                     versions[v.Version] = new VersionRoute(v.Version, ready, state, reason,
@@ -100,6 +104,10 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
 
         return Resolve(_snapshot, name, version);
     }
+
+    /// <summary>The path of a version's infer call on a worker: <c>/v2/models/{name}/versions/{version}/infer</c>.</summary>
+    public static string InferPath(string model, int version) =>
+        $"/v2/models/{Uri.EscapeDataString(model)}/versions/{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}/infer";
 
     /// <summary>
     /// A version as a route or message gives it: none (empty or null: <paramref name="version"/> is null) or a number;
@@ -158,8 +166,11 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
         return Resolve(_snapshot, name, version);
     }
 
-    private static RouteLookup Resolve(Snapshot snapshot, string name, int? version) =>
-        ResolveIn(snapshot, name, version) with { TableBuiltAt = snapshot.BuiltAt };
+    private static RouteLookup Resolve(Snapshot snapshot, string name, int? version)
+    {
+        var found = ResolveIn(snapshot, name, version);
+        return found.TableBuiltAt == snapshot.BuiltAt ? found : found with { TableBuiltAt = snapshot.BuiltAt };
+    }
 
     private static RouteLookup ResolveIn(Snapshot snapshot, string name, int? version)
     {
@@ -196,7 +207,9 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
             return new RouteLookup(RouteStatus.Unavailable, model, route, $"model '{name}' version {route.Version} has no ready replica ({why})");
         }
 
-        return new RouteLookup(RouteStatus.Found, model, route, null);
+        // Hot path: a found route is the same answer for every request until the table is rebuilt, so it is made once.
+        return snapshot.Found.GetOrAdd(route, static (r, state) => new RouteLookup(RouteStatus.Found, state.Model, r, null) { TableBuiltAt = state.BuiltAt },
+            (Model: model, snapshot.BuiltAt));
     }
 
     private OutstandingCounter CounterFor(long workerId)
@@ -212,7 +225,11 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
         }
     }
 
-    private sealed record Snapshot(Dictionary<string, ModelRoute> Models, DateTimeOffset BuiltAt);
+    private sealed record Snapshot(Dictionary<string, ModelRoute> Models, DateTimeOffset BuiltAt)
+    {
+        /// <summary>Each version's "found" answer, made on its first request (a version belongs to one model of this table).</summary>
+        public System.Collections.Concurrent.ConcurrentDictionary<VersionRoute, RouteLookup> Found { get; } = new(ReferenceEqualityComparer.Instance);
+    }
 }
 
 /// <summary>Requests in flight to one worker through this gateway, and whether it just failed to answer.</summary>
@@ -243,6 +260,13 @@ public sealed record ReplicaEndpoint(long ReplicaId, long WorkerId, string Worke
 {
     /// <summary>The worker's gRPC URL, when it serves gRPC.</summary>
     public string? GrpcUrl { get; init; }
+
+    /// <summary>
+    /// This replica's REST infer URL (<see cref="RoutingTable.InferPath"/> on <see cref="Url"/>), made with the routing
+    /// table so the gateway parses no URL per request; null when the worker's URL does not make one (the gateway then
+    /// builds it per request, and its error is that request's).
+    /// </summary>
+    public Uri? InferUri { get; init; }
 }
 
 public enum RouteStatus { Found, UnknownModel, Unavailable }
@@ -257,24 +281,70 @@ public sealed record RouteLookup(RouteStatus Status, ModelRoute? Model, VersionR
     /// suspended workers, and <paramref name="except"/>, are passed over while others exist. Null when none is left.
     /// With <paramref name="grpc"/>, only replicas on workers that serve gRPC count.
     /// </summary>
-    public ReplicaEndpoint? PickReplica(ReplicaEndpoint? except = null, bool grpc = false) =>
-        PickReplica(except is null ? [] : [except], grpc);
+    public ReplicaEndpoint? PickReplica(ReplicaEndpoint? except = null, bool grpc = false) => PickReplica(null, null, except, grpc);
 
     /// <summary>As <see cref="PickReplica(ReplicaEndpoint?, bool)"/>, passing over every replica in <paramref name="except"/>.</summary>
     public ReplicaEndpoint? PickReplica(IReadOnlyList<ReplicaEndpoint> except, bool grpc = false)
     {
         ArgumentNullException.ThrowIfNull(except);
-        var ready = grpc ? Array.FindAll(Version!.Ready, r => r.GrpcUrl is not null) : Version!.Ready;
-        var healthy = ready.Where(r => !except.Contains(r) && !r.Outstanding.IsSuspended).ToArray();
-        var pool = healthy.Length > 0 ? healthy : ready.Where(r => !except.Contains(r)).ToArray();
-        if (pool.Length <= 1)
+        return PickReplica(except, null, null, grpc);
+    }
+
+    /// <summary>
+    /// Hot path (every forwarded request): as <see cref="PickReplica(IReadOnlyList{ReplicaEndpoint}, bool)"/>, passing over
+    /// the replicas in either list and <paramref name="alsoExcept"/>, without allocating (the candidates' indexes are
+    /// kept on the stack; each replica's suspension is read once).
+    /// </summary>
+    internal ReplicaEndpoint? PickReplica(IReadOnlyList<ReplicaEndpoint>? except, IReadOnlyList<ReplicaEndpoint>? except2, ReplicaEndpoint? alsoExcept, bool grpc)
+    {
+        var ready = Version!.Ready;
+        Span<int> healthy = ready.Length <= 64 ? stackalloc int[ready.Length] : new int[ready.Length];
+        Span<int> suspended = ready.Length <= 64 ? stackalloc int[ready.Length] : new int[ready.Length];
+        int healthyCount = 0, suspendedCount = 0;
+        for (int i = 0; i < ready.Length; i++)
         {
-            return pool.FirstOrDefault();
+            var r = ready[i];
+            if ((!grpc || r.GrpcUrl is not null) && !Contains(except, r) && !Contains(except2, r) && (alsoExcept is null || !alsoExcept.Equals(r)))
+            {
+                if (r.Outstanding.IsSuspended)
+                {
+                    suspended[suspendedCount++] = i;
+                }
+                else
+                {
+                    healthy[healthyCount++] = i;
+                }
+            }
         }
 
-        var a = pool[Random.Shared.Next(pool.Length)];
-        var b = pool[Random.Shared.Next(pool.Length)];
+        // Healthy replicas first; only when every candidate is suspended, any of them.
+        var pool = healthyCount > 0 ? healthy[..healthyCount] : suspended[..suspendedCount];
+        if (pool.Length <= 1)
+        {
+            return pool.Length == 0 ? null : ready[pool[0]];
+        }
+
+        var a = ready[pool[Random.Shared.Next(pool.Length)]];
+        var b = ready[pool[Random.Shared.Next(pool.Length)]];
         return b.Outstanding.Value < a.Outstanding.Value ? b : a;
+    }
+
+    private static bool Contains(IReadOnlyList<ReplicaEndpoint>? list, ReplicaEndpoint r)
+    {
+        if (list is null)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (list[i].Equals(r))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
 

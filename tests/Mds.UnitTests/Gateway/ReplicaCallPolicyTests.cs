@@ -365,6 +365,21 @@ public sealed class ReplicaCallPolicyTests
             Policy().RunAsync(Route(Replica(1)), "m", Send([], Answered(200)), extraAttempts: extra));
     }
 
+    [Fact]
+    public async Task A_send_given_state_gets_it_on_every_attempt()
+    {
+        var seen = new List<(string State, int Attempt)>();
+
+        var result = await Policy().RunAsync<string, int>(Route(Replica(1), Replica(2)), "m", "the request", (state, attempt, _) =>
+        {
+            seen.Add((state, attempt.Number));
+            return ValueTask.FromResult(attempt.Number == 0 ? Unavailable() : Answered(200));
+        });
+
+        Assert.True(result.Answered);
+        Assert.Equal([("the request", 0), ("the request", 1)], seen);
+    }
+
     private ReplicaCallPolicy Policy() => new((model, version, stale, _) =>
     {
         _catchUps.Add((model, version, stale));
