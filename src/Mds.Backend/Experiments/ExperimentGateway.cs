@@ -4,6 +4,7 @@ using Mds.Backend.Http;
 using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
+using Mds.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Mds.Backend.Experiments;
@@ -89,7 +90,7 @@ public static class ExperimentGateway
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(route);
         int maxId = route.IsPipeline ? PipelineRunner.MaxRequestIdLength : 128;
-        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 } given && given.Length <= maxId ? given : Guid.CreateVersion7().ToString("N");
+        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 } given && given.Length <= maxId ? given : RequestIds.New();
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
         if (!route.Active)
         {

@@ -5,6 +5,7 @@ using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
+using Mds.ServiceDefaults;
 
 namespace Mds.Backend.Experiments;
 
@@ -68,7 +69,7 @@ internal static class ExperimentGrpc
         int maxId = route.IsPipeline ? PipelineRunner.MaxRequestIdLength : 128;
         string requestId = context.RequestHeaders.GetValue(RequestIdKey) is { Length: > 0 } given && given.Length <= maxId ? given
             : request.Id is { Length: > 0 } && request.Id.Length <= maxId ? request.Id
-            : Guid.CreateVersion7().ToString("N");
+            : RequestIds.New();
         int index = router.Choose(route, context.RequestHeaders.GetValue(RouteKey), context.RequestHeaders.GetValue(RouteKeyKey));
         await context.WriteResponseHeadersAsync(new Metadata { { RequestIdKey, requestId }, { RouteKey, ExperimentRouter.RouteValue(route, index) } });
         string caller = CallerIdentity.Name(context.GetHttpContext().User) ?? "anonymous";

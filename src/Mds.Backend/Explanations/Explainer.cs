@@ -7,6 +7,7 @@ using Mds.Backend.Gateway;
 using Mds.Backend.Registry;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
+using Mds.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Mds.Backend.Explanations;
@@ -216,7 +217,7 @@ public sealed class Explainer(MdsDbContext db, ReferenceSamples samples, Replica
         return values;
     }
 
-    private static ReplicaCallOptions Options(string caller) => new(caller, Guid.CreateVersion7().ToString("N"));
+    private static ReplicaCallOptions Options(string caller) => new(caller, RequestIds.New());
 
     private static string Sentence(string text) => char.ToUpperInvariant(text[0]) + text[1..] + ".";
 }

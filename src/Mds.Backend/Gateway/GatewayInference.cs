@@ -3,6 +3,7 @@ using Mds.Backend.Auth;
 using Mds.Backend.Experiments;
 using Mds.Backend.Monitoring;
 using Mds.Contracts.Api;
+using Mds.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;

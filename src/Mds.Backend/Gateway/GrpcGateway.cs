@@ -189,7 +189,7 @@ internal sealed class GatewayGrpcService(RoutingTable routing, ReplicaCallPolicy
         // in the response headers and passed on with the caller's name for the worker's inference record.
         string requestId = context.RequestHeaders.GetValue(RequestIdKey) is { Length: > 0 and <= 128 } given ? given
             : request.Id is { Length: > 0 and <= 128 } ? request.Id
-            : Guid.CreateVersion7().ToString("N");
+            : RequestIds.New();
         await context.WriteResponseHeadersAsync(new Metadata { { RequestIdKey, requestId } });
         var headers = new Metadata
         {

@@ -9,6 +9,7 @@ using Mds.Backend.Limits;
 using Mds.Backend.Registry;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
+using Mds.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -120,7 +121,7 @@ public static class ImagesApi
                 return ApiResults.Bad($"The image cannot be made into input '{input.Name}': {e.Message}.");
             }
 
-            string requestId = Guid.CreateVersion7().ToString("N");
+            string requestId = RequestIds.New();
             var request = new InferenceRequest { Id = requestId, Inputs = [tensor] };
             long started = Stopwatch.GetTimestamp();
             try

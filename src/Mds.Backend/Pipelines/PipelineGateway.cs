@@ -67,7 +67,7 @@ public static class PipelineGateway
             return;
         }
 
-        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } given ? given : Guid.CreateVersion7().ToString("N");
+        string requestId = http.Request.Headers[MdsHeaders.RequestId].FirstOrDefault() is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } given ? given : RequestIds.New();
         http.Response.Headers[MdsHeaders.RequestId] = requestId;
 
         // An unknown pipeline is 404 whatever the body holds.

@@ -3,6 +3,7 @@ using Mds.Backend.Auth;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
+using Mds.ServiceDefaults;
 
 namespace Mds.Backend.Pipelines;
 
@@ -28,7 +29,7 @@ internal static class PipelineGrpc
 
         string requestId = context.RequestHeaders.GetValue(RequestIdKey) is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } given ? given
             : request.Id is { Length: > 0 and <= PipelineRunner.MaxRequestIdLength } ? request.Id
-            : Guid.CreateVersion7().ToString("N");
+            : RequestIds.New();
         await context.WriteResponseHeadersAsync(new Metadata { { RequestIdKey, requestId } });
         var run = await runner.RunAsync(name, decoded, requestId, CallerIdentity.Name(context.GetHttpContext().User) ?? "anonymous", context.CancellationToken);
         if (run.Response is null)

@@ -5,6 +5,7 @@ using Mds.Backend.Gateway;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
+using Mds.ServiceDefaults;
 
 namespace Mds.Backend.Streams;
 
@@ -402,7 +403,7 @@ public sealed class StreamConsumer
     /// <summary>Decodes <paramref name="message"/>, or sends it to errors (in the background) and returns null.</summary>
     private DecodedMessage? Decode(StreamMessage message)
     {
-        string requestId = Guid.CreateVersion7().ToString("N");
+        string requestId = RequestIds.New();
         try
         {
             if (message.Headers.TryGetValue(StreamHeaders.RequestId, out var given) && !string.IsNullOrEmpty(given))

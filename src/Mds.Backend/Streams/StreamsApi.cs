@@ -10,6 +10,7 @@ using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
+using Mds.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using static Mds.Backend.Streams.StreamSettings;
@@ -211,7 +212,7 @@ public static class StreamsApi
             return ApiResults.V2Error(StatusCodes.Status400BadRequest, "'body' is not a V2 inference request: " + e.Message);
         }
 
-        string requestId = request.RequestId is { Length: > 0 } given ? given : Guid.CreateVersion7().ToString("N");
+        string requestId = request.RequestId is { Length: > 0 } given ? given : RequestIds.New();
         if (requestId.Length > StreamCodec.MaxRequestIdLength || requestId.Any(char.IsControl))
         {
             return ApiResults.V2Error(StatusCodes.Status400BadRequest, $"'requestId' must be at most {StreamCodec.MaxRequestIdLength} printable characters");

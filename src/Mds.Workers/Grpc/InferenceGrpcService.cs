@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authorization;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
 using Mds.Contracts.Inference.Grpc;
+using Mds.ServiceDefaults;
 using Mds.Workers.Audit;
 using Mds.Workers.Cluster;
 using Mds.Workers.Inference;
@@ -127,7 +128,7 @@ internal sealed class InferenceGrpcService(
             var (caller, requestId) = Auth.CallerAuthentication.CallerOf(
                 http.User, context.RequestHeaders.GetValue(MdsHeaders.RequestId.ToLowerInvariant()), request.Id, http.TraceIdentifier);
             audit.Add(new InferenceRecord(
-                Guid.CreateVersion7(time), time, requestId, model.Name,
+                RequestIds.NewGuid(time), time, requestId, model.Name,
                 int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
                 status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
                 Activity.Current?.TraceId.ToHexString(), error, decodedRequest, response,

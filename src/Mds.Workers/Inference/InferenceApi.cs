@@ -191,7 +191,7 @@ internal static class InferenceApi
                 var (caller, requestId) = Auth.CallerAuthentication.CallerOf(
                     context.User, context.Request.Headers[MdsHeaders.RequestId].FirstOrDefault(), request?.Id, context.TraceIdentifier);
                 services.Audit.Add(new InferenceRecord(
-                    Guid.CreateVersion7(time), time, requestId, model.Name,
+                    RequestIds.NewGuid(time), time, requestId, model.Name,
                     int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
                     status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
                     Activity.Current?.TraceId.ToHexString(), error, request, response,

@@ -1,5 +1,6 @@
 using Mds.Backend.Auth;
 using Mds.Backend.Gateway;
+using Mds.ServiceDefaults;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
@@ -123,7 +124,34 @@ public sealed class RequestIdsTests
     [Fact]
     public void Request_ids_do_not_repeat()
     {
-        var ids = Enumerable.Range(0, 10_000).Select(_ => RequestIds.New()).ToHashSet();
+        var ids = Enumerable.Range(0, 10_000).Select(_ => RequestIds.New()).ToHashSet(); // 24 blocks of random bytes
         Assert.Equal(10_000, ids.Count);
+    }
+
+    [Fact]
+    public void A_record_guid_is_a_version_7_uuid_with_guid_create_version7s_time_bits()
+    {
+        var t = DateTimeOffset.FromUnixTimeMilliseconds(1_796_000_000_000);
+        var ours = RequestIds.NewGuid(t);
+        Assert.Equal(7, ours.Version);
+        Assert.Equal(Guid.CreateVersion7(t).ToString("N")[..12], ours.ToString("N")[..12]);
+        Assert.True(ours.CompareTo(RequestIds.NewGuid(t.AddMilliseconds(1))) < 0); // records sort by time as before
+        Assert.NotEqual(ours, RequestIds.NewGuid(t));
+    }
+
+    [Fact]
+    public void Request_ids_made_on_many_threads_at_once_do_not_repeat()
+    {
+        var t = DateTimeOffset.FromUnixTimeMilliseconds(1_796_000_000_000); // the same time bits: only the random ones differ
+        var ids = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, _ =>
+        {
+            for (int i = 0; i < 2_000; i++)
+            {
+                ids.Add(RequestIds.New(t));
+            }
+        });
+
+        Assert.Equal(16_000, ids.Distinct().Count());
     }
 }
