@@ -174,10 +174,13 @@ internal static class CallerAuthentication
     /// with their own credential), else the body's id, else the connection's trace id; an anonymous call gets no
     /// record at all (it is refused).
     /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClaimsPrincipal, System.Runtime.CompilerServices.StrongBox<string?>> CallerNames = [];
+
     public static (string? Caller, string RequestId) CallerOf(ClaimsPrincipal user, string? requestIdHeader, string? bodyId, string traceIdentifier)
     {
         ArgumentNullException.ThrowIfNull(user);
-        string? caller = user.FindFirst(CallerClaim)?.Value ?? user.FindFirst("email")?.Value ?? user.Identity?.Name;
+        // Read once per principal object (a remembered caller's is reused for every call; a principal is never changed).
+        string? caller = CallerNames.GetValue(user, static u => new(u.FindFirst(CallerClaim)?.Value ?? u.FindFirst("email")?.Value ?? u.Identity?.Name)).Value;
         string requestId = requestIdHeader is { Length: > 0 and <= 128 } given ? given : bodyId is { Length: > 0 } ? bodyId : traceIdentifier;
         return (caller, requestId);
     }

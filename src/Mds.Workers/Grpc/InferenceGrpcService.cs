@@ -25,6 +25,7 @@ internal sealed class InferenceGrpcService(
     : GRPCInferenceService.GRPCInferenceServiceBase
 {
     private static readonly string ExperimentKey = MdsHeaders.Experiment.ToLowerInvariant();
+    private static readonly string RequestIdKey = MdsHeaders.RequestId.ToLowerInvariant();
 
     /// <summary>The limits on <c>ModelInfer</c> messages (from <c>Mds:Worker</c>; set when the service is registered).</summary>
     internal static GrpcRequestLimits Limits { get; set; } = new();
@@ -126,7 +127,7 @@ internal sealed class InferenceGrpcService(
             // Who called comes from the credential, never from metadata (Auth/CallerAuthentication).
             var http = context.GetHttpContext();
             var (caller, requestId) = Auth.CallerAuthentication.CallerOf(
-                http.User, context.RequestHeaders.GetValue(MdsHeaders.RequestId.ToLowerInvariant()), request.Id, http.TraceIdentifier);
+                http.User, context.RequestHeaders.GetValue(RequestIdKey), request.Id, http.TraceIdentifier);
             audit.Add(new InferenceRecord(
                 RequestIds.NewGuid(time), time, requestId, model.Name,
                 int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,

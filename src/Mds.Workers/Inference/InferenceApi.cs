@@ -66,6 +66,9 @@ internal static class InferenceApi
 
     internal static Ok ServerLive() => TypedResults.Ok();
 
+    /// <summary>A header's first value, or null (no LINQ over the boxed values: this is on every audited call).</summary>
+    private static string? First(Microsoft.Extensions.Primitives.StringValues values) => values.Count > 0 ? values[0] : null;
+
     internal static Results<Ok, BadRequest<V2Error>> ServerReady([AsParameters] InferenceServices services) =>
         services.Membership.HasRegistered
             ? TypedResults.Ok()
@@ -188,14 +191,15 @@ internal static class InferenceApi
             if (services.Audit.Enabled)
             {
                 // Who called comes from the credential, never from a header (Auth/CallerAuthentication).
+                var headers = context.Request.Headers;
                 var (caller, requestId) = Auth.CallerAuthentication.CallerOf(
-                    context.User, context.Request.Headers[MdsHeaders.RequestId].FirstOrDefault(), request?.Id, context.TraceIdentifier);
+                    context.User, First(headers[MdsHeaders.RequestId]), request?.Id, context.TraceIdentifier);
                 services.Audit.Add(new InferenceRecord(
                     RequestIds.NewGuid(time), time, requestId, model.Name,
                     int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
                     status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
                     Activity.Current?.TraceId.ToHexString(), error, request, response,
-                    Auth.CallerAuthentication.ExperimentOf(context.User, context.Request.Headers[MdsHeaders.Experiment].FirstOrDefault())));
+                    Auth.CallerAuthentication.ExperimentOf(context.User, First(headers[MdsHeaders.Experiment]))));
             }
 
             return result;
