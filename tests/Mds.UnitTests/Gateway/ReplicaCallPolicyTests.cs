@@ -412,13 +412,7 @@ public sealed class ReplicaCallPolicyTests
 
     private static SendOutcome<int> Failed(string detail) => SendOutcome<int>.ConnectionFailed(detail);
 
-    private static ReplicaEndpoint Replica(int id, bool grpc = false) =>
-        new(id, id, $"w{id}", $"http://w{id}:6080", new OutstandingCounter()) { GrpcUrl = grpc ? $"http://w{id}:6081" : null };
+    private static ReplicaEndpoint Replica(int id, bool grpc = false) => RouteLookupTests.Replica(id, grpc);
 
-    private static RouteLookup Route(params ReplicaEndpoint[] ready)
-    {
-        var version = new VersionRoute(7, ready, "Ready", null, [], []);
-        var model = new ModelRoute("m", 7, new SortedDictionary<int, VersionRoute> { [7] = version });
-        return new RouteLookup(RouteStatus.Found, model, version, null);
-    }
+    private static RouteLookup Route(params ReplicaEndpoint[] ready) => RouteLookupTests.Route(ready);
 }

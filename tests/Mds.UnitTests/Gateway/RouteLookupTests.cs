@@ -84,10 +84,12 @@ public sealed class RouteLookupTests
         Assert.Equal("/v2/models/my%20model%2Fx/versions/12/infer", RoutingTable.InferPath("my model/x", 12));
     }
 
-    private static ReplicaEndpoint Replica(int id, bool grpc = false) =>
+    /// <summary>A replica on worker <c>w{id}</c> (also the replica-call policy's tests' maker).</summary>
+    internal static ReplicaEndpoint Replica(int id, bool grpc = false) =>
         new(id, id, $"w{id}", $"http://w{id}:6080", new OutstandingCounter()) { GrpcUrl = grpc ? $"http://w{id}:6081" : null };
 
-    private static RouteLookup Route(params ReplicaEndpoint[] ready)
+    /// <summary>A found route to version 7 of model <c>m</c> with <paramref name="ready"/> as its Ready replicas.</summary>
+    internal static RouteLookup Route(params ReplicaEndpoint[] ready)
     {
         var version = new VersionRoute(7, ready, "Ready", null, [], []);
         var model = new ModelRoute("m", 7, new SortedDictionary<int, VersionRoute> { [7] = version });
