@@ -25,12 +25,15 @@ public sealed class SessionStamps(IServiceScopeFactory scopes, IOptions<SessionO
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private int _outage;
 
+    /// <summary>The security stamp a principal's token carries (claim <see cref="ClaimType"/>), or null.</summary>
+    public static string? StampOf(ClaimsPrincipal principal) => principal.FindFirstValue(ClaimType);
+
     /// <summary>Whether <paramref name="principal"/>'s stamp is its user's stamp now (false: revoked, or the user is gone).</summary>
     public async ValueTask<bool> IsCurrentAsync(ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(principal);
         string? userId = CallerIdentity.UserId(principal);
-        string? stamp = principal.FindFirstValue(ClaimType);
+        string? stamp = StampOf(principal);
         if (userId is null || string.IsNullOrEmpty(stamp))
         {
             return false;

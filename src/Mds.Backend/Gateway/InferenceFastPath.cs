@@ -173,7 +173,7 @@ internal sealed class InferenceShortcut(
     {
         public ClaimsPrincipal Principal { get; } = principal;
         public string? UserId { get; } = CallerIdentity.UserId(principal);
-        public string? Stamp { get; } = principal.FindFirstValue(SessionStamps.ClaimType);
+        public string? Stamp { get; } = SessionStamps.StampOf(principal);
         public string Name { get; } = CallerIdentity.Name(principal) ?? "anonymous";
 
         /// <summary>Whether the inference policy allows this principal; null until asked (racing askers agree).</summary>

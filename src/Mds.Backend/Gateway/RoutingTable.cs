@@ -166,17 +166,12 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
         return Resolve(_snapshot, name, version);
     }
 
+    /// <summary>What <paramref name="snapshot"/> answers for <paramref name="name"/> (and <paramref name="version"/>), stamped with its build time.</summary>
     private static RouteLookup Resolve(Snapshot snapshot, string name, int? version)
-    {
-        var found = ResolveIn(snapshot, name, version);
-        return found.TableBuiltAt == snapshot.BuiltAt ? found : found with { TableBuiltAt = snapshot.BuiltAt };
-    }
-
-    private static RouteLookup ResolveIn(Snapshot snapshot, string name, int? version)
     {
         if (!snapshot.Models.TryGetValue(name, out var model))
         {
-            return new RouteLookup(RouteStatus.UnknownModel, null, null, $"model '{name}' not found");
+            return new RouteLookup(RouteStatus.UnknownModel, null, null, $"model '{name}' not found") { TableBuiltAt = snapshot.BuiltAt };
         }
 
         VersionRoute? route;
@@ -184,7 +179,7 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
         {
             if (!model.Versions.TryGetValue(v, out route))
             {
-                return new RouteLookup(RouteStatus.UnknownModel, model, null, $"model '{name}' has no version {v}");
+                return new RouteLookup(RouteStatus.UnknownModel, model, null, $"model '{name}' has no version {v}") { TableBuiltAt = snapshot.BuiltAt };
             }
         }
         else if (model.LiveVersion is int live && model.Versions.TryGetValue(live, out var pinned))
@@ -197,14 +192,14 @@ public sealed class RoutingTable(IServiceScopeFactory scopes, TimeProvider clock
             route = model.Versions.Values.LastOrDefault(r => r.Ready.Length > 0) ?? model.Versions.Values.LastOrDefault();
             if (route is null)
             {
-                return new RouteLookup(RouteStatus.Unavailable, model, null, $"model '{name}' has no versions");
+                return new RouteLookup(RouteStatus.Unavailable, model, null, $"model '{name}' has no versions") { TableBuiltAt = snapshot.BuiltAt };
             }
         }
 
         if (route.Ready.Length == 0)
         {
             string why = route.Reason is null ? route.State : $"{route.State}: {route.Reason}";
-            return new RouteLookup(RouteStatus.Unavailable, model, route, $"model '{name}' version {route.Version} has no ready replica ({why})");
+            return new RouteLookup(RouteStatus.Unavailable, model, route, $"model '{name}' version {route.Version} has no ready replica ({why})") { TableBuiltAt = snapshot.BuiltAt };
         }
 
         // Hot path: a found route is the same answer for every request until the table is rebuilt, so it is made once.
