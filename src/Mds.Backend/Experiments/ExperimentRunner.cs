@@ -7,6 +7,7 @@ using Mds.Backend.Gateway;
 using Mds.Backend.Pipelines;
 using Mds.Contracts.Api;
 using Mds.Contracts.Inference;
+using Mds.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace Mds.Backend.Experiments;
@@ -84,7 +85,7 @@ public sealed class ExperimentRunner : BackgroundService
             return;
         }
 
-        Enqueue(new MirrorCopy(route, request, null, requestId, caller));
+        Enqueue(new MirrorCopy(route, request, null, requestId, caller, Activity.Current?.Context ?? default));
     }
 
     /// <summary>Whether this request's copy goes to the mirror (the route has one and the request falls in its percent).</summary>
@@ -92,7 +93,7 @@ public sealed class ExperimentRunner : BackgroundService
 
     /// <summary>Queues a copy of the caller's request bytes for the mirror (decided by <see cref="MirrorThis"/>). Never blocks.</summary>
     internal void QueueMirror(ExperimentRoute route, RawRequest request, string requestId, string caller) =>
-        Enqueue(new MirrorCopy(route, null, request, requestId, caller));
+        Enqueue(new MirrorCopy(route, null, request, requestId, caller, Activity.Current?.Context ?? default));
 
     /// <summary>Records a call the gateway forwarded itself: its status, latency and (read later from its bytes) prediction.</summary>
     internal void RecordForwarded(ExperimentRoute route, ExperimentCandidate candidate, string requestId, int status, TimeSpan elapsed, RawAnswer? answer) =>
@@ -125,6 +126,7 @@ public sealed class ExperimentRunner : BackgroundService
             await foreach (var copy in _mirror.Reader.ReadAllAsync(ct))
             {
                 long started = Stopwatch.GetTimestamp();
+                using var trace = RequestTrace.Continue(copy.Trace, "Mds.ExperimentMirror"); // the copy's calls join the caller's trace
                 ExperimentAnswer answer;
                 RawAnswer? raw = null;
                 try
@@ -255,7 +257,8 @@ public sealed class ExperimentRunner : BackgroundService
         return (predicted, score);
     }
 
-    private sealed record MirrorCopy(ExperimentRoute Route, InferenceRequest? Request, RawRequest? Raw, string RequestId, string Caller);
+    /// <summary>A copy for the mirror, with the trace of the request it copies (the copy is sent later, from the mirror loop).</summary>
+    private sealed record MirrorCopy(ExperimentRoute Route, InferenceRequest? Request, RawRequest? Raw, string RequestId, string Caller, ActivityContext Trace);
 
     private sealed class MirrorCounts
     {

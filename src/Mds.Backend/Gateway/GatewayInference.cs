@@ -36,10 +36,17 @@ internal sealed class GatewayInference(
         // An active experiment whose default is this model takes over its own endpoint (an explicit version never).
         if (version is null && experiments.TakeoverFor(pipeline: false, name) is { } experiment)
         {
-            return ExperimentGateway.InferAsync(http, experiment);
+            // From the fast path there is no activity yet; the experiment's candidate and mirror calls carry the trace from one.
+            return Activity.Current is null ? TracedExperimentAsync(http, experiment) : ExperimentGateway.InferAsync(http, experiment);
         }
 
         return InferModelAsync(http, name, version, experimentTag: null, caller);
+    }
+
+    private static async Task TracedExperimentAsync(HttpContext http, ExperimentRoute experiment)
+    {
+        using var activity = RequestTrace.Start(http.Request.Headers);
+        await ExperimentGateway.InferAsync(http, experiment);
     }
 
     /// <summary>See <see cref="GatewayApi.InferModelAsync(HttpContext, string, string?, string?)"/>.</summary>

@@ -132,7 +132,7 @@ internal sealed class InferenceGrpcService(
                 RequestIds.NewGuid(time), time, requestId, model.Name,
                 int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
                 status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
-                Activity.Current?.TraceId.ToHexString(), error, decodedRequest, response,
+                RequestTrace.TraceIdOf(http), error, decodedRequest, response,
                 Auth.CallerAuthentication.ExperimentOf(http.User, context.RequestHeaders.GetValue(ExperimentKey))));
         }
     }

@@ -198,7 +198,7 @@ internal static class InferenceApi
                     RequestIds.NewGuid(time), time, requestId, model.Name,
                     int.TryParse(model.VersionText, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : null,
                     status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, caller,
-                    Activity.Current?.TraceId.ToHexString(), error, request, response,
+                    RequestTrace.TraceIdOf(context), error, request, response,
                     Auth.CallerAuthentication.ExperimentOf(context.User, First(headers[MdsHeaders.Experiment]))));
             }
 

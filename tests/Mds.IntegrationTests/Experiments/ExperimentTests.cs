@@ -341,6 +341,39 @@ public sealed class ExperimentTests(PipelineFixture fixture)
     }
 
     [Fact]
+    public async Task A_takeover_on_the_models_own_endpoint_records_the_candidate_and_the_mirror_copy_with_the_callers_trace_id()
+    {
+        await using var _ = await CreateAsync("exp-trace", """
+            name: exp-trace
+            candidates:
+              - { name: p-scale, weight: 0.0001 }
+              - { name: p-shift, weight: 100 }
+            default: p-scale
+            mirror: { name: p-neg, percent: 100 }
+            """);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        // Several calls on one client: after the first, the gateway's fast path takes them (no activity of its own there).
+        string prefix = "exptrace-" + Guid.NewGuid().ToString("N")[..8] + "-";
+        var traces = new Dictionary<string, string>();
+        for (int i = 0; i < 3; i++)
+        {
+            string traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+            var (status, y, route) = await InferAsync(client, "/v2/models/p-scale/infer", (MdsHeaders.RequestId, prefix + i),
+                ("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01"));
+            Assert.Equal((HttpStatusCode.OK, "exp-trace:p-shift", 11f), (status, route, y));
+            traces[prefix + i] = traceId;
+        }
+
+        foreach (var (requestId, traceId) in traces)
+        {
+            var answered = await WaitForRecordAsync(client, requestId);
+            Assert.Equal(("p-shift", false, traceId), (answered.ModelName, answered.Mirror, answered.TraceId));
+            var mirror = await WaitForRecordAsync(client, requestId + ".mirror");
+            Assert.Equal(("p-neg", true, traceId), (mirror.ModelName, mirror.Mirror, mirror.TraceId));
+        }
+    }
+
+    [Fact]
     public async Task A_forged_Mds_Experiment_header_from_a_user_s_own_credential_or_through_the_gateway_leaves_the_record_untagged()
     {
         using var client = await Cluster.ClientAsync(Roles.Analyst);

@@ -786,6 +786,31 @@ public sealed class PipelineTests(PipelineFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Every_step_call_of_a_run_is_recorded_with_the_callers_trace_id()
+    {
+        await EnsureLiveAsync(ChainSpec, Chain);
+        using var client = await Cluster.ClientAsync(Roles.Analyst);
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom();
+        string requestId = "chain-trace-" + Guid.NewGuid().ToString("N");
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v2/pipelines/{Chain}/infer") { Content = V2Json.Request("x", [2, 2], "FP32", ChainX) };
+        request.Headers.Add("traceparent", $"00-{traceId.ToHexString()}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01");
+        request.Headers.Add(MdsHeaders.RequestId, requestId);
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        foreach (string step in new[] { "scale", "shift", "neg" })
+        {
+            InferenceRecordSummaryDto? record = null;
+            await Eventually.TrueAsync(async () =>
+            {
+                record = (await client.GetFromJsonAsync<InferenceRecordPageDto>($"/api/records?requestId={requestId}.{step}"))!.Records.SingleOrDefault();
+                return record is not null;
+            }, TimeSpan.FromSeconds(30), $"the inference record of {requestId}.{step}");
+            Assert.Equal(traceId.ToHexString(), record!.TraceId);
+        }
+    }
+
+    [Fact]
     public async Task Pipeline_metadata_and_readiness_are_derived_from_the_steps_and_an_unknown_pipeline_is_404()
     {
         await EnsureLiveAsync(ChainSpec, Chain);
