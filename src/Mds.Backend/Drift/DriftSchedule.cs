@@ -1,5 +1,6 @@
 using System.Globalization;
 using Hangfire;
+using Hangfire.Server;
 using Hangfire.Storage;
 using Mds.Backend.Data;
 using Mds.Backend.Datasets;
@@ -43,7 +44,7 @@ public sealed partial class DriftSchedule(
             string id = JobId(v.Model, v.Version);
             ids.Add(id);
             long versionId = v.Id;
-            jobs.AddOrUpdate<DriftJob>(id, Queue, j => j.RunScheduledAsync(versionId, CancellationToken.None), options.Value.Schedule);
+            jobs.AddOrUpdate<DriftJob>(id, Queue, j => j.RunScheduledAsync(versionId, null, CancellationToken.None), options.Value.Schedule);
         }
 
         using (var connection = storage.GetConnection())
@@ -78,14 +79,36 @@ public sealed partial class DriftSchedule(
 /// <summary>A version's scheduled drift check (Hangfire).</summary>
 public sealed partial class DriftJob(MdsDbContext db, DriftRunner runner, DriftMetrics metrics, IOptions<DriftOptions> options, TimeProvider clock, ILogger<DriftJob> log)
 {
+    /// <summary>A check as registered before its job took the context (such jobs may still be queued after an upgrade).</summary>
     [AutomaticRetry(Attempts = 0)]
     [DisableConcurrentExecution(300)]
-    public async Task RunScheduledAsync(long versionId, CancellationToken ct)
+    public Task RunScheduledAsync(long versionId, CancellationToken ct) => RunScheduledAsync(versionId, context: null, ct);
+
+    /// <summary>
+    /// A version's scheduled check. One that finds a report of its version made after it was enqueued skips: that report
+    /// says what this one would, so a queue that fell behind (more versions, or slower runs, than the monitoring worker
+    /// gets through in one interval) catches up with one run per version instead of running every missed check in turn.
+    /// </summary>
+    [AutomaticRetry(Attempts = 0)]
+    [DisableConcurrentExecution(300)]
+    public async Task RunScheduledAsync(long versionId, PerformContext? context, CancellationToken ct)
     {
         var version = await db.ModelVersions.AsNoTracking().Include(v => v.Model).SingleOrDefaultAsync(v => v.Id == versionId, ct);
         if (version is null)
         {
             return; // deleted; the schedule removes the job on its next sync
+        }
+
+        if (context?.BackgroundJob.CreatedAt is { } enqueued)
+        {
+            var due = new DateTimeOffset(DateTime.SpecifyKind(enqueued, DateTimeKind.Utc));
+            var newest = await db.Set<DriftReportRecord>().Where(r => r.ModelVersionId == versionId).MaxAsync(r => (DateTimeOffset?)r.Time, ct);
+            if (newest > due)
+            {
+                metrics.CountRun(version.Model.Name, version.Version, "skipped");
+                LogSkipped(version.Model.Name, version.Version, $"report of {newest:O} is newer than this check, enqueued {due:O}");
+                return;
+            }
         }
 
         var (report, error) = await runner.RunAsync(version, DriftRunner.Scheduled, ct);
