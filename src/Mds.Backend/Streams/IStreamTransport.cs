@@ -87,7 +87,8 @@ public static class StreamHeaders
     /// <summary><c>application/json</c> (V2 JSON) or <c>application/x-protobuf</c> (a <c>ModelInferRequest</c>/<c>ModelInferResponse</c>).</summary>
     public const string ContentType = "content-type";
 
-    public const string TraceParent = "traceparent";
+    /// <summary>The W3C trace context, carried from an input to its outputs (the same header name as on HTTP).</summary>
+    public const string TraceParent = Mds.ServiceDefaults.RequestTrace.TraceParentHeader;
 
     /// <summary>On a message in <see cref="StreamSubjects.Errors"/>: <c>models/{name}</c> or <c>pipelines/{name}</c>.</summary>
     public const string Resource = "mds-resource";
